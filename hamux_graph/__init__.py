@@ -1,0 +1,98 @@
+"""hamux_graph: Hierarchical Associative Memories as networkx hypergraphs, compiled to JAX.
+
+Example:
+    >>> import jax, hamux_graph as hg
+    >>> ham = hg.HAM()
+    >>> ham.add_layer("v", hg.TanhLayer((16,)))
+    >>> ham.add_layer("h", hg.SoftmaxLayer((32,), beta=2.0))
+    >>> ham.add_synapse("mem", hg.DenseSynapse(), layers=("v", "h"))
+    >>> model = ham.compile(key=jax.random.key(0))
+    >>> xs, energies = model.run(model.init_states(), steps=20, dt=0.1)
+"""
+
+from ._errors import (
+    ConvergenceError as ConvergenceError,
+    FormatError as FormatError,
+    HamuxGraphError as HamuxGraphError,
+    StateError as StateError,
+    ValidationError as ValidationError,
+)
+from .lagrangians import (
+    LExp as LExp,
+    LIdentity as LIdentity,
+    Lagrangian as Lagrangian,
+    LLayerNorm as LLayerNorm,
+    LRelu as LRelu,
+    LRepu as LRepu,
+    LRexp as LRexp,
+    LSigmoid as LSigmoid,
+    LSoftmax as LSoftmax,
+    LSphericalNorm as LSphericalNorm,
+    LTanh as LTanh,
+)
+from .layers import (
+    ExpLayer as ExpLayer,
+    IdentityLayer as IdentityLayer,
+    Layer as Layer,
+    LayerNormLayer as LayerNormLayer,
+    ReluLayer as ReluLayer,
+    RepuLayer as RepuLayer,
+    RexpLayer as RexpLayer,
+    SigmoidLayer as SigmoidLayer,
+    SoftmaxLayer as SoftmaxLayer,
+    SphericalNormLayer as SphericalNormLayer,
+    TanhLayer as TanhLayer,
+)
+from .synapses import (
+    DenseMatrixSynapseWithHiddenLayer as DenseMatrixSynapseWithHiddenLayer,
+    DenseSynapse as DenseSynapse,
+    DenseTensorSynapseWithHiddenLayer as DenseTensorSynapseWithHiddenLayer,
+    SimpleDenseSynapse as SimpleDenseSynapse,
+    Synapse as Synapse,
+)
+from .graph import HAM as HAM
+from .model import CompiledHAM as CompiledHAM
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "HamuxGraphError",
+    "ValidationError",
+    "StateError",
+    "FormatError",
+    "ConvergenceError",
+    "Lagrangian",
+    "LIdentity",
+    "LRepu",
+    "LRelu",
+    "LExp",
+    "LRexp",
+    "LTanh",
+    "LSigmoid",
+    "LSoftmax",
+    "LLayerNorm",
+    "LSphericalNorm",
+    "Layer",
+    "IdentityLayer",
+    "RepuLayer",
+    "ReluLayer",
+    "ExpLayer",
+    "RexpLayer",
+    "TanhLayer",
+    "SigmoidLayer",
+    "SoftmaxLayer",
+    "LayerNormLayer",
+    "SphericalNormLayer",
+    "Synapse",
+    "SimpleDenseSynapse",
+    "DenseSynapse",
+    "DenseTensorSynapseWithHiddenLayer",
+    "DenseMatrixSynapseWithHiddenLayer",
+    "HAM",
+    "CompiledHAM",
+]
+
+# --- conv / pooling / attention synapses (issue 3): import above, names here ---
+# --- io, drawing, cli (issue 4) ---
+# --- training, zoo (issue 5) ---
+# --- equilibrium / ODE dynamics (issue 7) ---

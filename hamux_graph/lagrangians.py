@@ -1,0 +1,350 @@
+"""Lagrangians: convex scalar functions whose gradients are the neuron activations.
+
+Every Lagrangian is an equinox Module, called on one sample's layer state ``x`` (of any
+rank) and returning a scalar. ``activation(x)`` is its gradient in closed form. Learnable
+scalars (``beta``, ``scale``, ``gamma``, ``delta``) are array leaves, so they train with the
+rest of a model; ``beta`` is clipped below at ``min_beta`` when used.
+
+Softmax, layer norm and spherical norm act row by row along ``axis`` and sum the row
+Lagrangians, so they work on layers of any rank (for instance tokens x features).
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ._config import module_config
+from ._errors import ValidationError
+
+__all__ = [
+    "Lagrangian",
+    "LIdentity",
+    "LRepu",
+    "LRelu",
+    "LExp",
+    "LRexp",
+    "LTanh",
+    "LSigmoid",
+    "LSoftmax",
+    "LLayerNorm",
+    "LSphericalNorm",
+]
+
+
+def _scalar(value: Any) -> Array:
+    return jnp.asarray(value, dtype=jnp.result_type(float))
+
+
+def _positive_float(value: Any) -> float:
+    return float(value)
+
+
+class Lagrangian(eqx.Module):
+    """Abstract convex Lagrangian ``L(x) -> scalar``; its gradient is the activation.
+
+    Subclasses implement ``__call__`` (and, for speed and stability, ``activation`` in
+    closed form). ``check_shape`` lets a Lagrangian reject layer shapes it cannot act on.
+
+    Example:
+        >>> import jax.numpy as jnp, hamux_graph as hg
+        >>> float(hg.LIdentity()(jnp.array([1.0, 2.0])))
+        2.5
+    """
+
+    @abc.abstractmethod
+    def __call__(self, x: Float[Array, "..."]) -> Float[Array, ""]:
+        """The Lagrangian of one sample's state, a scalar."""
+
+    def activation(self, x: Float[Array, "..."]) -> Float[Array, "..."]:
+        """The gradient of the Lagrangian (the layer's activation ``g``)."""
+        return jax.grad(self)(x)
+
+    def check_shape(self, shape: tuple[int, ...]) -> None:
+        """Raise ``ValidationError`` if this Lagrangian cannot act on ``shape``."""
+
+    def config(self) -> dict[str, Any]:
+        """Hyperparameters as plain Python values (learnable scalars at their current value)."""
+        return module_config(self)
+
+
+def _check_axis(lag: Lagrangian, axis: int, shape: tuple[int, ...]) -> None:
+    rank = len(shape)
+    if not -rank <= axis < rank:
+        raise ValidationError(
+            f"{type(lag).__name__}(axis={axis}) needs a layer of rank > {axis if axis >= 0 else -axis - 1}, "
+            f"but the layer has shape {shape} (rank {rank}). Pass an axis in "
+            f"[{-rank}, {rank - 1}] (usually axis=-1, the feature axis)."
+        )
+
+
+class _BetaLagrangian(Lagrangian):
+    beta: Array = eqx.field(converter=_scalar, default=1.0)
+    min_beta: float = eqx.field(static=True, converter=_positive_float, default=1e-6)
+
+    def __check_init__(self):
+        if jnp.ndim(self.beta) != 0:
+            raise ValidationError(
+                f"{type(self).__name__}: beta must be a scalar, got an array of shape "
+                f"{jnp.shape(self.beta)}."
+            )
+
+    @property
+    def _beta(self) -> Array:
+        return jnp.maximum(self.beta, self.min_beta)
+
+
+class LIdentity(Lagrangian):
+    """``L(x) = ½ Σ x²``; activation ``g = x``.
+
+    Example:
+        >>> import jax.numpy as jnp, hamux_graph as hg
+        >>> hg.LIdentity().activation(jnp.array([-1.0, 2.0])).tolist()
+        [-1.0, 2.0]
+    """
+
+    def __call__(self, x):
+        return 0.5 * jnp.sum(x * x)
+
+    def activation(self, x):
+        return x
+
+
+class LRepu(Lagrangian):
+    """Rectified power: ``L(x) = Σ max(x, 0)ⁿ / n``; activation ``max(x, 0)ⁿ⁻¹``.
+
+    ``n >= 1`` keeps the Lagrangian convex (``n = 2`` is ``LRelu``; dense associative
+    memories use larger ``n``).
+
+    Example:
+        >>> import jax.numpy as jnp, hamux_graph as hg
+        >>> hg.LRepu(n=3).activation(jnp.array([-1.0, 2.0])).tolist()
+        [0.0, 4.0]
+    """
+
+    n: float = eqx.field(static=True, converter=float, default=2.0)
+
+    def __check_init__(self):
+        if not (math.isfinite(self.n) and self.n >= 1.0):
+            raise ValidationError(
+                f"LRepu: the power n must be a finite number >= 1 for a convex Lagrangian, got n={self.n}."
+            )
+
+    def __call__(self, x):
+        return jnp.sum(jnp.maximum(x, 0.0) ** self.n) / self.n
+
+    def activation(self, x):
+        if self.n == 1.0:
+            return jnp.where(x > 0, 1.0, 0.0).astype(x.dtype)
+        return jnp.maximum(x, 0.0) ** (self.n - 1.0)
+
+
+class LRelu(Lagrangian):
+    """``L(x) = ½ Σ max(x, 0)²`` (``LRepu(n=2)``); activation ``relu(x)``.
+
+    Example:
+        >>> import jax.numpy as jnp, hamux_graph as hg
+        >>> hg.LRelu().activation(jnp.array([-1.0, 2.0])).tolist()
+        [0.0, 2.0]
+    """
+
+    def __call__(self, x):
+        r = jnp.maximum(x, 0.0)
+        return 0.5 * jnp.sum(r * r)
+
+    def activation(self, x):
+        return jnp.maximum(x, 0.0)
+
+
+class LExp(_BetaLagrangian):
+    """``L(x) = Σ exp(βx) / β``; activation ``exp(βx)``.
+
+    Example:
+        >>> import jax.numpy as jnp, hamux_graph as hg
+        >>> round(float(hg.LExp(beta=2.0).activation(jnp.array([0.5]))[0]), 4)
+        2.7183
+    """
+
+    def __call__(self, x):
+        b = self._beta
+        return jnp.sum(jnp.exp(b * x)) / b
+
+    def activation(self, x):
+        return jnp.exp(self._beta * x)
+
+
+class LRexp(_BetaLagrangian):
+    """``L(x) = Σ (exp(β x₊)/β − x₊)``; activation ``(exp(βx) − 1)·[x > 0]``.
+
+    Example:
+        >>> import jax.numpy as jnp, hamux_graph as hg
+        >>> hg.LRexp().activation(jnp.array([-1.0, 0.0])).tolist()
+        [0.0, 0.0]
+    """
+
+    def __call__(self, x):
+        b = self._beta
+        xp = jnp.maximum(x, 0.0)
+        return jnp.sum(jnp.exp(b * xp) / b - xp)
+
+    def activation(self, x):
+        return jnp.where(x > 0, jnp.expm1(self._beta * jnp.maximum(x, 0.0)), 0.0)
+
+
+def _logcosh(z):
+    a = jnp.abs(z)
+    return a + jax.nn.softplus(-2.0 * a) - math.log(2.0)
+
+
+class LTanh(_BetaLagrangian):
+    """``L(x) = Σ log cosh(βx) / β``; activation ``tanh(βx)``. Stable for any ``|βx|``.
+
+    Example:
+        >>> import jax.numpy as jnp, hamux_graph as hg
+        >>> float(hg.LTanh(beta=1.0)(jnp.array([0.0])))
+        0.0
+    """
+
+    def __call__(self, x):
+        b = self._beta
+        return jnp.sum(_logcosh(b * x)) / b
+
+    def activation(self, x):
+        return jnp.tanh(self._beta * x)
+
+
+class LSigmoid(_BetaLagrangian):
+    """``L(x) = Σ scale·softplus(βx) / β``; activation ``scale·sigmoid(βx)``.
+
+    ``scale`` must stay positive for convexity.
+
+    Example:
+        >>> import jax.numpy as jnp, hamux_graph as hg
+        >>> float(hg.LSigmoid(scale=2.0).activation(jnp.array([0.0]))[0])
+        1.0
+    """
+
+    scale: Array = eqx.field(converter=_scalar, default=1.0)
+
+    def __check_init__(self):
+        if jnp.ndim(self.scale) != 0:
+            raise ValidationError(f"LSigmoid: scale must be a scalar, got shape {jnp.shape(self.scale)}.")
+
+    def __call__(self, x):
+        b = self._beta
+        return self.scale * jnp.sum(jax.nn.softplus(b * x)) / b
+
+    def activation(self, x):
+        return self.scale * jax.nn.sigmoid(self._beta * x)
+
+
+class LSoftmax(_BetaLagrangian):
+    """``L(x) = Σ_rows logsumexp(βx, axis) / β``; activation ``softmax(βx, axis)``.
+
+    On a rank-r layer the log-sum-exp runs along ``axis`` and the result is summed over
+    every other axis, so the Lagrangian is a scalar and each row is its own softmax.
+
+    Example:
+        >>> import jax.numpy as jnp, hamux_graph as hg
+        >>> hg.LSoftmax().activation(jnp.zeros((2, 4))).sum(-1).tolist()
+        [1.0, 1.0]
+    """
+
+    axis: int = eqx.field(static=True, converter=int, default=-1)
+
+    def __call__(self, x):
+        b = self._beta
+        return jnp.sum(jax.nn.logsumexp(b * x, axis=self.axis)) / b
+
+    def activation(self, x):
+        return jax.nn.softmax(self._beta * x, axis=self.axis)
+
+    def check_shape(self, shape):
+        _check_axis(self, self.axis, shape)
+
+
+class _NormLagrangian(Lagrangian):
+    gamma: Array = eqx.field(converter=_scalar, default=1.0)
+    delta: Array = eqx.field(converter=_scalar, default=0.0)
+    axis: int = eqx.field(static=True, converter=int, default=-1)
+    eps: float = eqx.field(static=True, converter=float, default=1e-5)
+
+    def __check_init__(self):
+        name = type(self).__name__
+        if jnp.ndim(self.gamma) != 0:
+            raise ValidationError(f"{name}: gamma must be a scalar, got shape {jnp.shape(self.gamma)}.")
+        if jnp.ndim(self.delta) > 1:
+            raise ValidationError(
+                f"{name}: delta must be a scalar or a vector along `axis`, got shape {jnp.shape(self.delta)}."
+            )
+        if not self.eps > 0:
+            raise ValidationError(f"{name}: eps must be > 0, got {self.eps}.")
+
+    def check_shape(self, shape):
+        _check_axis(self, self.axis, shape)
+        d = jnp.shape(self.delta)
+        if d and d[0] != shape[self.axis]:
+            raise ValidationError(
+                f"{type(self).__name__}: delta has shape {d} but the layer's axis {self.axis} has "
+                f"size {shape[self.axis]} (layer shape {shape}). Use a scalar delta or one of "
+                f"shape ({shape[self.axis]},)."
+            )
+
+    def _rows(self, x):
+        return jnp.moveaxis(x, self.axis, -1)
+
+
+class LLayerNorm(_NormLagrangian):
+    """Layer norm: ``L(x) = Σ_rows [D·γ·√(var(x) + eps) + ⟨δ, x⟩]`` along ``axis``.
+
+    Activation ``γ(x − x̄)/√(var + eps) + δ`` row by row. ``gamma`` is a scalar (keep it
+    positive for convexity); ``delta`` a scalar or a vector of the row length.
+
+    Example:
+        >>> import jax.numpy as jnp, hamux_graph as hg
+        >>> g = hg.LLayerNorm().activation(jnp.array([[1.0, 3.0], [0.0, 2.0]]))
+        >>> [round(v, 3) for v in g[0].tolist()]
+        [-1.0, 1.0]
+    """
+
+    def __call__(self, x):
+        xr = self._rows(x)
+        d = xr.shape[-1]
+        var = jnp.var(xr, axis=-1)
+        return jnp.sum(d * self.gamma * jnp.sqrt(var + self.eps)) + jnp.sum(self.delta * xr)
+
+    def activation(self, x):
+        xr = self._rows(x)
+        xc = xr - jnp.mean(xr, axis=-1, keepdims=True)
+        var = jnp.mean(xc * xc, axis=-1, keepdims=True)
+        g = self.gamma * xc / jnp.sqrt(var + self.eps) + self.delta
+        return jnp.moveaxis(g, -1, self.axis)
+
+
+class LSphericalNorm(_NormLagrangian):
+    """Spherical norm: ``L(x) = Σ_rows [γ·√(Σx² + eps) + ⟨δ, x⟩]`` along ``axis``.
+
+    Activation ``γx/√(Σx² + eps) + δ`` row by row.
+
+    Example:
+        >>> import jax.numpy as jnp, hamux_graph as hg
+        >>> hg.LSphericalNorm(eps=1e-12).activation(jnp.array([3.0, 4.0])).round(3).tolist()
+        [0.6, 0.8]
+    """
+
+    def __call__(self, x):
+        xr = self._rows(x)
+        return jnp.sum(self.gamma * jnp.sqrt(jnp.sum(xr * xr, axis=-1) + self.eps)) + jnp.sum(
+            self.delta * xr
+        )
+
+    def activation(self, x):
+        xr = self._rows(x)
+        g = self.gamma * xr / jnp.sqrt(jnp.sum(xr * xr, axis=-1, keepdims=True) + self.eps) + self.delta
+        return jnp.moveaxis(g, -1, self.axis)

@@ -1,0 +1,278 @@
+"""The compiled HAM: one flat JAX energy function of all layer states.
+
+``CompiledHAM`` is an equinox Module. Its array leaves are the parameters (synapse weights,
+layer biases, learnable Lagrangian scalars); everything structural (names, shapes, τ,
+which layers each synapse connects) is static. The energy and its Legendre gradient are
+written once as a flat function of the tuple of states: no graph is walked at run time.
+
+States are dicts ``{layer name: array}``; every method accepts them with or without one
+leading batch axis (batched calls are ``jax.vmap`` of the per-sample function).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._errors import StateError
+from .lagrangians import Lagrangian
+from .synapses import Synapse
+
+__all__ = ["CompiledHAM"]
+
+States = dict[str, Array]
+
+
+class CompiledHAM(eqx.Module):
+    """A compiled HAM (returned by ``HAM.compile``).
+
+    Energy ``E = Σ_ℓ [⟨g_ℓ, u_ℓ⟩ − L_ℓ(u_ℓ)] − Σ_σ F_σ(g…)`` with ``u_ℓ = x_ℓ − b_ℓ`` and
+    ``g_ℓ = ∇L_ℓ(u_ℓ)``; dynamics ``τ_ℓ dx_ℓ/dt = −∂E/∂g_ℓ``.
+
+    Example:
+        >>> import jax, hamux_graph as hg
+        >>> ham = hg.HAM()
+        >>> ham.add_layer("v", hg.TanhLayer((4,)))
+        >>> ham.add_synapse("self", hg.DenseSynapse(), layers=("v", "v"))
+        >>> model = ham.compile(key=jax.random.key(0))
+        >>> xs = model.init_states(batch_size=3, key=jax.random.key(1))
+        >>> xs, energies = model.run(xs, steps=10, dt=0.1)
+        >>> energies.shape
+        (11, 3)
+    """
+
+    lagrangians: tuple[Lagrangian, ...]
+    biases: tuple[Array | None, ...]
+    synapses: tuple[Synapse, ...]
+    layer_names: tuple[str, ...] = eqx.field(static=True)
+    shapes: tuple[tuple[int, ...], ...] = eqx.field(static=True)
+    taus: tuple[float, ...] = eqx.field(static=True)
+    synapse_names: tuple[str, ...] = eqx.field(static=True)
+    edge_params: tuple[int, ...] = eqx.field(static=True)
+    edge_layers: tuple[tuple[int, ...], ...] = eqx.field(static=True)
+    owner_names: tuple[str, ...] = eqx.field(static=True)
+
+    # ---- structure -------------------------------------------------------------
+
+    def layer_index(self, name: str) -> int:
+        """Position of a layer in the flat state tuple."""
+        try:
+            return self.layer_names.index(name)
+        except ValueError:
+            raise StateError(f"unknown layer {name!r}; this model's layers are {list(self.layer_names)}.") from None
+
+    def synapse(self, name: str) -> Synapse:
+        """The (parameter-holding) synapse used by the hyperedge ``name``."""
+        if name not in self.synapse_names:
+            raise StateError(f"unknown synapse {name!r}; this model's synapses are {list(self.synapse_names)}.")
+        return self.synapses[self.edge_params[self.synapse_names.index(name)]]
+
+    def bias(self, name: str) -> Array | None:
+        """The bias of layer ``name`` (``None`` if it has none)."""
+        return self.biases[self.layer_index(name)]
+
+    # ---- states ----------------------------------------------------------------
+
+    def init_states(self, batch_size: int | None = None, *, key: PRNGKeyArray | None = None) -> States:
+        """Zero states (or ``N(0, 0.01²)`` noise with ``key``), with an optional batch axis.
+
+        Example:
+            >>> import jax, hamux_graph as hg
+            >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((4,)))
+            >>> ham.compile(key=jax.random.key(0)).init_states(batch_size=2)["v"].shape
+            (2, 4)
+        """
+        lead = () if batch_size is None else (int(batch_size),)
+        dtype = jnp.result_type(float)
+        if key is None:
+            return {n: jnp.zeros(lead + s, dtype) for n, s in zip(self.layer_names, self.shapes)}
+        keys = jax.random.split(key, len(self.layer_names))
+        return {
+            n: 0.01 * jax.random.normal(k, lead + s, dtype) for n, s, k in zip(self.layer_names, self.shapes, keys)
+        }
+
+    def _flat(self, xs: Any) -> tuple[tuple[Array, ...], int | None]:
+        """Check a states dict against the model; return the state tuple and batch size."""
+        if not isinstance(xs, Mapping):
+            raise StateError(
+                f"states must be a dict {{layer name: array}}, got {type(xs).__name__}. "
+                "Start from model.init_states()."
+            )
+        missing = [n for n in self.layer_names if n not in xs]
+        extra = [n for n in xs if n not in self.layer_names]
+        if missing or extra:
+            raise StateError(
+                f"states dict does not match the model's layers: missing {missing}, unexpected {extra}. "
+                f"Expected keys {list(self.layer_names)}."
+            )
+        batch: int | None = None
+        batched: bool | None = None
+        flat = []
+        for n, s in zip(self.layer_names, self.shapes):
+            a = xs[n]
+            sh = tuple(jnp.shape(a))
+            if sh == s:
+                b, is_b = None, False
+            elif len(sh) == len(s) + 1 and sh[1:] == s:
+                b, is_b = sh[0], True
+            else:
+                raise StateError(
+                    f"states['{n}'] has shape {sh}, expected {s} (one sample) or (batch,) + {s}."
+                )
+            if batched is not None and (is_b != batched or b != batch):
+                raise StateError(
+                    f"states['{n}'] has shape {sh}, but other layers were "
+                    f"{'batched with batch size ' + str(batch) if batched else 'unbatched'}. Give every layer "
+                    "the same leading batch axis, or none."
+                )
+            batched, batch = is_b, b
+            flat.append(jnp.asarray(a))
+        return tuple(flat), batch
+
+    def _dict(self, flat: tuple[Array, ...]) -> States:
+        return dict(zip(self.layer_names, flat))
+
+    # ---- the flat energy (one sample) --------------------------------------------
+
+    def _us(self, xs):
+        return tuple(x if b is None else x - b for x, b in zip(xs, self.biases))
+
+    def _gs(self, us):
+        return tuple(lag.activation(u) for lag, u in zip(self.lagrangians, us))
+
+    def _layer_energies(self, us, gs):
+        return tuple(jnp.sum(g * u) - lag(u) for lag, u, g in zip(self.lagrangians, us, gs))
+
+    def _synapse_energies(self, gs):
+        return tuple(
+            self.synapses[p].energy(*[gs[i] for i in idx]) for p, idx in zip(self.edge_params, self.edge_layers)
+        )
+
+    def _synapse_energy(self, gs):
+        terms = self._synapse_energies(gs)
+        return _total(terms)
+
+    def _energy1(self, xs):
+        us = self._us(xs)
+        gs = self._gs(us)
+        return _total(self._layer_energies(us, gs)) + self._synapse_energy(gs)
+
+    def _energy_and_dEdg1(self, xs):
+        us = self._us(xs)
+        gs = self._gs(us)
+        e_syn, dsyn = jax.value_and_grad(self._synapse_energy)(gs)
+        e = _total(self._layer_energies(us, gs)) + e_syn
+        return e, tuple(u + d for u, d in zip(us, dsyn))
+
+    def _dEdg1(self, xs):
+        us = self._us(xs)
+        gs = self._gs(us)
+        dsyn = jax.grad(self._synapse_energy)(gs)
+        return tuple(u + d for u, d in zip(us, dsyn))
+
+    # ---- public, batched or not ----------------------------------------------------
+
+    @eqx.filter_jit
+    def activations(self, xs: States) -> States:
+        """Layer activations ``g_ℓ = ∇L_ℓ(x_ℓ − b_ℓ)``."""
+        flat, batch = self._flat(xs)
+        fn = lambda f: self._gs(self._us(f))
+        return self._dict(_maybe_vmap(fn, batch)(flat))
+
+    @eqx.filter_jit
+    def energy(self, xs: States) -> Float[Array, "*batch"]:
+        """Total energy: a scalar, or shape ``(B,)`` for batched states."""
+        flat, batch = self._flat(xs)
+        return _maybe_vmap(self._energy1, batch)(flat)
+
+    @eqx.filter_jit
+    def energy_tree(self, xs: States) -> dict[str, dict[str, Array]]:
+        """Energy of every node: ``{"layers": {name: E_ℓ}, "synapses": {name: E_σ}}``."""
+        flat, batch = self._flat(xs)
+
+        def fn(f):
+            us = self._us(f)
+            gs = self._gs(us)
+            return self._layer_energies(us, gs), self._synapse_energies(gs)
+
+        el, es = _maybe_vmap(fn, batch)(flat)
+        return {"layers": dict(zip(self.layer_names, el)), "synapses": dict(zip(self.synapse_names, es))}
+
+    @eqx.filter_jit
+    def dEdg(self, xs: States) -> States:
+        """The Legendre gradient ``∂E/∂g_ℓ = u_ℓ + Σ_σ ∂E_σ/∂g_ℓ`` (no Hessian involved)."""
+        flat, batch = self._flat(xs)
+        return self._dict(_maybe_vmap(self._dEdg1, batch)(flat))
+
+    def step(self, xs: States, dt: float | Array = 0.1, clamp: Any = None) -> States:
+        """One Euler step ``x_ℓ ← x_ℓ − (dt/τ_ℓ)·∂E/∂g_ℓ``; clamped entries stay fixed.
+
+        Args:
+            xs: states dict (optionally batched).
+            dt: step size.
+            clamp: layer names held fixed, or ``{layer: bool mask}`` (``True`` = held).
+        """
+        from . import dynamics
+
+        return dynamics.step(self, xs, dt=dt, clamp=clamp)
+
+    def run(
+        self, xs: States, steps: int = 50, dt: float | Array = 0.1, clamp: Any = None
+    ) -> tuple[States, Float[Array, "steps+1 *batch"]]:
+        """Run ``steps`` Euler steps inside one compiled ``lax.scan``.
+
+        Args:
+            xs: initial states dict (optionally batched).
+            steps: number of steps.
+            dt: step size (a traced value: changing it does not recompile).
+            clamp: layer names held fixed, or ``{layer: bool mask}`` (``True`` = held).
+
+        Returns:
+            ``(final_states, energies)``; ``energies[t]`` is the energy after ``t`` steps, so it
+            has ``steps + 1`` entries (``(steps + 1, B)`` for batched states).
+        """
+        from . import dynamics
+
+        return dynamics.run(self, xs, steps=steps, dt=dt, clamp=clamp)
+
+    # ---- architecture ------------------------------------------------------------------
+
+    def to_ham(self):
+        """The architecture as a ``HAM`` (synapses carry this model's parameters).
+
+        Learned Lagrangian scalars keep their current values; biases are not part of a HAM.
+        """
+        from .graph import HAM
+        from .layers import Layer
+
+        ham = HAM()
+        for n, lag, s, tau, b in zip(self.layer_names, self.lagrangians, self.shapes, self.taus, self.biases):
+            ham.add_layer(n, Layer(lag, shape=s, tau=tau, use_bias=b is not None))
+        owners = [i for i, (n, p) in enumerate(zip(self.synapse_names, self.edge_params)) if self.owner_names[p] == n]
+        sharers = [i for i in range(len(self.synapse_names)) if i not in owners]
+        for i in owners + sharers:
+            n, p = self.synapse_names[i], self.edge_params[i]
+            layers = [self.layer_names[j] for j in self.edge_layers[i]]
+            if i in owners:
+                ham.add_synapse(n, self.synapses[p], layers=layers)
+            else:
+                ham.add_synapse(n, shares=self.owner_names[p], layers=layers)
+        return ham
+
+    def summary(self) -> str:
+        """A text table of layers, synapses and parameter counts."""
+        return self.to_ham().summary()
+
+
+def _total(terms):
+    if not terms:
+        return jnp.zeros((), jnp.result_type(float))
+    return jnp.sum(jnp.stack([jnp.asarray(t) for t in terms]))
+
+
+def _maybe_vmap(fn: Callable, batch: int | None) -> Callable:
+    return fn if batch is None else jax.vmap(fn)

@@ -1,0 +1,198 @@
+"""The abstract hypersynapse: an alignment function of any number of layer activations."""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import inspect
+import math
+from typing import Any, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from .._config import module_config
+from .._errors import ValidationError
+
+Shape = tuple[int, ...]
+ParamShape = Any  # a Shape, or a list of Shapes for list-valued parameters
+
+
+def optional_array(value: Any) -> Array | None:
+    """Converter for parameter fields: ``None`` (create at compile time) or an array."""
+    if value is None:
+        return None
+    return jnp.asarray(value)
+
+
+def optional_array_list(value: Any) -> tuple[Array, ...] | None:
+    """Converter for list-valued parameter fields (e.g. ``Ws``)."""
+    if value is None:
+        return None
+    return tuple(jnp.asarray(v) for v in value)
+
+
+def numel(shape: Sequence[int]) -> int:
+    return int(math.prod(shape))
+
+
+def _is_param_value(value: Any) -> bool:
+    if value is None or isinstance(value, (jax.Array, np.ndarray)):
+        return True
+    return isinstance(value, (list, tuple)) and len(value) > 0 and all(
+        isinstance(v, (jax.Array, np.ndarray)) for v in value
+    )
+
+
+class Synapse(eqx.Module):
+    """Abstract hypersynapse: ``__call__(*gs)`` returns the scalar alignment ``F``.
+
+    The synapse's energy is ``−F``. A synapse sees one sample's activations (no batch
+    axis) in slot order. Its learnable parameters are fields that start as ``None`` and are
+    created at compile time from the connected layer shapes, as ``param_shapes`` says;
+    passing an array instead (``DenseSynapse(W=...)``) uses it, and validation checks its
+    shape.
+
+    A subclass implements ``__call__`` and, if it has parameters, ``param_shapes``. The
+    number of layers it accepts is read from ``__call__``'s signature (``*gs`` means any
+    number); override ``arity`` to say otherwise.
+
+    Example:
+        >>> import math, jax, jax.numpy as jnp, hamux_graph as hg
+        >>> class Bilinear(hg.Synapse):
+        ...     W: jax.Array | None = None
+        ...     def param_shapes(self, shapes):
+        ...         return {"W": (math.prod(shapes[0]), math.prod(shapes[1]))}
+        ...     def __call__(self, g1, g2):
+        ...         return g1.ravel() @ self.W @ g2.ravel()
+        >>> syn = Bilinear().init([(3,), (2,)], key=jax.random.key(0))
+        >>> syn.W.shape
+        (3, 2)
+    """
+
+    @abc.abstractmethod
+    def __call__(self, *gs: Float[Array, "..."]) -> Float[Array, ""]:
+        """The alignment of one sample's activations, a scalar."""
+
+    def energy(self, *gs: Float[Array, "..."]) -> Float[Array, ""]:
+        """The synapse energy ``−F(g₁, …, g_k)``."""
+        return -self(*gs)
+
+    # ---- shapes and parameters -----------------------------------------------------
+
+    @classmethod
+    def arity(cls) -> tuple[int, int | None]:
+        """``(min, max)`` number of connected layers (``max`` None: unbounded)."""
+        sig = inspect.signature(cls.__call__)
+        params = list(sig.parameters.values())[1:]
+        if any(p.kind is p.VAR_POSITIONAL for p in params):
+            n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+            return max(n, 1), None
+        required = sum(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty for p in params
+        )
+        total = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+        return required, total
+
+    def param_shapes(self, shapes: Sequence[Shape]) -> dict[str, ParamShape]:
+        """Parameter name -> shape (or list of shapes) for these connected layer shapes.
+
+        Raise ``ValidationError`` here if the synapse cannot connect layers of these shapes.
+        """
+        return {}
+
+    def param_names(self) -> tuple[str, ...]:
+        """Names of the fields that hold learnable parameter arrays (or ``None``)."""
+        names = []
+        for f in dataclasses.fields(self):
+            if f.metadata.get("static", False):
+                continue
+            if _is_param_value(getattr(self, f.name)):
+                names.append(f.name)
+        return tuple(names)
+
+    def check_shapes(self, shapes: Sequence[Shape]) -> dict[str, ParamShape]:
+        """Check arity, shape arithmetic and explicit parameters; return ``param_shapes``.
+
+        Raises:
+            ValidationError: naming what was expected and what was found (the graph adds
+                the synapse node's name).
+        """
+        lo, hi = self.arity()
+        k = len(shapes)
+        if k < lo or (hi is not None and k > hi):
+            want = f"exactly {lo}" if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
+            raise ValidationError(
+                f"{type(self).__name__} connects {want} layer(s), but {k} were given "
+                f"(shapes {list(shapes)}). Connect {want} layer(s), or pick a synapse type of another arity."
+            )
+        expected = self.param_shapes([tuple(s) for s in shapes])
+        for name, want in expected.items():
+            have = getattr(self, name, None)
+            if have is None:
+                continue
+            if isinstance(want, list):
+                got = [tuple(jnp.shape(h)) for h in have]
+                ok = len(got) == len(want) and all(g == tuple(w) for g, w in zip(got, want))
+            else:
+                got = tuple(jnp.shape(have))
+                ok = got == tuple(want)
+            if not ok:
+                raise ValidationError(
+                    f"{type(self).__name__}: explicit parameter `{name}` has shape {got}, but the connected "
+                    f"layer shapes {list(shapes)} need {want}. Pass an array of shape {want}, or leave "
+                    f"`{name}=None` to create it at compile time."
+                )
+        return expected
+
+    def init_param(self, name: str, shape: Shape, *, key: PRNGKeyArray) -> Array:
+        """Create one parameter array: ``N(0, stdinit²)`` (``stdinit`` field, else 0.02). Override for other inits."""
+        std = getattr(self, "stdinit", 0.02)
+        return std * jax.random.normal(key, shape, dtype=jnp.result_type(float))
+
+    def init(self, shapes: Sequence[Shape], *, key: PRNGKeyArray) -> "Synapse":
+        """A copy with every missing parameter created for these layer shapes.
+
+        Raises:
+            ValidationError: if the shapes or explicit parameters don't fit.
+        """
+        expected = self.check_shapes(shapes)
+        missing = [n for n in expected if getattr(self, n, None) is None]
+        if not missing:
+            return self
+        keys = jax.random.split(key, len(missing))
+        new = []
+        for name, k in zip(missing, keys):
+            want = expected[name]
+            if isinstance(want, list):
+                ks = jax.random.split(k, len(want))
+                new.append(tuple(self.init_param(name, tuple(w), key=kk) for w, kk in zip(want, ks)))
+            else:
+                new.append(self.init_param(name, tuple(want), key=k))
+        return eqx.tree_at(
+            lambda s: [getattr(s, n) for n in missing], self, new, is_leaf=lambda x: x is None
+        )
+
+    def num_params(self, shapes: Sequence[Shape]) -> int:
+        """Number of learnable parameter entries for these layer shapes."""
+        total = 0
+        for want in self.param_shapes([tuple(s) for s in shapes]).values():
+            if isinstance(want, list):
+                total += sum(numel(w) for w in want)
+            else:
+                total += numel(want)
+        total += sum(
+            int(np.size(leaf))
+            for leaf in jax.tree_util.tree_leaves(
+                [getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in self.param_names()]
+            )
+            if eqx.is_inexact_array(leaf)
+        )
+        return total
+
+    def config(self) -> dict[str, Any]:
+        """Hyperparameters as plain Python values (parameter arrays excluded)."""
+        return module_config(self, exclude=self.param_names())

@@ -1,0 +1,233 @@
+"""The dense synapse family: (multi)linear alignments, optionally through a hidden Lagrangian."""
+
+from __future__ import annotations
+
+import string
+from typing import Sequence
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array
+
+from .._errors import ValidationError
+from ..lagrangians import Lagrangian, LRelu
+from ._base import Shape, Synapse, numel, optional_array, optional_array_list
+
+__all__ = [
+    "SimpleDenseSynapse",
+    "DenseSynapse",
+    "DenseTensorSynapseWithHiddenLayer",
+    "DenseMatrixSynapseWithHiddenLayer",
+]
+
+_LETTERS = string.ascii_letters
+
+
+def _positive_int(name: str, owner: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValidationError(f"{owner}: {name} must be a positive int, got {value!r}.")
+
+
+def _check_stdinit(owner: str, value: float) -> None:
+    if not value >= 0:
+        raise ValidationError(f"{owner}: stdinit must be >= 0, got {value!r}.")
+
+
+def _contract_all(W: Array, vectors: Sequence[Array]) -> Array:
+    """Contract the leading len(vectors) axes of W with the given vectors, in order."""
+    k = len(vectors)
+    if k > len(_LETTERS) - 2:
+        raise ValidationError(f"a dense contraction over {k} layers is more than the supported {len(_LETTERS) - 2}.")
+    idx = _LETTERS[:k]
+    rest = _LETTERS[k : k + W.ndim - k]
+    spec = idx + rest + "," + ",".join(idx) + "->" + rest
+    return jnp.einsum(spec, W, *vectors)
+
+
+class SimpleDenseSynapse(Synapse):
+    """The plain matrix synapse between two vector layers: ``F = g₁ᵀ W g₂``.
+
+    Args:
+        stdinit: standard deviation of the Gaussian initial weights.
+        W: explicit weights of shape ``(D₁, D₂)``; created at compile time if ``None``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, hamux_graph as hg
+        >>> syn = hg.SimpleDenseSynapse(W=jnp.eye(2))
+        >>> float(syn(jnp.array([1.0, 2.0]), jnp.array([3.0, 4.0])))
+        11.0
+    """
+
+    stdinit: float = eqx.field(static=True, converter=float, default=0.02)
+    W: Array | None = eqx.field(converter=optional_array, default=None)
+
+    def __check_init__(self):
+        _check_stdinit("SimpleDenseSynapse", self.stdinit)
+
+    def param_shapes(self, shapes):
+        if any(len(s) != 1 for s in shapes):
+            raise ValidationError(
+                f"SimpleDenseSynapse connects two vector (rank-1) layers, got shapes {list(shapes)}. "
+                "Use DenseSynapse (which flattens its layers) for layers of higher rank."
+            )
+        return {"W": (shapes[0][0], shapes[1][0])}
+
+    def __call__(self, g1, g2):
+        return g1 @ self.W @ g2
+
+
+class DenseSynapse(Synapse):
+    """A multilinear synapse over any number ``k >= 1`` of layers.
+
+    With ``flatten_args=True`` (default) every activation is flattened and
+    ``F = Σ W[i₁,…,i_k] g₁[i₁] ⋯ g_k[i_k]`` with ``W`` of shape ``(|g₁|, …, |g_k|)``. With
+    ``flatten_args=False`` each layer's last axis is contracted with ``W`` (of shape
+    ``(g₁.shape[-1], …)``), the layers' leading axes broadcast together, and ``F`` sums over
+    them (e.g. the same dense map applied to every token).
+
+    Args:
+        stdinit: standard deviation of the Gaussian initial weights.
+        flatten_args: flatten each activation before contracting.
+        W: explicit weight tensor; created at compile time if ``None``.
+
+    Example:
+        >>> import jax, hamux_graph as hg
+        >>> syn = hg.DenseSynapse().init([(4,), (5,), (6,)], key=jax.random.key(0))
+        >>> syn.W.shape
+        (4, 5, 6)
+    """
+
+    stdinit: float = eqx.field(static=True, converter=float, default=0.02)
+    flatten_args: bool = eqx.field(static=True, converter=bool, default=True)
+    W: Array | None = eqx.field(converter=optional_array, default=None)
+
+    def __check_init__(self):
+        _check_stdinit("DenseSynapse", self.stdinit)
+
+    def param_shapes(self, shapes):
+        if self.flatten_args:
+            return {"W": tuple(numel(s) for s in shapes)}
+        try:
+            np.broadcast_shapes(*[tuple(s[:-1]) for s in shapes])
+        except ValueError:
+            raise ValidationError(
+                f"DenseSynapse(flatten_args=False) broadcasts the leading axes of its layers, but "
+                f"{[tuple(s[:-1]) for s in shapes]} (from shapes {list(shapes)}) do not broadcast. "
+                "Use flatten_args=True or layers with compatible leading axes."
+            ) from None
+        return {"W": tuple(s[-1] for s in shapes)}
+
+    def __call__(self, *gs):
+        if self.flatten_args:
+            return _contract_all(self.W, [g.reshape(-1) for g in gs])
+        k = len(gs)
+        idx = _LETTERS[:k]
+        spec = idx + "," + ",".join("..." + c for c in idx) + "->..."
+        return jnp.sum(jnp.einsum(spec, self.W, *gs))
+
+
+class DenseTensorSynapseWithHiddenLayer(Synapse):
+    """A multilinear map to a hidden layer with its own Lagrangian: ``F = L_hid(W·g₁⋯g_k)``.
+
+    The hidden neurons (shape ``(num_heads, nhid)``) have no state of their own (τ → 0):
+    their Lagrangian is part of the synapse's alignment. ``W`` has shape
+    ``(num_heads, nhid, |g₁|, …, |g_k|)``.
+
+    Args:
+        nhid: hidden neurons per head.
+        num_heads: independent heads.
+        stdinit: standard deviation of the Gaussian initial weights.
+        hidden_lagrangian: Lagrangian of the hidden neurons (default ``LRelu()``).
+        W: explicit weights; created at compile time if ``None``.
+
+    Example:
+        >>> import jax, hamux_graph as hg
+        >>> syn = hg.DenseTensorSynapseWithHiddenLayer(nhid=8, num_heads=2)
+        >>> syn.init([(3,), (4,)], key=jax.random.key(0)).W.shape
+        (2, 8, 3, 4)
+    """
+
+    nhid: int = eqx.field(static=True)
+    num_heads: int = eqx.field(static=True, default=1)
+    stdinit: float = eqx.field(static=True, converter=float, default=0.02)
+    hidden_lagrangian: Lagrangian = eqx.field(default_factory=LRelu)
+    W: Array | None = eqx.field(converter=optional_array, default=None)
+
+    def __check_init__(self):
+        _positive_int("nhid", "DenseTensorSynapseWithHiddenLayer", self.nhid)
+        _positive_int("num_heads", "DenseTensorSynapseWithHiddenLayer", self.num_heads)
+        _check_stdinit("DenseTensorSynapseWithHiddenLayer", self.stdinit)
+        self.hidden_lagrangian.check_shape((self.num_heads, self.nhid))
+
+    def param_shapes(self, shapes):
+        return {"W": (self.num_heads, self.nhid) + tuple(numel(s) for s in shapes)}
+
+    def __call__(self, *gs):
+        W = self.W.reshape((self.num_heads * self.nhid,) + self.W.shape[2:])
+        h = _contract_all(jnp.moveaxis(W, 0, -1), [g.reshape(-1) for g in gs])
+        return self.hidden_lagrangian(h.reshape(self.num_heads, self.nhid))
+
+
+class DenseMatrixSynapseWithHiddenLayer(Synapse):
+    """Layers summed into one hidden layer: ``F = L_hid(Σ_i g_i W_i)``.
+
+    Unlike the tensor version each layer gets its own matrix ``W_i`` of shape
+    ``(|g_i|, nhid)``, as if the layers were concatenated into one visible layer.
+
+    Args:
+        nhid: hidden neurons.
+        stdinit: standard deviation of the Gaussian initial weights.
+        hidden_lagrangian: Lagrangian of the hidden neurons (default ``LRelu()``).
+        do_ravel: flatten each activation (default). With ``False`` each ``W_i`` has shape
+            ``(g_i.shape[-1], nhid)``, the map acts on the last axis, and the layers' leading
+            axes broadcast (the hidden Lagrangian sees shape ``leading + (nhid,)``).
+        do_norm: normalise each hidden unit's weights to unit L2 norm over all visible
+            inputs (the concatenation of the ``W_i`` columns) before use.
+        Ws: explicit list of weight matrices; created at compile time if ``None``.
+
+    Example:
+        >>> import jax, hamux_graph as hg
+        >>> syn = hg.DenseMatrixSynapseWithHiddenLayer(nhid=16)
+        >>> [w.shape for w in syn.init([(3,), (2, 2)], key=jax.random.key(0)).Ws]
+        [(3, 16), (4, 16)]
+    """
+
+    nhid: int = eqx.field(static=True)
+    stdinit: float = eqx.field(static=True, converter=float, default=0.02)
+    hidden_lagrangian: Lagrangian = eqx.field(default_factory=LRelu)
+    do_ravel: bool = eqx.field(static=True, converter=bool, default=True)
+    do_norm: bool = eqx.field(static=True, converter=bool, default=False)
+    Ws: tuple[Array, ...] | None = eqx.field(converter=optional_array_list, default=None)
+
+    def __check_init__(self):
+        _positive_int("nhid", "DenseMatrixSynapseWithHiddenLayer", self.nhid)
+        _check_stdinit("DenseMatrixSynapseWithHiddenLayer", self.stdinit)
+
+    def param_shapes(self, shapes):
+        if self.do_ravel:
+            hidden: Shape = (self.nhid,)
+            want = [(numel(s), self.nhid) for s in shapes]
+        else:
+            try:
+                lead = np.broadcast_shapes(*[tuple(s[:-1]) for s in shapes])
+            except ValueError:
+                raise ValidationError(
+                    f"DenseMatrixSynapseWithHiddenLayer(do_ravel=False) broadcasts the leading axes of "
+                    f"its layers, but shapes {list(shapes)} do not broadcast. Use do_ravel=True."
+                ) from None
+            hidden = tuple(lead) + (self.nhid,)
+            want = [(s[-1], self.nhid) for s in shapes]
+        self.hidden_lagrangian.check_shape(hidden)
+        return {"Ws": want}
+
+    def __call__(self, *gs):
+        Ws = self.Ws
+        if self.do_norm:
+            sq = sum(jnp.sum(W * W, axis=0) for W in Ws)
+            Ws = [W / jnp.sqrt(sq + 1e-12) for W in Ws]
+        if self.do_ravel:
+            h = sum(g.reshape(-1) @ W for g, W in zip(gs, Ws))
+        else:
+            h = sum(g @ W for g, W in zip(gs, Ws))
+        return self.hidden_lagrangian(h)

@@ -1,0 +1,192 @@
+"""Graph validation: check a HAM's networkx graph and resolve it into a flat plan.
+
+Validation runs in plain Python before any JAX tracing. Every error is a
+``ValidationError`` naming the node or edge at fault, what was expected, what was found and
+how to fix it. The resulting ``Plan`` is what ``compile`` turns into a JAX model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+import networkx as nx
+
+from ._errors import ValidationError
+from .layers import Layer
+from .synapses import Synapse
+
+__all__ = ["Plan", "plan_graph", "check_name", "NAME_PATTERN"]
+
+NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]*"
+_NAME_RE = re.compile(NAME_PATTERN + r"\Z")
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A validated HAM, resolved into flat ordered tuples (graph insertion order)."""
+
+    layer_names: tuple[str, ...]
+    layers: tuple[Layer, ...]
+    synapse_names: tuple[str, ...]
+    connections: tuple[tuple[str, ...], ...]
+    owners: tuple[str, ...]
+    specs: dict[str, Synapse]
+    param_shapes: dict[str, dict[str, Any]]
+
+    def layer_shape(self, name: str) -> tuple[int, ...]:
+        return self.layers[self.layer_names.index(name)].shape
+
+
+def check_name(name: Any, what: str) -> str:
+    """Return ``name`` if it is a valid node name, else raise ``ValidationError``."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ValidationError(
+            f"{what} name {name!r} is not a valid name: names are strings matching "
+            f"{NAME_PATTERN} (a letter or '_' first, then letters, digits, '_', '.', '-'). Rename it."
+        )
+    return name
+
+
+def _layer_of(name: str, data: dict[str, Any]) -> Layer:
+    missing = [k for k in ("lagrangian", "shape") if k not in data]
+    if missing:
+        raise ValidationError(
+            f"layer '{name}': missing node attribute(s) {missing}. A layer node needs 'lagrangian' "
+            "(a hamux_graph Lagrangian) and 'shape'; add it with HAM.add_layer(name, hg.Layer(...))."
+        )
+    try:
+        return Layer(
+            data["lagrangian"],
+            shape=data["shape"],
+            tau=data.get("tau", 1.0),
+            use_bias=data.get("use_bias", False),
+        )
+    except ValidationError as e:
+        raise ValidationError(f"layer '{name}': {e}") from None
+    except (TypeError, ValueError) as e:
+        raise ValidationError(f"layer '{name}': invalid layer attributes ({e}).") from None
+
+
+def _resolve_owner(G: nx.MultiDiGraph, name: str) -> str:
+    seen = [name]
+    node = name
+    while G.nodes[node].get("synapse") is None:
+        target = G.nodes[node].get("shares")
+        if target is None:
+            raise ValidationError(
+                f"synapse '{node}': has neither a 'synapse' object nor a 'shares' target. Give it a "
+                "synapse (e.g. hg.DenseSynapse()) or name the synapse whose parameters it shares."
+            )
+        if target not in G or G.nodes[target].get("kind") != "synapse":
+            raise ValidationError(
+                f"synapse '{node}': shares the parameters of {target!r}, which is not a synapse node of "
+                "this graph. Name an existing synapse node."
+            )
+        if target in seen:
+            raise ValidationError(f"synapse '{name}': weight sharing forms a cycle {' -> '.join(seen + [target])}.")
+        seen.append(target)
+        node = target
+    return node
+
+
+def plan_graph(G: Any) -> Plan:
+    """Validate a HAM graph and return its flat ``Plan``.
+
+    Raises:
+        ValidationError: for anything that does not describe a valid HAM.
+    """
+    if not isinstance(G, nx.MultiDiGraph):
+        raise ValidationError(
+            f"a HAM graph must be a networkx.MultiDiGraph (one edge per argument slot), got "
+            f"{type(G).__name__}. Build it with hg.HAM() or convert with nx.MultiDiGraph(G)."
+        )
+    layer_names: list[str] = []
+    layers: list[Layer] = []
+    synapse_names: list[str] = []
+    for name, data in G.nodes(data=True):
+        kind = data.get("kind")
+        check_name(name, f"{kind or 'node'}")
+        if kind == "layer":
+            layer_names.append(name)
+            layers.append(_layer_of(name, data))
+        elif kind == "synapse":
+            synapse_names.append(name)
+            syn = data.get("synapse")
+            if syn is not None and not isinstance(syn, Synapse):
+                raise ValidationError(
+                    f"synapse '{name}': attribute 'synapse' must be a hamux_graph Synapse, got "
+                    f"{type(syn).__name__}."
+                )
+            if syn is not None and data.get("shares") is not None:
+                raise ValidationError(
+                    f"synapse '{name}': has its own synapse object and also shares {data['shares']!r}. "
+                    "A sharing synapse uses the other's parameters: drop one of the two."
+                )
+        else:
+            raise ValidationError(
+                f"node {name!r}: attribute kind={kind!r}, expected 'layer' or 'synapse'. Add nodes with "
+                "HAM.add_layer / HAM.add_synapse."
+            )
+    slots: dict[str, dict[int, str]] = {s: {} for s in synapse_names}
+    for u, v, key, data in G.edges(keys=True, data=True):
+        if G.nodes[u].get("kind") != "synapse" or G.nodes[v].get("kind") != "layer":
+            raise ValidationError(
+                f"edge {u!r} -> {v!r}: edges must go from a synapse node to a layer node, got "
+                f"{G.nodes[u].get('kind')} -> {G.nodes[v].get('kind')}. Connect layers only through synapses."
+            )
+        slot = data.get("slot")
+        if isinstance(slot, bool) or not isinstance(slot, int) or slot < 0:
+            raise ValidationError(
+                f"edge {u!r} -> {v!r} (key {key!r}): attribute 'slot' must be an int >= 0, got {slot!r}."
+            )
+        if slot in slots[u]:
+            raise ValidationError(
+                f"synapse '{u}': slot {slot} is used twice (layers {slots[u][slot]!r} and {v!r}). Each "
+                "argument slot has exactly one edge."
+            )
+        slots[u][slot] = v
+    connections: list[tuple[str, ...]] = []
+    for s in synapse_names:
+        got = sorted(slots[s])
+        if not got:
+            raise ValidationError(f"synapse '{s}': connects no layers. Connect it with at least one edge.")
+        if got != list(range(len(got))):
+            raise ValidationError(
+                f"synapse '{s}': slots must be 0..{len(got) - 1} without gaps, got {got}. Renumber its edges."
+            )
+        connections.append(tuple(slots[s][i] for i in got))
+
+    shape_of = dict(zip(layer_names, (l.shape for l in layers)))
+    owners: list[str] = []
+    specs: dict[str, Synapse] = {}
+    param_shapes: dict[str, dict[str, Any]] = {}
+    for s, conn in zip(synapse_names, connections):
+        owner = _resolve_owner(G, s)
+        owners.append(owner)
+        spec = G.nodes[owner]["synapse"]
+        shapes = [shape_of[l] for l in conn]
+        where = f"synapse '{s}'" + (f" (sharing the parameters of '{owner}')" if owner != s else "")
+        try:
+            ps = spec.check_shapes(shapes)
+        except ValidationError as e:
+            raise ValidationError(f"{where} over layers {list(conn)}: {e}") from None
+        if owner in param_shapes and ps != param_shapes[owner]:
+            raise ValidationError(
+                f"{where} over layers {list(conn)}: needs parameters of shape {ps}, but the shared "
+                f"parameters have shapes {param_shapes[owner]}. Share only between connections of matching shapes."
+            )
+        specs[owner] = spec
+        param_shapes.setdefault(owner, ps)
+    # a sharing owner must itself be a connected hyperedge with matching shapes (checked above
+    # through its own entry); owners that only serve others still need their own edges.
+    return Plan(
+        layer_names=tuple(layer_names),
+        layers=tuple(layers),
+        synapse_names=tuple(synapse_names),
+        connections=tuple(connections),
+        owners=tuple(owners),
+        specs=specs,
+        param_shapes=param_shapes,
+    )

@@ -1,0 +1,22 @@
+"""Shared test fixtures."""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import pytest
+
+jax.config.update("jax_numpy_rank_promotion", "allow")
+
+
+@pytest.fixture
+def getkey():
+    """Return a function that yields a fresh, deterministic PRNG key on each call."""
+    counter = itertools.count()
+    base = jax.random.key(1234)
+
+    def _getkey():
+        return jax.random.fold_in(base, next(counter))
+
+    return _getkey

@@ -1,0 +1,169 @@
+"""Dynamics: Lyapunov descent on random graphs, run == repeated step, clamping, BPTT."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import hamux_graph as hg
+
+LAGRANGIANS = [
+    lambda: hg.LIdentity(),
+    lambda: hg.LRepu(n=3),
+    lambda: hg.LRelu(),
+    lambda: hg.LExp(beta=0.5),
+    lambda: hg.LRexp(beta=0.8),
+    lambda: hg.LTanh(beta=1.5),
+    lambda: hg.LSigmoid(beta=1.0, scale=1.5),
+    lambda: hg.LSoftmax(beta=2.0),
+    lambda: hg.LLayerNorm(gamma=1.0, delta=0.1),
+    lambda: hg.LSphericalNorm(gamma=1.0, delta=0.0),
+]
+
+
+@st.composite
+def random_hams(draw):
+    ham = hg.HAM()
+    n_layers = draw(st.integers(1, 4))
+    shapes = []
+    for i in range(n_layers):
+        rank = draw(st.integers(1, 2))
+        shape = tuple(draw(st.integers(2, 4)) for _ in range(rank))
+        lag = LAGRANGIANS[draw(st.integers(0, len(LAGRANGIANS) - 1))]()
+        tau = draw(st.sampled_from([0.5, 1.0, 2.0]))
+        ham.add_layer(f"l{i}", hg.Layer(lag, shape=shape, tau=tau, use_bias=draw(st.booleans())))
+        shapes.append(shape)
+    for j in range(draw(st.integers(1, 4))):
+        k = draw(st.integers(1, 3))
+        conn = [f"l{draw(st.integers(0, n_layers - 1))}" for _ in range(k)]
+        kind = draw(st.integers(0, 3))
+        if kind == 0 or k == 1:
+            syn = hg.DenseSynapse(stdinit=0.3)
+        elif kind == 1:
+            syn = hg.DenseTensorSynapseWithHiddenLayer(nhid=3, num_heads=2, stdinit=0.3)
+        elif kind == 2:
+            syn = hg.DenseMatrixSynapseWithHiddenLayer(
+                nhid=4, stdinit=0.3, hidden_lagrangian=hg.LSoftmax(beta=1.0), do_norm=draw(st.booleans())
+            )
+        else:
+            syn = hg.DenseSynapse(stdinit=0.3)
+        ham.add_synapse(f"s{j}", syn, layers=conn)
+    return ham, draw(st.integers(0, 2**30))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_hams())
+def test_energy_never_increases_along_run(case):
+    ham, seed = case
+    key = jax.random.key(seed)
+    k1, k2, k3 = jax.random.split(key, 3)
+    model = ham.compile(key=k1)
+    # random biases so u = x - b matters
+    model = eqx.tree_at(
+        lambda m: [b for b in m.biases if b is not None],
+        model,
+        [0.3 * jax.random.normal(jax.random.fold_in(k3, i), b.shape) for i, b in enumerate(b for b in model.biases if b is not None)],
+    )
+    xs = {n: jax.random.normal(jax.random.fold_in(k2, i), (2,) + s) for i, (n, s) in enumerate(zip(model.layer_names, model.shapes))}
+    _, energies = model.run(xs, steps=40, dt=0.01)
+    e = np.asarray(energies, dtype=np.float64)
+    assert np.all(np.isfinite(e))
+    increase = np.diff(e, axis=0)
+    tol = 2e-6 * (1.0 + np.abs(e[:-1]))
+    assert np.all(increase <= tol), f"energy rose by {increase.max()} (scale {np.abs(e).max()})"
+
+
+def _model(getkey):
+    ham = hg.HAM()
+    ham.add_layer("v", hg.TanhLayer((5,), beta=2.0, use_bias=True))
+    ham.add_layer("h", hg.SoftmaxLayer((7,), beta=3.0, tau=0.5))
+    ham.add_layer("o", hg.IdentityLayer((3,), tau=2.0))
+    ham.add_synapse("vh", hg.DenseSynapse(stdinit=0.5), layers=("v", "h"))
+    ham.add_synapse("ho", hg.DenseSynapse(stdinit=0.5), layers=("h", "o", "o"))
+    return ham.compile(key=getkey())
+
+
+def test_run_equals_repeated_step(getkey):
+    model = _model(getkey)
+    xs = model.init_states(batch_size=3, key=getkey())
+    x = xs
+    for _ in range(12):
+        x = model.step(x, dt=0.05, clamp=("v",))
+    y, energies = model.run(xs, steps=12, dt=0.05, clamp=("v",))
+    for n in model.layer_names:
+        np.testing.assert_allclose(np.asarray(y[n]), np.asarray(x[n]), rtol=1e-5, atol=1e-6)
+    assert energies.shape == (13, 3)
+    np.testing.assert_allclose(np.asarray(energies[-1]), np.asarray(model.energy(y)), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(energies[0]), np.asarray(model.energy(xs)), rtol=1e-6)
+
+
+def test_step_is_the_euler_rule(getkey):
+    model = _model(getkey)
+    xs = model.init_states(key=getkey())
+    d = model.dEdg(xs)
+    y = model.step(xs, dt=0.1)
+    for n, tau in zip(model.layer_names, model.taus):
+        np.testing.assert_allclose(np.asarray(y[n]), np.asarray(xs[n] - 0.1 / tau * d[n]), rtol=1e-6, atol=1e-7)
+
+
+def test_clamped_layers_and_masks_do_not_move(getkey):
+    model = _model(getkey)
+    xs = {k: 3 * v for k, v in model.init_states(batch_size=2, key=getkey()).items()}
+    y, _ = model.run(xs, steps=20, dt=0.1, clamp=("v", "o"))
+    np.testing.assert_array_equal(np.asarray(y["v"]), np.asarray(xs["v"]))
+    np.testing.assert_array_equal(np.asarray(y["o"]), np.asarray(xs["o"]))
+    assert not np.allclose(np.asarray(y["h"]), np.asarray(xs["h"]))
+    mask = jnp.array([True, False, True, False, False])
+    y, _ = model.run(xs, steps=20, dt=0.1, clamp={"v": mask})
+    np.testing.assert_array_equal(np.asarray(y["v"][:, mask]), np.asarray(xs["v"][:, mask]))
+    assert not np.allclose(np.asarray(y["v"][:, ~mask]), np.asarray(xs["v"][:, ~mask]))
+    with pytest.raises(hg.StateError, match="boolean"):
+        model.run(xs, steps=2, clamp={"v": jnp.ones(5)})
+    with pytest.raises(hg.StateError, match="does not broadcast"):
+        model.run(xs, steps=2, clamp={"v": jnp.ones(4, bool)})
+
+
+def test_run_converges_to_a_fixed_point(getkey):
+    model = _model(getkey)
+    xs = model.init_states(key=getkey())
+    y, energies = model.run(xs, steps=600, dt=0.1, clamp=("v",))
+    d = model.dEdg(y)
+    assert float(jnp.abs(d["h"]).max()) < 1e-3 and float(jnp.abs(d["o"]).max()) < 1e-3
+    assert float(energies[-1]) <= float(energies.min()) + 1e-6
+
+
+def test_gradients_flow_through_run_to_every_parameter(getkey):
+    model = _model(getkey)
+    xs = model.init_states(batch_size=4, key=getkey())
+    xs["v"] = jax.random.normal(getkey(), (4, 5))
+
+    def loss(m):
+        y, _ = m.run(xs, steps=10, dt=0.1, clamp=("v",))
+        return jnp.sum(m.activations(y)["o"] ** 2) + jnp.sum(m.activations(y)["h"][:, 0])
+
+    grads = eqx.filter_grad(loss)(model)
+    leaves = jax.tree_util.tree_leaves(eqx.filter(grads, eqx.is_inexact_array))
+    assert len(leaves) == 5  # 2 synapse weights, bias of v, beta of v and of h
+    for leaf in leaves:
+        assert np.all(np.isfinite(np.asarray(leaf)))
+    assert all(float(jnp.abs(l).sum()) > 0 for l in leaves)
+    # check one weight entry by central finite differences of the same loss
+    W = model.synapses[0].W
+    eps = 1e-2
+    bump = lambda s: eqx.tree_at(lambda m: m.synapses[0].W, model, W.at[0, 0].add(s))
+    fd = (loss(bump(eps)) - loss(bump(-eps))) / (2 * eps)
+    np.testing.assert_allclose(float(grads.synapses[0].W[0, 0]), float(fd), rtol=5e-2, atol=1e-4)
+
+
+def test_bad_run_arguments(getkey):
+    model = _model(getkey)
+    xs = model.init_states(key=getkey())
+    with pytest.raises(hg.StateError, match="steps must be an int"):
+        model.run(xs, steps=-1)
+    with pytest.raises(hg.StateError, match="dt must be a scalar"):
+        model.run(xs, steps=2, dt=jnp.ones(3))

@@ -1,0 +1,191 @@
+"""Building HAM graphs and validating them: every error names the culprit."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import networkx as nx
+import pytest
+
+import hamux_graph as hg
+
+
+def _small():
+    ham = hg.HAM()
+    ham.add_layer("v", hg.TanhLayer((4,)))
+    ham.add_layer("h", hg.SoftmaxLayer((6,), beta=2.0))
+    ham.add_synapse("mem", hg.DenseSynapse(), layers=("v", "h"))
+    return ham
+
+
+def test_graph_layout_is_bipartite_with_slots():
+    ham = _small()
+    ham.add_synapse("self", hg.DenseSynapse(), layers=("v", "v"))
+    ham.add_synapse("tri", hg.DenseSynapse(), layers=("h", "v", "h"))
+    G = ham.graph
+    assert isinstance(G, nx.MultiDiGraph)
+    assert G.nodes["v"]["kind"] == "layer" and G.nodes["mem"]["kind"] == "synapse"
+    assert G.number_of_edges("self", "v") == 2  # a self-connection is two parallel edges
+    assert sorted(d["slot"] for _, _, d in G.out_edges("tri", data=True)) == [0, 1, 2]
+    assert ham.connections("tri") == ("h", "v", "h")
+    assert nx.is_bipartite(nx.Graph(G))
+    ham.validate()
+
+
+def test_slot_order_comes_from_slot_attribute_not_insertion():
+    G = nx.MultiDiGraph()
+    G.add_node("a", kind="layer", lagrangian=hg.LIdentity(), shape=(2,), tau=1.0, use_bias=False)
+    G.add_node("b", kind="layer", lagrangian=hg.LIdentity(), shape=(3,), tau=1.0, use_bias=False)
+    G.add_node("s", kind="synapse", synapse=hg.DenseSynapse())
+    G.add_edge("s", "b", slot=1)
+    G.add_edge("s", "a", slot=0)
+    ham = hg.HAM.from_networkx(G)
+    assert ham.connections("s") == ("a", "b")
+    model = ham.compile(key=jax.random.key(0))
+    assert model.synapse("s").W.shape == (2, 3)
+
+
+def test_from_networkx_copies_and_to_networkx_copies():
+    ham = _small()
+    G = ham.to_networkx()
+    G.remove_node("mem")
+    assert "mem" in ham.graph
+    ham2 = hg.HAM.from_networkx(ham.graph)
+    ham2.graph.remove_node("mem")
+    assert "mem" in ham.graph
+
+
+def test_unknown_layer_in_add_synapse():
+    ham = _small()
+    with pytest.raises(hg.ValidationError, match=r"synapse 'bad': unknown layer 'nope'"):
+        ham.add_synapse("bad", hg.DenseSynapse(), layers=("v", "nope"))
+    assert "bad" not in ham.graph
+
+
+def test_duplicate_name():
+    ham = _small()
+    with pytest.raises(hg.ValidationError, match=r"layer 'v'.*already exists"):
+        ham.add_layer("v", hg.TanhLayer((2,)))
+    with pytest.raises(hg.ValidationError, match=r"synapse 'v'.*already exists"):
+        ham.add_synapse("v", hg.DenseSynapse(), layers=("h",))
+
+
+def test_bad_names():
+    ham = hg.HAM()
+    for bad in ["", "1abc", "has space", "a/b", 3]:
+        with pytest.raises(hg.ValidationError, match="not a valid name"):
+            ham.add_layer(bad, hg.TanhLayer((2,)))
+
+
+def test_wrong_arity():
+    ham = _small()
+    ham.add_layer("c", hg.TanhLayer((3,)))
+    with pytest.raises(hg.ValidationError, match=r"synapse 's3'.*SimpleDenseSynapse connects exactly 2 layer"):
+        ham.add_synapse("s3", hg.SimpleDenseSynapse(), layers=("v", "h", "c"))
+        ham.validate()
+
+
+def test_simple_dense_needs_vectors():
+    ham = hg.HAM()
+    ham.add_layer("img", hg.TanhLayer((2, 2)))
+    ham.add_layer("h", hg.TanhLayer((3,)))
+    ham.add_synapse("s", hg.SimpleDenseSynapse(), layers=("img", "h"))
+    with pytest.raises(hg.ValidationError, match=r"synapse 's'.*vector \(rank-1\) layers"):
+        ham.validate()
+
+
+def test_explicit_weight_of_wrong_shape():
+    ham = hg.HAM()
+    ham.add_layer("v", hg.TanhLayer((4,)))
+    ham.add_layer("h", hg.TanhLayer((6,)))
+    ham.add_synapse("mem", hg.DenseSynapse(W=jnp.zeros((6, 4))), layers=("v", "h"))
+    with pytest.raises(hg.ValidationError, match=r"synapse 'mem'.*`W` has shape \(6, 4\).*need \(4, 6\)"):
+        ham.validate()
+    with pytest.raises(hg.ValidationError, match=r"synapse 'mem'"):
+        ham.compile(key=jax.random.key(0))
+
+
+def test_explicit_weight_list_of_wrong_shapes():
+    ham = hg.HAM()
+    ham.add_layer("v", hg.TanhLayer((4,)))
+    ham.add_synapse("m", hg.DenseMatrixSynapseWithHiddenLayer(nhid=3, Ws=[jnp.zeros((4, 2))]), layers=("v",))
+    with pytest.raises(hg.ValidationError, match=r"`Ws` has shape \[\(4, 2\)\].*need \[\(4, 3\)\]"):
+        ham.validate()
+
+
+def test_tau_must_be_positive():
+    with pytest.raises(hg.ValidationError, match=r"tau must be a finite number > 0.*tau=0.0"):
+        hg.TanhLayer((3,), tau=0.0)
+    with pytest.raises(ValueError, match="tau=-1.0"):
+        hg.Layer(hg.LIdentity(), shape=(3,), tau=-1.0)
+    # a graph edited by hand is caught by validate, naming the node
+    ham = _small()
+    ham.graph.nodes["v"]["tau"] = -2.0
+    with pytest.raises(hg.ValidationError, match=r"layer 'v': .*tau"):
+        ham.validate()
+
+
+def test_softmax_axis_out_of_range_in_graph():
+    ham = _small()
+    ham.graph.nodes["h"]["lagrangian"] = hg.LSoftmax(axis=2)
+    with pytest.raises(hg.ValidationError, match=r"layer 'h': LSoftmax\(axis=2\)"):
+        ham.validate()
+
+
+def test_from_networkx_rejects_non_ham_graphs():
+    with pytest.raises(hg.ValidationError, match="undirected"):
+        hg.HAM.from_networkx(nx.Graph())
+    with pytest.raises(hg.ValidationError, match="MultiDiGraph"):
+        hg.HAM.from_networkx(nx.DiGraph())
+    with pytest.raises(hg.ValidationError, match="networkx graph"):
+        hg.HAM.from_networkx({"v": 1})
+    G = nx.MultiDiGraph()
+    G.add_node("x")
+    with pytest.raises(hg.ValidationError, match=r"node 'x': attribute kind=None"):
+        hg.HAM.from_networkx(G)
+    G = _small().to_networkx()
+    G.add_edge("v", "h", slot=0)
+    with pytest.raises(hg.ValidationError, match=r"edge 'v' -> 'h'.*from a synapse node to a layer node"):
+        hg.HAM.from_networkx(G)
+    G = _small().to_networkx()
+    G.add_edge("mem", "v", slot=3)
+    with pytest.raises(hg.ValidationError, match=r"synapse 'mem': slots must be 0..2"):
+        hg.HAM.from_networkx(G)
+    G = _small().to_networkx()
+    G.add_edge("mem", "v", slot="0")
+    with pytest.raises(hg.ValidationError, match=r"'slot' must be an int"):
+        hg.HAM.from_networkx(G)
+    G = _small().to_networkx()
+    del G.nodes["v"]["shape"]
+    with pytest.raises(hg.ValidationError, match=r"layer 'v': missing node attribute"):
+        hg.HAM.from_networkx(G)
+
+
+def test_weight_sharing():
+    ham = hg.HAM()
+    ham.add_layer("a", hg.TanhLayer((3,)))
+    ham.add_layer("b", hg.TanhLayer((4,)))
+    ham.add_layer("c", hg.TanhLayer((3,)))
+    ham.add_layer("d", hg.TanhLayer((5,)))
+    ham.add_synapse("s1", hg.DenseSynapse(), layers=("a", "b"))
+    ham.add_synapse("s2", shares="s1", layers=("c", "b"))
+    model = ham.compile(key=jax.random.key(0))
+    assert len(model.synapses) == 1
+    assert model.synapse("s1") is model.synapse("s2")
+    ham.add_synapse("s3", shares="s1", layers=("d", "b"))
+    with pytest.raises(hg.ValidationError, match=r"synapse 's3' \(sharing the parameters of 's1'\).*shapes"):
+        ham.validate()
+    with pytest.raises(hg.ValidationError, match="shares='zz' is not a synapse"):
+        ham.add_synapse("s4", shares="zz", layers=("a", "b"))
+    with pytest.raises(hg.ValidationError, match="exactly one of"):
+        ham.add_synapse("s5", layers=("a", "b"))
+
+
+def test_summary_lists_everything():
+    ham = _small()
+    ham.add_synapse("self", hg.DenseSynapse(), layers=("v", "v"))
+    text = ham.summary()
+    for word in ["v", "h", "mem", "self", "LSoftmax", "DenseSynapse", "v -> h", "v -> v"]:
+        assert word in text
+    # 4*6 + 4*4 synapse weights
+    assert "40 parameters" in text

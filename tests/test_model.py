@@ -1,0 +1,226 @@
+"""The compiled energy against DESIGN.md §1 written out by hand, and the Legendre gradient."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import hamux_graph as hg
+
+
+def _rand(key, shape, scale=1.0):
+    return np.asarray(scale * jax.random.normal(key, shape), dtype=np.float64)
+
+
+def _lse(z):
+    m = z.max()
+    return m + np.log(np.exp(z - m).sum())
+
+
+@pytest.fixture
+def hand_model(getkey):
+    """A 3-way DenseSynapse, a self-connected biased layer and a 2-way synapse, explicit weights."""
+    W3 = _rand(getkey(), (3, 4, 2), 0.5)
+    Wself = _rand(getkey(), (3, 3), 0.5)
+    Wbc = _rand(getkey(), (4, 2), 0.5)
+    ham = hg.HAM()
+    ham.add_layer("a", hg.TanhLayer((3,), beta=1.5, use_bias=True, tau=2.0))
+    ham.add_layer("b", hg.SoftmaxLayer((4,), beta=2.0))
+    ham.add_layer("c", hg.ReluLayer((2,)))
+    ham.add_synapse("tri", hg.DenseSynapse(W=W3), layers=("a", "b", "c"))
+    ham.add_synapse("self", hg.DenseSynapse(W=Wself), layers=("a", "a"))
+    ham.add_synapse("bc", hg.SimpleDenseSynapse(W=Wbc), layers=("b", "c"))
+    model = ham.compile(key=getkey())
+    bias = _rand(getkey(), (3,), 0.3)
+    model = eqx.tree_at(lambda m: m.biases[0], model, jnp.asarray(bias, jnp.float32))
+    return model, dict(W3=W3, Wself=Wself, Wbc=Wbc, bias=bias)
+
+
+def _hand_energy(x, p):
+    """DESIGN.md §1 with numpy: E = Σ_ℓ (⟨g,u⟩ − L(u)) − Σ_σ F_σ."""
+    ua = x["a"] - p["bias"]
+    ga = np.tanh(1.5 * ua)
+    Ea = ga @ ua - np.sum(np.log(np.cosh(1.5 * ua))) / 1.5
+    ub = x["b"]
+    gb = np.exp(2.0 * ub - _lse(2.0 * ub))
+    Eb = gb @ ub - _lse(2.0 * ub) / 2.0
+    uc = x["c"]
+    gc = np.maximum(uc, 0)
+    Ec = gc @ uc - 0.5 * np.sum(gc**2)
+    F_tri = np.einsum("ijk,i,j,k->", p["W3"], ga, gb, gc)
+    F_self = ga @ p["Wself"] @ ga
+    F_bc = gb @ p["Wbc"] @ gc
+    return Ea + Eb + Ec - F_tri - F_self - F_bc, dict(a=ga, b=gb, c=gc), dict(a=ua, b=ub, c=uc)
+
+
+def _states(getkey, batch=None):
+    lead = () if batch is None else (batch,)
+    return {n: _rand(getkey(), lead + s) for n, s in [("a", (3,)), ("b", (4,)), ("c", (2,))]}
+
+
+def _to_jnp(xs):
+    return {k: jnp.asarray(v, jnp.float32) for k, v in xs.items()}
+
+
+def test_energy_matches_hand_formula(hand_model, getkey):
+    model, p = hand_model
+    for _ in range(3):
+        x = _states(getkey)
+        want, g_want, _ = _hand_energy(x, p)
+        got = float(model.energy(_to_jnp(x)))
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        g = model.activations(_to_jnp(x))
+        for n in "abc":
+            np.testing.assert_allclose(np.asarray(g[n]), g_want[n], rtol=1e-5, atol=1e-6)
+
+
+def test_energy_tree_sums_to_energy_and_matches_terms(hand_model, getkey):
+    model, p = hand_model
+    x = _states(getkey)
+    tree = model.energy_tree(_to_jnp(x))
+    _, g, _ = _hand_energy(x, p)
+    np.testing.assert_allclose(float(tree["synapses"]["self"]), -(g["a"] @ p["Wself"] @ g["a"]), rtol=1e-5)
+    total = sum(float(v) for part in tree.values() for v in part.values())
+    np.testing.assert_allclose(total, float(model.energy(_to_jnp(x))), rtol=1e-5)
+
+
+def test_batched_and_unbatched_agree(hand_model, getkey):
+    model, p = hand_model
+    xb = _states(getkey, batch=5)
+    Eb = np.asarray(model.energy(_to_jnp(xb)))
+    dEb = model.dEdg(_to_jnp(xb))
+    assert Eb.shape == (5,)
+    for i in range(5):
+        xi = {k: v[i] for k, v in xb.items()}
+        np.testing.assert_allclose(Eb[i], _hand_energy(xi, p)[0], rtol=1e-5, atol=1e-6)
+        dEi = model.dEdg(_to_jnp(xi))
+        for n in "abc":
+            np.testing.assert_allclose(np.asarray(dEb[n][i]), np.asarray(dEi[n]), rtol=1e-5, atol=1e-6)
+
+
+def test_dEdg_is_u_plus_synapse_gradient(hand_model, getkey):
+    """∂E/∂g = u + ∂E_syn/∂g with E_syn written independently in the test."""
+    model, p = hand_model
+    x = _states(getkey)
+    _, g, u = _hand_energy(x, p)
+
+    def e_syn(ga, gb, gc):
+        W3, Ws, Wbc = (jnp.asarray(p[k], jnp.float32) for k in ("W3", "Wself", "Wbc"))
+        return -(jnp.einsum("ijk,i,j,k->", W3, ga, gb, gc) + ga @ Ws @ ga + gb @ Wbc @ gc)
+
+    grads = jax.grad(e_syn, argnums=(0, 1, 2))(*(jnp.asarray(g[n], jnp.float32) for n in "abc"))
+    d = model.dEdg(_to_jnp(x))
+    for n, gr in zip("abc", grads):
+        np.testing.assert_allclose(np.asarray(d[n]), u[n] + np.asarray(gr), rtol=1e-4, atol=1e-5)
+
+
+def test_dEdx_equals_hessian_times_dEdg(hand_model, getkey):
+    """The chain rule ∂E/∂x = ∇²L(u)·∂E/∂g (a JVP of the autodiff Lagrangian gradient)."""
+    model, _ = hand_model
+    x = _to_jnp(_states(getkey))
+    dEdx = jax.grad(model.energy)(x)
+    d = model.dEdg(x)
+    for i, n in enumerate(model.layer_names):
+        lag = model.lagrangians[i]
+        b = model.biases[i]
+        u = x[n] if b is None else x[n] - b
+        _, hv = jax.jvp(jax.grad(lag), (u,), (d[n],))
+        np.testing.assert_allclose(np.asarray(dEdx[n]), np.asarray(hv), rtol=1e-4, atol=1e-5)
+
+
+def test_hidden_layer_synapses_match_formulas(getkey):
+    g1 = _rand(getkey(), (3,))
+    g2 = _rand(getkey(), (2, 2))
+    W = _rand(getkey(), (2, 5, 3, 4), 0.5)
+    syn = hg.DenseTensorSynapseWithHiddenLayer(nhid=5, num_heads=2, hidden_lagrangian=hg.LSoftmax(beta=1.5), W=W)
+    h = np.einsum("hnij,i,j->hn", W, g1, g2.ravel())
+    want = sum(_lse(1.5 * h[k]) / 1.5 for k in range(2))
+    np.testing.assert_allclose(float(syn(jnp.asarray(g1, jnp.float32), jnp.asarray(g2, jnp.float32))), want, rtol=1e-5)
+
+    Ws = [_rand(getkey(), (3, 6)), _rand(getkey(), (4, 6))]
+    for do_norm in (False, True):
+        syn = hg.DenseMatrixSynapseWithHiddenLayer(nhid=6, Ws=Ws, do_norm=do_norm)
+        A, B = Ws
+        if do_norm:
+            nrm = np.sqrt((A**2).sum(0) + (B**2).sum(0))
+            A, B = A / nrm, B / nrm
+        hid = g1 @ A + g2.ravel() @ B
+        want = 0.5 * np.sum(np.maximum(hid, 0) ** 2)
+        got = float(syn(jnp.asarray(g1, jnp.float32), jnp.asarray(g2, jnp.float32)))
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_dense_synapse_without_flatten_contracts_last_axis(getkey):
+    g1 = _rand(getkey(), (5, 3))
+    g2 = _rand(getkey(), (5, 4))
+    W = _rand(getkey(), (3, 4))
+    syn = hg.DenseSynapse(flatten_args=False, W=W)
+    want = sum(g1[t] @ W @ g2[t] for t in range(5))
+    np.testing.assert_allclose(float(syn(jnp.asarray(g1, jnp.float32), jnp.asarray(g2, jnp.float32))), want, rtol=1e-5)
+    assert syn.check_shapes([(5, 3), (5, 4)]) == {"W": (3, 4)}
+    with pytest.raises(hg.ValidationError, match="do not broadcast"):
+        syn.check_shapes([(5, 3), (6, 4)])
+
+
+def test_custom_synapse_in_ten_lines(getkey):
+    class Bilinear(hg.Synapse):
+        W: jax.Array | None = None
+
+        def param_shapes(self, shapes):
+            return {"W": (shapes[0][0], shapes[1][0])}
+
+        def __call__(self, g1, g2):
+            return jnp.tanh(g1 @ self.W @ g2)
+
+    ham = hg.HAM()
+    ham.add_layer("x", hg.IdentityLayer((3,)))
+    ham.add_layer("y", hg.IdentityLayer((2,)))
+    ham.add_synapse("bil", Bilinear(), layers=("x", "y"))
+    with pytest.raises(hg.ValidationError, match="Bilinear connects exactly 2"):
+        ham.add_synapse("bad", Bilinear(), layers=("x",))
+        ham.validate()
+    ham.graph.remove_node("bad")
+    model = ham.compile(key=getkey())
+    W = np.asarray(model.synapse("bil").W)
+    assert W.shape == (3, 2) and 0.0 < W.std() < 0.1
+    x = _states(getkey)
+    xs = {"x": x["a"], "y": x["c"]}
+    want = 0.5 * (xs["x"] @ xs["x"] + xs["y"] @ xs["y"]) - np.tanh(xs["x"] @ W @ xs["y"])
+    np.testing.assert_allclose(float(model.energy(_to_jnp(xs))), want, rtol=1e-5)
+
+
+def test_state_errors(hand_model):
+    model, _ = hand_model
+    xs = model.init_states()
+    with pytest.raises(hg.StateError, match=r"missing \['c'\]"):
+        model.energy({k: v for k, v in xs.items() if k != "c"})
+    with pytest.raises(hg.StateError, match=r"unexpected \['zz'\]"):
+        model.energy({**xs, "zz": jnp.zeros(2)})
+    with pytest.raises(hg.StateError, match=r"states\['b'\] has shape \(5,\), expected \(4,\)"):
+        model.dEdg({**xs, "b": jnp.zeros(5)})
+    with pytest.raises(hg.StateError, match="same leading batch axis"):
+        model.run({**xs, "a": jnp.zeros((2, 3))}, steps=2)
+    with pytest.raises(hg.StateError, match="must be a dict"):
+        model.energy([xs["a"], xs["b"], xs["c"]])
+    with pytest.raises(hg.StateError, match="clamp names unknown layer 'q'"):
+        model.run(xs, steps=2, clamp=("q",))
+    assert isinstance(hg.StateError("x"), ValueError)
+
+
+def test_init_states_shapes_and_noise(hand_model, getkey):
+    model, _ = hand_model
+    xs = model.init_states(batch_size=3, key=getkey())
+    assert {k: v.shape for k, v in xs.items()} == {"a": (3, 3), "b": (3, 4), "c": (3, 2)}
+    assert all(float(jnp.abs(v).max()) > 0 for v in xs.values())
+    assert all(float(jnp.abs(v).max()) == 0 for v in model.init_states().values())
+
+
+def test_parameters_are_array_leaves(hand_model):
+    model, _ = hand_model
+    params = eqx.filter(model, eqx.is_inexact_array)
+    leaves = jax.tree_util.tree_leaves(params)
+    # W3, Wself, Wbc, bias of a, beta of a (tanh), beta of b (softmax)
+    assert sum(l.size for l in leaves) == 24 + 9 + 8 + 3 + 1 + 1

@@ -20,3 +20,13 @@ def getkey():
         return jax.random.fold_in(base, next(counter))
 
     return _getkey
+
+
+# CI runs a fixed, reproducible set of hypothesis examples; local runs explore new ones.
+import os  # noqa: E402
+
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")

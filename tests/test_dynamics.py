@@ -56,7 +56,7 @@ def random_hams(draw):
     return ham, draw(st.integers(0, 2**30))
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(random_hams())
 def test_energy_never_increases_along_run(case):
     ham, seed = case
@@ -72,10 +72,16 @@ def test_energy_never_increases_along_run(case):
     xs = {n: jax.random.normal(jax.random.fold_in(k2, i), (2,) + s) for i, (n, s) in enumerate(zip(model.layer_names, model.shapes))}
     _, energies = model.run(xs, steps=40, dt=0.01)
     e = np.asarray(energies, dtype=np.float64)
-    assert np.all(np.isfinite(e))
-    increase = np.diff(e, axis=0)
-    tol = 2e-6 * (1.0 + np.abs(e[:-1]))
-    assert np.all(increase <= tol), f"energy rose by {increase.max()} (scale {np.abs(e).max()})"
+    # Some random graphs have energies unbounded below (e.g. a cubic DenseSynapse over identity
+    # layers) and run off to -inf in finite time; the energy must still fall until it overflows.
+    assert np.all(np.isfinite(e[0]))
+    for b in range(e.shape[1]):
+        finite = np.isfinite(e[:, b])
+        n = len(finite) if finite.all() else int(np.argmin(finite))
+        eb = e[:n, b]
+        increase = np.diff(eb)
+        tol = 2e-6 * (1.0 + np.abs(eb[:-1]))
+        assert np.all(increase <= tol), f"energy rose by {increase.max()} (scale {np.abs(eb).max()})"
 
 
 def _model(getkey):

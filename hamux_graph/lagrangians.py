@@ -334,7 +334,8 @@ class LSphericalNorm(_NormLagrangian):
 
     Example:
         >>> import jax.numpy as jnp, hamux_graph as hg
-        >>> hg.LSphericalNorm(eps=1e-12).activation(jnp.array([3.0, 4.0])).round(3).tolist()
+        >>> g = hg.LSphericalNorm(eps=1e-12).activation(jnp.array([3.0, 4.0]))
+        >>> [round(float(v), 3) for v in g]
         [0.6, 0.8]
     """
 

@@ -7,8 +7,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 import hamux_graph as hg
+from strategies import random_hams
 
 
 def _rand(key, shape, scale=1.0):
@@ -224,3 +226,21 @@ def test_parameters_are_array_leaves(hand_model):
     leaves = jax.tree_util.tree_leaves(params)
     # W3, Wself, Wbc, bias of a, beta of a (tanh), beta of b (softmax)
     assert sum(l.size for l in leaves) == 24 + 9 + 8 + 3 + 1 + 1
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_hams())
+def test_legendre_gradient_equals_autodiff_on_random_graphs(case):
+    """∂E/∂x from autodiff of the energy equals ∇²L(u)·dEdg, on random graphs."""
+    ham, seed = case
+    k1, k2 = jax.random.split(jax.random.key(seed))
+    model = ham.compile(key=k1)
+    xs = {n: jax.random.normal(jax.random.fold_in(k2, i), s) for i, (n, s) in enumerate(zip(model.layer_names, model.shapes))}
+    dEdx = jax.grad(model.energy)(xs)
+    d = model.dEdg(xs)
+    for i, n in enumerate(model.layer_names):
+        b = model.biases[i]
+        u = xs[n] if b is None else xs[n] - b
+        _, hv = jax.jvp(jax.grad(model.lagrangians[i]), (u,), (d[n],))
+        scale = 1.0 + float(jnp.abs(hv).max())
+        np.testing.assert_allclose(np.asarray(dEdx[n]), np.asarray(hv), rtol=1e-3, atol=1e-4 * scale)

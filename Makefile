@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 demo: venv
-	$(PY) examples/quickstart.py
+	$(PY) -m hamux_graph.demo
 
 test: venv
 	$(PY) -m pytest -q

@@ -44,6 +44,11 @@ from .layers import (
     TanhLayer as TanhLayer,
 )
 from .synapses import (
+    AttentionSynapse as AttentionSynapse,
+    BinaryMixerSynapse as BinaryMixerSynapse,
+    ConvSynapse as ConvSynapse,
+    ConvSynapseWithPool as ConvSynapseWithPool,
+    SelfAttentionSynapse as SelfAttentionSynapse,
     DenseMatrixSynapseWithHiddenLayer as DenseMatrixSynapseWithHiddenLayer,
     DenseSynapse as DenseSynapse,
     DenseTensorSynapseWithHiddenLayer as DenseTensorSynapseWithHiddenLayer,
@@ -93,6 +98,35 @@ __all__ = [
 ]
 
 # --- conv / pooling / attention synapses (issue 3): import above, names here ---
+__all__ += ["ConvSynapse", "ConvSynapseWithPool", "AttentionSynapse", "SelfAttentionSynapse", "BinaryMixerSynapse"]
 # --- io, drawing, cli (issue 4) ---
+from .draw import plot_energy as plot_energy  # noqa: E402
+from .graphml import read_graphml as read_graphml, write_graphml as write_graphml  # noqa: E402
+from .registry import (  # noqa: E402
+    register_lagrangian as register_lagrangian,
+    register_synapse as register_synapse,
+    registered_types as registered_types,
+)
+from .saving import load as load, parameter_names as parameter_names, save as save  # noqa: E402
+
+__all__ += [
+    "write_graphml",
+    "read_graphml",
+    "save",
+    "load",
+    "parameter_names",
+    "register_synapse",
+    "register_lagrangian",
+    "registered_types",
+    "plot_energy",
+]
 # --- training, zoo (issue 5) ---
+from . import parallel as parallel, train as train, zoo as zoo  # noqa: E402
+
+__all__ += ["parallel", "train", "zoo"]
 # --- equilibrium / ODE dynamics (issue 7) ---
+from .equilibrium import ImplicitAdjoint as ImplicitAdjoint, RelaxResult as RelaxResult, relax as relax  # noqa: E402
+from .ode import ODEResult as ODEResult, solve as solve  # noqa: E402
+from .eqprop import eqprop_grad as eqprop_grad  # noqa: E402
+
+__all__ += ["ImplicitAdjoint", "RelaxResult", "relax", "ODEResult", "solve", "eqprop_grad"]

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from . import _grouping, _jitcache
 from ._errors import StateError
 
 if TYPE_CHECKING:
@@ -87,42 +87,100 @@ def _per_sample(fn, batch):
     return fn if batch is None else jax.vmap(fn)
 
 
-@eqx.filter_jit
-def _step_jit(model: "CompiledHAM", xs, dt, clamp: Clamp):
-    flat, batch = model._flat(xs)
-    d = _per_sample(model._dEdg1, batch)(flat)
-    return model._dict(_update(model, flat, d, dt, clamp))
+def _split_clamp(clamp: Clamp) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """Static clamp kinds per layer, and the mask arrays (traced arguments)."""
+    kinds = tuple(
+        _grouping.HELD if c is True else _grouping.FREE if c is None else _grouping.MASK for c in clamp
+    )
+    masks = tuple(None if (c is None or c is True) else c for c in clamp)
+    return kinds, masks
 
 
-@eqx.filter_jit
-def _run_jit(model: "CompiledHAM", xs, dt, clamp: Clamp, steps: int):
-    flat, batch = model._flat(xs)
-    eg = _per_sample(model._energy_and_dEdg1, batch)
-    energy = _per_sample(model._energy1, batch)
+def _prepare(model: "CompiledHAM", st, batched, packed, xg, dt, masks):
+    """Held parts (computed once per call) and the Euler update of the free groups."""
+    G = _grouping
+    vm = jax.vmap if batched else (lambda f: f)
+    held_ids, free_ids = st.ids(G.HELD), st.ids(G.FREE, G.MASK)
+    held_x = {g: xg[g] for g in held_ids}
+    free_x = {g: xg[g] for g in free_ids}
+    held_g, const, drives = vm(lambda h, f: G.precompute(st, packed, h, f))(held_x, free_x)
 
-    def body(state, _):
-        e, d = eg(state)
-        return _update(model, state, d, dt, clamp), e
+    rates = {}
+    for gid in free_ids:
+        ms = st.layer_groups[gid].members
+        if len(ms) == 1:
+            rates[gid] = dt / model.taus[ms[0]]
+        else:
+            taus = jnp.asarray([model.taus[i] for i in ms], dtype=dt.dtype)
+            rates[gid] = (dt / taus).reshape((len(ms),) + (1,) * len(model.shapes[ms[0]]))
 
-    final, es = jax.lax.scan(body, flat, None, length=steps)
-    energies = jnp.concatenate([es, energy(final)[None]], axis=0)
-    return model._dict(final), energies
+    def energy_and_grad(fx, need_grad=True):
+        fn = lambda f, h, c, d: G.free_energy_and_dEdg(st, packed, f, h, c, d, need_grad=need_grad)
+        return vm(fn)(fx, held_g, const, drives)
+
+    def advance(fx):
+        e, d = energy_and_grad(fx)
+        new = {}
+        for gid, x in fx.items():
+            x_new = x - rates[gid] * d[gid]
+            if st.layer_groups[gid].kind == G.MASK:
+                x_new = jnp.where(masks[st.layer_groups[gid].members[0]], x, x_new)
+            new[gid] = x_new
+        return new, e
+
+    return free_x, advance, energy_and_grad
+
+
+def _step_impl(model: "CompiledHAM", static, packed, xg, dt, masks):
+    st, batched = static
+    free_x, advance, _ = _prepare(model, st, batched, packed, xg, dt, masks)
+    return advance(free_x)[0]
+
+
+def _run_impl(model: "CompiledHAM", static, packed, xg, dt, masks):
+    """The whole run: held parts precomputed once, free layers in grouped form in the carry."""
+    st, steps, batched = static
+    free_x, advance, energy_and_grad = _prepare(model, st, batched, packed, xg, dt, masks)
+    final, es = jax.lax.scan(lambda c, _: advance(c), free_x, None, length=steps)
+    e_last = energy_and_grad(final, need_grad=False)[0]
+    return final, jnp.concatenate([es, e_last[None]], axis=0)
 
 
 def _check_dt(dt: Any) -> Array:
-    dt = jnp.asarray(dt, dtype=jnp.result_type(float))
+    if not isinstance(dt, jax.Array):
+        dt = jnp.asarray(dt, dtype=jnp.result_type(float))
+    elif dt.dtype != jnp.result_type(float):
+        dt = dt.astype(jnp.result_type(float))
     if dt.ndim != 0:
         raise StateError(f"dt must be a scalar step size, got an array of shape {dt.shape}.")
     return dt
 
 
+def _grouped_call(model: "CompiledHAM", impl, xs, dt, clamp, extra=()):
+    flat, batch = model._flat(xs)
+    kinds, masks = _split_clamp(normalize_clamp(model, clamp))
+    st, axis, out = _jitcache.grouped_call(
+        model, impl, kinds, tuple(extra), flat, batch is not None, _check_dt(dt), masks
+    )
+    final, rest = (out, None) if impl is _step_impl else out
+    new = _grouping.unstack_groups(st, final, len(flat), axis)
+    new = [x if k == _grouping.HELD else n for x, n, k in zip(flat, new, kinds)]
+    return model._dict(new), rest
+
+
 def step(model: "CompiledHAM", xs, *, dt: Any = 0.1, clamp: Any = None):
     """One Euler step of the dynamics (see ``CompiledHAM.step``)."""
-    return _step_jit(model, xs, _check_dt(dt), normalize_clamp(model, clamp))
+    return _grouped_call(model, _step_impl, xs, dt, clamp)[0]
 
 
 def run(model: "CompiledHAM", xs, *, steps: int = 50, dt: Any = 0.1, clamp: Any = None):
-    """``steps`` Euler steps in one ``lax.scan`` (see ``CompiledHAM.run``)."""
+    """``steps`` Euler steps in one ``lax.scan`` (see ``CompiledHAM.run``).
+
+    The energy of every step comes with its gradient (``jax.value_and_grad``), so returning
+    it costs almost nothing. Held layers' activations and energies, hyperedges over held
+    layers only, and the drive of multiaffine synapses from held layers onto one free layer
+    are computed once per run, not once per step.
+    """
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise StateError(f"steps must be an int >= 0, got {steps!r}.")
-    return _run_jit(model, xs, _check_dt(dt), normalize_clamp(model, clamp), int(steps))
+    return _grouped_call(model, _run_impl, xs, dt, clamp, (int(steps),))

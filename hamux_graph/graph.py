@@ -217,6 +217,40 @@ class HAM:
 
         return summarize(self.plan())
 
+    # ---- drawing ---------------------------------------------------------------
+
+    def draw(self, ax: Any = None, layout: Any = "layered", energies: Any = None, **kwargs: Any) -> Any:
+        """Draw the hypergraph with matplotlib (needs the ``draw`` extra).
+
+        Layers are circles (labelled with name, shape, Lagrangian; sized by neuron count),
+        synapses squares (labelled with their type), one edge per argument slot with its
+        slot number; self-connections are parallel arcs. See ``hamux_graph.draw.draw_ham``.
+
+        Args:
+            ax: matplotlib Axes to draw into (a new figure when ``None``).
+            layout: ``"layered"``, a networkx layout name, a callable or a dict of positions.
+            energies: optional ``model.energy_tree(xs)`` to colour nodes by energy.
+            **kwargs: passed on to ``draw_ham`` (``cmap``, ``with_labels``, ``font_size``).
+
+        Returns:
+            The matplotlib Axes.
+
+        Example:
+            >>> import matplotlib; matplotlib.use("Agg")
+            >>> import hamux_graph as hg
+            >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+            >>> ax = ham.draw()
+        """
+        from .draw import draw_ham
+
+        return draw_ham(self, ax=ax, layout=layout, energies=energies, **kwargs)
+
+    def to_dot(self) -> str:
+        """Graphviz DOT text of the hypergraph (render with ``dot -Tpng``)."""
+        from .draw import to_dot
+
+        return to_dot(self)
+
 
 def _checked_copy(graph: Any) -> nx.MultiDiGraph:
     if not isinstance(graph, nx.Graph):

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from . import _grouping, _jitcache
 from ._errors import StateError
 from .lagrangians import Lagrangian
 from .synapses import Synapse
@@ -95,26 +96,33 @@ class CompiledHAM(eqx.Module):
             n: 0.01 * jax.random.normal(k, lead + s, dtype) for n, s, k in zip(self.layer_names, self.shapes, keys)
         }
 
+    @_jitcache.fast_method
     def _flat(self, xs: Any) -> tuple[tuple[Array, ...], int | None]:
         """Check a states dict against the model; return the state tuple and batch size."""
-        if not isinstance(xs, Mapping):
+        if type(xs) is not dict and not isinstance(xs, Mapping):
             raise StateError(
                 f"states must be a dict {{layer name: array}}, got {type(xs).__name__}. "
                 "Start from model.init_states()."
             )
-        missing = [n for n in self.layer_names if n not in xs]
-        extra = [n for n in xs if n not in self.layer_names]
-        if missing or extra:
+        names, shapes = self.layer_names, self.shapes
+        try:
+            if len(xs) != len(names):
+                raise KeyError
+            given = [xs[n] for n in names]
+        except KeyError:
+            missing = [n for n in names if n not in xs]
+            extra = [n for n in xs if n not in names]
             raise StateError(
                 f"states dict does not match the model's layers: missing {missing}, unexpected {extra}. "
-                f"Expected keys {list(self.layer_names)}."
-            )
+                f"Expected keys {list(names)}."
+            ) from None
         batch: int | None = None
         batched: bool | None = None
         flat = []
-        for n, s in zip(self.layer_names, self.shapes):
-            a = xs[n]
-            sh = tuple(jnp.shape(a))
+        for n, s, a in zip(names, shapes, given):
+            if not isinstance(a, jax.Array):
+                a = jnp.asarray(a)
+            sh = a.shape
             if sh == s:
                 b, is_b = None, False
             elif len(sh) == len(s) + 1 and sh[1:] == s:
@@ -130,13 +138,16 @@ class CompiledHAM(eqx.Module):
                     "the same leading batch axis, or none."
                 )
             batched, batch = is_b, b
-            flat.append(jnp.asarray(a))
+            flat.append(a)
         return tuple(flat), batch
 
+    @_jitcache.fast_method
     def _dict(self, flat: tuple[Array, ...]) -> States:
         return dict(zip(self.layer_names, flat))
 
     # ---- the flat energy (one sample) --------------------------------------------
+    # The energy is evaluated in grouped form (see _grouping.py): identical layers and
+    # hyperedges are stacked and vmapped, so compile time does not grow with depth.
 
     def _us(self, xs):
         return tuple(x if b is None else x - b for x, b in zip(xs, self.biases))
@@ -156,58 +167,81 @@ class CompiledHAM(eqx.Module):
         terms = self._synapse_energies(gs)
         return _total(terms)
 
-    def _energy1(self, xs):
-        us = self._us(xs)
-        gs = self._gs(us)
-        return _total(self._layer_energies(us, gs)) + self._synapse_energy(gs)
+    def _grouped(self, group: bool = True):
+        st = _grouping.build(self, group=group)
+        return st, _grouping.pack(st, self)
 
-    def _energy_and_dEdg1(self, xs):
-        us = self._us(xs)
-        gs = self._gs(us)
-        e_syn, dsyn = jax.value_and_grad(self._synapse_energy)(gs)
-        e = _total(self._layer_energies(us, gs)) + e_syn
-        return e, tuple(u + d for u, d in zip(us, dsyn))
+    def _energy1(self, xs, *, group: bool = True):
+        st, packed = self._grouped(group)
+        return _grouping.energy_and_dEdg(st, packed, _grouping.to_groups(st, xs), need_grad=False)[0]
 
-    def _dEdg1(self, xs):
-        us = self._us(xs)
-        gs = self._gs(us)
-        dsyn = jax.grad(self._synapse_energy)(gs)
-        return tuple(u + d for u, d in zip(us, dsyn))
+    def _energy_and_dEdg1(self, xs, *, group: bool = True):
+        st, packed = self._grouped(group)
+        e, d = _grouping.energy_and_dEdg(st, packed, _grouping.to_groups(st, xs))
+        return e, _grouping.from_groups(st, d, len(self.layer_names))
+
+    def _dEdg1(self, xs, *, group: bool = True):
+        st, packed = self._grouped(group)
+        d = _grouping.dEdg(st, packed, _grouping.to_groups(st, xs))
+        return _grouping.from_groups(st, d, len(self.layer_names))
 
     # ---- public, batched or not ----------------------------------------------------
+    # Each method validates the states in Python, then calls one cached ``jax.jit``
+    # function over (array leaves, states): see _jitcache.py.
 
-    @eqx.filter_jit
+    @_jitcache.fast_method
     def activations(self, xs: States) -> States:
         """Layer activations ``g_ℓ = ∇L_ℓ(x_ℓ − b_ℓ)``."""
         flat, batch = self._flat(xs)
-        fn = lambda f: self._gs(self._us(f))
-        return self._dict(_maybe_vmap(fn, batch)(flat))
+        st, axis, gs = _call(self, _activations_impl, flat, batch)
+        return self._dict(_grouping.unstack_groups(st, gs, len(flat), axis))
 
-    @eqx.filter_jit
+    @_jitcache.fast_method
     def energy(self, xs: States) -> Float[Array, "*batch"]:
         """Total energy: a scalar, or shape ``(B,)`` for batched states."""
         flat, batch = self._flat(xs)
-        return _maybe_vmap(self._energy1, batch)(flat)
+        return _call(self, _energy_impl, flat, batch)[2]
 
-    @eqx.filter_jit
+    @_jitcache.fast_method
+    def energy_and_dEdg(self, xs: States) -> tuple[Float[Array, "*batch"], States]:
+        """The energy and the Legendre gradient ``∂E/∂g`` in one compiled call.
+
+        Example:
+            >>> import jax, hamux_graph as hg
+            >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((4,)))
+            >>> ham.add_synapse("self", hg.DenseSynapse(), layers=("v", "v"))
+            >>> model = ham.compile(key=jax.random.key(0))
+            >>> e, d = model.energy_and_dEdg(model.init_states(batch_size=2))
+            >>> e.shape, d["v"].shape
+            ((2,), (2, 4))
+        """
+        flat, batch = self._flat(xs)
+        st, axis, (e, d) = _call(self, _energy_and_dEdg_impl, flat, batch)
+        return e, self._dict(_grouping.unstack_groups(st, d, len(flat), axis))
+
+    @_jitcache.fast_method
     def energy_tree(self, xs: States) -> dict[str, dict[str, Array]]:
         """Energy of every node: ``{"layers": {name: E_ℓ}, "synapses": {name: E_σ}}``."""
         flat, batch = self._flat(xs)
+        st, _, (el, es) = _call(self, _energy_tree_impl, flat, batch)
+        layers: list[Any] = [None] * len(self.layer_names)
+        for gid, e in el.items():
+            for i, v in zip(st.layer_groups[gid].members, _grouping.unstack_vector(e, batch is not None)):
+                layers[i] = v
+        synapses: list[Any] = [None] * len(self.synapse_names)
+        for k, e in es.items():
+            for j, v in zip(st.edge_groups[k].edges, _grouping.unstack_vector(e, batch is not None)):
+                synapses[j] = v
+        return {"layers": dict(zip(self.layer_names, layers)), "synapses": dict(zip(self.synapse_names, synapses))}
 
-        def fn(f):
-            us = self._us(f)
-            gs = self._gs(us)
-            return self._layer_energies(us, gs), self._synapse_energies(gs)
-
-        el, es = _maybe_vmap(fn, batch)(flat)
-        return {"layers": dict(zip(self.layer_names, el)), "synapses": dict(zip(self.synapse_names, es))}
-
-    @eqx.filter_jit
+    @_jitcache.fast_method
     def dEdg(self, xs: States) -> States:
         """The Legendre gradient ``∂E/∂g_ℓ = u_ℓ + Σ_σ ∂E_σ/∂g_ℓ`` (no Hessian involved)."""
         flat, batch = self._flat(xs)
-        return self._dict(_maybe_vmap(self._dEdg1, batch)(flat))
+        st, axis, d = _call(self, _dEdg_impl, flat, batch)
+        return self._dict(_grouping.unstack_groups(st, d, len(flat), axis))
 
+    @_jitcache.fast_method
     def step(self, xs: States, dt: float | Array = 0.1, clamp: Any = None) -> States:
         """One Euler step ``x_ℓ ← x_ℓ − (dt/τ_ℓ)·∂E/∂g_ℓ``; clamped entries stay fixed.
 
@@ -220,6 +254,7 @@ class CompiledHAM(eqx.Module):
 
         return dynamics.step(self, xs, dt=dt, clamp=clamp)
 
+    @_jitcache.fast_method
     def run(
         self, xs: States, steps: int = 50, dt: float | Array = 0.1, clamp: Any = None
     ) -> tuple[States, Float[Array, "steps+1 *batch"]]:
@@ -238,6 +273,21 @@ class CompiledHAM(eqx.Module):
         from . import dynamics
 
         return dynamics.run(self, xs, steps=steps, dt=dt, clamp=clamp)
+
+    def relax(self, xs: States, **kwargs: Any):
+        """Euler dynamics until converged (``∂E/∂g ≈ 0``); see ``hamux_graph.relax``.
+
+        Returns a ``RelaxResult`` whose states carry implicit (fixed-point) gradients.
+        """
+        from .equilibrium import relax
+
+        return relax(self, xs, **kwargs)
+
+    def solve(self, xs: States, **kwargs: Any):
+        """Integrate the ODE with diffrax to a steady state; see ``hamux_graph.solve``."""
+        from .ode import solve
+
+        return solve(self, xs, **kwargs)
 
     # ---- architecture ------------------------------------------------------------------
 
@@ -264,8 +314,53 @@ class CompiledHAM(eqx.Module):
         return ham
 
     def summary(self) -> str:
-        """A text table of layers, synapses and parameter counts."""
-        return self.to_ham().summary()
+        """A text table of layers, synapses and the model's actual parameter counts."""
+        from .summary import summarize_model
+
+        return summarize_model(self)
+
+
+def _per_sample(model: CompiledHAM, batched: bool, fn: Callable) -> Callable:
+    return jax.vmap(fn) if batched else fn
+
+
+# The jitted implementations take and return states in grouped form ({group id: array},
+# members stacked along axis 0 of one sample); ``_call`` converts at the boundary.
+
+
+def _call(model: CompiledHAM, impl: Callable, flat, batch):
+    return _jitcache.grouped_call(model, impl, None, (), flat, batch is not None)
+
+
+def _activations_impl(model: CompiledHAM, static, packed, xg):
+    st, batched = static
+    return _per_sample(model, batched, lambda f: _grouping.layer_terms(st, packed[0], f)[1])(xg)
+
+
+def _energy_impl(model: CompiledHAM, static, packed, xg):
+    st, batched = static
+    one = lambda f: _grouping.energy_and_dEdg(st, packed, f, need_grad=False)[0]
+    return _per_sample(model, batched, one)(xg)
+
+
+def _energy_and_dEdg_impl(model: CompiledHAM, static, packed, xg):
+    st, batched = static
+    return _per_sample(model, batched, lambda f: _grouping.energy_and_dEdg(st, packed, f))(xg)
+
+
+def _dEdg_impl(model: CompiledHAM, static, packed, xg):
+    st, batched = static
+    return _per_sample(model, batched, lambda f: _grouping.dEdg(st, packed, f))(xg)
+
+
+def _energy_tree_impl(model: CompiledHAM, static, packed, xg):
+    st, batched = static
+
+    def one(f):
+        _, gs, el = _grouping.layer_terms(st, packed[0], f)
+        return el, _grouping.synapse_terms(st, packed[1], gs, range(len(st.edge_groups)))
+
+    return _per_sample(model, batched, one)(xg)
 
 
 def _total(terms):

@@ -9,4 +9,10 @@ from .dense import (
 )
 
 # --- conv / pooling (issue 3) ---
+from .conv import ConvSynapse as ConvSynapse, ConvSynapseWithPool as ConvSynapseWithPool
 # --- attention (issue 3) ---
+from .attention import (
+    AttentionSynapse as AttentionSynapse,
+    BinaryMixerSynapse as BinaryMixerSynapse,
+    SelfAttentionSynapse as SelfAttentionSynapse,
+)

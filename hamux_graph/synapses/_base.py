@@ -6,7 +6,7 @@ import abc
 import dataclasses
 import inspect
 import math
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import equinox as eqx
 import jax
@@ -72,6 +72,11 @@ class Synapse(eqx.Module):
         >>> syn.W.shape
         (3, 2)
     """
+
+    multiaffine: ClassVar[bool] = False
+    """True if ``F`` is affine in each argument while the others are held fixed (dense and
+    convolutional synapses). ``run`` then computes the drive of held (clamped) layers on a
+    single free layer once per run instead of every step."""
 
     @abc.abstractmethod
     def __call__(self, *gs: Float[Array, "..."]) -> Float[Array, ""]:

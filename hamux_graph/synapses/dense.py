@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -59,6 +59,7 @@ class SimpleDenseSynapse(Synapse):
         11.0
     """
 
+    multiaffine: ClassVar[bool] = True
     stdinit: float = eqx.field(static=True, converter=float, default=0.02)
     W: Array | None = eqx.field(converter=optional_array, default=None)
 
@@ -98,6 +99,7 @@ class DenseSynapse(Synapse):
         (4, 5, 6)
     """
 
+    multiaffine: ClassVar[bool] = True
     stdinit: float = eqx.field(static=True, converter=float, default=0.02)
     flatten_args: bool = eqx.field(static=True, converter=bool, default=True)
     W: Array | None = eqx.field(converter=optional_array, default=None)

@@ -1,0 +1,279 @@
+"""Benchmark models, each built twice: in hamux_graph and as hand-written JAX with the same weights.
+
+A hand-written model is a pair of plain functions over a ``params`` dict and a states dict:
+``energy_and_dEdg(params, xs) -> (E, {layer: ∂E/∂g})`` and
+``run(params, xs, dt) -> (final xs, energies)`` (T Euler steps in one ``lax.scan``, the
+energy before every step and after the last, clamped layers held), written the way one
+would write them by hand: batched matmuls and convolutions, no graph machinery.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+import hamux_graph as hg
+
+
+@dataclasses.dataclass
+class Pair:
+    name: str
+    model: Any  # hg.CompiledHAM
+    params: dict[str, Any]
+    synapse_energy: Callable  # (params, gs) -> per-sample synapse energy (B,)
+    clamp: tuple[str, ...]
+
+
+# ---- Lagrangians written out (batched: leading axis is the batch) ---------------------------
+
+
+def _sum_rest(a):
+    return jnp.sum(a.reshape(a.shape[0], -1), axis=1)
+
+
+def tanh_layer(x):
+    g = jnp.tanh(x)
+    lag = _sum_rest(jnp.logaddexp(x, -x) - math.log(2.0))
+    return x, g, _sum_rest(g * x) - lag
+
+
+def relu_layer(x):
+    g = jnp.maximum(x, 0.0)
+    return x, g, _sum_rest(g * x) - 0.5 * _sum_rest(g * g)
+
+
+def identity_layer(x):
+    return x, x, 0.5 * _sum_rest(x * x)
+
+
+def softmax_layer(x, beta=1.0):
+    g = jax.nn.softmax(beta * x, axis=-1)
+    lag = jax.nn.logsumexp(beta * x, axis=-1) / beta
+    return x, g, _sum_rest(g * x) - lag
+
+
+# ---- hand-written energy+gradient and run ------------------------------------------------------
+
+
+def make_handwritten(pair: Pair, layer_fns: dict[str, Callable], steps: int = 100):
+    names = list(layer_fns)
+
+    def terms(params, xs):
+        us, gs, el = {}, {}, 0.0
+        for n in names:
+            u, g, e = layer_fns[n](xs[n])
+            us[n], gs[n] = u, g
+            el = el + e
+        return us, gs, el
+
+    def energy_and_dEdg_batched(params, xs):
+        us, gs, el = terms(params, xs)
+        es, vjp = jax.vjp(lambda g: pair.synapse_energy(params, g), gs)
+        (dg,) = vjp(jnp.ones_like(es))
+        return el + es, {n: us[n] + dg[n] for n in names}
+
+    def energy_and_dEdg(params, xs):
+        batched = xs[names[0]].ndim > pair.model.shapes[0].__len__()
+        if batched:
+            return energy_and_dEdg_batched(params, xs)
+        e, d = energy_and_dEdg_batched(params, {n: x[None] for n, x in xs.items()})
+        return e[0], {n: v[0] for n, v in d.items()}
+
+    free = [n for n in names if n not in pair.clamp]
+
+    def run_batched(params, xs, dt):
+        held = {n: xs[n] for n in pair.clamp}
+
+        def energy_grad(fx):
+            allx = {**held, **fx}
+            us, gs, el = terms(params, allx)
+            gfree = {n: gs[n] for n in free}
+            gheld = {n: gs[n] for n in pair.clamp}
+            es, vjp = jax.vjp(lambda g: pair.synapse_energy(params, {**gheld, **g}), gfree)
+            (dg,) = vjp(jnp.ones_like(es))
+            return el + es, {n: us[n] + dg[n] for n in free}
+
+        def body(fx, _):
+            e, d = energy_grad(fx)
+            return {n: fx[n] - dt * d[n] for n in free}, e
+
+        fx0 = {n: xs[n] for n in free}
+        final, es = lax.scan(body, fx0, None, length=steps)
+        e_last, _ = energy_grad(final)
+        return {**held, **final}, jnp.concatenate([es, e_last[None]], axis=0)
+
+    def run(params, xs, dt):
+        batched = xs[names[0]].ndim > len(pair.model.shapes[0])
+        if batched:
+            return run_batched(params, xs, dt)
+        out, es = run_batched(params, {n: x[None] for n, x in xs.items()}, dt)
+        return {n: v[0] for n, v in out.items()}, es[:, 0]
+
+    return jax.jit(energy_and_dEdg), jax.jit(run)
+
+
+# ---- the three models -------------------------------------------------------------------------
+
+
+def dense_classifier(key) -> tuple[Pair, dict]:
+    ham = hg.HAM()
+    ham.add_layer("img", hg.IdentityLayer((784,)))
+    ham.add_layer("hid", hg.ReluLayer((1000,)))
+    ham.add_layer("lab", hg.SoftmaxLayer((10,)))
+    ham.add_synapse("s1", hg.DenseSynapse(), layers=("img", "hid"))
+    ham.add_synapse("s2", hg.DenseSynapse(), layers=("hid", "lab"))
+    model = ham.compile(key=key)
+    params = {"W1": model.synapse("s1").W, "W2": model.synapse("s2").W}
+
+    def syn(p, gs):
+        a = jnp.sum((gs["img"] @ p["W1"]) * gs["hid"], axis=-1)
+        b = jnp.sum((gs["hid"] @ p["W2"]) * gs["lab"], axis=-1)
+        return -(a + b)
+
+    pair = Pair("dense 784-1000-10", model, params, syn, clamp=("img",))
+    return pair, {"img": identity_layer, "hid": relu_layer, "lab": softmax_layer}
+
+
+def hopfield(key) -> tuple[Pair, dict]:
+    ham = hg.HAM()
+    ham.add_layer("v", hg.TanhLayer((256,)))
+    ham.add_layer("h", hg.SoftmaxLayer((2048,)))
+    ham.add_synapse("mem", hg.DenseSynapse(), layers=("v", "h"))
+    model = ham.compile(key=key)
+    params = {"W": model.synapse("mem").W}
+
+    def syn(p, gs):
+        return -jnp.sum((gs["v"] @ p["W"]) * gs["h"], axis=-1)
+
+    pair = Pair("Hopfield 256-2048", model, params, syn, clamp=())
+    return pair, {"v": tanh_layer, "h": softmax_layer}
+
+
+class _SmallConv(hg.Synapse):
+    """Fallback 3x3 SAME conv synapse (used only if hg.ConvSynapse is unavailable)."""
+
+    multiaffine = True
+    kernel: Any = None
+
+    def param_shapes(self, shapes):
+        return {"kernel": (3, 3, shapes[0][-1], shapes[1][-1])}
+
+    def __call__(self, g1, g2):
+        y = lax.conv_general_dilated(g1[None], self.kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return jnp.sum(y[0] * g2)
+
+
+def conv(key) -> tuple[Pair, dict]:
+    ham = hg.HAM()
+    ham.add_layer("img", hg.IdentityLayer((28, 28, 1)))
+    ham.add_layer("feat", hg.TanhLayer((28, 28, 16)))
+    if hasattr(hg, "ConvSynapse"):
+        syn_obj = hg.ConvSynapse(3, padding="SAME", use_bias=False)
+    else:
+        syn_obj = _SmallConv()
+    ham.add_synapse("conv", syn_obj, layers=("img", "feat"))
+    model = ham.compile(key=key)
+    params = {"K": model.synapse("conv").kernel}
+
+    def syn(p, gs):
+        y = lax.conv_general_dilated(gs["img"], p["K"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return -_sum_rest(y * gs["feat"])
+
+    pair = Pair("conv 28x28x1 -> 3x3 -> 28x28x16", model, params, syn, clamp=("img",))
+    return pair, {"img": identity_layer, "feat": tanh_layer}
+
+
+MODELS = {"dense": dense_classifier, "hopfield": hopfield, "conv": conv}
+
+
+# ---- compile-time models -----------------------------------------------------------------------
+
+
+def chain_ham(L: int, width: int = 64) -> hg.HAM:
+    ham = hg.HAM()
+    for i in range(L + 1):
+        ham.add_layer(f"x{i}", hg.TanhLayer((width,)))
+    for i in range(L):
+        ham.add_synapse(f"s{i}", hg.DenseSynapse(), layers=(f"x{i}", f"x{i + 1}"))
+    return ham
+
+
+def chain_handwritten_stacked(L: int, width: int = 64):
+    """Layers stacked as X (L+1, width), synapses as W (L, width, width)."""
+
+    def fn(W, X):
+        def energy_syn(G):
+            return -jnp.einsum("li,lij,lj->", G[:-1], W, G[1:])
+
+        G = jnp.tanh(X)
+        el = jnp.sum(G * X) - jnp.sum(jnp.logaddexp(X, -X) - math.log(2.0))
+        es, dg = jax.value_and_grad(energy_syn)(G)
+        return el + es, X + dg
+
+    return jax.jit(fn)
+
+
+def chain_handwritten_unstacked(L: int, width: int = 64):
+    """One array per layer and per synapse, the energy a sum of per-node terms."""
+
+    def fn(Ws, xs):
+        gs = [jnp.tanh(x) for x in xs]
+        el = sum(jnp.sum(g * x) - jnp.sum(jnp.logaddexp(x, -x) - math.log(2.0)) for g, x in zip(gs, xs))
+
+        def energy_syn(gs):
+            return -sum(gs[i] @ Ws[i] @ gs[i + 1] for i in range(L))
+
+        es, dg = jax.value_and_grad(energy_syn)(gs)
+        return el + es, [x + d for x, d in zip(xs, dg)]
+
+    return jax.jit(fn)
+
+
+def hyperedge_ham(k: int, width: int = 64, nhid: int = 64) -> hg.HAM:
+    ham = hg.HAM()
+    for i in range(k):
+        ham.add_layer(f"x{i}", hg.TanhLayer((width,)))
+    ham.add_synapse("s", hg.DenseMatrixSynapseWithHiddenLayer(nhid=nhid), layers=[f"x{i}" for i in range(k)])
+    return ham
+
+
+def hyperedge_handwritten(k: int):
+    def fn(Ws, xs):
+        gs = [jnp.tanh(x) for x in xs]
+        el = sum(jnp.sum(g * x) - jnp.sum(jnp.logaddexp(x, -x) - math.log(2.0)) for g, x in zip(gs, xs))
+
+        def energy_syn(gs):
+            h = sum(g @ W for g, W in zip(gs, Ws))
+            return -0.5 * jnp.sum(jnp.maximum(h, 0.0) ** 2)
+
+        es, dg = jax.value_and_grad(energy_syn)(gs)
+        return el + es, [x + d for x, d in zip(xs, dg)]
+
+    return jax.jit(fn)
+
+
+def big_dense(key, d1=2048, d2=4096) -> hg.CompiledHAM:
+    ham = hg.HAM()
+    ham.add_layer("a", hg.TanhLayer((d1,)))
+    ham.add_layer("b", hg.ReluLayer((d2,)))
+    ham.add_synapse("W", hg.DenseSynapse(), layers=("a", "b"))
+    return ham.compile(key=key)
+
+
+def random_states(model, batch, key):
+    keys = jax.random.split(key, len(model.layer_names))
+    lead = () if batch is None else (batch,)
+    return {
+        n: jax.random.normal(k, lead + s, jnp.float32) for n, s, k in zip(model.layer_names, model.shapes, keys)
+    }
+
+
+def assert_close(a, b, what, rtol=2e-4, atol=2e-4):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol, err_msg=what)

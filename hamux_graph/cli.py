@@ -1,0 +1,219 @@
+"""The ``hamux-graph`` command line: inspect, validate, draw and convert HAM files.
+
+Usage::
+
+    hamux-graph info FILE                 # summary table of a .graphml or saved model
+    hamux-graph validate FILE             # exit 0 if valid, 1 with the error otherwise
+    hamux-graph draw FILE -o out.png      # draw the architecture (needs matplotlib)
+    hamux-graph convert IN OUT            # saved model <-> GraphML (by OUT's suffix)
+
+A file is recognised by its content: a zip archive is a saved model (``hg.save``),
+anything else is read as GraphML. Errors are one line on stderr and a non-zero exit status.
+New subcommands are added to ``COMMANDS`` (name -> (help, configure, run)).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from typing import Any, Callable, Sequence
+
+__all__ = ["main", "COMMANDS", "build_parser"]
+
+
+def _is_model_file(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
+
+
+def _read(args: argparse.Namespace, path: str, *, weights: bool = True) -> tuple[Any, Any]:
+    """``(ham, model or None)`` from a GraphML file or a saved model."""
+    from .graphml import read_graphml
+    from .saving import load, load_architecture
+
+    opts = dict(allow_compressed=args.allow_compressed)
+    if args.max_bytes is not None:
+        opts["max_bytes"] = args.max_bytes
+    if _is_model_file(path):
+        if weights:
+            model = load(path, **opts)
+            return model.to_ham(), model
+        return load_architecture(path, **opts), None
+    return read_graphml(path, **opts), None
+
+
+def _add_read_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-bytes", type=int, default=None, help="refuse files larger than this (bytes)")
+    p.add_argument("--allow-compressed", action="store_true", help="accept compressed files (decompression is capped)")
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+
+def _configure_info(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="a .graphml file or a saved model")
+    _add_read_options(p)
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    ham, model = _read(args, args.file)
+    kind = "saved model" if model is not None else "GraphML architecture"
+    print(f"{args.file}: {kind}")
+    print(model.summary() if model is not None else ham.summary())
+    return 0
+
+
+def _configure_validate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="a .graphml file or a saved model")
+    _add_read_options(p)
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    ham, model = _read(args, args.file)
+    nl, ns = len(ham.layers), len(ham.synapses)
+    what = "saved model (weights match the architecture)" if model is not None else "GraphML architecture"
+    print(f"OK: {args.file} is a valid {what}: {nl} layers, {ns} synapses")
+    return 0
+
+
+def _configure_draw(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="a .graphml file or a saved model")
+    p.add_argument("-o", "--output", required=True, help="image file to write (.png, .svg, .pdf, ...)")
+    p.add_argument("--layout", default="layered", help="layered (default), spring, kamada_kawai, circular, shell, ...")
+    p.add_argument("--dpi", type=int, default=150, help="resolution of raster images (default 150)")
+    _add_read_options(p)
+
+
+def _run_draw(args: argparse.Namespace) -> int:
+    ham, _ = _read(args, args.file, weights=False)
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("drawing needs matplotlib: pip install 'hamux_graph[draw]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = ham.draw(layout=args.layout)
+    ax.figure.savefig(args.output, dpi=args.dpi, bbox_inches="tight")
+    plt.close(ax.figure)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _configure_convert(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="a saved model or a .graphml file")
+    p.add_argument(
+        "output",
+        help="a .graphml file (architecture only) or any other name for a saved model (a GraphML input is compiled)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="PRNG seed for the weights when compiling a GraphML input")
+    p.add_argument("--compress", action="store_true", help="deflate a saved model's members")
+    _add_read_options(p)
+
+
+def _run_convert(args: argparse.Namespace) -> int:
+    from .graphml import write_graphml
+    from .saving import save
+
+    ham, model = _read(args, args.input)
+    if args.output.lower().endswith((".graphml", ".graphml.gz", ".xml")):
+        write_graphml(model if model is not None else ham, args.output)
+        print(f"wrote architecture to {args.output}")
+        return 0
+    if model is None:
+        import jax
+
+        model = ham.compile(key=jax.random.key(args.seed))
+        note = f" (weights drawn with seed {args.seed})"
+    else:
+        note = ""
+    save(model, args.output, compress=args.compress)
+    print(f"wrote saved model to {args.output}{note}")
+    return 0
+
+
+#: subcommand name -> (help line, configure(subparser), run(args) -> exit status)
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
+    "info": ("print the summary table of a GraphML file or saved model", _configure_info, _run_info),
+    "validate": ("check a file; exit 0 if valid, 1 with the error", _configure_validate, _run_validate),
+    "draw": ("draw the architecture to an image file", _configure_draw, _run_draw),
+    "convert": ("convert between a saved model and its GraphML", _configure_convert, _run_convert),
+}
+
+
+def _configure_demo(p: argparse.ArgumentParser) -> None:
+    from .demo import configure_parser
+
+    configure_parser(p)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import run_from_args
+
+    return run_from_args(args)
+
+
+if importlib.util.find_spec("hamux_graph.demo") is not None:
+    COMMANDS["demo"] = ("train and retrieve on a small real data set, writing figures and files", _configure_demo, _run_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser with one subparser per entry of ``COMMANDS``."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="hamux-graph",
+        description="Inspect, validate, draw and convert hamux_graph files (GraphML architectures, saved models).",
+    )
+    parser.add_argument("--version", action="version", version=f"hamux_graph {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (help_text, configure, run) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        configure(p)
+        p.set_defaults(_run=run)
+    return parser
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text or type(e).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 error, 2 usage error).
+
+    Example:
+        >>> from hamux_graph.cli import main
+        >>> main(["validate", "no-such-file.graphml"])
+        1
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args))
+    except KeyboardInterrupt:
+        print("hamux-graph: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if args.debug:
+            raise
+        from ._errors import HamuxGraphError
+
+        prefix = "error" if isinstance(e, (HamuxGraphError, OSError, ImportError)) else f"error ({type(e).__name__})"
+        if isinstance(e, FileNotFoundError):
+            msg = f"no such file: {e.filename}"
+        elif isinstance(e, OSError) and e.filename:
+            msg = f"{e.filename}: {e.strerror or _one_line(e)}"
+        else:
+            msg = _one_line(e)
+        print(f"hamux-graph: {prefix}: {msg}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through subprocess tests
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    sys.exit(main())

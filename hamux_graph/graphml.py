@@ -1,0 +1,494 @@
+"""GraphML files: a HAM's architecture as plain GraphML that any graph tool can open.
+
+Every attribute is a plain GraphML scalar (string, int, double, boolean): ``kind``,
+``type``, ``shape`` and ``config`` (JSON strings), ``tau``, ``use_bias``, ``shares`` on
+nodes, int ``slot`` on edges, ``format="hamux_graph"`` and ``format_version`` on the
+graph. Reading treats the file as untrusted: DTDs and entity declarations are refused
+before parsing, the size is capped, compressed input is refused unless asked for, type
+names resolve only through the registry, and every failure is a ``FormatError`` naming
+the file, the node and the problem. See docs/files.md for the full format.
+"""
+
+from __future__ import annotations
+
+import bz2
+import dataclasses
+import gzip
+import io
+import json
+import lzma
+import math
+import os
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import networkx as nx
+
+from ._errors import FormatError, HamuxGraphError, ValidationError
+from .graph import HAM
+from .lagrangians import Lagrangian
+from .layers import Layer
+from .registry import lookup_type, type_name
+from .synapses import Synapse
+
+__all__ = ["write_graphml", "read_graphml", "graphml_bytes", "parse_graphml_bytes", "as_ham"]
+
+FORMAT = "hamux_graph"
+FORMAT_VERSION = 1
+DEFAULT_MAX_BYTES = 64 * 2**20
+_NS = "http://graphml.graphdrawing.org/xmlns"
+_COMPRESSED_SUFFIXES = (".gz", ".gzip", ".bz2", ".xz", ".lzma", ".zst", ".zip")
+_MAGIC = {
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"PK\x03\x04": "zip",
+}
+
+
+# ---- writing ------------------------------------------------------------------------
+
+
+def as_ham(obj: Any) -> HAM:
+    """A ``HAM`` for a HAM, a ``CompiledHAM`` (architecture, in the model's order) or a graph."""
+    from .model import CompiledHAM
+
+    if isinstance(obj, HAM):
+        return obj
+    if isinstance(obj, CompiledHAM):
+        G = nx.MultiDiGraph()
+        for n, lag, s, tau, b in zip(obj.layer_names, obj.lagrangians, obj.shapes, obj.taus, obj.biases):
+            G.add_node(n, kind="layer", lagrangian=lag, shape=s, tau=tau, use_bias=b is not None)
+        for n, p, idx in zip(obj.synapse_names, obj.edge_params, obj.edge_layers):
+            owner = obj.owner_names[p]
+            if owner == n:
+                G.add_node(n, kind="synapse", synapse=obj.synapses[p])
+            else:
+                G.add_node(n, kind="synapse", shares=owner)
+            for slot, i in enumerate(idx):
+                G.add_edge(n, obj.layer_names[i], slot=slot)
+        return HAM(G)
+    if isinstance(obj, nx.Graph):
+        return HAM(obj)
+    raise ValidationError(
+        f"expected a hg.HAM, a compiled model or a networkx HAM graph, got {type(obj).__name__}."
+    )
+
+
+def _json(value: Any, where: str) -> str:
+    try:
+        return json.dumps(value, allow_nan=False, sort_keys=False)
+    except (TypeError, ValueError) as e:
+        raise FormatError(
+            f"{where}: its hyperparameters {value!r} are not plain JSON values ({e}). Keep every "
+            "hyperparameter an int, float, bool, str or tuple of those (finite numbers only)."
+        ) from None
+
+
+def _module_json(obj: Any, where: str) -> dict[str, Any]:
+    """``{"type": registered name, **config}``, nested Lagrangians/synapses included."""
+    cfg = obj.config()
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name, None)
+        if f.name in cfg and isinstance(value, (Lagrangian, Synapse)):
+            cfg[f.name] = _module_json(value, f"{where}, field {f.name!r}")
+    return {"type": type_name(obj, where), **cfg}
+
+
+def _export_graph(ham: HAM) -> nx.MultiDiGraph:
+    """A fresh graph of plain str/int/float/bool attributes (the caller's graph is untouched)."""
+    ham.validate()
+    G = ham.graph
+    out = nx.MultiDiGraph()
+    from . import __version__
+
+    out.graph.update(format=FORMAT, format_version=FORMAT_VERSION, hamux_graph_version=__version__)
+    for name, d in G.nodes(data=True):
+        where = f"{d['kind']} {name!r}"
+        if d["kind"] == "layer":
+            lag = _module_json(d["lagrangian"], where + " (lagrangian)")
+            out.add_node(
+                name,
+                kind="layer",
+                label=name,
+                type="Layer",
+                shape=_json([int(s) for s in d["shape"]], where),
+                config=_json({"lagrangian": lag}, where),
+                tau=float(d.get("tau", 1.0)),
+                use_bias=bool(d.get("use_bias", False)),
+            )
+        elif d.get("synapse") is not None:
+            cfg = _module_json(d["synapse"], where)
+            tname = cfg.pop("type")
+            out.add_node(name, kind="synapse", label=name, type=tname, config=_json(cfg, where))
+        else:
+            out.add_node(name, kind="synapse", label=name, shares=str(d["shares"]))
+    for name, d in G.nodes(data=True):
+        if d["kind"] == "synapse":
+            for slot, layer in enumerate(ham.connections(name)):
+                out.add_edge(name, layer, slot=slot)
+    return out
+
+
+def _xml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "double"
+    return "string"
+
+
+def _xml_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ("NaN" if value != value else ("INF" if value > 0 else "-INF"))
+    return str(value)
+
+
+def graphml_bytes(ham_or_model: Any) -> bytes:
+    """The GraphML document (UTF-8 bytes) that ``write_graphml`` writes.
+
+    Example:
+        >>> import hamux_graph as hg
+        >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+        >>> b"hamux_graph" in hg.graphml.graphml_bytes(ham)
+        True
+    """
+    G = _export_graph(as_ham(ham_or_model))
+    keys: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def key_id(domain: str, name: str, value: Any) -> str:
+        typ = _xml_type(value)
+        if (domain, name) not in keys:
+            keys[(domain, name)] = (f"{domain[0]}_{name}", typ)
+        return keys[(domain, name)][0]
+
+    root = ET.Element("graphml", {"xmlns": _NS})
+    graph = ET.Element("graph", {"id": "hamux_graph", "edgedefault": "directed"})
+
+    def add_data(parent: ET.Element, domain: str, attrs: dict[str, Any]) -> None:
+        for k, v in attrs.items():
+            ET.SubElement(parent, "data", {"key": key_id(domain, k, v)}).text = _xml_text(v)
+
+    add_data(graph, "graph", G.graph)
+    for n, d in G.nodes(data=True):
+        add_data(ET.SubElement(graph, "node", {"id": n}), "node", d)
+    order = {n: i for i, n in enumerate(G.nodes)}
+    edges = sorted(G.edges(data=True), key=lambda e: (order[e[0]], e[2]["slot"]))
+    for i, (u, v, d) in enumerate(edges):
+        add_data(ET.SubElement(graph, "edge", {"id": f"e{i}", "source": u, "target": v}), "edge", d)
+    for (domain, name), (kid, typ) in keys.items():
+        root.append(ET.Element("key", {"id": kid, "for": domain, "attr.name": name, "attr.type": typ}))
+    root.append(graph)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def write_graphml(ham_or_model: Any, path: str | os.PathLike) -> None:
+    """Write a HAM's architecture (no weights) as a GraphML file.
+
+    A path ending in ``.gz`` is gzip-compressed (reading it back then needs
+    ``allow_compressed=True``). Parameter arrays are not written: use ``hg.save`` for a
+    model with its weights.
+
+    Args:
+        ham_or_model: a ``HAM``, a compiled model (its architecture and current Lagrangian
+            scalars) or a networkx HAM graph. It is not modified.
+        path: the file to write.
+
+    Raises:
+        ValidationError: if the HAM is not valid.
+        FormatError: if a type is not registered or a hyperparameter is not JSON-able.
+
+    Example:
+        >>> import os, tempfile, hamux_graph as hg
+        >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+        >>> ham.add_synapse("s", hg.DenseSynapse(), layers=("v", "v"))
+        >>> path = os.path.join(tempfile.mkdtemp(), "m.graphml")
+        >>> hg.write_graphml(ham, path)
+        >>> hg.read_graphml(path).connections("s")
+        ('v', 'v')
+    """
+    data = graphml_bytes(ham_or_model)
+    if os.fspath(path).lower().endswith(".gz"):
+        data = gzip.compress(data, mtime=0)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+# ---- reading: bytes ---------------------------------------------------------------------
+
+
+def read_limited(path: str | os.PathLike, max_bytes: int) -> bytes:
+    """The bytes of ``path``, refusing files larger than ``max_bytes`` (FormatError)."""
+    size = os.path.getsize(path)
+    if size > max_bytes:
+        raise FormatError(
+            f"{os.fspath(path)}: the file has {size:,} bytes, more than max_bytes={max_bytes:,}. Pass a larger "
+            "max_bytes if you trust this file."
+        )
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise FormatError(f"{os.fspath(path)}: the file grew past max_bytes={max_bytes:,} while being read.")
+    return data
+
+
+def _decompress(data: bytes, kind: str, source: str, max_bytes: int) -> bytes:
+    opener = {"gzip": gzip.GzipFile, "bzip2": bz2.BZ2File, "xz": lzma.LZMAFile}.get(kind)
+    if opener is None:
+        raise FormatError(f"{source}: {kind}-compressed content is not supported; decompress it first.")
+    try:
+        with opener(fileobj=io.BytesIO(data)) if kind == "gzip" else opener(io.BytesIO(data)) as f:
+            out = f.read(max_bytes + 1)
+    except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
+        raise FormatError(f"{source}: corrupt {kind} data ({e}).") from None
+    if len(out) > max_bytes:
+        raise FormatError(
+            f"{source}: decompresses to more than max_bytes={max_bytes:,} bytes (a compression bomb?). "
+            "Pass a larger max_bytes if you trust this file."
+        )
+    return out
+
+
+def _check_compression(data: bytes, source: str, allow_compressed: bool, max_bytes: int) -> bytes:
+    kind = next((k for magic, k in _MAGIC.items() if data.startswith(magic)), None)
+    if kind is None and source.lower().endswith(_COMPRESSED_SUFFIXES):
+        raise FormatError(f"{source}: the name says compressed but the content is not; rename the file.")
+    if kind is None:
+        return data
+    if kind == "zip":
+        raise FormatError(
+            f"{source}: this is a zip archive, not GraphML. A saved model (hg.save) is read with hg.load."
+        )
+    if not allow_compressed:
+        raise FormatError(
+            f"{source}: the file is {kind}-compressed; compressed input is refused by default. Pass "
+            "allow_compressed=True (decompression stays capped at max_bytes) if you trust it."
+        )
+    return _decompress(data, kind, source, max_bytes)
+
+
+_DTD_RE = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", re.IGNORECASE)
+
+
+def _check_xml(data: bytes, source: str) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")) or b"\x00" in data:
+        raise FormatError(f"{source}: not UTF-8 text (UTF-16/32 or binary data); GraphML files are read as UTF-8.")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if _DTD_RE.search(data):
+        raise FormatError(
+            f"{source}: the file contains a DTD or entity declaration (<!DOCTYPE/<!ENTITY). These are refused "
+            "(entity expansion and external entities are unsafe); a GraphML file needs none."
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{source}: not valid UTF-8 ({e}).") from None
+
+
+def parse_graphml_bytes(
+    data: bytes, source: str, *, allow_compressed: bool = False, max_bytes: int = DEFAULT_MAX_BYTES
+) -> HAM:
+    """Parse GraphML bytes (untrusted) into a validated ``HAM``; ``source`` names them in errors.
+
+    Raises:
+        FormatError: for anything that is not a valid hamux_graph GraphML document.
+    """
+    if len(data) > max_bytes:
+        raise FormatError(f"{source}: {len(data):,} bytes, more than max_bytes={max_bytes:,}.")
+    data = _check_compression(data, source, allow_compressed, max_bytes)
+    text = _check_xml(data, source)
+    try:
+        G = nx.parse_graphml(text, force_multigraph=True)
+    except Exception as e:  # any parser failure is a format problem of this file
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise FormatError(f"{source}: not readable as GraphML ({type(e).__name__}: {msg}).") from None
+    return _ham_from_export(G, source)
+
+
+# ---- reading: structure ---------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _load_json(d: dict[str, Any], attr: str, where: str) -> Any:
+    raw = d.get(attr)
+    if not isinstance(raw, str):
+        raise FormatError(
+            f"{where}: attribute {attr!r} must be a JSON string, got {raw!r}."
+            + (" It is missing." if raw is None else "")
+        )
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as e:
+        raise FormatError(f"{where}: attribute {attr!r} is not valid JSON ({e}): {raw[:200]!r}.") from None
+
+
+def _to_arg(value: Any, where: str) -> Any:
+    if isinstance(value, list):
+        return tuple(_to_arg(v, where) for v in value)
+    if isinstance(value, dict):
+        if "type" in value:
+            return _build(value, (Lagrangian, Synapse), where)
+        return {k: _to_arg(v, where) for k, v in value.items()}
+    return value
+
+
+def _build(cfg: Any, base: Any, where: str) -> Any:
+    if not isinstance(cfg, dict) or "type" not in cfg:
+        raise FormatError(f"{where}: expected a JSON object with a 'type' key, got {cfg!r}.")
+    cfg = dict(cfg)
+    cls = lookup_type(cfg.pop("type"), base, where)
+    kwargs = {k: _to_arg(v, f"{where}, {k}") for k, v in cfg.items()}
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError, HamuxGraphError) as e:
+        raise FormatError(f"{where}: cannot build {cls.__name__} from config {cfg}: {e}") from e
+
+
+def _number(d: dict[str, Any], attr: str, default: float, where: str) -> float:
+    v = d.get(attr, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise FormatError(f"{where}: attribute {attr!r} must be a number, got {v!r}.")
+    return float(v)
+
+
+def _layer_node(name: str, d: dict[str, Any], where: str) -> dict[str, Any]:
+    if d.get("type", "Layer") != "Layer":
+        raise FormatError(f"{where}: a layer node has type 'Layer', got {d.get('type')!r}.")
+    shape = _load_json(d, "shape", where)
+    if (
+        not isinstance(shape, list)
+        or not shape
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+    ):
+        raise FormatError(f"{where}: 'shape' must be a non-empty JSON list of positive ints like [64], got {shape!r}.")
+    cfg = _load_json(d, "config", where)
+    if not isinstance(cfg, dict) or set(cfg) != {"lagrangian"}:
+        raise FormatError(
+            f"{where}: a layer's 'config' must be a JSON object with exactly the key 'lagrangian', got {cfg!r}."
+        )
+    lag = _build(cfg["lagrangian"], Lagrangian, where + " lagrangian")
+    use_bias = d.get("use_bias", False)
+    if not isinstance(use_bias, bool):
+        raise FormatError(f"{where}: attribute 'use_bias' must be a boolean, got {use_bias!r}.")
+    tau = _number(d, "tau", 1.0, where)
+    try:
+        layer = Layer(lag, shape=tuple(shape), tau=tau, use_bias=use_bias)
+    except ValidationError as e:
+        raise FormatError(f"{where}: {e}") from e
+    return dict(kind="layer", lagrangian=layer.lagrangian, shape=layer.shape, tau=layer.tau, use_bias=layer.use_bias)
+
+
+def _synapse_node(name: str, d: dict[str, Any], where: str) -> dict[str, Any]:
+    shares = d.get("shares")
+    if shares not in (None, ""):
+        if d.get("type") not in (None, "") or d.get("config") not in (None, ""):
+            raise FormatError(f"{where}: a sharing synapse (shares={shares!r}) must not also have a type/config.")
+        if not isinstance(shares, str):
+            raise FormatError(f"{where}: attribute 'shares' must be a node name, got {shares!r}.")
+        return dict(kind="synapse", shares=shares)
+    if "type" not in d:
+        raise FormatError(f"{where}: a synapse node needs a 'type' attribute (or 'shares').")
+    cfg = _load_json(d, "config", where)
+    if not isinstance(cfg, dict) or "type" in cfg:
+        raise FormatError(f"{where}: 'config' must be a JSON object of hyperparameters, got {cfg!r}.")
+    syn = _build({"type": d["type"], **cfg}, Synapse, where)
+    params = sorted(set(cfg) & set(syn.param_names()))
+    if params:
+        raise FormatError(
+            f"{where}: config sets the parameter array(s) {params}; GraphML holds hyperparameters only. Parameters "
+            "belong in a saved model (hg.save / hg.load)."
+        )
+    return dict(kind="synapse", synapse=syn)
+
+
+def _ham_from_export(G: nx.Graph, source: str) -> HAM:
+    if not G.is_directed():
+        raise FormatError(f"{source}: the graph is undirected; a hamux_graph file has edgedefault='directed'.")
+    fmt = G.graph.get("format")
+    if fmt != FORMAT:
+        raise FormatError(
+            f"{source}: graph attribute format={fmt!r}, expected {FORMAT!r}: not a hamux_graph GraphML file "
+            "(write one with hg.write_graphml)."
+        )
+    version = G.graph.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise FormatError(f"{source}: graph attribute format_version must be an int, got {version!r}.")
+    if version != FORMAT_VERSION:
+        newer = " (written by a newer hamux_graph: upgrade)" if version > FORMAT_VERSION else ""
+        raise FormatError(
+            f"{source}: format_version {version} is not supported{newer}; this hamux_graph reads version "
+            f"{FORMAT_VERSION}."
+        )
+    out = nx.MultiDiGraph()
+    for name, d in G.nodes(data=True):
+        where = f"{source}: node {name!r}"
+        kind = d.get("kind")
+        if kind == "layer":
+            out.add_node(name, **_layer_node(name, d, where))
+        elif kind == "synapse":
+            out.add_node(name, **_synapse_node(name, d, where))
+        else:
+            raise FormatError(f"{where}: attribute kind={kind!r}, expected 'layer' or 'synapse'.")
+    for u, v, d in G.edges(data=True):
+        where = f"{source}: edge {u!r} -> {v!r}"
+        if out.nodes[u]["kind"] != "synapse" or out.nodes[v]["kind"] != "layer":
+            raise FormatError(
+                f"{where}: edges go from a synapse to a layer, got {out.nodes[u]['kind']} -> {out.nodes[v]['kind']}."
+            )
+        slot = d.get("slot")
+        if slot is None:
+            raise FormatError(f"{where}: missing the int attribute 'slot' (the argument position).")
+        if isinstance(slot, bool) or not isinstance(slot, int):
+            raise FormatError(f"{where}: attribute 'slot' must be an int, got {slot!r}.")
+        out.add_edge(u, v, slot=slot)
+    try:
+        return HAM(out)
+    except ValidationError as e:
+        raise FormatError(f"{source}: {e}") from e
+
+
+def read_graphml(
+    path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES, allow_compressed: bool = False
+) -> HAM:
+    """Read a HAM architecture from a GraphML file written by ``write_graphml``.
+
+    The file is treated as untrusted (see the module docstring). Nothing is returned
+    unless the whole file is valid.
+
+    Args:
+        path: the file to read.
+        max_bytes: refuse files (or decompressed content) larger than this.
+        allow_compressed: accept gzip/bzip2/xz-compressed files (decompression capped).
+
+    Returns:
+        The validated ``HAM``.
+
+    Raises:
+        FormatError: naming the file, node and problem (malformed XML, DTD/entities,
+            unknown type, bad JSON or shape, missing slot, wrong format_version, an
+            invalid graph, ...).
+        OSError: if the file cannot be opened.
+
+    Example:
+        >>> import os, tempfile, hamux_graph as hg
+        >>> ham = hg.HAM(); ham.add_layer("v", hg.SoftmaxLayer((4,), beta=2.0))
+        >>> path = os.path.join(tempfile.mkdtemp(), "m.graphml")
+        >>> hg.write_graphml(ham, path)
+        >>> float(hg.read_graphml(path).layers["v"].lagrangian.beta)
+        2.0
+    """
+    source = os.fspath(path)
+    return parse_graphml_bytes(
+        read_limited(path, max_bytes), source, allow_compressed=allow_compressed, max_bytes=max_bytes
+    )

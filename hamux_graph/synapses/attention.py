@@ -1,0 +1,235 @@
+"""Attention-like synapses of quadratic order: energy attention and the binary mixer.
+
+Token layers: a layer of rank > 2 is flattened to ``(tokens, features)`` by merging every
+axis but the last (``(2, 2, 32)`` → 4 tokens of 32 features); a rank-2 layer already is
+``(tokens, features)``; a vector is one token. The hidden neurons of these synapses (the
+attention scores, the mixer's z-space) have no state of their own (τ → 0): their
+Lagrangian is part of the alignment, and the hidden Lagrangian sees the whole score tensor
+(so ``LSoftmax(axis=-1)`` is a softmax over the last axis of that tensor, row by row).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .._errors import ValidationError
+from ..lagrangians import Lagrangian, LSoftmax
+from ._base import Shape, Synapse, optional_array
+
+__all__ = ["AttentionSynapse", "SelfAttentionSynapse", "BinaryMixerSynapse", "token_shape"]
+
+
+def token_shape(shape: Sequence[int]) -> tuple[int, int]:
+    """The ``(tokens, features)`` view of a layer shape used by the attention synapses.
+
+    Example:
+        >>> import hamux_graph as hg
+        >>> hg.synapses.attention.token_shape((2, 2, 32)), hg.synapses.attention.token_shape((10,))
+        ((4, 32), (1, 10))
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 1:
+        return (1, shape[0])
+    return (math.prod(shape[:-1]), shape[-1])
+
+
+def _tokens(g: Array) -> Array:
+    return g.reshape(token_shape(g.shape))
+
+
+def _check_hyper(owner: str, num_heads: int, zspace_dim: int, stdinit: float) -> None:
+    for name, v in (("num_heads", num_heads), ("zspace_dim", zspace_dim)):
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ValidationError(f"{owner}: {name} must be a positive int, got {v!r}.")
+    if not stdinit >= 0:
+        raise ValidationError(f"{owner}: stdinit must be >= 0, got {stdinit!r}.")
+
+
+def _check_weight(owner: str, name: str, W: Array | None, want: str, heads: tuple[int, int], ok: bool) -> None:
+    """Raise for an explicit weight whose head/z-space axes disagree with the hyperparameters."""
+    if W is None or ok:
+        return
+    raise ValidationError(
+        f"{owner}: explicit {name} has shape {tuple(W.shape)}, but it must be {want} with "
+        f"(num_heads, zspace_dim) = {heads}. Pass num_heads and zspace_dim matching the array, or an "
+        "array of the right shape."
+    )
+
+
+class _QKAttention(Synapse):
+    """Fields and score computation shared by cross- and self-attention (not public)."""
+
+    num_heads: int = eqx.field(static=True, converter=int, default=1)
+    zspace_dim: int = eqx.field(static=True, converter=int, default=64)
+    stdinit: float = eqx.field(static=True, converter=float, default=0.02)
+    hidden_lagrangian: Lagrangian = eqx.field(default_factory=LSoftmax)
+    do_qk_norm: bool = eqx.field(static=True, converter=bool, default=False)
+    qk_norm_eps: float = eqx.field(static=True, converter=float, default=1e-6)
+    Wq: Array | None = eqx.field(converter=optional_array, default=None)
+    Wk: Array | None = eqx.field(converter=optional_array, default=None)
+
+    def __check_init__(self):
+        name = type(self).__name__
+        _check_hyper(name, self.num_heads, self.zspace_dim, self.stdinit)
+        if not self.qk_norm_eps > 0:
+            raise ValidationError(f"{name}: qk_norm_eps must be > 0, got {self.qk_norm_eps!r}.")
+        hz = (self.num_heads, self.zspace_dim)
+        for field in ("Wq", "Wk"):
+            W = getattr(self, field)
+            ok = W is not None and W.ndim == 3 and tuple(W.shape[1:]) == hz
+            _check_weight(name, field, W, "(D, num_heads, zspace_dim)", hz, ok)
+
+    def _shapes(self, q_shape: Shape, k_shape: Shape) -> dict[str, Shape]:
+        (nq, dq), (nk, dk) = token_shape(q_shape), token_shape(k_shape)
+        self.hidden_lagrangian.check_shape((self.num_heads, nq, nk))
+        return {"Wq": (dq, self.num_heads, self.zspace_dim), "Wk": (dk, self.num_heads, self.zspace_dim)}
+
+    def _project(self, g: Array, W: Array) -> Array:
+        P = jnp.einsum("nd,dhz->hnz", _tokens(g), W)
+        if self.do_qk_norm:
+            P = P / jnp.sqrt(jnp.sum(P * P, axis=-1, keepdims=True) + self.qk_norm_eps)
+        return P
+
+    def _align(self, gq: Array, gk: Array) -> Array:
+        scores = jnp.einsum("hqz,hkz->hqk", self._project(gq, self.Wq), self._project(gk, self.Wk))
+        return self.hidden_lagrangian(scores)
+
+
+class AttentionSynapse(_QKAttention):
+    """Energy attention between a query layer and a key layer.
+
+    With token views ``X_q (N_q, D_q)`` and ``X_k (N_k, D_k)`` (see ``token_shape``), heads
+    ``h`` and z-space ``z``: ``Q[h,q,z] = Σ_d X_q[q,d] Wq[d,h,z]``, ``K[h,k,z] = Σ_d
+    X_k[k,d] Wk[d,h,z]``, scores ``S[h,q,k] = Σ_z Q[h,q,z] K[h,k,z]`` and
+
+        F = L_hid(S),   with L_hid = LSoftmax(β):  F = Σ_h Σ_q (1/β) logsumexp_k(β S[h,q,k]).
+
+    The hidden Lagrangian sees ``S`` of shape ``(num_heads, N_q, N_k)``, so the default
+    softmax runs over the keys of each (head, query). With ``do_qk_norm`` every row of ``Q``
+    and ``K`` (one head, one token) is normalised before the scores:
+    ``Q[h,q,:] / sqrt(Σ_z Q[h,q,z]² + qk_norm_eps)``, and the same for ``K``.
+
+    A BERT-base-like head configuration:
+    ``AttentionSynapse(num_heads=12, zspace_dim=64, hidden_lagrangian=LSoftmax(beta=1/8))``.
+
+    Args:
+        num_heads: number of heads ``H``.
+        zspace_dim: query/key dimension ``Z`` per head.
+        stdinit: standard deviation of the Gaussian initial weights.
+        hidden_lagrangian: Lagrangian of the scores (default ``LSoftmax()``).
+        do_qk_norm: normalise query and key rows to (nearly) unit norm.
+        qk_norm_eps: the ``eps`` of that normalisation (keeps it smooth at zero).
+        Wq: explicit query weights ``(D_q, H, Z)``; created at compile time if ``None``.
+        Wk: explicit key weights ``(D_k, H, Z)``.
+
+    Raises:
+        ValidationError: for bad hyperparameters, or explicit weights whose last axes are not
+            ``(num_heads, zspace_dim)`` (at construction) or whose first axis does not match
+            the connected layer (at validation).
+
+    Example:
+        >>> import jax, jax.numpy as jnp, hamux_graph as hg
+        >>> syn = hg.AttentionSynapse(num_heads=2, zspace_dim=8)
+        >>> syn = syn.init([(5, 16), (3, 12)], key=jax.random.key(0))
+        >>> syn.Wq.shape, syn.Wk.shape, syn.output_shape((5, 16), (3, 12))
+        ((16, 2, 8), (12, 2, 8), (2, 5, 3))
+    """
+
+    def param_shapes(self, shapes):
+        return self._shapes(shapes[0], shapes[1])
+
+    def output_shape(self, query_shape: Sequence[int], key_shape: Sequence[int]) -> tuple[int, int, int]:
+        """Shape ``(num_heads, N_q, N_k)`` of the score tensor the hidden Lagrangian acts on."""
+        return (self.num_heads, token_shape(query_shape)[0], token_shape(key_shape)[0])
+
+    def __call__(self, gq: Float[Array, "*q dq"], gk: Float[Array, "*k dk"]) -> Float[Array, ""]:
+        return self._align(gq, gk)
+
+
+class SelfAttentionSynapse(_QKAttention):
+    """Energy attention of a layer with itself: ``F(g) = AttentionSynapse(g, g)``.
+
+    Same hyperparameters and parameters as ``AttentionSynapse`` (``Wq`` and ``Wk`` both
+    ``(D, H, Z)``), connected to one layer; the scores are ``(num_heads, N, N)``.
+
+    Example:
+        >>> import jax, hamux_graph as hg
+        >>> syn = hg.SelfAttentionSynapse(num_heads=2, zspace_dim=4)
+        >>> syn.init([(2, 2, 8)], key=jax.random.key(0)).Wq.shape
+        (8, 2, 4)
+    """
+
+    def param_shapes(self, shapes):
+        return self._shapes(shapes[0], shapes[0])
+
+    def output_shape(self, shape: Sequence[int]) -> tuple[int, int, int]:
+        """Shape ``(num_heads, N, N)`` of the score tensor the hidden Lagrangian acts on."""
+        n = token_shape(shape)[0]
+        return (self.num_heads, n, n)
+
+    def __call__(self, g: Float[Array, "*t d"]) -> Float[Array, ""]:
+        return self._align(g, g)
+
+
+class BinaryMixerSynapse(Synapse):
+    """A quadratic synapse with one weight tensor: every token pair mixed into a z-space.
+
+    With token views ``A (N_a, D_a)`` and ``B (N_b, D_b)`` (see ``token_shape``) and
+    ``W`` of shape ``(H, Z, D_a, D_b)``, the hidden pre-activations are, for every head
+    ``h``, token ``i`` of the first layer, token ``j`` of the second and z-unit ``z``,
+
+        M[h, i, j, z] = Σ_{a,b} W[h, z, a, b] A[i, a] B[j, b],      F = L_hid(M).
+
+    ``M`` has shape ``(H, N_a, N_b, Z)``; the default ``LSoftmax()`` gives
+    ``F = Σ_{h,i,j} logsumexp_z(β M[h,i,j,:]) / β`` (each token pair selects the z-pattern
+    its bilinear forms align best with). Use ``LSoftmax(axis=2)`` to compete over the
+    second layer's tokens instead. For two vectors (one token each) this is a two-layer
+    ``DenseTensorSynapseWithHiddenLayer`` with heads. Unlike attention's low-rank
+    ``Wq Wkᵀ``, each ``W[h, z]`` is a full ``(D_a, D_b)`` matrix.
+
+    Args:
+        num_heads: number of heads ``H``.
+        zspace_dim: hidden units ``Z`` per head and token pair.
+        stdinit: standard deviation of the Gaussian initial weights.
+        hidden_lagrangian: Lagrangian of ``M`` (default ``LSoftmax()``).
+        W: explicit weights ``(H, Z, D_a, D_b)``; created at compile time if ``None``.
+
+    Raises:
+        ValidationError: for bad hyperparameters or an explicit ``W`` that does not fit.
+
+    Example:
+        >>> import jax, hamux_graph as hg
+        >>> syn = hg.BinaryMixerSynapse(num_heads=2, zspace_dim=3)
+        >>> syn.init([(4, 5), (6,)], key=jax.random.key(0)).W.shape
+        (2, 3, 5, 6)
+    """
+
+    num_heads: int = eqx.field(static=True, converter=int, default=1)
+    zspace_dim: int = eqx.field(static=True, converter=int, default=64)
+    stdinit: float = eqx.field(static=True, converter=float, default=0.02)
+    hidden_lagrangian: Lagrangian = eqx.field(default_factory=LSoftmax)
+    W: Array | None = eqx.field(converter=optional_array, default=None)
+
+    def __check_init__(self):
+        _check_hyper("BinaryMixerSynapse", self.num_heads, self.zspace_dim, self.stdinit)
+        hz = (self.num_heads, self.zspace_dim)
+        ok = self.W is not None and self.W.ndim == 4 and tuple(self.W.shape[:2]) == hz
+        _check_weight("BinaryMixerSynapse", "W", self.W, "(num_heads, zspace_dim, D_a, D_b)", hz, ok)
+
+    def output_shape(self, shape_a: Sequence[int], shape_b: Sequence[int]) -> tuple[int, int, int, int]:
+        """Shape ``(num_heads, N_a, N_b, zspace_dim)`` of the hidden tensor ``M``."""
+        return (self.num_heads, token_shape(shape_a)[0], token_shape(shape_b)[0], self.zspace_dim)
+
+    def param_shapes(self, shapes):
+        a, b = shapes
+        self.hidden_lagrangian.check_shape(self.output_shape(a, b))
+        return {"W": (self.num_heads, self.zspace_dim, token_shape(a)[1], token_shape(b)[1])}
+
+    def __call__(self, ga: Float[Array, "*a da"], gb: Float[Array, "*b db"]) -> Float[Array, ""]:
+        M = jnp.einsum("hzab,ia,jb->hijz", self.W, _tokens(ga), _tokens(gb))
+        return self.hidden_lagrangian(M)

@@ -1,0 +1,237 @@
+"""Zoo associative memories: classical Hopfield, dense associative memory, modern Hopfield.
+
+Each has a ``"visible"`` layer that starts at a probe and relaxes to a stored pattern
+(``recall``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .._errors import StateError, ValidationError
+from ..graph import HAM
+from ..lagrangians import LRepu
+from ..layers import IdentityLayer, Layer, SoftmaxLayer, TanhLayer
+from ..synapses import DenseSynapse
+from ._checks import _int, _shape
+
+__all__ = ["classical_hopfield", "dense_associative_memory", "modern_hopfield", "recall"]
+
+
+def _patterns(factory: str, patterns: Any, input_shape: Any, num_memories: Any) -> tuple[Array | None, tuple, int]:
+    if patterns is None:
+        if input_shape is None or num_memories is None:
+            raise ValidationError(
+                f"zoo.{factory}: give `patterns` (shape (K, *pattern_shape)) to store, or `input_shape` and "
+                "`num_memories` for a memory with random (trainable) weights."
+            )
+        return None, _shape(factory, input_shape), _int(factory, "num_memories", num_memories)
+    p = jnp.asarray(patterns, dtype=jnp.result_type(float))
+    if p.ndim < 2 or p.shape[0] < 1 or 0 in p.shape:
+        raise ValidationError(
+            f"zoo.{factory}: patterns must have shape (K, *pattern_shape) with K >= 1 stored patterns, got shape "
+            f"{tuple(p.shape)}. Stack single patterns with patterns[None]."
+        )
+    if input_shape is not None and _shape(factory, input_shape) != tuple(p.shape[1:]):
+        raise ValidationError(
+            f"zoo.{factory}: input_shape {tuple(input_shape)} does not match the patterns' shape {tuple(p.shape[1:])}."
+        )
+    if num_memories is not None and int(num_memories) != p.shape[0]:
+        raise ValidationError(f"zoo.{factory}: num_memories={num_memories} but {p.shape[0]} patterns were given.")
+    return p, tuple(p.shape[1:]), int(p.shape[0])
+
+
+def classical_hopfield(
+    patterns: Float[Array, "K ..."] | None = None,
+    *,
+    input_shape: Any = None,
+    beta: float = 4.0,
+) -> HAM:
+    """Classical Hopfield network with Hebbian weights ``W = (1/N) Σ_μ ξ_μ ξ_μᵀ`` (zero diagonal).
+
+    One ``"visible"`` tanh layer with a self-connection ``"hebb"``. The synapse's energy is
+    ``−gᵀ W' g`` with ``W' = W/2``, so ``∂E/∂g = x − W g`` and the fixed points satisfy
+    ``x = W tanh(βx)``: the classical update. Capacity is about ``0.14 N`` patterns.
+
+    Args:
+        patterns: ``(K, *shape)`` array of ±1 patterns to store; omit (and give
+            ``input_shape``) for random trainable weights.
+        input_shape: the pattern shape, when ``patterns`` is omitted.
+        beta: inverse temperature of the visible tanh layer.
+
+    Returns:
+        The ``HAM`` (layer ``"visible"``, synapse ``"hebb"``).
+
+    Raises:
+        ValidationError: for badly shaped patterns.
+
+    Example:
+        >>> import numpy as np, hamux_graph as hg
+        >>> ham = hg.zoo.classical_hopfield(np.sign(np.random.default_rng(0).normal(size=(3, 32))))
+        >>> ham.connections("hebb")
+        ('visible', 'visible')
+    """
+    if patterns is None:
+        p, shape = None, _shape("classical_hopfield", input_shape if input_shape is not None else ())
+    else:
+        p, shape, _ = _patterns("classical_hopfield", patterns, input_shape, None)
+    W = None
+    if p is not None:
+        flat = p.reshape(p.shape[0], -1)
+        N = flat.shape[1]
+        W = flat.T @ flat / N
+        W = 0.5 * (W - jnp.diag(jnp.diag(W)))
+    ham = HAM()
+    ham.add_layer("visible", TanhLayer(shape, beta=beta))
+    ham.add_synapse("hebb", DenseSynapse(W=W), layers=("visible", "visible"))
+    return ham
+
+
+def dense_associative_memory(
+    patterns: Float[Array, "K ..."] | None = None,
+    *,
+    input_shape: Any = None,
+    num_memories: int | None = None,
+    n: float = 5.0,
+    beta: float = 1.0,
+    scale: float | None = None,
+    hidden_tau: float = 0.1,
+) -> HAM:
+    """Dense associative memory (Krotov–Hopfield): a rectified-power layer of stored patterns.
+
+    Layers ``"visible"`` (tanh, β) and ``"memories"`` (``K`` neurons, ``LRepu(n)``, fast
+    time constant ``hidden_tau``), joined by the synapse ``"store"`` whose weights are the
+    flattened patterns times ``scale`` (default ``1/√N``). At a fixed point the memories
+    hold the overlaps ``m_μ = scale·ξ_μ·g`` and the visible state is
+    ``x = scale·Σ_μ ξ_μ relu(m_μ)^{n−1}``: the energy ``−Σ_μ F(m_μ)`` with ``F(m) = m₊ⁿ/n``.
+
+    Args:
+        patterns: ``(K, *shape)`` array of ±1 patterns; omit for random trainable weights
+            (then give ``input_shape`` and ``num_memories``).
+        input_shape: pattern shape, when ``patterns`` is omitted.
+        num_memories: number of memories, when ``patterns`` is omitted.
+        n: power of the rectified polynomial (``n > 2`` stores more than ``0.14 N``).
+        beta: inverse temperature of the visible tanh layer.
+        scale: weight scale (default ``1/√N``).
+        hidden_tau: time constant of the memories layer (fast; keep ``dt <= hidden_tau``).
+
+    Returns:
+        The ``HAM`` (layers ``"visible"``, ``"memories"``; synapse ``"store"``).
+
+    Raises:
+        ValidationError: for badly shaped patterns.
+
+    Example:
+        >>> import numpy as np, hamux_graph as hg
+        >>> ham = hg.zoo.dense_associative_memory(np.ones((4, 16)), n=3)
+        >>> ham.layers["memories"].shape
+        (4,)
+    """
+    p, shape, k = _patterns("dense_associative_memory", patterns, input_shape, num_memories)
+    N = math.prod(shape)
+    s = 1.0 / math.sqrt(N) if scale is None else float(scale)
+    W = None if p is None else s * p.reshape(k, -1).T
+    ham = HAM()
+    ham.add_layer("visible", TanhLayer(shape, beta=beta))
+    ham.add_layer("memories", Layer(LRepu(n=n), shape=(k,), tau=hidden_tau))
+    ham.add_synapse("store", DenseSynapse(W=W, stdinit=s), layers=("visible", "memories"))
+    return ham
+
+
+def modern_hopfield(
+    patterns: Float[Array, "K ..."] | None = None,
+    *,
+    input_shape: Any = None,
+    num_memories: int | None = None,
+    beta: float | None = None,
+    hidden_tau: float = 0.1,
+) -> HAM:
+    """Modern (continuous) Hopfield network: a softmax layer over the stored patterns.
+
+    Layers ``"visible"`` (identity) and ``"memories"`` (``K`` neurons, ``LSoftmax(β)``,
+    fast ``hidden_tau``), joined by ``"store"`` whose weights are the flattened patterns
+    ``Ξ`` (shape ``(N, K)``). At a fixed point ``x = Ξ softmax(β Ξᵀ x)``: the update rule
+    of Ramsauer et al. (2020), retrieving a stored pattern in one step when the patterns
+    are well separated.
+
+    Args:
+        patterns: ``(K, *shape)`` array of patterns; omit for random trainable weights
+            (then give ``input_shape`` and ``num_memories``).
+        input_shape: pattern shape, when ``patterns`` is omitted.
+        num_memories: number of memories, when ``patterns`` is omitted.
+        beta: inverse temperature (default ``4/√N``; larger separates similar patterns).
+        hidden_tau: time constant of the memories layer (fast; keep ``dt <= hidden_tau``).
+
+    Returns:
+        The ``HAM`` (layers ``"visible"``, ``"memories"``; synapse ``"store"``).
+
+    Raises:
+        ValidationError: for badly shaped patterns.
+
+    Example:
+        >>> import numpy as np, hamux_graph as hg
+        >>> ham = hg.zoo.modern_hopfield(np.ones((4, 16)), beta=1.0)
+        >>> ham.connections("store")
+        ('visible', 'memories')
+    """
+    p, shape, k = _patterns("modern_hopfield", patterns, input_shape, num_memories)
+    N = math.prod(shape)
+    b = 4.0 / math.sqrt(N) if beta is None else float(beta)
+    W = None if p is None else p.reshape(k, -1).T
+    ham = HAM()
+    ham.add_layer("visible", IdentityLayer(shape))
+    ham.add_layer("memories", SoftmaxLayer((k,), beta=b, tau=hidden_tau))
+    ham.add_synapse("store", DenseSynapse(W=W, stdinit=1.0 / math.sqrt(N)), layers=("visible", "memories"))
+    return ham
+
+
+def recall(
+    model: Any,
+    probes: Float[Array, "batch ..."],
+    *,
+    visible: str = "visible",
+    steps: int = 100,
+    dt: float = 0.1,
+) -> tuple[Float[Array, "batch ..."], Float[Array, "steps+1 batch"]]:
+    """Retrieve memories: start the visible layer at ``probes`` (others at zero) and relax.
+
+    Args:
+        model: a compiled associative memory (e.g. ``modern_hopfield(...).compile(...)``).
+        probes: corrupted patterns, shape ``(B, *visible shape)`` (or one pattern).
+        visible: the name of the visible layer.
+        steps: Euler steps.
+        dt: step size (keep ``dt <= hidden_tau``).
+
+    Returns:
+        ``(activations of the visible layer, energies of shape (steps + 1, B))``; compare
+        ``sign`` of the activations with stored ±1 patterns.
+
+    Raises:
+        StateError: for an unknown layer or probes of the wrong shape.
+
+    Example:
+        >>> import jax, numpy as np, hamux_graph as hg
+        >>> pats = np.sign(np.random.default_rng(0).normal(size=(8, 32)))
+        >>> model = hg.zoo.modern_hopfield(pats, beta=0.5).compile(key=jax.random.key(0))
+        >>> out, energies = hg.zoo.recall(model, pats[:2] * np.where(np.arange(32) < 4, -1, 1))
+        >>> bool((np.sign(out) == pats[:2]).all())
+        True
+    """
+    if visible not in model.layer_names:
+        raise StateError(f"recall: no layer {visible!r} in this model; its layers are {list(model.layer_names)}.")
+    probes = jnp.asarray(probes, dtype=jnp.result_type(float))
+    shape = model.shapes[model.layer_index(visible)]
+    single = probes.shape == shape
+    if single:
+        probes = probes[None]
+    if probes.shape[1:] != shape:
+        raise StateError(f"recall: probes have shape {probes.shape}, expected (batch,) + {shape}.")
+    xs = model.init_states(batch_size=probes.shape[0])
+    xs[visible] = probes
+    xs, energies = model.run(xs, steps=steps, dt=dt)
+    out = model.activations(xs)[visible]
+    return (out[0], energies[:, 0]) if single else (out, energies)

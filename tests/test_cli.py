@@ -1,0 +1,120 @@
+"""The hamux-graph command line: subprocess runs of the real entry points, and main() in-process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import pytest
+
+import hamux_graph as hg
+from hamux_graph.cli import COMMANDS, main
+
+BIN = Path(sys.executable).parent
+
+
+def make_files(folder: Path):
+    ham = hg.HAM()
+    ham.add_layer("v", hg.TanhLayer((4,), beta=2.0, use_bias=True))
+    ham.add_layer("h", hg.SoftmaxLayer((6,), beta=2.0))
+    ham.add_synapse("mem", hg.DenseSynapse(), layers=("v", "h"))
+    ham.add_synapse("self", hg.DenseSynapse(), layers=("v", "v"))
+    hg.write_graphml(ham, folder / "arch.graphml")
+    model = ham.compile(key=jax.random.key(0))
+    hg.save(model, folder / "model.hamux")
+    (folder / "bad.graphml").write_text(
+        (folder / "arch.graphml").read_text().replace(">DenseSynapse<", ">EvilSynapse<", 1)
+    )
+    return ham, model
+
+
+def run(*args, script=False):
+    cmd = [str(BIN / "hamux-graph")] if script else [sys.executable, "-m", "hamux_graph.cli"]
+    env = dict(os.environ, MPLBACKEND="Agg", JAX_PLATFORMS="cpu")
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, env=env, timeout=240)
+
+
+# ---- subprocesses (each pays the import of jax: keep them few) ----------------------------------
+
+
+def test_subprocess_info_and_bad_file(tmp_path):
+    make_files(tmp_path)
+    ok = run("info", str(tmp_path / "model.hamux"))
+    assert ok.returncode == 0, ok.stderr
+    assert "saved model" in ok.stdout and "Total parameters:  46" in ok.stdout  # 24 + 16 + 4 + 2
+    bad = run("validate", str(tmp_path / "bad.graphml"))
+    assert bad.returncode == 1 and bad.stdout == ""
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in bad.stderr
+    assert lines[0].startswith("hamux-graph: error: ") and "unknown Synapse type 'EvilSynapse'" in lines[0]
+
+
+def test_subprocess_draw(tmp_path):
+    make_files(tmp_path)
+    out = run("draw", str(tmp_path / "arch.graphml"), "-o", str(tmp_path / "a.png"))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_console_script_help(tmp_path):
+    res = run("--help", script=True)
+    assert res.returncode == 0
+    for name in COMMANDS:
+        assert name in res.stdout
+
+
+# ---- in-process ---------------------------------------------------------------------------------------
+
+
+def test_counts_in_info_are_the_models(tmp_path, capsys):
+    # 4*6 (mem) + 4*4 (self) + 4 (bias) + 2 betas = 46
+    make_files(tmp_path)
+    assert main(["info", str(tmp_path / "arch.graphml")]) == 0
+    out = capsys.readouterr().out
+    assert "GraphML architecture" in out and "Total parameters:  46" in out
+
+
+@pytest.mark.parametrize("command", ["info", "validate", "draw", "convert"])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([command, "--help"])
+    assert e.value.code == 0
+    assert "usage: hamux-graph " + command in capsys.readouterr().out
+
+
+def test_validate_exit_codes(tmp_path, capsys):
+    make_files(tmp_path)
+    assert main(["validate", str(tmp_path / "arch.graphml")]) == 0
+    assert "OK:" in capsys.readouterr().out
+    assert main(["validate", str(tmp_path / "model.hamux")]) == 0
+    assert "weights match the architecture" in capsys.readouterr().out
+    assert main(["validate", str(tmp_path / "bad.graphml")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "node 'mem'" in err
+    assert main(["validate", str(tmp_path / "missing.graphml")]) == 1
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "trunc.hamux").write_bytes((tmp_path / "model.hamux").read_bytes()[:300])
+    assert main(["info", str(tmp_path / "trunc.hamux")]) == 1
+    assert "hamux-graph: error: " in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["frobnicate"])
+    assert e.value.code == 2
+
+
+def test_convert_both_ways(tmp_path, capsys):
+    ham, model = make_files(tmp_path)
+    assert main(["convert", str(tmp_path / "model.hamux"), str(tmp_path / "back.graphml")]) == 0
+    assert hg.read_graphml(tmp_path / "back.graphml").connections("self") == ("v", "v")
+    assert main(["convert", str(tmp_path / "arch.graphml"), str(tmp_path / "new.hamux"), "--seed", "0"]) == 0
+    new = hg.load(tmp_path / "new.hamux")
+    # compiled with the same seed: the same parameters as compiling the HAM directly
+    for a, b in zip(jax.tree_util.tree_leaves(new), jax.tree_util.tree_leaves(model)):
+        assert (a == b).all()
+    assert "seed 0" in capsys.readouterr().out
+    assert main(["convert", str(tmp_path / "model.hamux"), str(tmp_path / "c.hamux"), "--compress"]) == 0
+    assert main(["validate", str(tmp_path / "c.hamux")]) == 1
+    assert "allow_compressed" in capsys.readouterr().err
+    assert main(["validate", "--allow-compressed", str(tmp_path / "c.hamux")]) == 0

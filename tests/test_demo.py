@@ -1,0 +1,47 @@
+"""Tests for the end-to-end demo (hamux_graph.demo) in a short configuration."""
+
+from __future__ import annotations
+
+import builtins
+import os
+
+import pytest
+
+pytest.importorskip("sklearn")
+pytest.importorskip("matplotlib")
+
+from hamux_graph import demo  # noqa: E402
+
+
+def test_short_demo_writes_everything_and_reloads_identically(tmp_path):
+    lines: list[str] = []
+    result = demo.run_demo(tmp_path / "demo", epochs=2, nhid=32, memories=30, progress=False, log=lines.append)
+    names = sorted(os.path.basename(f) for f in result["files"])
+    for want in ("classifier.graphml", "classifier.hamux", "classifier_topology.png", "training.png",
+                 "retrieval.png", "retrieval_energy.png", "classifier_energy.png", "memory.graphml"):
+        assert want in names
+    for f in result["files"]:
+        assert os.path.getsize(f) > 0
+    with open(tmp_path / "demo" / "retrieval.png", "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert result["reload_identical"] is True
+    assert result["test_accuracy"] > 0.5  # two epochs, ten classes
+    assert result["retrieval_accuracy"] >= 0.9
+    text = "\n".join(lines)
+    assert "test accuracy" in text and "same architecture: True" in text and "identical" in text
+
+
+def test_demo_without_scikit_learn_says_which_extra(monkeypatch, capsys):
+    real_import = builtins.__import__
+
+    def no_sklearn(name, *args, **kwargs):
+        if name.startswith("sklearn"):
+            raise ImportError("no sklearn")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_sklearn)
+    with pytest.raises(ImportError, match=r"pip install hamux_graph\[examples\]"):
+        demo.run_demo("unused", epochs=1)
+    assert demo.main(["--out", "unused", "--no-progress"]) == 1
+    assert "hamux_graph[examples]" in capsys.readouterr().err
+    assert not os.path.exists("unused")

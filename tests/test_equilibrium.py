@@ -1,0 +1,242 @@
+"""relax: convergence detection, per-sample stopping, failure reporting, implicit gradients."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import hamux_graph as hg
+
+TOL = 1e-5
+MAX_STEPS = 2000
+DT = 0.2
+
+
+def make_model(key):
+    """v (identity, 5) -- h (tanh, 6, with a self-coupling) -- o (tanh, 4): strongly convex."""
+    ham = hg.HAM()
+    ham.add_layer("v", hg.IdentityLayer((5,)))
+    ham.add_layer("h", hg.TanhLayer((6,)))
+    ham.add_layer("o", hg.TanhLayer((4,), tau=2.0))
+    ham.add_synapse("vh", hg.DenseSynapse(stdinit=0.3), layers=("v", "h"))
+    ham.add_synapse("hh", hg.DenseSynapse(stdinit=0.1), layers=("h", "h"))
+    ham.add_synapse("ho", hg.DenseSynapse(stdinit=0.4), layers=("h", "o"))
+    return ham.compile(key=key)
+
+
+def weights(model):
+    return {n: np.asarray(model.synapse(n).W, np.float64) for n in ("vh", "hh", "ho")}
+
+
+def np_dEdg(W, x):
+    """∂E/∂g written out by hand for the graph above (one sample)."""
+    gv, gh, go = x["v"], np.tanh(x["h"]), np.tanh(x["o"])
+    return {
+        "v": x["v"] - W["vh"] @ gh,
+        "h": x["h"] - W["vh"].T @ gv - (W["hh"] + W["hh"].T) @ gh - W["ho"] @ go,
+        "o": x["o"] - W["ho"].T @ gh,
+    }
+
+
+def np_energy(W, x):
+    gv, gh, go = x["v"], np.tanh(x["h"]), np.tanh(x["o"])
+    e_layers = 0.5 * gv @ gv
+    for u, g in ((x["h"], gh), (x["o"], go)):
+        e_layers += g @ u - np.sum(np.log(np.cosh(u)))
+    return e_layers - gv @ W["vh"] @ gh - gh @ W["hh"] @ gh - gh @ W["ho"] @ go
+
+
+def init(model, key, batch=3):
+    k1, k2 = jax.random.split(key)
+    xs = model.init_states(batch_size=batch, key=k1)
+    xs["v"] = jax.random.normal(k2, (batch, 5))
+    return xs
+
+
+def sample(xs, b):
+    return {k: np.asarray(v[b], np.float64) for k, v in xs.items()}
+
+
+def test_relax_reaches_stationary_point_with_lowest_energy(getkey):
+    model = make_model(getkey())
+    xs = init(model, getkey())
+    res = hg.relax(model, xs, tol=TOL, max_steps=MAX_STEPS, dt=DT, clamp=("v",))
+    W = weights(model)
+    assert res.energies.shape == (MAX_STEPS + 1, 3)
+    assert np.all(np.asarray(res.converged))
+    np.testing.assert_array_equal(np.asarray(res.states["v"]), np.asarray(xs["v"]))  # clamped: unmoved
+    for b in range(3):
+        x = sample(res.states, b)
+        d = np_dEdg(W, x)
+        rms_free = np.sqrt((np.sum(d["h"] ** 2) + np.sum(d["o"] ** 2)) / 10)
+        assert rms_free <= TOL * 1.01
+        assert float(res.residual[b]) == pytest.approx(rms_free, rel=1e-2, abs=1e-7)
+        n = int(res.steps[b])
+        assert 0 < n < MAX_STEPS
+        trace = np.asarray(res.energies[:, b])
+        assert trace[n] == pytest.approx(np_energy(W, x), rel=1e-4, abs=1e-5)
+        assert trace[0] == pytest.approx(np_energy(W, sample(xs, b)), rel=1e-4, abs=1e-5)
+        # lower than every state along the way, descending, and padded with the last value
+        noise = 1e-5 * (1 + abs(trace[n]))  # float32 round-off of the energy sum
+        assert np.all(trace[n] <= trace[: n + 1] + noise)
+        assert np.all(np.diff(trace[: n + 1]) <= noise)
+        np.testing.assert_array_equal(trace[n:], np.full(MAX_STEPS + 1 - n, trace[n]))
+        # the same fixed point as a long plain Euler run (the core `run`)
+    long, _ = model.run(xs, steps=int(np.max(np.asarray(res.steps))) * 2, dt=DT, clamp=("v",))
+    for k in ("h", "o"):
+        np.testing.assert_allclose(np.asarray(res.states[k]), np.asarray(long[k]), atol=1e-4)
+
+
+def test_per_sample_stopping_matches_single_sample_runs(getkey):
+    model = make_model(getkey())
+    xs = init(model, getkey())
+    first = hg.relax(model, xs, tol=TOL, max_steps=MAX_STEPS, dt=DT, clamp=("v",))
+    # sample 0 starts at its fixed point, samples 1 and 2 start far away (scaled inputs)
+    xs2 = {k: v.at[0].set(first.states[k][0]) for k, v in xs.items()}
+    xs2["v"] = xs2["v"].at[2].multiply(3.0)
+    res = hg.relax(model, xs2, tol=TOL, max_steps=MAX_STEPS, dt=DT, clamp=("v",))
+    steps = np.asarray(res.steps)
+    assert steps[0] == 0
+    np.testing.assert_array_equal(np.asarray(res.states["h"][0]), np.asarray(xs2["h"][0]))
+    assert steps[1] > 0 and steps[2] > 0
+    # each sample relaxed alone stops at the same step with the same state (it froze on its own)
+    for b in (1, 2):
+        alone = hg.relax(model, {k: v[b] for k, v in xs2.items()}, tol=TOL, max_steps=MAX_STEPS, dt=DT, clamp="v")
+        assert alone.energies.shape == (MAX_STEPS + 1,)
+        assert int(alone.steps) == steps[b]
+        np.testing.assert_allclose(np.asarray(alone.states["h"]), np.asarray(res.states["h"][b]), atol=1e-6)
+    # after its stop, a sample's trace is flat even while the others keep going
+    n0 = steps.min()
+    trace0 = np.asarray(res.energies[:, 0])
+    np.testing.assert_array_equal(trace0, np.full_like(trace0, trace0[n0]))
+
+
+def test_mask_clamp_holds_entries_and_converges_on_free_ones(getkey):
+    model = make_model(getkey())
+    xs = init(model, getkey())
+    mask = jnp.array([True, False, True, False, False, True])
+    res = hg.relax(model, xs, tol=TOL, max_steps=MAX_STEPS, dt=DT, clamp={"v": True, "h": mask})
+    h0, h1 = np.asarray(xs["h"]), np.asarray(res.states["h"])
+    np.testing.assert_array_equal(h1[:, np.asarray(mask)], h0[:, np.asarray(mask)])
+    W = weights(model)
+    for b in range(3):
+        d = np_dEdg(W, sample(res.states, b))
+        free = np.concatenate([d["h"][~np.asarray(mask)], d["o"]])
+        assert np.sqrt(np.mean(free**2)) <= TOL * 1.01
+
+
+def test_unconverged_relax_is_reported(getkey):
+    model = make_model(getkey())
+    xs = init(model, getkey())
+    slow = dict(tol=TOL, max_steps=MAX_STEPS, dt=1e-5, clamp=("v",))  # far too small a dt to arrive
+    with pytest.raises(hg.ConvergenceError, match=r"did not reach a fixed point: 3 of 3 sample\(s\).*max_steps"):
+        hg.relax(model, xs, **slow)
+    res = hg.relax(model, xs, throw=False, **slow)
+    assert not np.any(np.asarray(res.converged))
+    np.testing.assert_array_equal(np.asarray(res.steps), [MAX_STEPS] * 3)
+    assert np.all(np.asarray(res.residual) > TOL)
+    with pytest.raises(hg.ConvergenceError, match="did not reach a fixed point"):
+        res.check()
+    # inside a user's jit the failure is still an error, never a silent answer
+    jitted = eqx.filter_jit(lambda m, x: m.relax(x, **slow).states)
+    with pytest.raises(RuntimeError, match="ConvergenceError"):
+        jax.block_until_ready(jitted(model, xs))
+
+
+def test_bad_arguments_raise_library_errors(getkey):
+    model = make_model(getkey())
+    xs = init(model, getkey())
+    with pytest.raises(hg.StateError, match="tol must be a finite number >= 0"):
+        hg.relax(model, xs, tol=-1.0)
+    with pytest.raises(hg.StateError, match="max_steps must be an int >= 0"):
+        hg.relax(model, xs, max_steps=2.5)
+    with pytest.raises(hg.StateError, match="dt must be a finite number > 0"):
+        hg.relax(model, xs, dt=0.0)
+    with pytest.raises(hg.StateError, match="unknown layer 'nope'"):
+        hg.relax(model, xs, clamp=("nope",))
+    with pytest.raises(hg.StateError, match="has shape .* with a batch axis, but the states are unbatched"):
+        hg.relax(model, sample(xs, 0), clamp={"h": jnp.zeros((3, 6), bool)})
+    with pytest.raises(hg.StateError, match="solver must be 'fixed_point' or 'gmres'"):
+        hg.ImplicitAdjoint(solver="newton")
+
+
+def _flat_grads(tree):
+    return np.concatenate([np.ravel(np.asarray(a)) for a in jax.tree.leaves(tree)])
+
+
+def _loss(states, target):
+    return jnp.sum((jnp.tanh(states["o"]) - target) ** 2)
+
+
+@eqx.filter_jit
+def _implicit_grads(model, xs, target, adjoint):
+    def loss(mv):
+        m, v = mv
+        res = m.relax({**xs, "v": v}, tol=1e-6, max_steps=MAX_STEPS, dt=DT, clamp=("v",), adjoint=adjoint)
+        return _loss(res.states, target)
+
+    return eqx.filter_grad(loss)((model, xs["v"]))
+
+
+@eqx.filter_jit
+def _bptt_grads(model, xs, target):
+    def loss(mv):
+        m, v = mv
+        states, _ = m.run({**xs, "v": v}, steps=400, dt=DT, clamp=("v",))
+        return _loss(states, target)
+
+    return eqx.filter_grad(loss)((model, xs["v"]))
+
+
+@pytest.mark.parametrize("solver", ["fixed_point", "gmres"])
+def test_implicit_gradients_match_backprop_through_time(getkey, solver):
+    model = make_model(jax.random.key(7))  # one model for both solvers: BPTT compiles once
+    xs = init(model, jax.random.key(8))
+    target = 0.3 * jax.random.normal(jax.random.key(9), (3, 4))
+    gi = _implicit_grads(model, xs, target, hg.ImplicitAdjoint(solver=solver, tol=1e-7))
+    gb = _bptt_grads(model, xs, target)
+    for part in (0, 1):  # model parameters, then the clamped input
+        a, b = _flat_grads(gi[part]), _flat_grads(gb[part])
+        assert np.linalg.norm(b) > 1e-3
+        cos = a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+        assert cos >= 0.99
+        assert np.linalg.norm(a - b) / np.linalg.norm(b) <= 0.05
+    if solver == "gmres":
+        return
+    # one weight gradient against a central finite difference of the relaxed loss
+    W = model.synapse("ho").W
+    E = jnp.zeros_like(W).at[1, 2].set(1.0)
+    eps = 1e-2
+
+    def relaxed_loss(s):
+        m = eqx.tree_at(lambda m: m.synapse("ho").W, model, W + s * eps * E)
+        return _loss(m.relax(xs, tol=1e-6, max_steps=MAX_STEPS, dt=DT, clamp=("v",)).states, target)
+
+    fd = (relaxed_loss(1.0) - relaxed_loss(-1.0)) / (2 * eps)
+    assert float(gi[0].synapse("ho").W[1, 2]) == pytest.approx(float(fd), rel=0.05, abs=1e-4)
+
+
+def _sq_cost(g, y):
+    return jnp.sum((g["o"] - y) ** 2)
+
+
+def test_equilibrium_propagation_matches_implicit_gradient(getkey):
+    model = make_model(jax.random.key(7))
+    xs = init(model, jax.random.key(8))
+    target = 0.3 * jax.random.normal(jax.random.key(9), (3, 4))
+    loss, ge = hg.eqprop_grad(model, xs, target, _sq_cost, beta=0.02, tol=1e-6, dt=DT, clamp=("v",))
+    relaxed = hg.relax(model, xs, tol=1e-6, max_steps=MAX_STEPS, dt=DT, clamp=("v",)).states
+    assert float(loss) == pytest.approx(float(_loss(relaxed, target)) / 3, rel=1e-4)
+    # the implicit gradient of the batch sum, divided by the batch size (EP reports the mean)
+    gi = _implicit_grads(model, xs, target, hg.ImplicitAdjoint(solver="fixed_point", tol=1e-7))[0]
+    a, b = _flat_grads(ge), _flat_grads(gi) / 3
+    assert a.shape == b.shape and np.linalg.norm(b) > 1e-3
+    assert a @ b / (np.linalg.norm(a) * np.linalg.norm(b)) >= 0.99
+    assert np.linalg.norm(a - b) / np.linalg.norm(b) <= 0.05
+    with pytest.raises(hg.ConvergenceError, match=r"equilibrium propagation \(free phase\) did not reach"):
+        hg.eqprop_grad(model, xs, target, _sq_cost, beta=0.02, tol=1e-6, dt=1e-5, clamp=("v",))
+    with pytest.raises(hg.StateError, match="beta must be a finite number > 0"):
+        hg.eqprop_grad(model, xs, target, _sq_cost, beta=0.0)

@@ -58,18 +58,7 @@ def as_ham(obj: Any) -> HAM:
     if isinstance(obj, HAM):
         return obj
     if isinstance(obj, CompiledHAM):
-        G = nx.MultiDiGraph()
-        for n, lag, s, tau, b in zip(obj.layer_names, obj.lagrangians, obj.shapes, obj.taus, obj.biases):
-            G.add_node(n, kind="layer", lagrangian=lag, shape=s, tau=tau, use_bias=b is not None)
-        for n, p, idx in zip(obj.synapse_names, obj.edge_params, obj.edge_layers):
-            owner = obj.owner_names[p]
-            if owner == n:
-                G.add_node(n, kind="synapse", synapse=obj.synapses[p])
-            else:
-                G.add_node(n, kind="synapse", shares=owner)
-            for slot, i in enumerate(idx):
-                G.add_edge(n, obj.layer_names[i], slot=slot)
-        return HAM(G)
+        return obj.to_ham()
     if isinstance(obj, nx.Graph):
         return HAM(obj)
     raise ValidationError(

@@ -292,26 +292,27 @@ class CompiledHAM(eqx.Module):
     # ---- architecture ------------------------------------------------------------------
 
     def to_ham(self):
-        """The architecture as a ``HAM`` (synapses carry this model's parameters).
+        """The architecture as a ``HAM``, in this model's node order.
 
-        Learned Lagrangian scalars keep their current values; biases are not part of a HAM.
+        Synapses carry this model's parameters and Lagrangians their current (learned)
+        scalars; biases are not part of a HAM (``hg.save`` stores them).
         """
-        from .graph import HAM
-        from .layers import Layer
+        import networkx as nx
 
-        ham = HAM()
+        from .graph import HAM
+
+        G = nx.MultiDiGraph()
         for n, lag, s, tau, b in zip(self.layer_names, self.lagrangians, self.shapes, self.taus, self.biases):
-            ham.add_layer(n, Layer(lag, shape=s, tau=tau, use_bias=b is not None))
-        owners = [i for i, (n, p) in enumerate(zip(self.synapse_names, self.edge_params)) if self.owner_names[p] == n]
-        sharers = [i for i in range(len(self.synapse_names)) if i not in owners]
-        for i in owners + sharers:
-            n, p = self.synapse_names[i], self.edge_params[i]
-            layers = [self.layer_names[j] for j in self.edge_layers[i]]
-            if i in owners:
-                ham.add_synapse(n, self.synapses[p], layers=layers)
+            G.add_node(n, kind="layer", lagrangian=lag, shape=s, tau=tau, use_bias=b is not None)
+        for n, p, idx in zip(self.synapse_names, self.edge_params, self.edge_layers):
+            owner = self.owner_names[p]
+            if owner == n:
+                G.add_node(n, kind="synapse", synapse=self.synapses[p])
             else:
-                ham.add_synapse(n, shares=self.owner_names[p], layers=layers)
-        return ham
+                G.add_node(n, kind="synapse", shares=owner)
+            for slot, i in enumerate(idx):
+                G.add_edge(n, self.layer_names[i], slot=slot)
+        return HAM(G)
 
     def summary(self) -> str:
         """A text table of layers, synapses and the model's actual parameter counts."""

@@ -70,46 +70,6 @@ def _check_layer(model: CompiledHAM, name: str, role: str) -> int:
     return model.layer_names.index(name)
 
 
-def _check_dt(dt: Any) -> Array:
-    dt = jnp.asarray(dt, dtype=jnp.result_type(float))
-    if dt.ndim != 0:
-        raise StateError(f"dt must be a scalar step size, got an array of shape {dt.shape}.")
-    return dt
-
-
-def _check_steps(steps: Any) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise StateError(f"steps must be an int >= 0, got {steps!r}.")
-    return int(steps)
-
-
-@eqx.filter_jit
-def _forward_jit(model, inputs, init, dt, *, i_in, i_out, steps, read, batched):
-    def one(x_in, init1):
-        flat = tuple(x_in if i == i_in else init1[i] for i in range(len(model.layer_names)))
-
-        def body(state, _):
-            d = model._dEdg1(state)  # the Legendre gradient dE/dg of every layer
-            new = tuple(x if i == i_in else x - (dt / tau) * g for i, (x, g, tau) in enumerate(zip(state, d, model.taus)))
-            return new, None
-
-        final, _ = jax.lax.scan(body, flat, None, length=steps)
-        u = final[i_out]
-        b = model.biases[i_out]
-        if b is not None:
-            u = u - b
-        lag = model.lagrangians[i_out]
-        if read == "state":
-            return final[i_out]
-        if read == "logits":
-            return lag._beta * u
-        return lag.activation(u)
-
-    if batched:
-        return jax.vmap(one)(inputs, init)
-    return one(inputs, init)
-
-
 def forward(
     model: CompiledHAM,
     inputs: Float[Array, "*batch ..."],
@@ -160,13 +120,12 @@ def forward(
             f"read='logits' needs a softmax output layer, but layer {output!r} has "
             f"{type(model.lagrangians[i_out]).__name__}. Use read='activation' or read='state'."
         )
-    steps = _check_steps(steps)
     inputs = jnp.asarray(inputs, dtype=jnp.result_type(float))
     shape = model.shapes[i_in]
     if inputs.shape == shape:
-        batched, lead = False, ()
+        lead: tuple[int, ...] = ()
     elif inputs.ndim == len(shape) + 1 and inputs.shape[1:] == shape:
-        batched, lead = True, inputs.shape[:1]
+        lead = inputs.shape[:1]
     else:
         raise StateError(
             f"inputs have shape {inputs.shape}, but input layer {input!r} has shape {shape}; pass {shape} "
@@ -177,23 +136,20 @@ def forward(
     if unknown:
         raise StateError(f"init names unknown layers {unknown}; this model's layers are {list(model.layer_names)}.")
     dtype = jnp.result_type(float)
-    init_flat = []
+    xs = {}
     for n, s in zip(model.layer_names, model.shapes):
         a = jnp.asarray(init[n], dtype) if n in init else jnp.zeros(lead + s, dtype)
         if a.shape != lead + s:
             raise StateError(f"init[{n!r}] has shape {a.shape}, expected {lead + s} (batched like the inputs).")
-        init_flat.append(a)
-    return _forward_jit(
-        model,
-        inputs,
-        tuple(init_flat),
-        _check_dt(dt),
-        i_in=i_in,
-        i_out=i_out,
-        steps=steps,
-        read=read,
-        batched=batched,
-    )
+        xs[n] = a
+    xs[input] = inputs
+    final, _ = model.run(xs, steps=steps, dt=dt, clamp=(input,))
+    if read == "state":
+        return final[output]
+    b = model.biases[i_out]
+    u = final[output] if b is None else final[output] - b
+    lag = model.lagrangians[i_out]
+    return lag._beta * u if read == "logits" else lag.activation(u)
 
 
 # ---- losses ----------------------------------------------------------------------------------

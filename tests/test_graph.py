@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import networkx as nx
+import numpy as np
 import pytest
 
 import hamux_graph as hg
@@ -189,3 +190,27 @@ def test_summary_lists_everything():
         assert word in text
     # 4*6 + 4*4 synapse weights
     assert "40 parameters" in text
+
+
+def test_model_to_ham_keeps_order_and_sharing(getkey):
+    ham = hg.HAM()
+    ham.add_layer("a", hg.TanhLayer((3,)))
+    ham.add_layer("b", hg.TanhLayer((4,), use_bias=True))
+    ham.add_synapse("s1", hg.DenseSynapse(), layers=("a", "b"))
+    ham.add_synapse("s2", shares="s1", layers=("a", "b"))
+    ham.add_synapse("s0", hg.DenseSynapse(), layers=("b", "b"))
+    G = ham.graph
+    # make the sharing node come before its owner in node order, as a hand-built graph may
+    G2 = type(G)()
+    for n in ["a", "b", "s2", "s1", "s0"]:
+        G2.add_node(n, **G.nodes[n])
+    G2.add_edges_from(G.edges(keys=True, data=True))
+    model = hg.HAM.from_networkx(G2).compile(key=getkey())
+    back = model.to_ham()
+    assert list(back.graph.nodes) == ["a", "b", "s2", "s1", "s0"]
+    assert back.graph.nodes["s2"]["shares"] == "s1"
+    assert back.connections("s0") == ("b", "b")
+    assert back.layers["b"].use_bias
+    again = back.compile(key=getkey())
+    xs = model.init_states(batch_size=2, key=getkey())
+    np.testing.assert_allclose(np.asarray(again.energy(xs)), np.asarray(model.energy(xs)), rtol=1e-6)

@@ -265,15 +265,7 @@ def stack_groups(st: "Structure", flat: Sequence[Any], axis: int) -> tuple[Any, 
 
 def unstack_groups(st: "Structure", arrays: dict, n: int, axis: int) -> list[Any]:
     """Inverse of ``stack_groups`` (entries of absent groups stay None), outside jit."""
-    flat: list[Any] = [None] * n
-    for gid, a in arrays.items():
-        ms = st.layer_groups[gid].members
-        if len(ms) == 1:
-            flat[ms[0]] = a
-        else:
-            for i, row in zip(ms, _unstack_jit(a, index_args(len(ms)), axis)):
-                flat[i] = row
-    return flat
+    return list(from_groups(st, arrays, n, split=lambda a, k: _unstack_jit(a, index_args(k), axis)))
 
 
 def unstack_vector(e: Any, batched: bool) -> list[Any]:
@@ -343,15 +335,19 @@ def to_groups(st: Structure, flat: Sequence[Any], ids: Sequence[int] | None = No
     return out
 
 
-def from_groups(st: Structure, arrays: dict[int, Any], n_layers: int) -> tuple[Any, ...]:
-    """Inverse of ``to_groups``: ``{group id: array}`` back to the per-layer tuple."""
+def from_groups(st: Structure, arrays: dict[int, Any], n_layers: int, split: Any = None) -> tuple[Any, ...]:
+    """Inverse of ``to_groups``: ``{group id: array}`` back to the per-layer tuple.
+
+    ``split(a, k)`` cuts a stacked group into its ``k`` members (default: ``unstack``).
+    """
     flat: list[Any] = [None] * n_layers
     for gid, a in arrays.items():
         ms = st.layer_groups[gid].members
         if len(ms) == 1:
             flat[ms[0]] = a
         else:
-            for i, row in zip(ms, unstack(a)):
+            rows = unstack(a) if split is None else split(a, len(ms))
+            for i, row in zip(ms, rows):
                 flat[i] = row
     return tuple(flat)
 
@@ -430,10 +426,7 @@ def total(terms: Any) -> Any:
     if not terms:
         return jnp.zeros((), jnp.result_type(float))
     if len(terms) <= 8:  # a few scalar adds fuse into one kernel
-        out = terms[0]
-        for t in terms[1:]:
-            out = out + t
-        return out
+        return functools.reduce(jnp.add, terms)
     return jnp.sum(jnp.stack(terms))
 
 
@@ -449,11 +442,8 @@ def energy_and_dEdg(st: Structure, packed, xs: dict[int, Any], *, need_grad: boo
 
 
 def dEdg(st: Structure, packed, xs: dict[int, Any]):
-    layers, syns = packed
-    us, gs, _ = layer_terms(st, layers, xs)
-    every = range(len(st.edge_groups))
-    dg = jax.grad(lambda g: total(synapse_terms(st, syns, g, every).values()))(gs)
-    return {gid: us[gid] + dg[gid] for gid in us}
+    """``∂E/∂g`` (per group) of one sample; XLA drops the unused energy value."""
+    return energy_and_dEdg(st, packed, xs)[1]
 
 
 # ---- clamped runs ---------------------------------------------------------------------------

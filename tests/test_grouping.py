@@ -316,3 +316,23 @@ def test_same_structure_different_parameter_shapes_do_not_share_compiled_code(ge
         model = layernorm_chain(delta)
         xs = xs or states(model, getkey())
         close(model.energy(xs), reference_energy(model, xs, jnp.asarray(delta)), tol=1e-4)
+
+
+def test_clamped_conv_run_matches_repeated_euler_steps(getkey):
+    """``run`` precomputes the drive of a held conv input; it must equal plain Euler steps."""
+    ham = hg.HAM()
+    ham.add_layer("img", hg.TanhLayer((6, 6, 2)))
+    ham.add_layer("feat", hg.TanhLayer((3, 3, 4), use_bias=True))
+    ham.add_layer("lab", hg.SoftmaxLayer((3,)))
+    ham.add_synapse("conv", hg.ConvSynapse(3, strides=2, kernel_init="normal", stdinit=0.5), layers=("img", "feat"))
+    ham.add_synapse("dense", hg.DenseSynapse(stdinit=0.5), layers=("feat", "lab"))
+    model = ham.compile(key=getkey())
+    xs = {k: 2.0 * v for k, v in model.init_states(batch_size=2, key=getkey()).items()}
+    xs["img"] = jax.random.normal(getkey(), (2, 6, 6, 2))
+    got, _ = model.run(xs, steps=15, dt=0.1, clamp=("img",))
+    want = dict(xs)
+    for _ in range(15):
+        d = model.dEdg(want)
+        want = {n: want[n] if n == "img" else want[n] - 0.1 / tau * d[n] for n, tau in zip(model.layer_names, model.taus)}
+    for n in model.layer_names:
+        np.testing.assert_allclose(np.asarray(got[n]), np.asarray(want[n]), rtol=1e-4, atol=1e-5)

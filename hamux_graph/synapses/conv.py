@@ -17,7 +17,7 @@ are initializer *names* (see ``KERNEL_INITS``).
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import equinox as eqx
 import jax
@@ -420,6 +420,9 @@ class ConvSynapse(_ConvBase):
         >>> syn.kernel.shape, syn(jnp.ones((8, 8, 1)), jnp.zeros((4, 4, 4))).shape
         ((3, 3, 1, 4), ())
     """
+
+    # affine in each argument when the other is fixed: ``run`` may precompute its drive
+    multiaffine: ClassVar[bool] = True
 
 
 def _check_pool_type(pool_type: Any) -> None:

@@ -83,10 +83,6 @@ def _update(model: "CompiledHAM", flat, d, dt, clamp: Clamp):
     return tuple(new)
 
 
-def _per_sample(fn, batch):
-    return fn if batch is None else jax.vmap(fn)
-
-
 def _split_clamp(clamp: Clamp) -> tuple[tuple[str, ...], tuple[Any, ...]]:
     """Static clamp kinds per layer, and the mask arrays (traced arguments)."""
     kinds = tuple(

@@ -163,10 +163,6 @@ class CompiledHAM(eqx.Module):
             self.synapses[p].energy(*[gs[i] for i in idx]) for p, idx in zip(self.edge_params, self.edge_layers)
         )
 
-    def _synapse_energy(self, gs):
-        terms = self._synapse_energies(gs)
-        return _total(terms)
-
     def _grouped(self, group: bool = True):
         st = _grouping.build(self, group=group)
         return st, _grouping.pack(st, self)
@@ -362,13 +358,3 @@ def _energy_tree_impl(model: CompiledHAM, static, packed, xg):
         return el, _grouping.synapse_terms(st, packed[1], gs, range(len(st.edge_groups)))
 
     return _per_sample(model, batched, one)(xg)
-
-
-def _total(terms):
-    if not terms:
-        return jnp.zeros((), jnp.result_type(float))
-    return jnp.sum(jnp.stack([jnp.asarray(t) for t in terms]))
-
-
-def _maybe_vmap(fn: Callable, batch: int | None) -> Callable:
-    return fn if batch is None else jax.vmap(fn)

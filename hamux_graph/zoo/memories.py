@@ -91,6 +91,15 @@ def classical_hopfield(
     return ham
 
 
+def _store(visible: Layer, memories: Layer, W: Any, stdinit: float) -> HAM:
+    """Two layers, "visible" and "memories", joined by the dense synapse "store"."""
+    ham = HAM()
+    ham.add_layer("visible", visible)
+    ham.add_layer("memories", memories)
+    ham.add_synapse("store", DenseSynapse(W=W, stdinit=stdinit), layers=("visible", "memories"))
+    return ham
+
+
 def dense_associative_memory(
     patterns: Float[Array, "K ..."] | None = None,
     *,
@@ -135,11 +144,7 @@ def dense_associative_memory(
     N = math.prod(shape)
     s = 1.0 / math.sqrt(N) if scale is None else float(scale)
     W = None if p is None else s * p.reshape(k, -1).T
-    ham = HAM()
-    ham.add_layer("visible", TanhLayer(shape, beta=beta))
-    ham.add_layer("memories", Layer(LRepu(n=n), shape=(k,), tau=hidden_tau))
-    ham.add_synapse("store", DenseSynapse(W=W, stdinit=s), layers=("visible", "memories"))
-    return ham
+    return _store(TanhLayer(shape, beta=beta), Layer(LRepu(n=n), shape=(k,), tau=hidden_tau), W, s)
 
 
 def modern_hopfield(
@@ -182,11 +187,7 @@ def modern_hopfield(
     N = math.prod(shape)
     b = 4.0 / math.sqrt(N) if beta is None else float(beta)
     W = None if p is None else p.reshape(k, -1).T
-    ham = HAM()
-    ham.add_layer("visible", IdentityLayer(shape))
-    ham.add_layer("memories", SoftmaxLayer((k,), beta=b, tau=hidden_tau))
-    ham.add_synapse("store", DenseSynapse(W=W, stdinit=1.0 / math.sqrt(N)), layers=("visible", "memories"))
-    return ham
+    return _store(IdentityLayer(shape), SoftmaxLayer((k,), beta=b, tau=hidden_tau), W, 1.0 / math.sqrt(N))
 
 
 def recall(

@@ -4,10 +4,11 @@ Usage::
 
     python benchmarks/run.py [--quick] [--out benchmarks/results/NAME.json]
 
-Every model is built in hamux_graph and as hand-written JAX with the same weights; the two
-are checked to agree before anything is timed. Timings are medians over rounds that
-alternate between the two implementations in the same process, and the ratios (not the
-absolute times) are what to compare: the machine may be shared and noisy.
+Every model is built in hamux_graph and as hand-written JAX with the same weights (and, if
+the reference package ``hamux`` v0.2 is installed, in hamux: ``hamux_ref.py``); all are
+checked to agree before anything is timed. Timings are medians over rounds that alternate
+between the implementations in the same process; a ratio is the median over rounds of the
+ratio within a round, so it is what to compare (the machine may be shared and noisy).
 Writes a JSON result to ``benchmarks/results/`` and a markdown table to
 ``benchmarks/RESULTS.md``.
 """
@@ -29,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import hamux_ref as HX  # noqa: E402
 import models as M  # noqa: E402
 
 import hamux_graph as hg  # noqa: E402
@@ -50,13 +52,22 @@ def per_call(fn, n):
     return (time.perf_counter() - t) / n
 
 
-def alternate(fns: dict, n: int, rounds: int) -> dict:
-    """Median seconds per call of each fn, rounds alternating between them."""
+def alternate(fns: dict, n: int, rounds: int) -> tuple[dict, dict]:
+    """Median seconds per call of each fn, and its median per-round ratio to the first fn's.
+
+    Rounds alternate between the functions (in a rotating order); a ratio is taken within
+    each round, between measurements seconds apart, so slow drifts of the machine's speed
+    cancel, and the median over rounds discards rounds hit by interference.
+    """
     times = {k: [] for k in fns}
-    for _ in range(rounds):
-        for k, f in fns.items():
-            times[k].append(per_call(f, n))
-    return {k: statistics.median(v) for k, v in times.items()}
+    keys = list(fns)
+    for r in range(rounds):
+        order = keys[r % len(keys) :] + keys[: r % len(keys)]
+        for k in order:
+            times[k].append(per_call(fns[k], n))
+    base = times[keys[0]]
+    ratios = {k: statistics.median([a / b for a, b in zip(v, base)]) for k, v in times.items()}
+    return {k: statistics.median(v) for k, v in times.items()}, ratios
 
 
 def calls_for(f, budget=0.05):
@@ -67,9 +78,9 @@ def calls_for(f, budget=0.05):
 # ---- 1. energy + gradient per call, and run throughput ----------------------------------------
 
 
-def bench_models(quick: bool) -> list[dict]:
+def bench_models(quick: bool, hamux: bool) -> list[dict]:
     rows = []
-    rounds = 5 if quick else 11
+    rounds = 9 if quick else 21
     steps = 100
     for name, build in M.MODELS.items():
         pair, layer_fns = build(jax.random.key(0))
@@ -86,30 +97,47 @@ def bench_models(quick: bool) -> list[dict]:
             r2 = hw_run(pair.params, xs, dt)
             M.assert_close(r1, r2, f"{name} run batch={batch}", rtol=2e-3, atol=2e-3)
 
-            f_hg = lambda: model.energy_and_dEdg(xs)
-            f_hw = lambda: hw_eg(pair.params, xs)
-            n = calls_for(f_hw)
-            t = alternate({"hg": f_hg, "hw": f_hw}, n, rounds)
-            r_hg = lambda: model.run(xs, steps=steps, dt=dt, clamp=pair.clamp)
-            r_hw = lambda: hw_run(pair.params, xs, dt)
-            nr = calls_for(r_hw, 0.2)
-            tr = alternate({"hg": r_hg, "hw": r_hw}, nr, rounds)
+            fns = {"hw": lambda: hw_eg(pair.params, xs), "hg": lambda: model.energy_and_dEdg(xs)}
+            runs = {
+                "hw": lambda: hw_run(pair.params, xs, dt),
+                "hg": lambda: model.run(xs, steps=steps, dt=dt, clamp=pair.clamp),
+            }
+            if hamux:
+                hx_eg, hx_run = HX.energy_and_grad(name, pair), HX.run(name, pair, steps)
+                M.assert_close(hx_eg(xs), (e2, d2), f"hamux {name} energy+grad batch={batch}")
+                M.assert_close(hx_run(xs, dt), r2, f"hamux {name} run batch={batch}", rtol=2e-3, atol=2e-3)
+                fns["hx"] = lambda: hx_eg(xs)
+                runs["hx"] = lambda: hx_run(xs, dt)
+            n = calls_for(fns["hw"])
+            t, q = alternate(fns, n, rounds)
+            nr = calls_for(runs["hw"], 0.2)
+            tr, qr = alternate(runs, nr, rounds)
             row = {
                 "model": pair.name,
                 "batch": 1 if batch is None else batch,
                 "eg_us_hg": t["hg"] * 1e6,
                 "eg_us_hw": t["hw"] * 1e6,
-                "eg_ratio": t["hg"] / t["hw"],
+                "eg_ratio": q["hg"],
                 "run_steps_per_s_hg": steps / tr["hg"],
                 "run_steps_per_s_hw": steps / tr["hw"],
-                "run_throughput_ratio": tr["hw"] / tr["hg"],
+                "run_throughput_ratio": 1.0 / qr["hg"],
                 "clamp": list(pair.clamp),
             }
+            if hamux:
+                row["eg_us_hamux"] = t["hx"] * 1e6
+                row["eg_ratio_hamux"] = q["hx"]
+                row["run_steps_per_s_hamux"] = steps / tr["hx"]
+                row["run_throughput_ratio_hamux"] = 1.0 / qr["hx"]
             rows.append(row)
             print(
                 f"{pair.name:34s} batch {row['batch']:3d}: energy+grad {row['eg_us_hg']:9.1f} us vs "
                 f"{row['eg_us_hw']:9.1f} us (x{row['eg_ratio']:.3f}); run {row['run_steps_per_s_hg']:9.0f} "
-                f"vs {row['run_steps_per_s_hw']:9.0f} steps/s (x{row['run_throughput_ratio']:.3f} throughput)",
+                f"vs {row['run_steps_per_s_hw']:9.0f} steps/s (x{row['run_throughput_ratio']:.3f} throughput)"
+                + (
+                    f"; hamux x{row['eg_ratio_hamux']:.3f} / x{row['run_throughput_ratio_hamux']:.3f}"
+                    if hamux
+                    else ""
+                ),
                 flush=True,
             )
     return rows
@@ -124,7 +152,7 @@ def _timed(f):
     return time.perf_counter() - t
 
 
-def bench_compile(quick: bool) -> dict:
+def bench_compile(quick: bool, hamux: bool) -> dict:
     out = {"chain": [], "hyperedge": []}
     Ls = (2, 8, 32, 128, 512)
     unstacked_max = 128 if quick else 512
@@ -136,6 +164,9 @@ def bench_compile(quick: bool) -> dict:
         xs = M.random_states(model, None, jax.random.key(1))
         hg_s = _timed(lambda: model.energy_and_dEdg(xs))
         warm = per_call(lambda: model.energy_and_dEdg(xs), 5)
+        ps = model.pack(xs)  # states kept in grouped form (hg.PackedStates)
+        warm_packed = per_call(lambda: model.energy_and_dEdg(ps), 5)
+        M.assert_close(model.unpack(model.energy_and_dEdg(ps)[1]), model.energy_and_dEdg(xs)[1], f"packed L={L}")
         # hand-written, stacked layers and synapses
         W = jnp.stack([model.synapse(f"s{i}").W for i in range(L)])
         X = jnp.stack([xs[f"x{i}"] for i in range(L + 1)])
@@ -151,6 +182,7 @@ def bench_compile(quick: bool) -> dict:
             "compile_s_hg": hg_s,
             "compile_s_hw_stacked": st_s,
             "call_ms_hg": warm * 1e3,
+            "call_ms_hg_packed": warm_packed * 1e3,
             "call_ms_hw_stacked": st_warm * 1e3,
         }
         if L <= unstacked_max:
@@ -158,11 +190,19 @@ def bench_compile(quick: bool) -> dict:
             xl = [xs[f"x{i}"] for i in range(L + 1)]
             f_un = M.chain_handwritten_unstacked(L)
             row["compile_s_hw_unstacked"] = _timed(lambda: f_un(Ws, xl))
+            row["call_ms_hw_unstacked"] = per_call(lambda: f_un(Ws, xl), 5) * 1e3
+        if hamux and L <= unstacked_max:
+            f_hx = HX.chain_energy_and_grad(model)
+            row["compile_s_hamux"] = _timed(lambda: f_hx(xs))
+            M.assert_close(f_hx(xs), (e_hg, d_hg), f"hamux chain L={L}")
+            row["call_ms_hamux"] = per_call(lambda: f_hx(xs), 5) * 1e3
         out["chain"].append(row)
         print(
             f"chain L={L:4d}: compile hg {hg_s:6.2f} s, hand-written stacked {st_s:5.2f} s"
             + (f", unstacked {row['compile_s_hw_unstacked']:6.2f} s" if "compile_s_hw_unstacked" in row else "")
-            + f"; per call hg {warm * 1e3:7.2f} ms vs stacked {st_warm * 1e3:6.2f} ms (build {build_s:.2f} s)",
+            + (f", hamux {row['compile_s_hamux']:6.2f} s" if "compile_s_hamux" in row else "")
+            + f"; per call hg {warm * 1e3:7.2f} ms (packed {warm_packed * 1e3:6.2f}) vs stacked "
+            f"{st_warm * 1e3:6.2f} ms (build {build_s:.2f} s)",
             flush=True,
         )
     for k in (2, 4, 8):
@@ -206,7 +246,7 @@ def bench_flops(quick: bool) -> dict:
     M.assert_close(model.energy_and_dEdg(xs), hw(W, xs), "big dense", rtol=1e-3, atol=1e-2)
     a = jnp.tanh(xs["a"])
     rounds = 3 if quick else 7
-    t = alternate(
+    t, _ = alternate(
         {"matmul": lambda: matmul(a, W), "hg": lambda: model.energy_and_dEdg(xs), "hw": lambda: hw(W, xs)},
         2 if quick else 5,
         rounds,
@@ -233,24 +273,34 @@ def bench_flops(quick: bool) -> dict:
 
 
 def markdown(result: dict) -> str:
+    hx = "hamux_version" in result
     lines = [
         "# Benchmarks: hamux_graph vs hand-written JAX",
         "",
         f"Run {result['date']} on {result['machine']} ({result['cpus']} CPUs, jax {result['jax']}, "
         f"backend {result['backend']}){' with --quick' if result['quick'] else ''}. "
         "Timings are medians of rounds alternating between the implementations in one process; "
-        "the machine may be shared, so compare the ratios. Reproduce with `python benchmarks/run.py`.",
+        "ratios are medians over rounds of the ratio within a round (the machine may be shared, "
+        "so compare the ratios). Reproduce with `python benchmarks/run.py`.",
         "",
         "## Energy + gradient per call, and `run` (100 Euler steps)",
         "",
-        "| model | batch | energy+∂E/∂g hg (µs) | hand-written (µs) | time ratio hg/hw (target ≤ 1.05) "
-        "| run steps/s hg | hand-written | throughput ratio hg/hw (target ≥ 0.95) |",
-        "|---|---|---|---|---|---|---|---|",
+        "Time ratio = time / hand-written time (target for hamux_graph ≤ 1.05); throughput ratio = "
+        "steps/s / hand-written steps/s (target ≥ 0.95)."
+        + (f" hamux = the reference package v{result['hamux_version']}." if hx else ""),
+        "",
+        "| model | batch | energy+∂E/∂g hg (µs) | hand-written (µs) | time ratio hg |"
+        + (" hamux (µs) | time ratio hamux |" if hx else "")
+        + " run steps/s hg | hand-written | throughput ratio hg |"
+        + (" throughput ratio hamux |" if hx else ""),
+        "|---|---|---|---|---|---|---|---|" + ("---|---|---|" if hx else ""),
     ]
-    for r in result["models"]:
+    for r in result.get("models", []):
         lines.append(
-            f"| {r['model']} | {r['batch']} | {r['eg_us_hg']:.1f} | {r['eg_us_hw']:.1f} | {r['eg_ratio']:.3f} | "
-            f"{r['run_steps_per_s_hg']:.0f} | {r['run_steps_per_s_hw']:.0f} | {r['run_throughput_ratio']:.3f} |"
+            f"| {r['model']} | {r['batch']} | {r['eg_us_hg']:.1f} | {r['eg_us_hw']:.1f} | **{r['eg_ratio']:.3f}** | "
+            + (f"{r['eg_us_hamux']:.1f} | {r['eg_ratio_hamux']:.3f} | " if hx else "")
+            + f"{r['run_steps_per_s_hg']:.0f} | {r['run_steps_per_s_hw']:.0f} | **{r['run_throughput_ratio']:.3f}** |"
+            + (f" {r['run_throughput_ratio_hamux']:.3f} |" if hx else "")
         )
     c = result["compile"]
     lines += [
@@ -258,17 +308,25 @@ def markdown(result: dict) -> str:
         "## Cold compile time (first call of energy + ∂E/∂g, seconds)",
         "",
         "Chain of L tanh layers of 64 units, a DenseSynapse between neighbours (target: ≤ 2 s at "
-        "L = 512 and ≤ 1.5× the L = 8 time).",
+        "L = 512 and ≤ 1.5× the L = 8 time). Per call: energy + ∂E/∂g once compiled; hg takes a dict of "
+        "L + 1 arrays and returns one, splitting and stacking groups at the boundary; with "
+        "`model.pack(xs)` (`hg.PackedStates`) the states stay stacked between calls.",
         "",
-        "| L | hamux_graph | hand-written, stacked arrays | hand-written, one array per node | "
-        "per call hg (ms) | per call stacked (ms) |",
-        "|---|---|---|---|---|---|",
+        "| L | hamux_graph | hand-written, stacked arrays | hand-written, one array per node |"
+        + (" hamux |" if hx else "")
+        + " per call hg (ms) | hg, PackedStates (ms) | per call stacked (ms) | per call one array per node (ms) |"
+        + (" per call hamux (ms) |" if hx else ""),
+        "|---|---|---|---|---|---|---|---|" + ("---|---|" if hx else ""),
     ]
+    dash = lambda r, k, f="{:.2f}": f.format(r[k]) if k in r else "—"  # noqa: E731
     for r in c["chain"]:
-        un = f"{r['compile_s_hw_unstacked']:.2f}" if "compile_s_hw_unstacked" in r else "—"
         lines.append(
-            f"| {r['L']} | {r['compile_s_hg']:.2f} | {r['compile_s_hw_stacked']:.2f} | {un} | "
-            f"{r['call_ms_hg']:.2f} | {r['call_ms_hw_stacked']:.2f} |"
+            f"| {r['L']} | **{r['compile_s_hg']:.2f}** | {r['compile_s_hw_stacked']:.2f} | "
+            f"{dash(r, 'compile_s_hw_unstacked')} |"
+            + (f" {dash(r, 'compile_s_hamux')} |" if hx else "")
+            + f" {r['call_ms_hg']:.2f} | {dash(r, 'call_ms_hg_packed')} | {r['call_ms_hw_stacked']:.2f} | "
+            f"{dash(r, 'call_ms_hw_unstacked')} |"
+            + (f" {dash(r, 'call_ms_hamux')} |" if hx else "")
         )
     chain = {r["L"]: r for r in c["chain"]}
     if 8 in chain and 512 in chain:
@@ -301,8 +359,11 @@ def markdown(result: dict) -> str:
         f"| hand-written | {f['hw_gflops']:.1f} | {f['hw_fraction_of_roof']:.0%} |",
         "",
     ]
-    if result.get("hamux"):
-        lines.append(result["hamux"])
+    if not hx:
+        lines.append(
+            "(The reference `hamux` package was not installed: no column for it. "
+            "`pip install hamux==0.2.2 fastcore` adds one.)"
+        )
     return "\n".join(lines)
 
 
@@ -311,6 +372,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="fewer rounds (a few minutes on 2 cores)")
     p.add_argument("--out", default=None, help="JSON output path (default benchmarks/results/<date>.json)")
     p.add_argument("--only", default=None, choices=["models", "compile", "flops"], help="run one section")
+    p.add_argument("--no-hamux", action="store_true", help="skip the reference hamux column even if installed")
     args = p.parse_args(argv)
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -322,16 +384,15 @@ def main(argv=None):
         "quick": args.quick,
         "loadavg": os.getloadavg(),
     }
-    try:
-        import hamux  # noqa: F401
+    hamux = HX.available() and not args.no_hamux
+    if hamux:
+        import importlib.metadata
 
-        result["hamux"] = "The `hamux` package is importable but its column is not implemented."
-    except ImportError:
-        result["hamux"] = "(The reference `hamux` package was not installed: no column for it.)"
+        result["hamux_version"] = importlib.metadata.version("hamux")
     if args.only in (None, "compile"):
-        result["compile"] = bench_compile(args.quick)
+        result["compile"] = bench_compile(args.quick, hamux)
     if args.only in (None, "models"):
-        result["models"] = bench_models(args.quick)
+        result["models"] = bench_models(args.quick, hamux)
     if args.only in (None, "flops"):
         result["flops"] = bench_flops(args.quick)
     result["loadavg_end"] = os.getloadavg()

@@ -57,6 +57,7 @@ from .synapses import (
 )
 from .graph import HAM as HAM
 from .model import CompiledHAM as CompiledHAM
+from .packed import PackedStates as PackedStates
 
 __version__ = "0.1.0"
 
@@ -95,6 +96,7 @@ __all__ = [
     "DenseMatrixSynapseWithHiddenLayer",
     "HAM",
     "CompiledHAM",
+    "PackedStates",
 ]
 
 # --- conv / pooling / attention synapses (issue 3): import above, names here ---

@@ -24,7 +24,6 @@ drive ``∂E_σ/∂g`` to that layer, computed once per run instead of every ste
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 from typing import Any, Sequence
@@ -33,6 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from ._stacking import STACK_THRESHOLD, host_stack, stack, unstack
 
 FREE, HELD, MASK = "free", "held", "mask"
 DYNAMIC, DRIVE, CONST = "dynamic", "drive", "const"
@@ -164,125 +165,11 @@ def build(model: Any, kinds: Sequence[str] | None = None, *, group: bool = True)
     )
 
 
-# ---- parameters and states in grouped form ---------------------------------------------
-#
-# XLA compiles one kernel per distinct fused operation, and deduplicates identical ones. A
-# ``jnp.stack`` of n arrays is one huge concatenate, and n static slices ``X[i]`` are n
-# *distinct* kernels (their offsets are part of the code): both make compile time grow with
-# n. So large groups are stacked with ``dynamic_update_slice`` and unstacked with
-# ``dynamic_slice`` at offsets passed in as runtime scalars (``indices``): the n updates
-# (and the n slices) are then one kernel each, compiled once.
-
-STACK_THRESHOLD = 8
-_index: tuple[Any, ...] = ()
-
-
-@contextlib.contextmanager
-def indices(idx: tuple[Any, ...]):
-    """While tracing: use the scalar int32 arrays ``idx`` (``idx[i] == i``) as offsets."""
-    global _index
-    old, _index = _index, tuple(idx)
-    try:
-        yield
-    finally:
-        _index = old
-
-
-_index_arrays: list[Any] = []
-
-
-def index_args(n: int) -> tuple[Any, ...]:
-    """Device scalars ``0 … n-1`` to pass as the ``indices`` of a jitted call (cached)."""
-    if n <= STACK_THRESHOLD:
-        return ()
-    while len(_index_arrays) < n:
-        _index_arrays.append(jax.device_put(np.int32(len(_index_arrays))))
-    return tuple(_index_arrays[:n])
-
-
-def stack(arrays: Sequence[Any], axis: int = 0) -> Any:
-    n = len(arrays)
-    if n <= STACK_THRESHOLD or len(_index) < n:
-        return jnp.stack(arrays, axis=axis)
-    first = jnp.asarray(arrays[0])
-    shape = first.shape[:axis] + (n,) + first.shape[axis:]
-    out = jnp.zeros(shape, jnp.result_type(*arrays))
-    for i, a in enumerate(arrays):
-        out = lax.dynamic_update_index_in_dim(out, a, _index[i], axis)
-    return out
-
-
-def unstack(a: Any, axis: int = 0) -> list[Any]:
-    n = a.shape[axis]
-    if n <= STACK_THRESHOLD or len(_index) < n:
-        return [lax.index_in_dim(a, i, axis=axis, keepdims=False) for i in range(n)]
-    return [lax.dynamic_index_in_dim(a, _index[i], axis=axis, keepdims=False) for i in range(n)]
-
-
-@functools.partial(jax.jit, static_argnums=2)
-def _stack_jit(arrays, idx, axis):
-    with indices(idx):
-        return stack(arrays, axis)
-
-
-@functools.partial(jax.jit, static_argnums=2)
-def _unstack_jit(a, idx, axis):
-    # A separate compiled call: here ``a`` is a parameter, so XLA cannot fuse (and duplicate)
-    # the computation that produced it into each of the n slices.
-    with indices(idx):
-        return tuple(unstack(a, axis))
-
-
-def _on_host(arrays: Sequence[Any]) -> bool:
-    """True if the arrays are concrete and live in host memory (the CPU backend)."""
-    if jax.default_backend() != "cpu":
-        return False
-    return not any(isinstance(a, jax.core.Tracer) for a in arrays)
-
-
-def stack_groups(st: "Structure", flat: Sequence[Any], axis: int) -> tuple[Any, ...]:
-    """Per-layer arrays (with a batch axis when ``axis == 1``) to per-group arrays, outside jit.
-
-    On the CPU backend concrete arrays are stacked with numpy (no compilation: a compiled
-    stack of n arrays costs compile time growing with n); otherwise in a small compiled call.
-    """
-    out = []
-    host = None
-    for lg in st.layer_groups:
-        ms = lg.members
-        if len(ms) == 1:
-            out.append(flat[ms[0]])
-            continue
-        arrays = tuple(flat[i] for i in ms)
-        if host is None:
-            host = _on_host(flat)
-        if host:
-            out.append(jnp.asarray(np.stack([np.asarray(a) for a in arrays], axis=axis)))
-        else:
-            out.append(_stack_jit(arrays, index_args(len(ms)), axis))
-    return tuple(out)
-
-
-def unstack_groups(st: "Structure", arrays: dict, n: int, axis: int) -> list[Any]:
-    """Inverse of ``stack_groups`` (entries of absent groups stay None), outside jit."""
-    return list(from_groups(st, arrays, n, split=lambda a, k: _unstack_jit(a, index_args(k), axis)))
-
-
-def unstack_vector(e: Any, batched: bool) -> list[Any]:
-    """Split per-member energies ``(n,)`` (or ``(B, n)``) outside jit."""
-    axis = 1 if batched else 0
-    if e.ndim == axis:
-        return [e]
-    return list(_unstack_jit(e, index_args(e.shape[axis]), axis))
-
-
-def _host_stack(arrays: Sequence[Any]) -> Any:
-    # Concrete parameters are stacked once per model, without compiling anything.
-    return jnp.asarray(np.stack([np.asarray(a) for a in arrays]))
+# ---- parameters in grouped form (states: see _stacking.py) --------------------------------
 
 
 def tree_stack(modules: Sequence[Any], host: bool = False) -> Any:
-    fn = _host_stack if host else stack
+    fn = host_stack if host else stack
     return jax.tree_util.tree_map(lambda *a: fn(a), *modules)
 
 
@@ -292,7 +179,7 @@ def pack(st: Structure, model: Any, *, host: bool = False) -> tuple[list[Any], l
     ``host=True`` stacks concrete arrays with numpy (no compilation); otherwise with jnp
     (inside a trace).
     """
-    stack_ = _host_stack if host else stack
+    stack_ = host_stack if host else stack
     layers = []
     for lg in st.layer_groups:
         lags = [model.lagrangians[i] for i in lg.members]
@@ -355,12 +242,8 @@ def from_groups(st: Structure, arrays: dict[int, Any], n_layers: int, split: Any
 # ---- energies (one sample) ----------------------------------------------------------------
 
 
-def _act(lag, u):
-    return lag.activation(u)
-
-
-def _lag(lag, u):
-    return lag(u)
+def _act_and_value(lag, u):
+    return lag.activation_and_value(u)
 
 
 def layer_terms(st: Structure, layers: list[Any], xs: dict[int, Any], drives: dict[int, Any] | None = None):
@@ -373,28 +256,37 @@ def layer_terms(st: Structure, layers: list[Any], xs: dict[int, Any], drives: di
     for gid, x in xs.items():
         lag, b = layers[gid]
         u = x if b is None else x - b
+        w = u + drives[gid] if gid in drives else u
         if st.size(gid) == 1:
-            g = lag.activation(u)
-            w = u + drives[gid] if gid in drives else u
-            e = jnp.sum(g * w) - lag(u)
+            g, L = lag.activation_and_value(u)
+            e = jnp.sum(g * w) - L
         else:
-            g = jax.vmap(_act)(lag, u)
-            w = u + drives[gid] if gid in drives else u
-            e = jnp.sum((g * w).reshape(u.shape[0], -1), axis=1) - jax.vmap(_lag)(lag, u)
+            g, L = jax.vmap(_act_and_value)(lag, u)
+            e = jnp.sum((g * w).reshape(u.shape[0], -1), axis=1) - L
         us[gid], gs[gid], es[gid] = u, g, e
     return us, gs, es
+
+
+def _gathers(st: Structure, slot: tuple[tuple[int, int], ...]) -> bool:
+    """True if a slot's rows all come from one stacked group (one slice or gather)."""
+    return len({gid for gid, _ in slot}) == 1 and st.size(slot[0][0]) > 1
 
 
 def _fetch(st: Structure, slot: tuple[tuple[int, int], ...], gs: dict[int, Any]) -> Any:
     if len(slot) == 1:
         gid, pos = slot[0]
         return gs[gid] if st.size(gid) == 1 else _row(gs[gid], pos)
-    gids = {gid for gid, _ in slot}
-    if len(gids) == 1:
+    if _gathers(st, slot):
         gid = slot[0][0]
-        if st.size(gid) > 1:
-            return _take(gs[gid], [pos for _, pos in slot], st.size(gid))
+        return _take(gs[gid], [pos for _, pos in slot], st.size(gid))
     return stack([_fetch(st, (s,), gs) for s in slot])
+
+
+def needs_index(st: Structure) -> bool:
+    """True if evaluating ``st`` stacks more than ``STACK_THRESHOLD`` arrays in the trace."""
+    return any(
+        len(slot) > STACK_THRESHOLD and not _gathers(st, slot) for eg in st.edge_groups for slot in eg.slots
+    )
 
 
 def _energy_of(syn, *gs):

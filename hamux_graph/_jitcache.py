@@ -21,7 +21,7 @@ from typing import Any, Callable
 import equinox as eqx
 import jax
 
-from . import _grouping
+from . import _grouping, _stacking
 
 _MAX_FUNCTIONS = 256
 _functions: "OrderedDict[Any, Callable]" = OrderedDict()
@@ -29,15 +29,14 @@ _instances: dict[int, tuple[weakref.ref, "_Entry"]] = {}
 
 
 class _Entry:
-    __slots__ = ("dynamic", "treedef", "static", "key", "fns", "index", "structures", "packed", "cacheable")
+    __slots__ = ("dynamic", "treedef", "static", "key", "fns", "structures", "packed", "cacheable")
 
-    def __init__(self, dynamic, treedef, static, key, index):
+    def __init__(self, dynamic, treedef, static, key):
         self.dynamic = dynamic
         self.treedef = treedef
         self.static = static
         self.key = key
         self.fns: dict[Any, Callable] = {}
-        self.index = index
         self.structures: dict[Any, Any] = {}
         self.packed: dict[Any, Any] = {}
         self.cacheable = False
@@ -82,8 +81,7 @@ def _make_entry(model: Any) -> tuple[_Entry, bool]:
     except TypeError:
         key = None
     traced = any(isinstance(l, jax.core.Tracer) for l in dynamic)
-    n = max(len(getattr(model, "layer_names", ())), len(getattr(model, "synapse_names", ())))
-    return _Entry(dynamic, treedef, static, key, _grouping.index_args(n)), not traced
+    return _Entry(dynamic, treedef, static, key), not traced
 
 
 def _entry(model: Any) -> _Entry:
@@ -115,32 +113,64 @@ def grouped(model: Any, kinds: Any = None) -> tuple[Any, list[Any], Any]:
     return g
 
 
-def grouped_call(model: Any, impl: Callable, kinds: Any, extra: tuple, flat, batched: bool, *args: Any):
+def layout(model: Any) -> Any:
+    """The ``packed.Layout`` of a model's states in grouped form (cached)."""
+    from .packed import Layout
+
+    ent = _entry(model)
+    lay = ent.packed.get("layout")
+    if lay is None:
+        st = grouped(model, None)[0]
+        lay = Layout(tuple(model.layer_names), tuple(model.shapes), tuple(g.members for g in st.layer_groups))
+        if ent.cacheable:
+            ent.packed["layout"] = lay
+    return lay
+
+
+def grouped_call(
+    model: Any,
+    impl: Callable,
+    kinds: Any,
+    extra: tuple,
+    flat,
+    batched: bool,
+    *args: Any,
+    packed: bool = False,
+    post: Callable | None = None,
+):
     """Run ``impl`` compiled, on grouped states and parameters; returns ``(structure, axis, out)``.
 
     ``impl(skeleton, (structure, *extra, batched), packed, xg, *args)`` is a module-level
     function; ``skeleton`` is the model with its array leaves replaced by ``None`` (use its
     static fields only), ``packed`` the grouped parameters and ``xg`` the grouped states
     ``{group id: array}`` (members stacked on axis 0 of a sample, i.e. axis 1 with a batch).
+
+    ``flat`` holds one array per layer, or with ``packed=True`` one per group of the
+    model's default grouping (``PackedStates.groups``), re-stacked in the trace for a clamp
+    pattern's grouping; then ``post(default, structure, axis, xg, out)`` (module-level) may
+    turn ``out`` back into the default grouping inside the compiled function.
     """
     ent = _entry(model)
-    fkey = (impl, kinds, extra, batched)
+    fkey = (impl, kinds, extra, batched, packed, post)
     fast = ent.fns.get(fkey)
     if fast is None:
         st, leaves, tdef = grouped(model, kinds)
-        fn = _function(ent, impl, fkey, (st,) + extra + (batched,), tdef)
-        singles = all(len(g.members) == 1 for g in st.layer_groups)
-        fast = (fn, st, leaves, singles)
+        src = grouped(model, None)[0] if packed else None
+        fn = _function(ent, impl, fkey, (st,) + extra + (batched,), tdef, src, post)
+        singles = packed or all(len(g.members) == 1 for g in st.layer_groups)
+        # runtime offsets only where the traced code stacks many arrays (see _stacking.stack)
+        index = _stacking.index_args(len(flat)) if _grouping.needs_index(st) else ()
+        fast = (fn, st, leaves, singles, index)
         if ent.key is not None and ent.cacheable:
             ent.fns[fkey] = fast
-    fn, st, leaves, singles = fast
+    fn, st, leaves, singles, index = fast
     axis = 1 if batched else 0
     # all groups of one layer: group i is layer i, and the states pass through as they are
-    xg = flat if singles else _grouping.stack_groups(st, flat, axis)
-    return st, axis, fn(leaves, ent.index, xg, *args)
+    xg = flat if singles else _stacking.stack_groups(st, flat, axis)
+    return st, axis, fn(leaves, index, xg, *args)
 
 
-def _function(ent: _Entry, impl: Callable, fkey: Any, static: Any, tdef: Any) -> Callable:
+def _function(ent: _Entry, impl: Callable, fkey: Any, static: Any, tdef: Any, src: Any, post: Any) -> Callable:
     # the grouping and packed treedef depend on parameter shapes too (not all are static)
     gkey = None if ent.key is None else (ent.key, static, tdef) + fkey
     if gkey is not None:
@@ -151,11 +181,19 @@ def _function(ent: _Entry, impl: Callable, fkey: Any, static: Any, tdef: Any) ->
     treedef, static_leaves = ent.treedef, ent.static
     n_dynamic = len(ent.dynamic)
 
+    st, axis = static[0], 1 if static[-1] else 0
+
     def wrapped(leaves, index, xg, *args):
         skeleton = _rebuild(treedef, static_leaves, [None] * n_dynamic)
         packed = jax.tree_util.tree_unflatten(tdef, leaves)
-        with _grouping.indices(index):
-            return impl(skeleton, static, packed, dict(enumerate(xg)), *args)
+        xg = dict(enumerate(xg))
+        if src is not None and src != st:
+            from .packed import regroup
+
+            xg = regroup(src, st, xg, axis)
+        with _stacking.indices(index):
+            out = impl(skeleton, static, packed, xg, *args)
+        return out if post is None else post(src, st, axis, xg, out)
 
     fn = jax.jit(wrapped)
     if gkey is not None:

@@ -14,8 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from . import _grouping, _jitcache
+from . import _grouping, _jitcache, _stacking
 from ._errors import StateError
+from .packed import PackedStates
 
 if TYPE_CHECKING:
     from .model import CompiledHAM
@@ -152,14 +153,37 @@ def _check_dt(dt: Any) -> Array:
     return dt
 
 
+def _to_default(default, st, axis, xg, out):
+    """In the trace: the new states (held groups from the input) in the default grouping."""
+    final, rest = (out, None) if isinstance(out, dict) else out
+    full = {gid: final[gid] if gid in final else xg[gid] for gid in range(len(st.layer_groups))}
+    if st != default:
+        from .packed import regroup
+
+        full = regroup(st, default, full, axis)
+    groups = tuple(full[g] for g in range(len(default.layer_groups)))
+    return groups if rest is None else (groups, rest)
+
+
 def _grouped_call(model: "CompiledHAM", impl, xs, dt, clamp, extra=()):
-    flat, batch = model._flat(xs)
+    flat, batch, packed = model._states(xs)
     kinds, masks = _split_clamp(normalize_clamp(model, clamp))
     st, axis, out = _jitcache.grouped_call(
-        model, impl, kinds, tuple(extra), flat, batch is not None, _check_dt(dt), masks
+        model,
+        impl,
+        kinds,
+        tuple(extra),
+        flat,
+        batch is not None,
+        _check_dt(dt),
+        masks,
+        packed=packed,
+        post=_to_default if packed else None,
     )
     final, rest = (out, None) if impl is _step_impl else out
-    new = _grouping.unstack_groups(st, final, len(flat), axis)
+    if packed:
+        return PackedStates(final, xs.layout, xs.batched), rest
+    new = _stacking.unstack_groups(st, final, len(flat), axis)
     new = [x if k == _grouping.HELD else n for x, n, k in zip(flat, new, kinds)]
     return model._dict(new), rest
 

@@ -66,6 +66,17 @@ class Lagrangian(eqx.Module):
         """The gradient of the Lagrangian (the layer's activation ``g``)."""
         return jax.grad(self)(x)
 
+    def activation_and_value(self, x: Float[Array, "..."]) -> tuple[Float[Array, "..."], Float[Array, ""]]:
+        """``(activation(x), L(x))`` together; override where the two share work.
+
+        Example:
+            >>> import jax.numpy as jnp, hamux_graph as hg
+            >>> g, L = hg.LSoftmax().activation_and_value(jnp.zeros(4))
+            >>> g.tolist(), round(float(L), 4)
+            ([0.25, 0.25, 0.25, 0.25], 1.3863)
+        """
+        return self.activation(x), self(x)
+
     def check_shape(self, shape: tuple[int, ...]) -> None:
         """Raise ``ValidationError`` if this Lagrangian cannot act on ``shape``."""
 
@@ -264,6 +275,17 @@ class LSoftmax(_BetaLagrangian):
 
     def activation(self, x):
         return jax.nn.softmax(self._beta * x, axis=self.axis)
+
+    def activation_and_value(self, x):
+        # one exponential for both: softmax(z) = e / s and logsumexp(z) = log s + m with
+        # z = βx, e = exp(z - m), s = Σ e, m the (gradient-free) row maximum of z, taken as
+        # β·max(x) (β > 0) so that z itself is never stored
+        b = self._beta
+        m = jax.lax.stop_gradient(b * jnp.max(x, axis=self.axis, keepdims=True))
+        m = jnp.where(jnp.isfinite(m), m, 0.0)
+        e = jnp.exp(b * x - m)
+        s = jnp.sum(e, axis=self.axis, keepdims=True)
+        return e / s, jnp.sum(jnp.log(s) + m) / b
 
     def check_shape(self, shape):
         _check_axis(self, self.axis, shape)

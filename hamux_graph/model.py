@@ -18,9 +18,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from . import _grouping, _jitcache
+from . import _grouping, _jitcache, _stacking
+from . import packed as _packed
 from ._errors import StateError
 from .lagrangians import Lagrangian
+from .packed import PackedStates
 from .synapses import Synapse
 
 __all__ = ["CompiledHAM"]
@@ -96,9 +98,62 @@ class CompiledHAM(eqx.Module):
             n: 0.01 * jax.random.normal(k, lead + s, dtype) for n, s, k in zip(self.layer_names, self.shapes, keys)
         }
 
+    def pack(self, xs: States) -> PackedStates:
+        """The states in grouped form: every method then skips splitting and stacking groups.
+
+        Identical layers are evaluated as stacked groups; a ``PackedStates`` keeps them
+        stacked between calls (see ``hamux_graph.PackedStates``). Worth it for deep models
+        of repeated blocks; for a few layers it makes no difference.
+
+        Example:
+            >>> import jax, hamux_graph as hg
+            >>> ham = hg.HAM()
+            >>> for n in ("a", "b", "c"):
+            ...     ham.add_layer(n, hg.TanhLayer((4,)))
+            >>> ham.add_synapse("ab", hg.DenseSynapse(), layers=("a", "b"))
+            >>> ham.add_synapse("bc", hg.DenseSynapse(), layers=("b", "c"))
+            >>> model = ham.compile(key=jax.random.key(0))
+            >>> ps = model.pack(model.init_states(key=jax.random.key(1)))
+            >>> e, d = model.energy_and_dEdg(ps)
+            >>> type(d).__name__, d["b"].shape
+            ('PackedStates', (4,))
+        """
+        flat, batch = self._flat(xs)
+        lay = _jitcache.layout(self)
+        st = _jitcache.grouped(self, None)[0]
+        groups = _stacking.stack_groups(st, flat, 0 if batch is None else 1)
+        return PackedStates(tuple(groups), lay, batch is not None)
+
+    def unpack(self, ps: PackedStates) -> States:
+        """The per-layer states dict of a ``PackedStates`` (the inverse of ``pack``)."""
+        if not isinstance(ps, PackedStates):
+            raise StateError(f"unpack takes PackedStates (from model.pack), got {type(ps).__name__}.")
+        lay = _jitcache.layout(self)
+        batch = _packed.check(ps, lay)
+        st = _jitcache.grouped(self, None)[0]
+        flat = _stacking.unstack_groups(st, dict(enumerate(ps.groups)), len(lay.names), 0 if batch is None else 1)
+        return self._dict(flat)
+
+    @_jitcache.fast_method
+    def _states(self, xs: Any) -> tuple[tuple[Array, ...], int | None, bool]:
+        """``(arrays, batch size, packed)``: per-layer arrays, or per group for PackedStates."""
+        if type(xs) is PackedStates:
+            return xs.groups, _packed.check(xs, _jitcache.layout(self)), True
+        flat, batch = self._flat(xs)
+        return flat, batch, False
+
+    @_jitcache.fast_method
+    def _out(self, st: Any, arrays: dict, n: int, batch: int | None, packed: bool) -> Any:
+        """Grouped outputs ``{group id: array}`` as a states dict, or PackedStates if ``packed``."""
+        if packed:
+            return PackedStates(tuple(arrays[g] for g in range(len(arrays))), _jitcache.layout(self), batch is not None)
+        return self._dict(_stacking.unstack_groups(st, arrays, n, 0 if batch is None else 1))
+
     @_jitcache.fast_method
     def _flat(self, xs: Any) -> tuple[tuple[Array, ...], int | None]:
         """Check a states dict against the model; return the state tuple and batch size."""
+        if isinstance(xs, PackedStates):
+            xs = self.unpack(xs)
         if type(xs) is not dict and not isinstance(xs, Mapping):
             raise StateError(
                 f"states must be a dict {{layer name: array}}, got {type(xs).__name__}. "
@@ -187,16 +242,16 @@ class CompiledHAM(eqx.Module):
 
     @_jitcache.fast_method
     def activations(self, xs: States) -> States:
-        """Layer activations ``g_ℓ = ∇L_ℓ(x_ℓ − b_ℓ)``."""
-        flat, batch = self._flat(xs)
-        st, axis, gs = _call(self, _activations_impl, flat, batch)
-        return self._dict(_grouping.unstack_groups(st, gs, len(flat), axis))
+        """Layer activations ``g_ℓ = ∇L_ℓ(x_ℓ − b_ℓ)`` (PackedStates in, PackedStates out)."""
+        flat, batch, packed = self._states(xs)
+        st, _, gs = _call(self, _activations_impl, flat, batch, packed)
+        return self._out(st, gs, len(self.layer_names), batch, packed)
 
     @_jitcache.fast_method
     def energy(self, xs: States) -> Float[Array, "*batch"]:
         """Total energy: a scalar, or shape ``(B,)`` for batched states."""
-        flat, batch = self._flat(xs)
-        return _call(self, _energy_impl, flat, batch)[2]
+        flat, batch, packed = self._states(xs)
+        return _call(self, _energy_impl, flat, batch, packed)[2]
 
     @_jitcache.fast_method
     def energy_and_dEdg(self, xs: States) -> tuple[Float[Array, "*batch"], States]:
@@ -211,31 +266,31 @@ class CompiledHAM(eqx.Module):
             >>> e.shape, d["v"].shape
             ((2,), (2, 4))
         """
-        flat, batch = self._flat(xs)
-        st, axis, (e, d) = _call(self, _energy_and_dEdg_impl, flat, batch)
-        return e, self._dict(_grouping.unstack_groups(st, d, len(flat), axis))
+        flat, batch, packed = self._states(xs)
+        st, _, (e, d) = _call(self, _energy_and_dEdg_impl, flat, batch, packed)
+        return e, self._out(st, d, len(self.layer_names), batch, packed)
 
     @_jitcache.fast_method
     def energy_tree(self, xs: States) -> dict[str, dict[str, Array]]:
         """Energy of every node: ``{"layers": {name: E_ℓ}, "synapses": {name: E_σ}}``."""
-        flat, batch = self._flat(xs)
-        st, _, (el, es) = _call(self, _energy_tree_impl, flat, batch)
+        flat, batch, packed = self._states(xs)
+        st, _, (el, es) = _call(self, _energy_tree_impl, flat, batch, packed)
         layers: list[Any] = [None] * len(self.layer_names)
         for gid, e in el.items():
-            for i, v in zip(st.layer_groups[gid].members, _grouping.unstack_vector(e, batch is not None)):
+            for i, v in zip(st.layer_groups[gid].members, _stacking.unstack_vector(e, batch is not None)):
                 layers[i] = v
         synapses: list[Any] = [None] * len(self.synapse_names)
         for k, e in es.items():
-            for j, v in zip(st.edge_groups[k].edges, _grouping.unstack_vector(e, batch is not None)):
+            for j, v in zip(st.edge_groups[k].edges, _stacking.unstack_vector(e, batch is not None)):
                 synapses[j] = v
         return {"layers": dict(zip(self.layer_names, layers)), "synapses": dict(zip(self.synapse_names, synapses))}
 
     @_jitcache.fast_method
     def dEdg(self, xs: States) -> States:
         """The Legendre gradient ``∂E/∂g_ℓ = u_ℓ + Σ_σ ∂E_σ/∂g_ℓ`` (no Hessian involved)."""
-        flat, batch = self._flat(xs)
-        st, axis, d = _call(self, _dEdg_impl, flat, batch)
-        return self._dict(_grouping.unstack_groups(st, d, len(flat), axis))
+        flat, batch, packed = self._states(xs)
+        st, _, d = _call(self, _dEdg_impl, flat, batch, packed)
+        return self._out(st, d, len(self.layer_names), batch, packed)
 
     @_jitcache.fast_method
     def step(self, xs: States, dt: float | Array = 0.1, clamp: Any = None) -> States:
@@ -325,8 +380,8 @@ def _per_sample(model: CompiledHAM, batched: bool, fn: Callable) -> Callable:
 # members stacked along axis 0 of one sample); ``_call`` converts at the boundary.
 
 
-def _call(model: CompiledHAM, impl: Callable, flat, batch):
-    return _jitcache.grouped_call(model, impl, None, (), flat, batch is not None)
+def _call(model: CompiledHAM, impl: Callable, flat, batch, packed: bool = False):
+    return _jitcache.grouped_call(model, impl, None, (), flat, batch is not None, packed=packed)
 
 
 def _activations_impl(model: CompiledHAM, static, packed, xg):

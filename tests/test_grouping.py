@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import hamux_graph as hg
-from hamux_graph import _grouping
+from hamux_graph import _grouping, _stacking
 
 # ---- reference energies written out ------------------------------------------------------------
 
@@ -336,3 +336,52 @@ def test_clamped_conv_run_matches_repeated_euler_steps(getkey):
         want = {n: want[n] if n == "img" else want[n] - 0.1 / tau * d[n] for n, tau in zip(model.layer_names, model.taus)}
     for n in model.layer_names:
         np.testing.assert_allclose(np.asarray(got[n]), np.asarray(want[n]), rtol=1e-4, atol=1e-5)
+
+
+# ---- splitting and stacking groups outside jit, in compiled chunks ---------------------------
+
+
+@pytest.mark.parametrize("n", [3, 9, 32, 33, 70])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_split_returns_every_member_in_order(n, axis):
+    a = np.arange(2 * n * 3, dtype=np.float32).reshape((n, 2, 3) if axis == 0 else (2, n, 3))
+    rows = _stacking.split(jnp.asarray(a), axis)
+    assert len(rows) == n
+    for i, r in enumerate(rows):
+        np.testing.assert_array_equal(np.asarray(r), np.take(a, i, axis=axis))
+
+
+@pytest.mark.parametrize("n", [5, 20, 70])
+def test_compiled_stacking_off_host_equals_numpy(monkeypatch, n):
+    # the path used on accelerators (no host numpy), exercised here on the CPU
+    monkeypatch.setattr(_stacking, "_on_host", lambda arrays: False)
+    layers, synapses = chain(n - 1, size=3)
+    model = build(layers, synapses, key=jax.random.key(0))
+    st = _grouping.build(model)
+    flat = [jnp.full((2, 3), float(i)) for i in range(n)]
+    (out,) = _stacking.stack_groups(st, flat, axis=1)
+    np.testing.assert_array_equal(np.asarray(out), np.stack([np.asarray(f) for f in flat], axis=1))
+
+
+def test_chain_longer_than_a_chunk_matches_reference(getkey):
+    layers, synapses = chain(40, size=3)  # 41 members: split and stacked in several chunks
+    model = build(layers, synapses, key=getkey())
+    energy, dEdg = reference(model, layers, synapses)
+    xb = states(model, getkey(), batch=2)
+    e, d = model.energy_and_dEdg(xb)
+    close((e, d), (per_sample(energy, xb), per_sample(dEdg, xb)), tol=1e-4)
+    tree = model.energy_tree(xb)
+    close(sum(tree["layers"].values()) + sum(tree["synapses"].values()), e, tol=1e-4)
+
+
+def test_slot_gathered_from_many_groups_stacks_in_the_trace(getkey):
+    # twelve identical edges whose first slot alternates between tanh and relu layers: the
+    # slot is stacked from two groups inside the compiled function (with runtime offsets)
+    layers = [(f"p{i}", "tanh" if i % 2 else "relu", 4) for i in range(12)] + [("q", "tanh", 4)]
+    synapses = [(f"s{i}", (f"p{i}", "q"), "dense") for i in range(12)]
+    model = build(layers, synapses, key=getkey())
+    st = _grouping.build(model)
+    assert _grouping.needs_index(st)
+    energy, dEdg = reference(model, layers, synapses)
+    xs = states(model, getkey())
+    close(model.energy_and_dEdg(xs), (energy(xs), dEdg(xs)), tol=1e-4)

@@ -169,3 +169,29 @@ def test_config_rebuilds_equivalent_lagrangian():
         again = type(lag)(**lag.config())
         x = jnp.linspace(-1.0, 1.0, 12).reshape(3, 4)
         np.testing.assert_allclose(np.asarray(again(x)), np.asarray(lag(x)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name,lag,L_np,g_np", CASES, ids=IDS)
+def test_activation_and_value_equals_separate_calls(name, lag, L_np, g_np, getkey):
+    # the fused form (one exponential for softmax) against the closed forms, and its
+    # gradients (in x and in the learnable scalars) against autodiff of the plain value
+    x = np.asarray(2.0 * jax.random.normal(getkey(), (3, 6)), dtype=np.float64)
+    g, L = lag.activation_and_value(jnp.asarray(x, jnp.float32))
+    np.testing.assert_allclose(float(L), L_np(x), rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(np.asarray(g), g_np(x), rtol=2e-4, atol=2e-5)
+    xj = jnp.asarray(x, jnp.float32)
+    via_pair = jax.grad(lambda m, v: m.activation_and_value(v)[1], argnums=(0, 1))(lag, xj)
+    direct = jax.grad(lambda m, v: m(v), argnums=(0, 1))(lag, xj)
+    for a, b in zip(jax.tree.leaves(via_pair), jax.tree.leaves(direct)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+
+
+def test_softmax_activation_and_value_stable_and_exact_at_large_arguments():
+    lag = hg.LSoftmax(beta=2.0)
+    x = jnp.array([[1e3, -1e3, 0.0, 5e2], [-jnp.inf, 0.0, 1.0, 2.0]])
+    g, L = lag.activation_and_value(x)
+    assert np.all(np.isfinite(np.asarray(g))) and np.isfinite(float(L))
+    row2 = np.log(np.exp(0.0) + np.exp(2.0) + np.exp(4.0)) / 2.0
+    np.testing.assert_allclose(float(L), 1e3 + row2, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(g[0]), [1.0, 0.0, 0.0, 0.0], atol=1e-7)
+    np.testing.assert_allclose(np.asarray(g[1]), _np_softmax(np.array([-np.inf, 0.0, 2.0, 4.0]), -1), rtol=1e-6)

@@ -35,14 +35,20 @@ def _check_stdinit(owner: str, value: float) -> None:
 
 
 def _contract_all(W: Array, vectors: Sequence[Array]) -> Array:
-    """Contract the leading len(vectors) axes of W with the given vectors, in order."""
-    k = len(vectors)
-    if k > len(_LETTERS) - 2:
-        raise ValidationError(f"a dense contraction over {k} layers is more than the supported {len(_LETTERS) - 2}.")
-    idx = _LETTERS[:k]
-    rest = _LETTERS[k : k + W.ndim - k]
-    spec = idx + rest + "," + ",".join(idx) + "->" + rest
-    return jnp.einsum(spec, W, *vectors)
+    """Contract the leading len(vectors) axes of W with the given vectors, in order.
+
+    Left to right, each vector the left operand of its product (``g₁ @ W``, then the next):
+    under ``jax.vmap`` the batched vector stays the leading operand, so every product (and
+    its transpose in the gradient) is a plain ``(B, n) @ (n, m)`` matmul with the batch axis
+    first, the layout a hand-written batched energy gets. (An ``einsum`` may contract ``W``
+    with the last vector first, which under ``vmap`` yields ``(m, B)`` products and
+    transposes.) The first product costs ``|W|`` multiply-adds whatever the order; the rest
+    cost at most as much again.
+    """
+    out = W
+    for v in vectors:
+        out = jnp.tensordot(v, out, axes=1)
+    return out
 
 
 class SimpleDenseSynapse(Synapse):

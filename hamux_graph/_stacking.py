@@ -1,0 +1,195 @@
+"""Stacking arrays into groups and splitting them back, inside and outside ``jax.jit``.
+
+The grouped evaluation (``_grouping.py``) works on one array per group of identical layers,
+its members stacked along a leading axis; the public API takes and returns one array per
+layer. This module converts between the two without making compile time grow with the
+number of members.
+
+XLA compiles a kernel per operation of a program. A ``jnp.stack`` of n arrays is one huge
+concatenate, and n static slices ``X[i]`` are n distinct kernels with their offsets baked
+in (about 8 ms of compile time each on a laptop CPU). Inside a trace, large groups are
+stacked with ``dynamic_update_slice`` and unstacked with ``dynamic_slice`` at offsets passed
+in as runtime scalars (``indices``): one generic kernel per member, about 0.5 ms each.
+Outside jit, on the CPU backend, concrete arrays are stacked with numpy (nothing to
+compile), and groups are split by one compiled function over ``CHUNK`` members, called as
+often as needed, so the compile time does not depend on the group size at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+STACK_THRESHOLD = 8
+_index: tuple[Any, ...] = ()
+
+
+@contextlib.contextmanager
+def indices(idx: tuple[Any, ...]):
+    """While tracing: use the scalar int32 arrays ``idx`` (``idx[i] == i``) as offsets."""
+    global _index
+    old, _index = _index, tuple(idx)
+    try:
+        yield
+    finally:
+        _index = old
+
+
+_index_arrays: list[Any] = []
+
+
+def index_args(n: int) -> tuple[Any, ...]:
+    """Device scalars ``0 … n-1`` to pass as the ``indices`` of a jitted call (cached)."""
+    if n <= STACK_THRESHOLD:
+        return ()
+    if len(_index_arrays) < n:
+        # one batched transfer (a device_put per scalar costs ~0.1 ms each)
+        _index_arrays.extend(jax.device_put([np.int32(i) for i in range(len(_index_arrays), n)]))
+    return tuple(_index_arrays[:n])
+
+
+def stack(arrays: Sequence[Any], axis: int = 0) -> Any:
+    n = len(arrays)
+    if n <= STACK_THRESHOLD or len(_index) < n:
+        return jnp.stack(arrays, axis=axis)
+    first = jnp.asarray(arrays[0])
+    shape = first.shape[:axis] + (n,) + first.shape[axis:]
+    out = jnp.zeros(shape, jnp.result_type(*arrays))
+    for i, a in enumerate(arrays):
+        out = lax.dynamic_update_index_in_dim(out, a, _index[i], axis)
+    return out
+
+
+def unstack(a: Any, axis: int = 0) -> list[Any]:
+    n = a.shape[axis]
+    if n <= STACK_THRESHOLD or len(_index) < n:
+        return [lax.index_in_dim(a, i, axis=axis, keepdims=False) for i in range(n)]
+    return [lax.dynamic_index_in_dim(a, _index[i], axis=axis, keepdims=False) for i in range(n)]
+
+
+# Outside jit, groups are split and stacked in chunks of CHUNK members by one compiled
+# function per (shape, chunk), called n / CHUNK times: XLA emits a kernel per output (or
+# input) of a compiled call, so one call over all n members costs compile time growing with
+# n (~0.5 ms a member on a laptop CPU), while the chunked calls compile once.
+CHUNK = 32
+
+
+def _chunks(n: int) -> list[tuple[int, int]]:
+    """``(start, skip)`` per chunk: rows ``start + skip … start + CHUNK - 1`` are new.
+
+    The last chunk is shifted back to end at row ``n - 1`` (it overlaps the previous one)
+    so every call has the same shape.
+    """
+    out = []
+    for s in range(0, n, CHUNK):
+        s0 = min(s, n - CHUNK)
+        out.append((s0, s - s0))
+    return out
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _stack_jit(arrays, idx, axis):
+    with indices(idx):
+        return stack(arrays, axis)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _unstack_jit(a, idx, axis):
+    # A separate compiled call: here ``a`` is a parameter, so XLA cannot fuse (and duplicate)
+    # the computation that produced it into each of the slices. The offsets ``idx`` are
+    # runtime scalars, so the slices are one kernel compiled once (see ``indices``).
+    with indices(idx):
+        return tuple(lax.dynamic_index_in_dim(a, i, axis=axis, keepdims=False) for i in _index)
+
+
+def split(a: Any, axis: int = 0) -> list[Any]:
+    """All members of a stacked (concrete) array along ``axis``, in compiled chunks."""
+    n = a.shape[axis]
+    if n <= CHUNK:
+        if n <= STACK_THRESHOLD:
+            return list(_unstack_static(a, axis))
+        return list(_unstack_jit(a, index_args(n), axis))
+    idx = index_args(n)
+    out: list[Any] = []
+    for s0, skip in _chunks(n):
+        out.extend(_unstack_jit(a, idx[s0 : s0 + CHUNK], axis)[skip:])
+    return out
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _unstack_static(a, axis):
+    return tuple(unstack(a, axis))
+
+
+def _stack_compiled(arrays: Sequence[Any], axis: int) -> Any:
+    n = len(arrays)
+    if n <= CHUNK:
+        return _stack_jit(tuple(arrays), index_args(n), axis)
+    idx = index_args(CHUNK)
+    parts = []
+    for s0, skip in _chunks(n):
+        part = _stack_jit(tuple(arrays[s0 : s0 + CHUNK]), idx, axis)
+        parts.append(part if skip == 0 else lax.slice_in_dim(part, skip, CHUNK, axis=axis))
+    return jnp.concatenate(parts, axis=axis)
+
+
+def _on_host(arrays: Sequence[Any]) -> bool:
+    """True if the arrays are concrete and live in host memory (the CPU backend)."""
+    if jax.default_backend() != "cpu":
+        return False
+    return not any(isinstance(a, jax.core.Tracer) for a in arrays)
+
+
+def stack_groups(st: Any, flat: Sequence[Any], axis: int) -> tuple[Any, ...]:
+    """Per-layer arrays (with a batch axis when ``axis == 1``) to per-group arrays, outside jit.
+
+    On the CPU backend concrete arrays are stacked with numpy (no compilation: a compiled
+    stack of n arrays costs compile time growing with n); otherwise in compiled chunks.
+    """
+    out = []
+    host = None
+    for lg in st.layer_groups:
+        ms = lg.members
+        if len(ms) == 1:
+            out.append(flat[ms[0]])
+            continue
+        arrays = tuple(flat[i] for i in ms)
+        if host is None:
+            host = _on_host(flat)
+        if host:
+            out.append(jax.device_put(np.stack([np.asarray(a) for a in arrays], axis=axis)))
+        else:
+            out.append(_stack_compiled(arrays, axis))
+    return tuple(out)
+
+
+def unstack_groups(st: Any, arrays: dict, n: int, axis: int) -> list[Any]:
+    """Inverse of ``stack_groups`` (entries of absent groups stay None), outside jit."""
+    flat: list[Any] = [None] * n
+    for gid, a in arrays.items():
+        ms = st.layer_groups[gid].members
+        if len(ms) == 1:
+            flat[ms[0]] = a
+        else:
+            for i, row in zip(ms, split(a, axis)):
+                flat[i] = row
+    return flat
+
+
+def unstack_vector(e: Any, batched: bool) -> list[Any]:
+    """Split per-member energies ``(n,)`` (or ``(B, n)``) outside jit."""
+    axis = 1 if batched else 0
+    if e.ndim == axis:
+        return [e]
+    return split(e, axis)
+
+
+def host_stack(arrays: Sequence[Any]) -> Any:
+    # Concrete parameters are stacked once per model, without compiling anything.
+    return jax.device_put(np.stack([np.asarray(a) for a in arrays]))

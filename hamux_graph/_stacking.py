@@ -44,14 +44,17 @@ def indices(idx: tuple[Any, ...]):
 _index_arrays: list[Any] = []
 
 
-def index_args(n: int) -> tuple[Any, ...]:
-    """Device scalars ``0 … n-1`` to pass as the ``indices`` of a jitted call (cached)."""
-    if n <= STACK_THRESHOLD:
-        return ()
+def offsets(n: int) -> tuple[Any, ...]:
+    """Device scalars ``0 … n-1`` (cached), runtime offsets for ``dynamic_slice``."""
     if len(_index_arrays) < n:
         # one batched transfer (a device_put per scalar costs ~0.1 ms each)
         _index_arrays.extend(jax.device_put([np.int32(i) for i in range(len(_index_arrays), n)]))
     return tuple(_index_arrays[:n])
+
+
+def index_args(n: int) -> tuple[Any, ...]:
+    """The ``indices`` to pass to a jitted call that stacks ``n`` arrays in its trace."""
+    return () if n <= STACK_THRESHOLD else offsets(n)
 
 
 def stack(arrays: Sequence[Any], axis: int = 0) -> Any:
@@ -103,28 +106,20 @@ def _stack_jit(arrays, idx, axis):
 def _unstack_jit(a, idx, axis):
     # A separate compiled call: here ``a`` is a parameter, so XLA cannot fuse (and duplicate)
     # the computation that produced it into each of the slices. The offsets ``idx`` are
-    # runtime scalars, so the slices are one kernel compiled once (see ``indices``).
-    with indices(idx):
-        return tuple(lax.dynamic_index_in_dim(a, i, axis=axis, keepdims=False) for i in _index)
+    # runtime scalars: each slice is a generic kernel, cheap to compile (see the docstring).
+    return tuple(lax.dynamic_index_in_dim(a, i, axis=axis, keepdims=False) for i in idx)
 
 
 def split(a: Any, axis: int = 0) -> list[Any]:
     """All members of a stacked (concrete) array along ``axis``, in compiled chunks."""
     n = a.shape[axis]
+    idx = offsets(n)
     if n <= CHUNK:
-        if n <= STACK_THRESHOLD:
-            return list(_unstack_static(a, axis))
-        return list(_unstack_jit(a, index_args(n), axis))
-    idx = index_args(n)
+        return list(_unstack_jit(a, idx, axis))
     out: list[Any] = []
     for s0, skip in _chunks(n):
         out.extend(_unstack_jit(a, idx[s0 : s0 + CHUNK], axis)[skip:])
     return out
-
-
-@functools.partial(jax.jit, static_argnums=1)
-def _unstack_static(a, axis):
-    return tuple(unstack(a, axis))
 
 
 def _stack_compiled(arrays: Sequence[Any], axis: int) -> Any:

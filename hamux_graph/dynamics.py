@@ -166,7 +166,8 @@ def _to_default(default, st, axis, xg, out):
 
 
 def _grouped_call(model: "CompiledHAM", impl, xs, dt, clamp, extra=()):
-    flat, batch, packed = model._states(xs)
+    flat, batch, layout = model._states(xs)
+    packed = layout is not None
     kinds, masks = _split_clamp(normalize_clamp(model, clamp))
     st, axis, out = _jitcache.grouped_call(
         model,
@@ -182,7 +183,7 @@ def _grouped_call(model: "CompiledHAM", impl, xs, dt, clamp, extra=()):
     )
     final, rest = (out, None) if impl is _step_impl else out
     if packed:
-        return PackedStates(final, xs.layout, xs.batched), rest
+        return PackedStates(final, layout, batch is not None), rest
     new = _stacking.unstack_groups(st, final, len(flat), axis)
     new = [x if k == _grouping.HELD else n for x, n, k in zip(flat, new, kinds)]
     return model._dict(new), rest

@@ -135,18 +135,19 @@ class CompiledHAM(eqx.Module):
         return self._dict(flat)
 
     @_jitcache.fast_method
-    def _states(self, xs: Any) -> tuple[tuple[Array, ...], int | None, bool]:
-        """``(arrays, batch size, packed)``: per-layer arrays, or per group for PackedStates."""
+    def _states(self, xs: Any) -> tuple[tuple[Array, ...], int | None, Any]:
+        """``(arrays, batch size, layout)``: per-layer arrays and layout None, or for
+        PackedStates its groups and layout."""
         if type(xs) is PackedStates:
-            return xs.groups, _packed.check(xs, _jitcache.layout(self)), True
+            return xs.groups, _packed.check(xs, _jitcache.layout(self)), xs.layout
         flat, batch = self._flat(xs)
-        return flat, batch, False
+        return flat, batch, None
 
     @_jitcache.fast_method
-    def _out(self, st: Any, arrays: dict, n: int, batch: int | None, packed: bool) -> Any:
-        """Grouped outputs ``{group id: array}`` as a states dict, or PackedStates if ``packed``."""
-        if packed:
-            return PackedStates(tuple(arrays[g] for g in range(len(arrays))), _jitcache.layout(self), batch is not None)
+    def _out(self, st: Any, arrays: dict, n: int, batch: int | None, layout: Any) -> Any:
+        """Grouped outputs ``{group id: array}`` as a states dict, or PackedStates with ``layout``."""
+        if layout is not None:
+            return PackedStates(tuple(arrays[g] for g in range(len(arrays))), layout, batch is not None)
         return self._dict(_stacking.unstack_groups(st, arrays, n, 0 if batch is None else 1))
 
     @_jitcache.fast_method
@@ -243,15 +244,15 @@ class CompiledHAM(eqx.Module):
     @_jitcache.fast_method
     def activations(self, xs: States) -> States:
         """Layer activations ``g_ℓ = ∇L_ℓ(x_ℓ − b_ℓ)`` (PackedStates in, PackedStates out)."""
-        flat, batch, packed = self._states(xs)
-        st, _, gs = _call(self, _activations_impl, flat, batch, packed)
-        return self._out(st, gs, len(self.layer_names), batch, packed)
+        flat, batch, layout = self._states(xs)
+        st, _, gs = _call(self, _activations_impl, flat, batch, layout)
+        return self._out(st, gs, len(self.layer_names), batch, layout)
 
     @_jitcache.fast_method
     def energy(self, xs: States) -> Float[Array, "*batch"]:
         """Total energy: a scalar, or shape ``(B,)`` for batched states."""
-        flat, batch, packed = self._states(xs)
-        return _call(self, _energy_impl, flat, batch, packed)[2]
+        flat, batch, layout = self._states(xs)
+        return _call(self, _energy_impl, flat, batch, layout)[2]
 
     @_jitcache.fast_method
     def energy_and_dEdg(self, xs: States) -> tuple[Float[Array, "*batch"], States]:
@@ -266,15 +267,15 @@ class CompiledHAM(eqx.Module):
             >>> e.shape, d["v"].shape
             ((2,), (2, 4))
         """
-        flat, batch, packed = self._states(xs)
-        st, _, (e, d) = _call(self, _energy_and_dEdg_impl, flat, batch, packed)
-        return e, self._out(st, d, len(self.layer_names), batch, packed)
+        flat, batch, layout = self._states(xs)
+        st, _, (e, d) = _call(self, _energy_and_dEdg_impl, flat, batch, layout)
+        return e, self._out(st, d, len(self.layer_names), batch, layout)
 
     @_jitcache.fast_method
     def energy_tree(self, xs: States) -> dict[str, dict[str, Array]]:
         """Energy of every node: ``{"layers": {name: E_ℓ}, "synapses": {name: E_σ}}``."""
-        flat, batch, packed = self._states(xs)
-        st, _, (el, es) = _call(self, _energy_tree_impl, flat, batch, packed)
+        flat, batch, layout = self._states(xs)
+        st, _, (el, es) = _call(self, _energy_tree_impl, flat, batch, layout)
         layers: list[Any] = [None] * len(self.layer_names)
         for gid, e in el.items():
             for i, v in zip(st.layer_groups[gid].members, _stacking.unstack_vector(e, batch is not None)):
@@ -288,9 +289,9 @@ class CompiledHAM(eqx.Module):
     @_jitcache.fast_method
     def dEdg(self, xs: States) -> States:
         """The Legendre gradient ``∂E/∂g_ℓ = u_ℓ + Σ_σ ∂E_σ/∂g_ℓ`` (no Hessian involved)."""
-        flat, batch, packed = self._states(xs)
-        st, _, d = _call(self, _dEdg_impl, flat, batch, packed)
-        return self._out(st, d, len(self.layer_names), batch, packed)
+        flat, batch, layout = self._states(xs)
+        st, _, d = _call(self, _dEdg_impl, flat, batch, layout)
+        return self._out(st, d, len(self.layer_names), batch, layout)
 
     @_jitcache.fast_method
     def step(self, xs: States, dt: float | Array = 0.1, clamp: Any = None) -> States:
@@ -380,8 +381,8 @@ def _per_sample(model: CompiledHAM, batched: bool, fn: Callable) -> Callable:
 # members stacked along axis 0 of one sample); ``_call`` converts at the boundary.
 
 
-def _call(model: CompiledHAM, impl: Callable, flat, batch, packed: bool = False):
-    return _jitcache.grouped_call(model, impl, None, (), flat, batch is not None, packed=packed)
+def _call(model: CompiledHAM, impl: Callable, flat, batch, layout: Any = None):
+    return _jitcache.grouped_call(model, impl, None, (), flat, batch is not None, packed=layout is not None)
 
 
 def _activations_impl(model: CompiledHAM, static, packed, xg):

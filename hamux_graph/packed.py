@@ -9,8 +9,8 @@ returns the states in the grouped form the compiled code uses; every method of
 never converts. ``model.unpack(ps)`` (or ``ps[name]`` for one layer) gets the per-layer
 arrays back.
 
-``PackedStates`` is an equinox Module (a pytree): it passes through ``jax.jit``,
-``jax.vmap`` and optax like a dict of arrays does.
+``PackedStates`` is an immutable pytree: it passes through ``jax.jit``, ``jax.vmap`` and
+``jax.grad`` like a dict of arrays does.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Sequence
 
-import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -48,11 +48,13 @@ class Layout:
         raise AssertionError("unreachable: every layer is in a group")  # pragma: no cover
 
 
-class PackedStates(eqx.Module):
+@jax.tree_util.register_pytree_node_class
+class PackedStates:
     """The states of a ``CompiledHAM`` in grouped form (from ``model.pack``).
 
     ``groups[g]`` stacks the states of the layers of group ``g`` along axis 0 (axis 1 with
-    a batch axis); a group of one layer is that layer's array as it is.
+    a batch axis); a group of one layer is that layer's array as it is. Immutable; a pytree
+    whose leaves are ``groups`` (the layout is static).
 
     Example:
         >>> import jax, hamux_graph as hg
@@ -70,9 +72,35 @@ class PackedStates(eqx.Module):
         ((2, 8), (2, 8))
     """
 
+    # A plain registered pytree rather than an equinox Module: it is built on every call
+    # that returns states, and a Module's construction costs ~20 µs.
+    __slots__ = ("groups", "layout", "batched")
     groups: tuple[Array, ...]
-    layout: Layout = eqx.field(static=True)
-    batched: bool = eqx.field(static=True)
+    layout: Layout
+    batched: bool
+
+    def __init__(self, groups: Sequence[Array], layout: Layout, batched: bool):
+        object.__setattr__(self, "groups", tuple(groups))
+        object.__setattr__(self, "layout", layout)
+        object.__setattr__(self, "batched", bool(batched))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"PackedStates is immutable; cannot set {name!r}.")
+
+    def tree_flatten(self):
+        return self.groups, (self.layout, self.batched)
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "groups", tuple(children))
+        object.__setattr__(obj, "layout", aux[0])
+        object.__setattr__(obj, "batched", aux[1])
+        return obj
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(str(tuple(getattr(g, "shape", ()))) for g in self.groups)
+        return f"PackedStates({len(self.layout.names)} layers in {len(self.groups)} groups: {shapes})"
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -164,3 +164,13 @@ def test_packed_errors_name_the_problem(getkey):
     mixed = hg.PackedStates((jnp.zeros((2, 5, 5)),), ps.layout, False)
     with pytest.raises(hg.StateError, match="expected"):
         a.dEdg(mixed)
+
+
+def test_relax_accepts_packed_states_and_returns_a_dict(getkey):
+    model = chain(3).compile(key=getkey())
+    xs = states(model, getkey(), batch=2)
+    a = model.relax(model.pack(xs), tol=1e-3, max_steps=3000, dt=0.2)
+    b = model.relax(xs, tol=1e-3, max_steps=3000, dt=0.2)
+    assert isinstance(a.states, dict)
+    for n in model.layer_names:
+        close(a.states[n], b.states[n])

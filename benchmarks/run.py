@@ -159,9 +159,9 @@ def bench_compile(quick: bool, hamux: bool) -> dict:
     for L in Ls:
         key = jax.random.key(L)
         t = time.perf_counter()
-        model = M.chain_ham(L).compile(key=key)
+        model = jax.block_until_ready(M.chain_ham(L).compile(key=key))  # weights initialised
         build_s = time.perf_counter() - t
-        xs = M.random_states(model, None, jax.random.key(1))
+        xs = _block(M.random_states(model, None, jax.random.key(1)))
         hg_s = _timed(lambda: model.energy_and_dEdg(xs))
         warm = per_call(lambda: model.energy_and_dEdg(xs), 5)
         ps = model.pack(xs)  # states kept in grouped form (hg.PackedStates)
@@ -207,7 +207,7 @@ def bench_compile(quick: bool, hamux: bool) -> dict:
         )
     for k in (2, 4, 8):
         model = M.hyperedge_ham(k).compile(key=jax.random.key(100 + k))
-        xs = M.random_states(model, None, jax.random.key(1))
+        xs = _block(M.random_states(model, None, jax.random.key(1)))
         hg_s = _timed(lambda: model.energy_and_dEdg(xs))
         Ws = list(model.synapse("s").Ws)
         xl = [xs[f"x{i}"] for i in range(k)]

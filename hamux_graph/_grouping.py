@@ -169,8 +169,15 @@ def build(model: Any, kinds: Sequence[str] | None = None, *, group: bool = True)
 
 
 def tree_stack(modules: Sequence[Any], host: bool = False) -> Any:
+    """Modules of one structure stacked leaf by leaf into one module.
+
+    Each module is flattened once (``tree_map`` over n modules matches every one against
+    the first's structure, ~0.2 ms a module for equinox Modules).
+    """
     fn = host_stack if host else stack
-    return jax.tree_util.tree_map(lambda *a: fn(a), *modules)
+    leaves, treedef = jax.tree_util.tree_flatten(modules[0])
+    columns = [leaves] + [jax.tree_util.tree_leaves(m) for m in modules[1:]]
+    return jax.tree_util.tree_unflatten(treedef, [fn([c[i] for c in columns]) for i in range(len(leaves))])
 
 
 def pack(st: Structure, model: Any, *, host: bool = False) -> tuple[list[Any], list[Any]]:

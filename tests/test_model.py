@@ -155,6 +155,23 @@ def test_hidden_layer_synapses_match_formulas(getkey):
         np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(3, 7), (7, 3), (4, 4)], ids=["wide", "tall", "square"])
+@pytest.mark.parametrize("cls", [hg.DenseSynapse, hg.SimpleDenseSynapse])
+def test_bilinear_energy_and_gradients_in_either_contraction_order(shape, cls, getkey):
+    # the product over W's larger axis is formed first: both orders against g1ᵀ W g2,
+    # and the batched gradients against the closed forms W g2 and Wᵀ g1
+    W = _rand(getkey(), shape)
+    syn = cls(W=jnp.asarray(W, jnp.float32))
+    G1, G2 = _rand(getkey(), (6, shape[0])), _rand(getkey(), (6, shape[1]))
+    e = jax.vmap(syn)(jnp.asarray(G1, jnp.float32), jnp.asarray(G2, jnp.float32))
+    np.testing.assert_allclose(np.asarray(e), np.einsum("bi,ij,bj->b", G1, W, G2), rtol=1e-5, atol=1e-6)
+    d1, d2 = jax.vmap(jax.grad(lambda a, b: syn(a, b), argnums=(0, 1)))(
+        jnp.asarray(G1, jnp.float32), jnp.asarray(G2, jnp.float32)
+    )
+    np.testing.assert_allclose(np.asarray(d1), G2 @ W.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(d2), G1 @ W, rtol=1e-5, atol=1e-6)
+
+
 def test_dense_synapse_without_flatten_contracts_last_axis(getkey):
     g1 = _rand(getkey(), (5, 3))
     g2 = _rand(getkey(), (5, 4))

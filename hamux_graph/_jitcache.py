@@ -64,6 +64,12 @@ class fast_method:
         return self.fn(*args, **kwargs)
 
 
+def clear() -> None:
+    """Forget all compiled functions and per-instance entries (for cold-compile benchmarks)."""
+    _functions.clear()
+    _instances.clear()
+
+
 def _rebuild(treedef, static, dynamic):
     leaves = list(dynamic)
     for i, v in static:

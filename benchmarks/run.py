@@ -170,10 +170,10 @@ def cold_compile(make, repeats: int) -> float:
 
 
 def bench_compile(quick: bool, hamux: bool) -> dict:
-    out = {"chain": [], "hyperedge": []}
     Ls = (2, 8, 32, 128, 512)
     unstacked_max = 128 if quick else 512
     repeats = 5 if quick else 7
+    out = {"chain": [], "hyperedge": [], "repeats": repeats}
     for L in Ls:
         key = jax.random.key(L)
         t = time.perf_counter()
@@ -330,6 +330,9 @@ def markdown(result: dict) -> str:
     lines += [
         "",
         "## Cold compile time (first call of energy + ∂E/∂g, seconds)",
+        "",
+        f"Medians of {c.get('repeats', 1)} first calls, JAX's and hamux_graph's caches cleared before each "
+        "(hamux and one array per node: a single call).",
         "",
         "Chain of L tanh layers of 64 units, a DenseSynapse between neighbours (target: ≤ 2 s at "
         "L = 512 and ≤ 1.5× the L = 8 time). Per call: energy + ∂E/∂g once compiled; hg takes a dict of "

@@ -229,22 +229,6 @@ def to_groups(st: Structure, flat: Sequence[Any], ids: Sequence[int] | None = No
     return out
 
 
-def from_groups(st: Structure, arrays: dict[int, Any], n_layers: int, split: Any = None) -> tuple[Any, ...]:
-    """Inverse of ``to_groups``: ``{group id: array}`` back to the per-layer tuple.
-
-    ``split(a, k)`` cuts a stacked group into its ``k`` members (default: ``unstack``).
-    """
-    flat: list[Any] = [None] * n_layers
-    for gid, a in arrays.items():
-        ms = st.layer_groups[gid].members
-        if len(ms) == 1:
-            flat[ms[0]] = a
-        else:
-            rows = unstack(a) if split is None else split(a, len(ms))
-            for i, row in zip(ms, rows):
-                flat[i] = row
-    return tuple(flat)
-
 
 # ---- energies (one sample) ----------------------------------------------------------------
 

@@ -164,17 +164,27 @@ def stack_groups(st: Any, flat: Sequence[Any], axis: int) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def unstack_groups(st: Any, arrays: dict, n: int, axis: int) -> list[Any]:
-    """Inverse of ``stack_groups`` (entries of absent groups stay None), outside jit."""
-    flat: list[Any] = [None] * n
+def from_groups(st: Any, arrays: dict[int, Any], n_layers: int, cut: Any = None) -> tuple[Any, ...]:
+    """Grouped arrays ``{group id: array}`` back to the per-layer tuple (absent groups: None).
+
+    ``cut(a, k)`` splits a stacked group into its ``k`` members (default: ``unstack``, in a
+    trace).
+    """
+    flat: list[Any] = [None] * n_layers
     for gid, a in arrays.items():
         ms = st.layer_groups[gid].members
         if len(ms) == 1:
             flat[ms[0]] = a
         else:
-            for i, row in zip(ms, split(a, axis)):
+            rows = unstack(a) if cut is None else cut(a, len(ms))
+            for i, row in zip(ms, rows):
                 flat[i] = row
-    return flat
+    return tuple(flat)
+
+
+def unstack_groups(st: Any, arrays: dict, n: int, axis: int) -> list[Any]:
+    """Inverse of ``stack_groups`` (entries of absent groups stay None), outside jit."""
+    return list(from_groups(st, arrays, n, cut=lambda a, k: split(a, axis)))
 
 
 def unstack_vector(e: Any, batched: bool) -> list[Any]:

@@ -230,12 +230,12 @@ class CompiledHAM(eqx.Module):
     def _energy_and_dEdg1(self, xs, *, group: bool = True):
         st, packed = self._grouped(group)
         e, d = _grouping.energy_and_dEdg(st, packed, _grouping.to_groups(st, xs))
-        return e, _grouping.from_groups(st, d, len(self.layer_names))
+        return e, _stacking.from_groups(st, d, len(self.layer_names))
 
     def _dEdg1(self, xs, *, group: bool = True):
         st, packed = self._grouped(group)
         d = _grouping.dEdg(st, packed, _grouping.to_groups(st, xs))
-        return _grouping.from_groups(st, d, len(self.layer_names))
+        return _stacking.from_groups(st, d, len(self.layer_names))
 
     # ---- public, batched or not ----------------------------------------------------
     # Each method validates the states in Python, then calls one cached ``jax.jit``

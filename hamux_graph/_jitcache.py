@@ -22,6 +22,7 @@ import equinox as eqx
 import jax
 
 from . import _grouping, _stacking
+from .packed import Layout, regroup
 
 _MAX_FUNCTIONS = 256
 _functions: "OrderedDict[Any, Callable]" = OrderedDict()
@@ -29,7 +30,7 @@ _instances: dict[int, tuple[weakref.ref, "_Entry"]] = {}
 
 
 class _Entry:
-    __slots__ = ("dynamic", "treedef", "static", "key", "fns", "structures", "packed", "cacheable")
+    __slots__ = ("dynamic", "treedef", "static", "key", "fns", "packed", "layout", "cacheable")
 
     def __init__(self, dynamic, treedef, static, key):
         self.dynamic = dynamic
@@ -37,8 +38,8 @@ class _Entry:
         self.static = static
         self.key = key
         self.fns: dict[Any, Callable] = {}
-        self.structures: dict[Any, Any] = {}
         self.packed: dict[Any, Any] = {}
+        self.layout: Layout | None = None
         self.cacheable = False
 
 
@@ -121,15 +122,13 @@ def grouped(model: Any, kinds: Any = None) -> tuple[Any, list[Any], Any]:
 
 def layout(model: Any) -> Any:
     """The ``packed.Layout`` of a model's states in grouped form (cached)."""
-    from .packed import Layout
-
     ent = _entry(model)
-    lay = ent.packed.get("layout")
+    lay = ent.layout
     if lay is None:
         st = grouped(model, None)[0]
         lay = Layout(tuple(model.layer_names), tuple(model.shapes), tuple(g.members for g in st.layer_groups))
         if ent.cacheable:
-            ent.packed["layout"] = lay
+            ent.layout = lay
     return lay
 
 
@@ -194,8 +193,6 @@ def _function(ent: _Entry, impl: Callable, fkey: Any, static: Any, tdef: Any, sr
         packed = jax.tree_util.tree_unflatten(tdef, leaves)
         xg = dict(enumerate(xg))
         if src is not None and src != st:
-            from .packed import regroup
-
             xg = regroup(src, st, xg, axis)
         with _stacking.indices(index):
             out = impl(skeleton, static, packed, xg, *args)

@@ -16,7 +16,7 @@ from jaxtyping import Array
 
 from . import _grouping, _jitcache, _stacking
 from ._errors import StateError
-from .packed import PackedStates
+from .packed import PackedStates, regroup
 
 if TYPE_CHECKING:
     from .model import CompiledHAM
@@ -158,8 +158,6 @@ def _to_default(default, st, axis, xg, out):
     final, rest = (out, None) if isinstance(out, dict) else out
     full = {gid: final[gid] if gid in final else xg[gid] for gid in range(len(st.layer_groups))}
     if st != default:
-        from .packed import regroup
-
         full = regroup(st, default, full, axis)
     groups = tuple(full[g] for g in range(len(default.layer_groups)))
     return groups if rest is None else (groups, rest)

@@ -6,7 +6,9 @@ which layers each synapse connects) is static. The energy and its Legendre gradi
 written once as a flat function of the tuple of states: no graph is walked at run time.
 
 States are dicts ``{layer name: array}``; every method accepts them with or without one
-leading batch axis (batched calls are ``jax.vmap`` of the per-sample function).
+leading batch axis (batched calls are ``jax.vmap`` of the per-sample function). Methods
+also accept ``PackedStates`` (``model.pack(xs)``: identical layers kept stacked) and then
+return states in that form.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .synapses import Synapse
 __all__ = ["CompiledHAM"]
 
 States = dict[str, Array]
+StatesLike = States | PackedStates  # a dict, or PackedStates (returned in kind)
 
 
 class CompiledHAM(eqx.Module):
@@ -242,20 +245,20 @@ class CompiledHAM(eqx.Module):
     # function over (array leaves, states): see _jitcache.py.
 
     @_jitcache.fast_method
-    def activations(self, xs: States) -> States:
+    def activations(self, xs: StatesLike) -> StatesLike:
         """Layer activations ``g_ℓ = ∇L_ℓ(x_ℓ − b_ℓ)`` (PackedStates in, PackedStates out)."""
         flat, batch, layout = self._states(xs)
         st, _, gs = _call(self, _activations_impl, flat, batch, layout)
         return self._out(st, gs, len(self.layer_names), batch, layout)
 
     @_jitcache.fast_method
-    def energy(self, xs: States) -> Float[Array, "*batch"]:
+    def energy(self, xs: StatesLike) -> Float[Array, "*batch"]:
         """Total energy: a scalar, or shape ``(B,)`` for batched states."""
         flat, batch, layout = self._states(xs)
         return _call(self, _energy_impl, flat, batch, layout)[2]
 
     @_jitcache.fast_method
-    def energy_and_dEdg(self, xs: States) -> tuple[Float[Array, "*batch"], States]:
+    def energy_and_dEdg(self, xs: StatesLike) -> tuple[Float[Array, "*batch"], StatesLike]:
         """The energy and the Legendre gradient ``∂E/∂g`` in one compiled call.
 
         Example:
@@ -272,7 +275,7 @@ class CompiledHAM(eqx.Module):
         return e, self._out(st, d, len(self.layer_names), batch, layout)
 
     @_jitcache.fast_method
-    def energy_tree(self, xs: States) -> dict[str, dict[str, Array]]:
+    def energy_tree(self, xs: StatesLike) -> dict[str, dict[str, Array]]:
         """Energy of every node: ``{"layers": {name: E_ℓ}, "synapses": {name: E_σ}}``."""
         flat, batch, layout = self._states(xs)
         st, _, (el, es) = _call(self, _energy_tree_impl, flat, batch, layout)
@@ -287,14 +290,14 @@ class CompiledHAM(eqx.Module):
         return {"layers": dict(zip(self.layer_names, layers)), "synapses": dict(zip(self.synapse_names, synapses))}
 
     @_jitcache.fast_method
-    def dEdg(self, xs: States) -> States:
+    def dEdg(self, xs: StatesLike) -> StatesLike:
         """The Legendre gradient ``∂E/∂g_ℓ = u_ℓ + Σ_σ ∂E_σ/∂g_ℓ`` (no Hessian involved)."""
         flat, batch, layout = self._states(xs)
         st, _, d = _call(self, _dEdg_impl, flat, batch, layout)
         return self._out(st, d, len(self.layer_names), batch, layout)
 
     @_jitcache.fast_method
-    def step(self, xs: States, dt: float | Array = 0.1, clamp: Any = None) -> States:
+    def step(self, xs: StatesLike, dt: float | Array = 0.1, clamp: Any = None) -> StatesLike:
         """One Euler step ``x_ℓ ← x_ℓ − (dt/τ_ℓ)·∂E/∂g_ℓ``; clamped entries stay fixed.
 
         Args:
@@ -308,8 +311,8 @@ class CompiledHAM(eqx.Module):
 
     @_jitcache.fast_method
     def run(
-        self, xs: States, steps: int = 50, dt: float | Array = 0.1, clamp: Any = None
-    ) -> tuple[States, Float[Array, "steps+1 *batch"]]:
+        self, xs: StatesLike, steps: int = 50, dt: float | Array = 0.1, clamp: Any = None
+    ) -> tuple[StatesLike, Float[Array, "steps+1 *batch"]]:
         """Run ``steps`` Euler steps inside one compiled ``lax.scan``.
 
         Args:
@@ -326,7 +329,7 @@ class CompiledHAM(eqx.Module):
 
         return dynamics.run(self, xs, steps=steps, dt=dt, clamp=clamp)
 
-    def relax(self, xs: States, **kwargs: Any):
+    def relax(self, xs: StatesLike, **kwargs: Any):
         """Euler dynamics until converged (``∂E/∂g ≈ 0``); see ``hamux_graph.relax``.
 
         Returns a ``RelaxResult`` whose states carry implicit (fixed-point) gradients.
@@ -335,7 +338,7 @@ class CompiledHAM(eqx.Module):
 
         return relax(self, xs, **kwargs)
 
-    def solve(self, xs: States, **kwargs: Any):
+    def solve(self, xs: StatesLike, **kwargs: Any):
         """Integrate the ODE with diffrax to a steady state; see ``hamux_graph.solve``."""
         from .ode import solve
 

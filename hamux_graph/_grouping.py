@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._stacking import STACK_THRESHOLD, host_stack, stack, unstack
+from ._stacking import STACK_THRESHOLD, host_stack, stack, take
 
 FREE, HELD, MASK = "free", "held", "mask"
 DYNAMIC, DRIVE, CONST = "dynamic", "drive", "const"
@@ -202,19 +202,6 @@ def pack(st: Structure, model: Any, *, host: bool = False) -> tuple[list[Any], l
     return layers, syns
 
 
-def _take(a: Any, positions: Sequence[int], size: int) -> Any:
-    """Rows ``positions`` of the stacked ``a`` (a slice when they are evenly spaced)."""
-    positions = list(positions)
-    if positions == list(range(size)):
-        return a
-    if len(positions) == 1:
-        return lax.slice_in_dim(a, positions[0], positions[0] + 1, axis=0)
-    step = positions[1] - positions[0]
-    if step > 0 and all(b - a_ == step for a_, b in zip(positions, positions[1:])):
-        return lax.slice_in_dim(a, positions[0], positions[-1] + 1, stride=step, axis=0)
-    return jnp.take(a, np.asarray(positions), axis=0)
-
-
 def _row(a: Any, pos: int) -> Any:
     return lax.index_in_dim(a, pos, axis=0, keepdims=False)
 
@@ -269,7 +256,7 @@ def _fetch(st: Structure, slot: tuple[tuple[int, int], ...], gs: dict[int, Any])
         return gs[gid] if st.size(gid) == 1 else _row(gs[gid], pos)
     if _gathers(st, slot):
         gid = slot[0][0]
-        return _take(gs[gid], [pos for _, pos in slot], st.size(gid))
+        return take(gs[gid], [pos for _, pos in slot], st.size(gid))
     return stack([_fetch(st, (s,), gs) for s in slot])
 
 
@@ -298,7 +285,7 @@ def synapse_terms(st: Structure, syns: list[Any], gs: dict[int, Any], which: Seq
         else:
             if list(eg.owner_pos) != list(range(len(eg.owners))):
                 pos = eg.owner_pos
-                syn = jax.tree_util.tree_map(lambda a: _take(a, pos, len(eg.owners)), syn)
+                syn = jax.tree_util.tree_map(lambda a: take(a, pos, len(eg.owners)), syn)
             out[k] = jax.vmap(_energy_of)(syn, *args)
     return out
 

@@ -96,6 +96,20 @@ def _chunks(n: int) -> list[tuple[int, int]]:
     return out
 
 
+def take(a: Any, positions: Sequence[int], size: int, axis: int = 0) -> Any:
+    """Members ``positions`` of the stacked ``a`` along ``axis`` (in a trace).
+
+    All members: ``a`` itself; evenly spaced ones: one (strided) slice; otherwise a gather.
+    """
+    positions = list(positions)
+    if positions == list(range(size)):
+        return a
+    step = positions[1] - positions[0] if len(positions) > 1 else 1
+    if step > 0 and all(b - c == step for c, b in zip(positions, positions[1:])):
+        return lax.slice_in_dim(a, positions[0], positions[-1] + 1, stride=step, axis=axis)
+    return jnp.take(a, np.asarray(positions), axis=axis)
+
+
 @functools.partial(jax.jit, static_argnums=2)
 def _stack_jit(arrays, idx, axis):
     with indices(idx):

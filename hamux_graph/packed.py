@@ -20,11 +20,11 @@ from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 from jaxtyping import Array
 
 from ._errors import StateError
+from ._stacking import take
 
 __all__ = ["PackedStates"]
 
@@ -149,16 +149,6 @@ def check(ps: PackedStates, layout: Layout) -> int | None:
 # ---- regrouping inside a trace ------------------------------------------------------------------
 
 
-def _take(a: Any, positions: Sequence[int], size: int, axis: int) -> Any:
-    positions = list(positions)
-    if positions == list(range(size)):
-        return a
-    step = positions[1] - positions[0] if len(positions) > 1 else 1
-    if step > 0 and all(b - c == step for c, b in zip(positions, positions[1:])):
-        return lax.slice_in_dim(a, positions[0], positions[-1] + 1, stride=step, axis=axis)
-    return jnp.take(a, np.asarray(positions), axis=axis)
-
-
 def regroup(src: Any, dst: Any, arrays: dict[int, Any], axis: int, ids: Sequence[int] | None = None) -> dict:
     """Re-stack grouped arrays from structure ``src`` into structure ``dst`` (in a trace).
 
@@ -182,7 +172,7 @@ def regroup(src: Any, dst: Any, arrays: dict[int, Any], axis: int, ids: Sequence
             if k + 1 < len(locs) and locs[k + 1][0] == g:
                 continue
             a = arrays[g]
-            pieces.append(jnp.expand_dims(a, axis) if src.size(g) == 1 else _take(a, run, src.size(g), axis))
+            pieces.append(jnp.expand_dims(a, axis) if src.size(g) == 1 else take(a, run, src.size(g), axis))
             run = []
         out[gid] = pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces, axis=axis)
     return out

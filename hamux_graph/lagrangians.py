@@ -25,6 +25,10 @@ from ._errors import ValidationError
 
 __all__ = [
     "Lagrangian",
+    "AbstractBetaLagrangian",
+    "check_axis",
+    "scalar_param",
+    "positive_float",
     "LIdentity",
     "LRepu",
     "LRelu",
@@ -38,11 +42,13 @@ __all__ = [
 ]
 
 
-def _scalar(value: Any) -> Array:
+def scalar_param(value: Any) -> Array:
+    """A learnable scalar hyperparameter as a float array (the field converter)."""
     return jnp.asarray(value, dtype=jnp.result_type(float))
 
 
-def _positive_float(value: Any) -> float:
+def positive_float(value: Any) -> float:
+    """A static float hyperparameter (the field converter)."""
     return float(value)
 
 
@@ -85,7 +91,8 @@ class Lagrangian(eqx.Module):
         return module_config(self)
 
 
-def _check_axis(lag: Lagrangian, axis: int, shape: tuple[int, ...]) -> None:
+def check_axis(lag: Lagrangian, axis: int, shape: tuple[int, ...]) -> None:
+    """Raise ``ValidationError`` unless ``axis`` indexes a layer of ``shape``."""
     rank = len(shape)
     if not -rank <= axis < rank:
         raise ValidationError(
@@ -95,9 +102,11 @@ def _check_axis(lag: Lagrangian, axis: int, shape: tuple[int, ...]) -> None:
         )
 
 
-class _BetaLagrangian(Lagrangian):
-    beta: Array = eqx.field(converter=_scalar, default=1.0)
-    min_beta: float = eqx.field(static=True, converter=_positive_float, default=1e-6)
+class AbstractBetaLagrangian(Lagrangian):
+    """A Lagrangian with a learnable inverse temperature ``beta``, clipped at ``min_beta``."""
+
+    beta: Array = eqx.field(converter=scalar_param, default=1.0)
+    min_beta: float = eqx.field(static=True, converter=positive_float, default=1e-6)
 
     def __check_init__(self):
         if jnp.ndim(self.beta) != 0:
@@ -107,7 +116,8 @@ class _BetaLagrangian(Lagrangian):
             )
 
     @property
-    def _beta(self) -> Array:
+    def effective_beta(self) -> Array:
+        """``max(beta, min_beta)``: the β the Lagrangian actually uses."""
         return jnp.maximum(self.beta, self.min_beta)
 
 
@@ -173,7 +183,7 @@ class LRelu(Lagrangian):
         return jnp.maximum(x, 0.0)
 
 
-class LExp(_BetaLagrangian):
+class LExp(AbstractBetaLagrangian):
     """``L(x) = Σ exp(βx) / β``; activation ``exp(βx)``.
 
     Example:
@@ -183,14 +193,14 @@ class LExp(_BetaLagrangian):
     """
 
     def __call__(self, x):
-        b = self._beta
+        b = self.effective_beta
         return jnp.sum(jnp.exp(b * x)) / b
 
     def activation(self, x):
-        return jnp.exp(self._beta * x)
+        return jnp.exp(self.effective_beta * x)
 
 
-class LRexp(_BetaLagrangian):
+class LRexp(AbstractBetaLagrangian):
     """``L(x) = Σ (exp(β x₊)/β − x₊)``; activation ``(exp(βx) − 1)·[x > 0]``.
 
     Example:
@@ -200,12 +210,12 @@ class LRexp(_BetaLagrangian):
     """
 
     def __call__(self, x):
-        b = self._beta
+        b = self.effective_beta
         xp = jnp.maximum(x, 0.0)
         return jnp.sum(jnp.exp(b * xp) / b - xp)
 
     def activation(self, x):
-        return jnp.where(x > 0, jnp.expm1(self._beta * jnp.maximum(x, 0.0)), 0.0)
+        return jnp.where(x > 0, jnp.expm1(self.effective_beta * jnp.maximum(x, 0.0)), 0.0)
 
 
 def _logcosh(z):
@@ -213,7 +223,7 @@ def _logcosh(z):
     return a + jnp.log1p(jnp.exp(-2.0 * a)) - math.log(2.0)  # exp(-2a) <= 1: stable, cheaper than softplus
 
 
-class LTanh(_BetaLagrangian):
+class LTanh(AbstractBetaLagrangian):
     """``L(x) = Σ log cosh(βx) / β``; activation ``tanh(βx)``. Stable for any ``|βx|``.
 
     Example:
@@ -223,14 +233,14 @@ class LTanh(_BetaLagrangian):
     """
 
     def __call__(self, x):
-        b = self._beta
+        b = self.effective_beta
         return jnp.sum(_logcosh(b * x)) / b
 
     def activation(self, x):
-        return jnp.tanh(self._beta * x)
+        return jnp.tanh(self.effective_beta * x)
 
 
-class LSigmoid(_BetaLagrangian):
+class LSigmoid(AbstractBetaLagrangian):
     """``L(x) = Σ scale·softplus(βx) / β``; activation ``scale·sigmoid(βx)``.
 
     ``scale`` must stay positive for convexity.
@@ -241,21 +251,21 @@ class LSigmoid(_BetaLagrangian):
         1.0
     """
 
-    scale: Array = eqx.field(converter=_scalar, default=1.0)
+    scale: Array = eqx.field(converter=scalar_param, default=1.0)
 
     def __check_init__(self):
         if jnp.ndim(self.scale) != 0:
             raise ValidationError(f"LSigmoid: scale must be a scalar, got shape {jnp.shape(self.scale)}.")
 
     def __call__(self, x):
-        b = self._beta
+        b = self.effective_beta
         return self.scale * jnp.sum(jax.nn.softplus(b * x)) / b
 
     def activation(self, x):
-        return self.scale * jax.nn.sigmoid(self._beta * x)
+        return self.scale * jax.nn.sigmoid(self.effective_beta * x)
 
 
-class LSoftmax(_BetaLagrangian):
+class LSoftmax(AbstractBetaLagrangian):
     """``L(x) = Σ_rows logsumexp(βx, axis) / β``; activation ``softmax(βx, axis)``.
 
     On a rank-r layer the log-sum-exp runs along ``axis`` and the result is summed over
@@ -270,17 +280,17 @@ class LSoftmax(_BetaLagrangian):
     axis: int = eqx.field(static=True, converter=int, default=-1)
 
     def __call__(self, x):
-        b = self._beta
+        b = self.effective_beta
         return jnp.sum(jax.nn.logsumexp(b * x, axis=self.axis)) / b
 
     def activation(self, x):
-        return jax.nn.softmax(self._beta * x, axis=self.axis)
+        return jax.nn.softmax(self.effective_beta * x, axis=self.axis)
 
     def activation_and_value(self, x):
         # one exponential for both: softmax(z) = e / s and logsumexp(z) = log s + m with
         # z = βx, e = exp(z - m), s = Σ e, m the (gradient-free) row maximum of z, taken as
         # β·max(x) (β > 0) so that z itself is never stored
-        b = self._beta
+        b = self.effective_beta
         m = jax.lax.stop_gradient(b * jnp.max(x, axis=self.axis, keepdims=True))
         m = jnp.where(jnp.isfinite(m), m, 0.0)
         e = jnp.exp(b * x - m)
@@ -288,12 +298,12 @@ class LSoftmax(_BetaLagrangian):
         return e / s, jnp.sum(jnp.log(s) + m) / b
 
     def check_shape(self, shape):
-        _check_axis(self, self.axis, shape)
+        check_axis(self, self.axis, shape)
 
 
 class _NormLagrangian(Lagrangian):
-    gamma: Array = eqx.field(converter=_scalar, default=1.0)
-    delta: Array = eqx.field(converter=_scalar, default=0.0)
+    gamma: Array = eqx.field(converter=scalar_param, default=1.0)
+    delta: Array = eqx.field(converter=scalar_param, default=0.0)
     axis: int = eqx.field(static=True, converter=int, default=-1)
     eps: float = eqx.field(static=True, converter=float, default=1e-5)
 
@@ -309,7 +319,7 @@ class _NormLagrangian(Lagrangian):
             raise ValidationError(f"{name}: eps must be > 0, got {self.eps}.")
 
     def check_shape(self, shape):
-        _check_axis(self, self.axis, shape)
+        check_axis(self, self.axis, shape)
         d = jnp.shape(self.delta)
         if d and d[0] != shape[self.axis]:
             raise ValidationError(

@@ -2,9 +2,8 @@
 
 A GraphML or saved-model file names each Lagrangian and synapse by a short type name
 (``"LTanh"``, ``"DenseSynapse"``). Reading a file resolves those names here and nowhere
-else: a name found in a file is never imported or evaluated. Every concrete ``Lagrangian``
-and ``Synapse`` subclass exported from ``hamux_graph`` (or ``hamux_graph.synapses``) is known
-automatically; user-defined classes join with ``register_synapse`` /
+else: a name found in a file is never imported or evaluated. The built-in classes are the
+explicit table ``BUILTIN_TYPES``; user-defined classes join with ``register_synapse`` /
 ``register_lagrangian``.
 """
 
@@ -14,6 +13,7 @@ import inspect
 from typing import Any, TypeVar
 
 from ._errors import FormatError, ValidationError
+from . import lagrangians as L, synapses as S
 from .lagrangians import Lagrangian
 from .synapses import Synapse
 
@@ -23,6 +23,7 @@ __all__ = [
     "registered_types",
     "lookup_type",
     "type_name",
+    "BUILTIN_TYPES",
 ]
 
 T = TypeVar("T", bound=type)
@@ -40,18 +41,31 @@ def _concrete(obj: Any, base: type) -> bool:
     )
 
 
-def _builtin_types() -> dict[str, type]:
-    """Concrete Lagrangian/Synapse classes exported by the package (read on each call)."""
-    import hamux_graph
-    import hamux_graph.lagrangians
-    import hamux_graph.synapses
-
-    out: dict[str, type] = {}
-    for mod in (hamux_graph.lagrangians, hamux_graph.synapses, hamux_graph):
-        for value in vars(mod).values():
-            if _concrete(value, Lagrangian) or _concrete(value, Synapse):
-                out.setdefault(value.__name__, value)
-    return out
+# The built-in types files may name: an explicit table (a type added to the library joins here).
+BUILTIN_TYPES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        L.LIdentity,
+        L.LRepu,
+        L.LRelu,
+        L.LExp,
+        L.LRexp,
+        L.LTanh,
+        L.LSigmoid,
+        L.LSoftmax,
+        L.LLayerNorm,
+        L.LSphericalNorm,
+        S.SimpleDenseSynapse,
+        S.DenseSynapse,
+        S.DenseTensorSynapseWithHiddenLayer,
+        S.DenseMatrixSynapseWithHiddenLayer,
+        S.ConvSynapse,
+        S.ConvSynapseWithPool,
+        S.AttentionSynapse,
+        S.SelfAttentionSynapse,
+        S.BinaryMixerSynapse,
+    )
+}
 
 
 def registered_types() -> dict[str, type]:
@@ -62,7 +76,7 @@ def registered_types() -> dict[str, type]:
         >>> hg.registered_types()["DenseSynapse"] is hg.DenseSynapse
         True
     """
-    out = _builtin_types()
+    out = dict(BUILTIN_TYPES)
     for name, cls in _USER.items():
         out.setdefault(name, cls)
     return out

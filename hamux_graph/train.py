@@ -149,7 +149,7 @@ def forward(
     b = model.biases[i_out]
     u = final[output] if b is None else final[output] - b
     lag = model.lagrangians[i_out]
-    return lag._beta * u if read == "logits" else lag.activation(u)
+    return lag.effective_beta * u if read == "logits" else lag.activation(u)
 
 
 # ---- losses ----------------------------------------------------------------------------------

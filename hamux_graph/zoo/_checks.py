@@ -1,4 +1,4 @@
-"""Argument checks shared by the zoo factories (not public)."""
+"""Argument checks shared by the zoo factories (a private module; its names serve the zoo)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 from .._errors import ValidationError
 from ..lagrangians import Lagrangian, LRelu, LRepu, LSoftmax
 
-def _shape(factory: str, shape: Any, rank: int | None = None, what: str = "input_shape") -> tuple[int, ...]:
+def check_shape(factory: str, shape: Any, rank: int | None = None, what: str = "input_shape") -> tuple[int, ...]:
     try:
         out = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
         ok = len(out) > 0 and all(s > 0 for s in out) and not any(isinstance(s, bool) for s in shape)
@@ -25,13 +25,13 @@ def _shape(factory: str, shape: Any, rank: int | None = None, what: str = "input
     return out
 
 
-def _int(factory: str, name: str, value: Any, minimum: int = 1) -> int:
+def check_int(factory: str, name: str, value: Any, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValidationError(f"zoo.{factory}: {name} must be an int >= {minimum}, got {value!r}.")
     return int(value)
 
 
-def _hidden_lagrangian(factory: str, hidden: Any, n: float, beta: float) -> Lagrangian:
+def hidden_lagrangian(factory: str, hidden: Any, n: float, beta: float) -> Lagrangian:
     if isinstance(hidden, Lagrangian):
         return hidden
     table = {"relu": lambda: LRelu(), "repu": lambda: LRepu(n=n), "softmax": lambda: LSoftmax(beta=beta)}

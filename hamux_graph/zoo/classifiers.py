@@ -14,7 +14,7 @@ from ..graph import HAM
 from ..lagrangians import Lagrangian, LSoftmax
 from ..layers import IdentityLayer, LayerNormLayer, SoftmaxLayer, TanhLayer
 from ..synapses import DenseMatrixSynapseWithHiddenLayer
-from ._checks import _hidden_lagrangian, _int, _shape
+from ._checks import check_int, check_shape, hidden_lagrangian
 
 __all__ = ["hn", "conv_ham", "energy_attn"]
 
@@ -62,10 +62,10 @@ def hn(
         >>> ham.connections("hidden")
         ('input', 'label')
     """
-    shape = _shape("hn", input_shape)
-    c = _int("hn", "num_classes", num_classes, 2)
-    nhid = _int("hn", "nhid", nhid)
-    lag = _hidden_lagrangian("hn", hidden, n, beta)
+    shape = check_shape("hn", input_shape)
+    c = check_int("hn", "num_classes", num_classes, 2)
+    nhid = check_int("hn", "nhid", nhid)
+    lag = hidden_lagrangian("hn", hidden, n, beta)
     if stdinit is None:
         stdinit = 0.3 if isinstance(lag, LSoftmax) else 0.02
     ham = HAM()
@@ -146,10 +146,10 @@ def conv_ham(
         (4, 4, 16)
     """
     (ConvSynapseWithPool,) = _need("ConvSynapseWithPool")
-    shape = _shape("conv_ham", input_shape, rank=3)
-    c = _int("conv_ham", "num_classes", num_classes, 2)
-    channels = _int("conv_ham", "channels", channels)
-    lag = _hidden_lagrangian("conv_ham", hidden, n, beta)
+    shape = check_shape("conv_ham", input_shape, rank=3)
+    c = check_int("conv_ham", "num_classes", num_classes, 2)
+    channels = check_int("conv_ham", "channels", channels)
+    lag = hidden_lagrangian("conv_ham", hidden, n, beta)
     conv = ConvSynapseWithPool(
         kernel_size, pool_window=pool_window, pool_stride=pool_stride, pool_type=pool_type, padding="SAME"
     )
@@ -161,7 +161,7 @@ def conv_ham(
     ham.add_synapse("conv", conv, layers=("input", "features"))
     ham.add_synapse(
         "hidden",
-        DenseMatrixSynapseWithHiddenLayer(nhid=_int("conv_ham", "nhid", nhid), hidden_lagrangian=lag, stdinit=stdinit),
+        DenseMatrixSynapseWithHiddenLayer(nhid=check_int("conv_ham", "nhid", nhid), hidden_lagrangian=lag, stdinit=stdinit),
         layers=("features", "label"),
     )
     return ham
@@ -213,12 +213,12 @@ def energy_attn(
         ((4, 4, 32), ('label', 'tokens'))
     """
     ConvSynapse, AttentionSynapse, SelfAttentionSynapse = _need("ConvSynapse", "AttentionSynapse", "SelfAttentionSynapse")
-    shape = _shape("energy_attn", input_shape, rank=3)
-    c = _int("energy_attn", "num_classes", num_classes, 2)
-    dim = _int("energy_attn", "dim", dim)
-    patch = _int("energy_attn", "patch", patch)
-    nhid = _int("energy_attn", "nhid", nhid, 0)
-    beta = 1.0 / math.sqrt(_int("energy_attn", "zspace_dim", zspace_dim))
+    shape = check_shape("energy_attn", input_shape, rank=3)
+    c = check_int("energy_attn", "num_classes", num_classes, 2)
+    dim = check_int("energy_attn", "dim", dim)
+    patch = check_int("energy_attn", "patch", patch)
+    nhid = check_int("energy_attn", "nhid", nhid, 0)
+    beta = 1.0 / math.sqrt(check_int("energy_attn", "zspace_dim", zspace_dim))
     embed = ConvSynapse(patch, strides=patch, padding="VALID")
     tokens = _out_shape("energy_attn", embed, shape, dim)
     attn = dict(num_heads=num_heads, zspace_dim=zspace_dim, stdinit=stdinit)

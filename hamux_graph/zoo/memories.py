@@ -17,7 +17,7 @@ from ..graph import HAM
 from ..lagrangians import LRepu
 from ..layers import IdentityLayer, Layer, SoftmaxLayer, TanhLayer
 from ..synapses import DenseSynapse
-from ._checks import _int, _shape
+from ._checks import check_int, check_shape
 
 __all__ = ["classical_hopfield", "dense_associative_memory", "modern_hopfield", "recall"]
 
@@ -29,14 +29,14 @@ def _patterns(factory: str, patterns: Any, input_shape: Any, num_memories: Any) 
                 f"zoo.{factory}: give `patterns` (shape (K, *pattern_shape)) to store, or `input_shape` and "
                 "`num_memories` for a memory with random (trainable) weights."
             )
-        return None, _shape(factory, input_shape), _int(factory, "num_memories", num_memories)
+        return None, check_shape(factory, input_shape), check_int(factory, "num_memories", num_memories)
     p = jnp.asarray(patterns, dtype=jnp.result_type(float))
     if p.ndim < 2 or p.shape[0] < 1 or 0 in p.shape:
         raise ValidationError(
             f"zoo.{factory}: patterns must have shape (K, *pattern_shape) with K >= 1 stored patterns, got shape "
             f"{tuple(p.shape)}. Stack single patterns with patterns[None]."
         )
-    if input_shape is not None and _shape(factory, input_shape) != tuple(p.shape[1:]):
+    if input_shape is not None and check_shape(factory, input_shape) != tuple(p.shape[1:]):
         raise ValidationError(
             f"zoo.{factory}: input_shape {tuple(input_shape)} does not match the patterns' shape {tuple(p.shape[1:])}."
         )
@@ -76,7 +76,7 @@ def classical_hopfield(
         ('visible', 'visible')
     """
     if patterns is None:
-        p, shape = None, _shape("classical_hopfield", input_shape if input_shape is not None else ())
+        p, shape = None, check_shape("classical_hopfield", input_shape if input_shape is not None else ())
     else:
         p, shape, _ = _patterns("classical_hopfield", patterns, input_shape, None)
     W = None

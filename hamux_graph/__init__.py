@@ -10,13 +10,18 @@ Example:
     >>> xs, energies = model.run(model.init_states(), steps=20, dt=0.1)
 """
 
+# The re-exports, in pipeline order (see docs/architecture.md).
+# errors
 from ._errors import (
+    ArgumentError as ArgumentError,
     ConvergenceError as ConvergenceError,
     FormatError as FormatError,
     HamuxGraphError as HamuxGraphError,
     StateError as StateError,
     ValidationError as ValidationError,
 )
+
+# 1 spec: Lagrangians, layers, synapses, the type registry
 from .lagrangians import (
     LExp as LExp,
     LIdentity as LIdentity,
@@ -48,23 +53,55 @@ from .synapses import (
     BinaryMixerSynapse as BinaryMixerSynapse,
     ConvSynapse as ConvSynapse,
     ConvSynapseWithPool as ConvSynapseWithPool,
-    SelfAttentionSynapse as SelfAttentionSynapse,
     DenseMatrixSynapseWithHiddenLayer as DenseMatrixSynapseWithHiddenLayer,
     DenseSynapse as DenseSynapse,
     DenseTensorSynapseWithHiddenLayer as DenseTensorSynapseWithHiddenLayer,
+    SelfAttentionSynapse as SelfAttentionSynapse,
     SimpleDenseSynapse as SimpleDenseSynapse,
     Synapse as Synapse,
 )
-from .graph import HAM as HAM
-from .model import CompiledHAM as CompiledHAM
+from .registry import (
+    register_lagrangian as register_lagrangian,
+    register_synapse as register_synapse,
+    registered_types as registered_types,
+)
+
+# 4 energy: states in grouped form
 from .packed import PackedStates as PackedStates
 
-__version__ = "0.1.0"
+# 5 dynamics: relaxation with implicit gradients, ODE solves, equilibrium propagation
+from ._adjoint import (
+    AbstractAdjoint as AbstractAdjoint,
+    FixedPointAdjoint as FixedPointAdjoint,
+    GMRESAdjoint as GMRESAdjoint,
+    ImplicitAdjoint as ImplicitAdjoint,
+)
+from ._relax import RelaxResult as RelaxResult, relax as relax
+from ._ode import ODEResult as ODEResult, solve as solve
+from ._eqprop import eqprop_grad as eqprop_grad
+
+# 6 present
+from .draw import plot_energy as plot_energy
+
+# 7 api: the user-facing classes
+from ._api import CompiledHAM as CompiledHAM, HAM as HAM
+
+# 8 use: training, devices, the model zoo
+from . import parallel as parallel, train as train, zoo as zoo
+
+# 9 io: files
+from .graphml import read_graphml as read_graphml, write_graphml as write_graphml
+from .saving import load as load, parameter_names as parameter_names, save as save
+
+from ._config import package_version as _package_version
+
+__version__ = _package_version()
 
 __all__ = [
     "HamuxGraphError",
     "ValidationError",
     "StateError",
+    "ArgumentError",
     "FormatError",
     "ConvergenceError",
     "Lagrangian",
@@ -94,41 +131,33 @@ __all__ = [
     "DenseSynapse",
     "DenseTensorSynapseWithHiddenLayer",
     "DenseMatrixSynapseWithHiddenLayer",
+    "ConvSynapse",
+    "ConvSynapseWithPool",
+    "AttentionSynapse",
+    "SelfAttentionSynapse",
+    "BinaryMixerSynapse",
+    "register_synapse",
+    "register_lagrangian",
+    "registered_types",
+    "PackedStates",
+    "AbstractAdjoint",
+    "FixedPointAdjoint",
+    "GMRESAdjoint",
+    "ImplicitAdjoint",
+    "RelaxResult",
+    "relax",
+    "ODEResult",
+    "solve",
+    "eqprop_grad",
+    "plot_energy",
     "HAM",
     "CompiledHAM",
-    "PackedStates",
-]
-
-# --- conv / pooling / attention synapses (issue 3): import above, names here ---
-__all__ += ["ConvSynapse", "ConvSynapseWithPool", "AttentionSynapse", "SelfAttentionSynapse", "BinaryMixerSynapse"]
-# --- io, drawing, cli (issue 4) ---
-from .draw import plot_energy as plot_energy  # noqa: E402
-from .graphml import read_graphml as read_graphml, write_graphml as write_graphml  # noqa: E402
-from .registry import (  # noqa: E402
-    register_lagrangian as register_lagrangian,
-    register_synapse as register_synapse,
-    registered_types as registered_types,
-)
-from .saving import load as load, parameter_names as parameter_names, save as save  # noqa: E402
-
-__all__ += [
+    "parallel",
+    "train",
+    "zoo",
     "write_graphml",
     "read_graphml",
     "save",
     "load",
     "parameter_names",
-    "register_synapse",
-    "register_lagrangian",
-    "registered_types",
-    "plot_energy",
 ]
-# --- training, zoo (issue 5) ---
-from . import parallel as parallel, train as train, zoo as zoo  # noqa: E402
-
-__all__ += ["parallel", "train", "zoo"]
-# --- equilibrium / ODE dynamics (issue 7) ---
-from .equilibrium import ImplicitAdjoint as ImplicitAdjoint, RelaxResult as RelaxResult, relax as relax  # noqa: E402
-from .ode import ODEResult as ODEResult, solve as solve  # noqa: E402
-from .eqprop import eqprop_grad as eqprop_grad  # noqa: E402
-
-__all__ += ["ImplicitAdjoint", "RelaxResult", "relax", "ODEResult", "solve", "eqprop_grad"]

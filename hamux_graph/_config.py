@@ -9,10 +9,19 @@ equivalent object (parameter arrays excluded). GraphML files, summaries and repr
 from __future__ import annotations
 
 import dataclasses
+from importlib import metadata
 from typing import Any
 
 import jax
 import numpy as np
+
+
+def package_version() -> str:
+    """The installed hamux_graph version (from the package metadata: one source, pyproject.toml)."""
+    try:
+        return metadata.version("hamux_graph")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+        return "0+unknown"
 
 
 def to_plain(value: Any) -> Any:

@@ -95,7 +95,7 @@ def _signature(module: Any) -> Any:
 
 
 def is_multiaffine(synapse: Any) -> bool:
-    return bool(getattr(synapse, "multiaffine", False))
+    return bool(type(synapse).multiaffine)
 
 
 def build(model: Any, kinds: Sequence[str] | None = None, *, group: bool = True) -> Structure:

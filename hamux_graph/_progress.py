@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sized
 from typing import Any, Iterable
 
 __all__ = ["progress"]
@@ -14,7 +15,7 @@ class _PlainProgress:
 
     def __init__(self, iterable: Iterable, total: int | None, desc: str | None, file: Any):
         self._it, self._file, self._desc = iterable, file or sys.stdout, desc or "progress"
-        self.total = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
+        self.total = total if total is not None else (len(iterable) if isinstance(iterable, Sized) else None)
         self._postfix: dict[str, Any] = {}
         self._n, self._t0 = 0, time.perf_counter()
         self._every = max(1, (self.total or 100) // 10)

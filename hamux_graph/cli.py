@@ -15,7 +15,6 @@ New subcommands are added to ``COMMANDS`` (name -> (help, configure, run)).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 from typing import Any, Callable, Sequence
@@ -155,8 +154,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_from_args(args)
 
 
-if importlib.util.find_spec("hamux_graph.demo") is not None:
-    COMMANDS["demo"] = ("train and retrieve on a small real data set, writing figures and files", _configure_demo, _run_demo)
+COMMANDS["demo"] = ("train and retrieve on a small real data set, writing figures and files", _configure_demo, _run_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (help_text, configure, run) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         configure(p)
-        p.set_defaults(_run=run)
+        p.set_defaults(run_command=run)
     return parser
 
 
@@ -194,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args._run(args))
+        return int(args.run_command(args))
     except KeyboardInterrupt:
         print("hamux-graph: interrupted", file=sys.stderr)
         return 130

@@ -1,17 +1,27 @@
-"""Compile a validated plan into a ``CompiledHAM``: create missing parameters, flatten."""
+"""Compile a validated plan into the fields of an energy core, and back.
+
+``compile_fields(plan, key=...)`` creates every missing parameter (a node's draw depends
+only on the key and the node's name) and returns the keyword arguments of the compiled
+model: flat tuples of Lagrangians, biases and parameter-owning synapses, and the static
+structure (names, shapes, τ, which layers each hyperedge connects). ``plan_of(core)`` is
+the inverse: the plan of a compiled model, with its current parameters and Lagrangian
+scalars, in its node order, without validating again.
+"""
 
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
-from .model import CompiledHAM
+from ._errors import ArgumentError
+from .layers import Layer
 from .validate import Plan
 
-__all__ = ["compile_plan", "node_key"]
+__all__ = ["compile_fields", "node_key", "plan_of", "check_key"]
 
 
 def node_key(key: PRNGKeyArray, name: str) -> PRNGKeyArray:
@@ -19,8 +29,24 @@ def node_key(key: PRNGKeyArray, name: str) -> PRNGKeyArray:
     return jax.random.fold_in(key, zlib.crc32(name.encode()) & 0x7FFFFFFF)
 
 
-def compile_plan(plan: Plan, *, key: PRNGKeyArray) -> CompiledHAM:
-    """Create every missing parameter and return the flat compiled model.
+def check_key(key: Any, where: str) -> PRNGKeyArray:
+    """``key`` if it is one PRNG key (``jax.random.key(0)``).
+
+    Raises:
+        ArgumentError: for anything else (an int seed, a batch of keys, ...).
+    """
+    ok = isinstance(key, jax.Array) and (
+        jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ()
+        or key.dtype == jnp.uint32 and key.shape == (2,)
+    )
+    if not ok:
+        got = type(key).__name__ if not isinstance(key, jax.Array) else f"an array of shape {key.shape}, dtype {key.dtype}"
+        raise ArgumentError(f"{where}: key must be one PRNG key such as jax.random.key(0), got {got}.")
+    return key
+
+
+def compile_fields(plan: Plan, *, key: PRNGKeyArray) -> dict[str, Any]:
+    """The fields of the compiled model of ``plan``, with every missing parameter created.
 
     Raises:
         ValidationError: if a synapse's parameters cannot be created for its layers.
@@ -33,7 +59,7 @@ def compile_plan(plan: Plan, *, key: PRNGKeyArray) -> CompiledHAM:
         shapes = [shape_of[l] for l in conn]
         synapses.append(plan.specs[owner].init(shapes, key=node_key(key, owner)))
     dtype = jnp.result_type(float)
-    return CompiledHAM(
+    return dict(
         lagrangians=tuple(l.lagrangian for l in plan.layers),
         biases=tuple(jnp.zeros(l.shape, dtype) if l.use_bias else None for l in plan.layers),
         synapses=tuple(synapses),
@@ -44,4 +70,31 @@ def compile_plan(plan: Plan, *, key: PRNGKeyArray) -> CompiledHAM:
         edge_params=tuple(owner_names.index(o) for o in plan.owners),
         edge_layers=tuple(tuple(plan.layer_names.index(l) for l in conn) for conn in plan.connections),
         owner_names=owner_names,
+    )
+
+
+def plan_of(core: Any) -> Plan:
+    """The plan of a compiled model (its fields as ``compile_fields`` made them).
+
+    Synapses carry the model's parameters and Lagrangians their current scalars; biases
+    are not part of a plan (a layer only records ``use_bias``).
+    """
+    layers = tuple(
+        Layer(lag, shape=s, tau=tau, use_bias=b is not None)
+        for lag, s, tau, b in zip(core.lagrangians, core.shapes, core.taus, core.biases)
+    )
+    owners = tuple(core.owner_names[p] for p in core.edge_params)
+    specs = dict(zip(core.owner_names, core.synapses))
+    param_shapes = {
+        name: {p: jax.tree.map(jnp.shape, getattr(syn, p)) for p in syn.param_names()}
+        for name, syn in specs.items()
+    }
+    return Plan(
+        layer_names=tuple(core.layer_names),
+        layers=layers,
+        synapse_names=tuple(core.synapse_names),
+        connections=tuple(tuple(core.layer_names[i] for i in idx) for idx in core.edge_layers),
+        owners=owners,
+        specs=specs,
+        param_shapes=param_shapes,
     )

@@ -18,8 +18,9 @@ import numpy as np
 
 from ._errors import StateError, ValidationError
 from .summary import lagrangian_text
+from .validate import Plan, plan_graph
 
-__all__ = ["draw_ham", "layout_positions", "to_dot", "plot_energy"]
+__all__ = ["draw_ham", "layout_positions", "to_dot", "plot_energy", "dot_quote"]
 
 LAYER_COLOR = "#9ecae1"
 SYNAPSE_COLOR = "#fdae6b"
@@ -37,14 +38,18 @@ def _pyplot():
     return plt
 
 
-def _structure(obj: Any):
-    from .graphml import as_ham
-
-    ham = as_ham(obj)
-    plan = ham.plan()
-    G = ham.graph
-    shares = {n: G.nodes[n].get("shares") for n in plan.synapse_names}
-    return ham, plan, shares
+def _structure(obj: Any) -> tuple[Plan, dict[str, str | None]]:
+    """The plan to draw (of a plan, or of a networkx HAM graph) and who shares whose parameters."""
+    if isinstance(obj, Plan):
+        plan = obj
+    elif isinstance(obj, nx.MultiDiGraph):
+        plan = plan_graph(obj)
+    else:
+        raise ValidationError(
+            f"drawing takes a validated plan (ham.plan(), model.plan()) or a networkx HAM graph, got "
+            f"{type(obj).__name__}. Call ham.draw() / ham.to_dot() on a HAM."
+        )
+    return plan, {n: plan.shares(n) for n in plan.synapse_names}
 
 
 def _layered(plan) -> dict[str, tuple[float, float]]:
@@ -71,7 +76,7 @@ def layout_positions(obj: Any, layout: Any = "layered") -> dict[str, tuple[float
     """Node positions for drawing.
 
     Args:
-        obj: a HAM, compiled model or networkx HAM graph.
+        obj: a validated plan (``ham.plan()``, ``model.plan()``) or a networkx HAM graph.
         layout: ``"layered"`` (layers on a line in order, synapses above/below the middle of
             their layers), a networkx layout name (``"spring"``, ``"kamada_kawai"``,
             ``"circular"``, ``"shell"``, ``"spectral"``, ``"bipartite"``), a callable
@@ -84,10 +89,10 @@ def layout_positions(obj: Any, layout: Any = "layered") -> dict[str, tuple[float
         >>> import hamux_graph as hg
         >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
         >>> ham.add_synapse("s", hg.DenseSynapse(), layers=("v", "v"))
-        >>> layout_positions(ham)["s"]
+        >>> layout_positions(ham.plan())["s"]
         (0.0, 1.3)
     """
-    _, plan, _ = _structure(obj)
+    plan, _ = _structure(obj)
     nodes = list(plan.layer_names) + list(plan.synapse_names)
     if isinstance(layout, Mapping):
         pos = dict(layout)
@@ -146,14 +151,14 @@ def _energy_values(energies: Any) -> tuple[dict[str, float], str]:
     return out, ("energy" if batch is None else f"energy (mean over {batch} samples)")
 
 
-def _node_label(name: str, plan, shares: dict[str, Any], ham) -> str:
+def _node_label(name: str, plan: Plan, shares: dict[str, Any]) -> str:
     if name in plan.layer_names:
         layer = plan.layers[plan.layer_names.index(name)]
         shape = "×".join(str(s) for s in layer.shape)
         return f"{name}\n{shape}\n{lagrangian_text(layer.lagrangian)}"
     if shares.get(name):
         return f"{name}\nshares {shares[name]}"
-    return f"{name}\n{_wrap_type(type(ham.graph.nodes[name]['synapse']).__name__)}"
+    return f"{name}\n{_wrap_type(type(plan.synapse_of(name)).__name__)}"
 
 
 def _wrap_type(name: str, width: int = 18) -> str:
@@ -182,7 +187,7 @@ def draw_ham(
     """Draw a HAM with matplotlib (``HAM.draw`` calls this).
 
     Args:
-        obj: a HAM, compiled model or networkx HAM graph.
+        obj: a validated plan (``ham.plan()``, ``model.plan()``) or a networkx HAM graph.
         ax: the matplotlib Axes to draw into (a new figure when ``None``).
         layout: see ``layout_positions``.
         energies: optional ``model.energy_tree(xs)`` (or ``{node: energy}``): nodes are
@@ -212,8 +217,8 @@ def draw_ham(
     from matplotlib.colors import Normalize
     from matplotlib.patches import FancyArrowPatch
 
-    ham, plan, shares = _structure(obj)
-    pos = layout_positions(ham, layout)
+    plan, shares = _structure(obj)
+    pos = layout_positions(plan, layout)
     values, clabel = _energy_values(energies)
     if ax is None:
         xr = max(p[0] for p in pos.values()) - min(p[0] for p in pos.values())
@@ -275,7 +280,7 @@ def draw_ham(
             r = math.sqrt(layer_s[n] if n in layer_s else syn_s) / 2
             above = n in S and pos[n][1] > 0
             ax.annotate(
-                _node_label(n, plan, shares, ham), pos[n], xytext=(0, (r + 3) if above else -(r + 3)),
+                _node_label(n, plan, shares), pos[n], xytext=(0, (r + 3) if above else -(r + 3)),
                 textcoords="offset points", ha="center", va="bottom" if above else "top", fontsize=font_size,
                 zorder=5,
             )
@@ -294,7 +299,8 @@ def draw_ham(
     return ax
 
 
-def _dot_quote(text: str) -> str:
+def dot_quote(text: str) -> str:
+    """``text`` as a quoted DOT string (backslashes, quotes and newlines escaped)."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
@@ -311,7 +317,7 @@ def to_dot(obj: Any) -> str:
         >>> print(ham.to_dot().splitlines()[0])
         digraph HAM {
     """
-    ham, plan, shares = _structure(obj)
+    plan, shares = _structure(obj)
     lines = [
         "digraph HAM {",
         "  graph [rankdir=TB];",
@@ -319,16 +325,16 @@ def to_dot(obj: Any) -> str:
         "  edge [arrowhead=none, fontsize=9];",
     ]
     for n in plan.layer_names:
-        label = _node_label(n, plan, shares, ham)
-        lines.append(f'  {_dot_quote(n)} [shape=ellipse, style=filled, fillcolor="{LAYER_COLOR}", label={_dot_quote(label)}];')
+        label = _node_label(n, plan, shares)
+        lines.append(f'  {dot_quote(n)} [shape=ellipse, style=filled, fillcolor="{LAYER_COLOR}", label={dot_quote(label)}];')
     for n in plan.synapse_names:
-        label = _node_label(n, plan, shares, ham)
+        label = _node_label(n, plan, shares)
         style = '"filled,dashed"' if shares.get(n) else "filled"
-        lines.append(f'  {_dot_quote(n)} [shape=box, style={style}, fillcolor="{SYNAPSE_COLOR}", label={_dot_quote(label)}];')
+        lines.append(f'  {dot_quote(n)} [shape=box, style={style}, fillcolor="{SYNAPSE_COLOR}", label={dot_quote(label)}];')
     for s, conn in zip(plan.synapse_names, plan.connections):
         for slot, l in enumerate(conn):
-            attr = f" [label={_dot_quote(str(slot))}]" if len(conn) > 1 else ""
-            lines.append(f"  {_dot_quote(s)} -> {_dot_quote(l)}{attr};")
+            attr = f" [label={dot_quote(str(slot))}]" if len(conn) > 1 else ""
+            lines.append(f"  {dot_quote(s)} -> {dot_quote(l)}{attr};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -11,56 +11,62 @@ the file, the node and the problem. See docs/files.md for the full format.
 
 from __future__ import annotations
 
-import bz2
 import dataclasses
 import gzip
-import io
 import json
-import lzma
 import math
 import os
-import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import networkx as nx
 
+from . import _schema as A
+from ._config import package_version
+from ._api import HAM, CompiledHAM
+from ._builder import checked_copy
 from ._errors import FormatError, HamuxGraphError, ValidationError
-from .graph import HAM
+from ._untrusted import atomic_write, check_compression, check_xml_text, read_limited
 from .lagrangians import Lagrangian
 from .layers import Layer
 from .registry import lookup_type, type_name
 from .synapses import Synapse
+from .validate import Plan, plan_graph
 
-__all__ = ["write_graphml", "read_graphml", "graphml_bytes", "parse_graphml_bytes", "as_ham"]
+__all__ = [
+    "write_graphml",
+    "read_graphml",
+    "graphml_bytes",
+    "parse_graphml_bytes",
+    "parse_graphml_plan",
+    "plan_of_architecture",
+    "FORMAT",
+    "FORMAT_VERSION",
+]
 
 FORMAT = "hamux_graph"
 FORMAT_VERSION = 1
 DEFAULT_MAX_BYTES = 64 * 2**20
 _NS = "http://graphml.graphdrawing.org/xmlns"
-_COMPRESSED_SUFFIXES = (".gz", ".gzip", ".bz2", ".xz", ".lzma", ".zst", ".zip")
-_MAGIC = {
-    b"\x1f\x8b": "gzip",
-    b"BZh": "bzip2",
-    b"\xfd7zXZ\x00": "xz",
-    b"\x28\xb5\x2f\xfd": "zstd",
-    b"PK\x03\x04": "zip",
-}
+# file-level attributes (the graph's node/edge attributes come from _schema)
+_TYPE, _CONFIG, _LABEL = "type", "config", "label"
 
 
 # ---- writing ------------------------------------------------------------------------
 
 
-def as_ham(obj: Any) -> HAM:
-    """A ``HAM`` for a HAM, a ``CompiledHAM`` (architecture, in the model's order) or a graph."""
-    from .model import CompiledHAM
+def plan_of_architecture(obj: Any) -> Plan:
+    """The plan of a ``HAM`` (validated once), a compiled model, a ``Plan`` or a networkx HAM graph.
 
-    if isinstance(obj, HAM):
+    Raises:
+        ValidationError: for anything else, or an invalid graph.
+    """
+    if isinstance(obj, (HAM, CompiledHAM)):
+        return obj.plan()
+    if isinstance(obj, Plan):
         return obj
-    if isinstance(obj, CompiledHAM):
-        return obj.to_ham()
     if isinstance(obj, nx.Graph):
-        return HAM(obj)
+        return plan_graph(checked_copy(obj))
     raise ValidationError(
         f"expected a hg.HAM, a compiled model or a networkx HAM graph, got {type(obj).__name__}."
     )
@@ -86,38 +92,37 @@ def _module_json(obj: Any, where: str) -> dict[str, Any]:
     return {"type": type_name(obj, where), **cfg}
 
 
-def _export_graph(ham: HAM) -> nx.MultiDiGraph:
-    """A fresh graph of plain str/int/float/bool attributes (the caller's graph is untouched)."""
-    ham.validate()
-    G = ham.graph
+def _export_graph(plan: Plan) -> nx.MultiDiGraph:
+    """A fresh graph of plain str/int/float/bool attributes, in the plan's node order."""
     out = nx.MultiDiGraph()
-    from . import __version__
-
-    out.graph.update(format=FORMAT, format_version=FORMAT_VERSION, hamux_graph_version=__version__)
-    for name, d in G.nodes(data=True):
-        where = f"{d['kind']} {name!r}"
-        if d["kind"] == "layer":
-            lag = _module_json(d["lagrangian"], where + " (lagrangian)")
-            out.add_node(
-                name,
-                kind="layer",
-                label=name,
-                type="Layer",
-                shape=_json([int(s) for s in d["shape"]], where),
-                config=_json({"lagrangian": lag}, where),
-                tau=float(d.get("tau", 1.0)),
-                use_bias=bool(d.get("use_bias", False)),
-            )
-        elif d.get("synapse") is not None:
-            cfg = _module_json(d["synapse"], where)
+    out.graph.update(format=FORMAT, format_version=FORMAT_VERSION, hamux_graph_version=package_version())
+    out.add_nodes_from(plan.nodes())
+    for name, layer in zip(plan.layer_names, plan.layers):
+        where = f"layer {name!r}"
+        lag = _module_json(layer.lagrangian, where + " (lagrangian)")
+        out.add_node(
+            name,
+            **{
+                A.KIND: A.LAYER,
+                _LABEL: name,
+                _TYPE: "Layer",
+                A.SHAPE: _json([int(s) for s in layer.shape], where),
+                _CONFIG: _json({A.LAGRANGIAN: lag}, where),
+                A.TAU: float(layer.tau),
+                A.USE_BIAS: bool(layer.use_bias),
+            },
+        )
+    for name, owner in zip(plan.synapse_names, plan.owners):
+        where = f"synapse {name!r}"
+        if owner == name:
+            cfg = _module_json(plan.specs[owner], where)
             tname = cfg.pop("type")
-            out.add_node(name, kind="synapse", label=name, type=tname, config=_json(cfg, where))
+            out.add_node(name, **{A.KIND: A.SYNAPSE, _LABEL: name, _TYPE: tname, _CONFIG: _json(cfg, where)})
         else:
-            out.add_node(name, kind="synapse", label=name, shares=str(d["shares"]))
-    for name, d in G.nodes(data=True):
-        if d["kind"] == "synapse":
-            for slot, layer in enumerate(ham.connections(name)):
-                out.add_edge(name, layer, slot=slot)
+            out.add_node(name, **{A.KIND: A.SYNAPSE, _LABEL: name, A.SHARES: owner})
+    for name, conn in zip(plan.synapse_names, plan.connections):
+        for slot, layer in enumerate(conn):
+            out.add_edge(name, layer, **{A.SLOT: slot})
     return out
 
 
@@ -148,7 +153,7 @@ def graphml_bytes(ham_or_model: Any) -> bytes:
         >>> b"hamux_graph" in hg.graphml.graphml_bytes(ham)
         True
     """
-    G = _export_graph(as_ham(ham_or_model))
+    G = _export_graph(plan_of_architecture(ham_or_model))
     keys: dict[tuple[str, str], tuple[str, str]] = {}
 
     def key_id(domain: str, name: str, value: Any) -> str:
@@ -168,7 +173,7 @@ def graphml_bytes(ham_or_model: Any) -> bytes:
     for n, d in G.nodes(data=True):
         add_data(ET.SubElement(graph, "node", {"id": n}), "node", d)
     order = {n: i for i, n in enumerate(G.nodes)}
-    edges = sorted(G.edges(data=True), key=lambda e: (order[e[0]], e[2]["slot"]))
+    edges = sorted(G.edges(data=True), key=lambda e: (order[e[0]], e[2][A.SLOT]))
     for i, (u, v, d) in enumerate(edges):
         add_data(ET.SubElement(graph, "edge", {"id": f"e{i}", "source": u, "target": v}), "edge", d)
     for (domain, name), (kid, typ) in keys.items():
@@ -182,12 +187,13 @@ def write_graphml(ham_or_model: Any, path: str | os.PathLike) -> None:
     """Write a HAM's architecture (no weights) as a GraphML file.
 
     A path ending in ``.gz`` is gzip-compressed (reading it back then needs
-    ``allow_compressed=True``). Parameter arrays are not written: use ``hg.save`` for a
+    ``allow_compressed=True``). The file is written to a temporary name in the same folder
+    and then renamed into place. Parameter arrays are not written: use ``hg.save`` for a
     model with its weights.
 
     Args:
         ham_or_model: a ``HAM``, a compiled model (its architecture and current Lagrangian
-            scalars) or a networkx HAM graph. It is not modified.
+            scalars), a validated ``Plan`` or a networkx HAM graph. It is not modified.
         path: the file to write.
 
     Raises:
@@ -206,80 +212,10 @@ def write_graphml(ham_or_model: Any, path: str | os.PathLike) -> None:
     data = graphml_bytes(ham_or_model)
     if os.fspath(path).lower().endswith(".gz"):
         data = gzip.compress(data, mtime=0)
-    with open(path, "wb") as f:
-        f.write(data)
+    atomic_write(path, data)
 
 
 # ---- reading: bytes ---------------------------------------------------------------------
-
-
-def read_limited(path: str | os.PathLike, max_bytes: int) -> bytes:
-    """The bytes of ``path``, refusing files larger than ``max_bytes`` (FormatError)."""
-    size = os.path.getsize(path)
-    if size > max_bytes:
-        raise FormatError(
-            f"{os.fspath(path)}: the file has {size:,} bytes, more than max_bytes={max_bytes:,}. Pass a larger "
-            "max_bytes if you trust this file."
-        )
-    with open(path, "rb") as f:
-        data = f.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise FormatError(f"{os.fspath(path)}: the file grew past max_bytes={max_bytes:,} while being read.")
-    return data
-
-
-def _decompress(data: bytes, kind: str, source: str, max_bytes: int) -> bytes:
-    opener = {"gzip": gzip.GzipFile, "bzip2": bz2.BZ2File, "xz": lzma.LZMAFile}.get(kind)
-    if opener is None:
-        raise FormatError(f"{source}: {kind}-compressed content is not supported; decompress it first.")
-    try:
-        with opener(fileobj=io.BytesIO(data)) if kind == "gzip" else opener(io.BytesIO(data)) as f:
-            out = f.read(max_bytes + 1)
-    except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
-        raise FormatError(f"{source}: corrupt {kind} data ({e}).") from None
-    if len(out) > max_bytes:
-        raise FormatError(
-            f"{source}: decompresses to more than max_bytes={max_bytes:,} bytes (a compression bomb?). "
-            "Pass a larger max_bytes if you trust this file."
-        )
-    return out
-
-
-def _check_compression(data: bytes, source: str, allow_compressed: bool, max_bytes: int) -> bytes:
-    kind = next((k for magic, k in _MAGIC.items() if data.startswith(magic)), None)
-    if kind is None and source.lower().endswith(_COMPRESSED_SUFFIXES):
-        raise FormatError(f"{source}: the name says compressed but the content is not; rename the file.")
-    if kind is None:
-        return data
-    if kind == "zip":
-        raise FormatError(
-            f"{source}: this is a zip archive, not GraphML. A saved model (hg.save) is read with hg.load."
-        )
-    if not allow_compressed:
-        raise FormatError(
-            f"{source}: the file is {kind}-compressed; compressed input is refused by default. Pass "
-            "allow_compressed=True (decompression stays capped at max_bytes) if you trust it."
-        )
-    return _decompress(data, kind, source, max_bytes)
-
-
-_DTD_RE = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", re.IGNORECASE)
-
-
-def _check_xml(data: bytes, source: str) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")) or b"\x00" in data:
-        raise FormatError(f"{source}: not UTF-8 text (UTF-16/32 or binary data); GraphML files are read as UTF-8.")
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if _DTD_RE.search(data):
-        raise FormatError(
-            f"{source}: the file contains a DTD or entity declaration (<!DOCTYPE/<!ENTITY). These are refused "
-            "(entity expansion and external entities are unsafe); a GraphML file needs none."
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise FormatError(f"{source}: not valid UTF-8 ({e}).") from None
 
 
 def parse_graphml_bytes(
@@ -290,16 +226,27 @@ def parse_graphml_bytes(
     Raises:
         FormatError: for anything that is not a valid hamux_graph GraphML document.
     """
+    return HAM.from_plan(parse_graphml_plan(data, source, allow_compressed=allow_compressed, max_bytes=max_bytes))
+
+
+def parse_graphml_plan(
+    data: bytes, source: str, *, allow_compressed: bool = False, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Plan:
+    """Parse GraphML bytes (untrusted) into a validated ``Plan`` (validated once).
+
+    Raises:
+        FormatError: for anything that is not a valid hamux_graph GraphML document.
+    """
     if len(data) > max_bytes:
         raise FormatError(f"{source}: {len(data):,} bytes, more than max_bytes={max_bytes:,}.")
-    data = _check_compression(data, source, allow_compressed, max_bytes)
-    text = _check_xml(data, source)
+    data = check_compression(data, source, allow_compressed, max_bytes)
+    text = check_xml_text(data, source)
     try:
         G = nx.parse_graphml(text, force_multigraph=True)
     except Exception as e:  # any parser failure is a format problem of this file
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise FormatError(f"{source}: not readable as GraphML ({type(e).__name__}: {msg}).") from None
-    return _ham_from_export(G, source)
+    return _plan_from_export(G, source)
 
 
 # ---- reading: structure ---------------------------------------------------------------
@@ -352,56 +299,56 @@ def _number(d: dict[str, Any], attr: str, default: float, where: str) -> float:
 
 
 def _layer_node(name: str, d: dict[str, Any], where: str) -> dict[str, Any]:
-    if d.get("type", "Layer") != "Layer":
-        raise FormatError(f"{where}: a layer node has type 'Layer', got {d.get('type')!r}.")
-    shape = _load_json(d, "shape", where)
+    if d.get(_TYPE, "Layer") != "Layer":
+        raise FormatError(f"{where}: a layer node has type 'Layer', got {d.get(_TYPE)!r}.")
+    shape = _load_json(d, A.SHAPE, where)
     if (
         not isinstance(shape, list)
         or not shape
         or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
     ):
         raise FormatError(f"{where}: 'shape' must be a non-empty JSON list of positive ints like [64], got {shape!r}.")
-    cfg = _load_json(d, "config", where)
-    if not isinstance(cfg, dict) or set(cfg) != {"lagrangian"}:
+    cfg = _load_json(d, _CONFIG, where)
+    if not isinstance(cfg, dict) or set(cfg) != {A.LAGRANGIAN}:
         raise FormatError(
             f"{where}: a layer's 'config' must be a JSON object with exactly the key 'lagrangian', got {cfg!r}."
         )
-    lag = _build(cfg["lagrangian"], Lagrangian, where + " lagrangian")
-    use_bias = d.get("use_bias", False)
+    lag = _build(cfg[A.LAGRANGIAN], Lagrangian, where + " lagrangian")
+    use_bias = d.get(A.USE_BIAS, A.DEFAULT_USE_BIAS)
     if not isinstance(use_bias, bool):
         raise FormatError(f"{where}: attribute 'use_bias' must be a boolean, got {use_bias!r}.")
-    tau = _number(d, "tau", 1.0, where)
+    tau = _number(d, A.TAU, A.DEFAULT_TAU, where)
     try:
         layer = Layer(lag, shape=tuple(shape), tau=tau, use_bias=use_bias)
     except ValidationError as e:
         raise FormatError(f"{where}: {e}") from e
-    return dict(kind="layer", lagrangian=layer.lagrangian, shape=layer.shape, tau=layer.tau, use_bias=layer.use_bias)
+    return A.layer_attrs(layer)
 
 
 def _synapse_node(name: str, d: dict[str, Any], where: str) -> dict[str, Any]:
-    shares = d.get("shares")
+    shares = d.get(A.SHARES)
     if shares not in (None, ""):
-        if d.get("type") not in (None, "") or d.get("config") not in (None, ""):
+        if d.get(_TYPE) not in (None, "") or d.get(_CONFIG) not in (None, ""):
             raise FormatError(f"{where}: a sharing synapse (shares={shares!r}) must not also have a type/config.")
         if not isinstance(shares, str):
             raise FormatError(f"{where}: attribute 'shares' must be a node name, got {shares!r}.")
-        return dict(kind="synapse", shares=shares)
-    if "type" not in d:
+        return A.synapse_attrs(None, shares, None)
+    if _TYPE not in d:
         raise FormatError(f"{where}: a synapse node needs a 'type' attribute (or 'shares').")
-    cfg = _load_json(d, "config", where)
+    cfg = _load_json(d, _CONFIG, where)
     if not isinstance(cfg, dict) or "type" in cfg:
         raise FormatError(f"{where}: 'config' must be a JSON object of hyperparameters, got {cfg!r}.")
-    syn = _build({"type": d["type"], **cfg}, Synapse, where)
+    syn = _build({"type": d[_TYPE], **cfg}, Synapse, where)
     params = sorted(set(cfg) & set(syn.param_names()))
     if params:
         raise FormatError(
             f"{where}: config sets the parameter array(s) {params}; GraphML holds hyperparameters only. Parameters "
             "belong in a saved model (hg.save / hg.load)."
         )
-    return dict(kind="synapse", synapse=syn)
+    return A.synapse_attrs(syn, None, None)
 
 
-def _ham_from_export(G: nx.Graph, source: str) -> HAM:
+def _plan_from_export(G: nx.Graph, source: str) -> Plan:
     if not G.is_directed():
         raise FormatError(f"{source}: the graph is undirected; a hamux_graph file has edgedefault='directed'.")
     fmt = G.graph.get("format")
@@ -422,27 +369,28 @@ def _ham_from_export(G: nx.Graph, source: str) -> HAM:
     out = nx.MultiDiGraph()
     for name, d in G.nodes(data=True):
         where = f"{source}: node {name!r}"
-        kind = d.get("kind")
-        if kind == "layer":
+        kind = A.kind_of(d)
+        if kind == A.LAYER:
             out.add_node(name, **_layer_node(name, d, where))
-        elif kind == "synapse":
+        elif kind == A.SYNAPSE:
             out.add_node(name, **_synapse_node(name, d, where))
         else:
             raise FormatError(f"{where}: attribute kind={kind!r}, expected 'layer' or 'synapse'.")
     for u, v, d in G.edges(data=True):
         where = f"{source}: edge {u!r} -> {v!r}"
-        if out.nodes[u]["kind"] != "synapse" or out.nodes[v]["kind"] != "layer":
+        if A.kind_of(out.nodes[u]) != A.SYNAPSE or A.kind_of(out.nodes[v]) != A.LAYER:
             raise FormatError(
-                f"{where}: edges go from a synapse to a layer, got {out.nodes[u]['kind']} -> {out.nodes[v]['kind']}."
+                f"{where}: edges go from a synapse to a layer, got {A.kind_of(out.nodes[u])} -> "
+                f"{A.kind_of(out.nodes[v])}."
             )
-        slot = d.get("slot")
+        slot = d.get(A.SLOT)
         if slot is None:
             raise FormatError(f"{where}: missing the int attribute 'slot' (the argument position).")
         if isinstance(slot, bool) or not isinstance(slot, int):
             raise FormatError(f"{where}: attribute 'slot' must be an int, got {slot!r}.")
-        out.add_edge(u, v, slot=slot)
+        out.add_edge(u, v, **A.edge_attrs(slot))
     try:
-        return HAM(out)
+        return plan_graph(out)
     except ValidationError as e:
         raise FormatError(f"{source}: {e}") from e
 
@@ -478,6 +426,5 @@ def read_graphml(
         2.0
     """
     source = os.fspath(path)
-    return parse_graphml_bytes(
-        read_limited(path, max_bytes), source, allow_compressed=allow_compressed, max_bytes=max_bytes
-    )
+    plan = parse_graphml_plan(read_limited(path, max_bytes), source, allow_compressed=allow_compressed, max_bytes=max_bytes)
+    return HAM.from_plan(plan)

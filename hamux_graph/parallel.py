@@ -22,7 +22,7 @@ import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import PyTree
 
-from ._errors import ValidationError
+from ._errors import ArgumentError
 
 __all__ = ["batch_mesh", "batch_sharding", "replicated_sharding", "shard_batch", "replicate"]
 
@@ -35,7 +35,7 @@ def batch_mesh(n_devices: int | None = None, *, devices: Sequence[jax.Device] | 
         devices: the devices to choose from (default ``jax.devices()``).
 
     Raises:
-        ValidationError: if more devices are asked for than exist.
+        ArgumentError: if more devices are asked for than exist.
 
     Example:
         >>> import hamux_graph as hg
@@ -45,7 +45,7 @@ def batch_mesh(n_devices: int | None = None, *, devices: Sequence[jax.Device] | 
     devices = list(jax.devices() if devices is None else devices)
     n = len(devices) if n_devices is None else n_devices
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(devices):
-        raise ValidationError(
+        raise ArgumentError(
             f"n_devices must be an int between 1 and the {len(devices)} available device(s), got {n_devices!r}. "
             "On CPU, set XLA_FLAGS=--xla_force_host_platform_device_count=N before importing jax."
         )
@@ -66,7 +66,7 @@ def shard_batch(tree: PyTree, mesh: Mesh) -> PyTree:
     """Place every array in ``tree`` split along its leading axis over the mesh.
 
     Raises:
-        ValidationError: if a leading axis is not divisible by the number of devices.
+        ArgumentError: if a leading axis is not divisible by the number of devices.
 
     Example:
         >>> import jax.numpy as jnp, hamux_graph as hg
@@ -77,7 +77,7 @@ def shard_batch(tree: PyTree, mesh: Mesh) -> PyTree:
     for leaf in jax.tree.leaves(tree):
         shape = getattr(leaf, "shape", ())
         if not shape or shape[0] % n:
-            raise ValidationError(
+            raise ArgumentError(
                 f"shard_batch: an array of shape {tuple(shape)} cannot be split over {n} devices along its "
                 f"leading axis; use a batch size divisible by {n}."
             )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from typing import Any
 
@@ -23,9 +22,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._api import HAM, CompiledHAM
+from ._config import package_version
+from ._energy import leaf_name
 from ._errors import FormatError, HamuxGraphError, ValidationError
-from .graphml import graphml_bytes, parse_graphml_bytes, read_limited
-from .model import CompiledHAM
+from ._untrusted import atomic_write, read_limited
+from .compile import compile_fields
+from .graphml import graphml_bytes, parse_graphml_plan
 
 __all__ = ["save", "load", "load_architecture", "parameter_names", "MODEL_FORMAT", "MODEL_FORMAT_VERSION"]
 
@@ -39,34 +42,13 @@ _DATE = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: identical models give identic
 # ---- parameter names ------------------------------------------------------------------
 
 
-def _key_text(k: Any) -> str:
-    for attr in ("name", "idx", "key"):
-        if hasattr(k, attr):
-            return str(getattr(k, attr))
-    return str(k)
-
-
-def _leaf_name(model: CompiledHAM, path: tuple[Any, ...]) -> str:
-    parts = [_key_text(k) for k in path]
-    if len(parts) >= 2 and parts[0] in ("lagrangians", "biases", "synapses"):
-        i = int(parts[1])
-        if parts[0] == "lagrangians":
-            head = f"layers/{model.layer_names[i]}/lagrangian"
-        elif parts[0] == "biases":
-            head = f"layers/{model.layer_names[i]}/bias"
-        else:
-            head = f"synapses/{model.owner_names[i]}"
-        parts = [head] + parts[2:]
-    return "/".join(parts)
-
-
 def _named_leaves(model: Any) -> tuple[list[tuple[str | None, Any]], Any]:
     """``[(name or None for non-arrays, leaf)]`` and the treedef of ``model``."""
     leaves, treedef = jax.tree_util.tree_flatten_with_path(model)
     out: list[tuple[str | None, Any]] = []
     for path, leaf in leaves:
         is_arr = isinstance(leaf, (jax.Array, np.ndarray, jax.ShapeDtypeStruct))
-        out.append((_leaf_name(model, path) if is_arr else None, leaf))
+        out.append((leaf_name(model, path) if is_arr else None, leaf))
     return out, treedef
 
 
@@ -135,7 +117,7 @@ def save(model: CompiledHAM, path: str | os.PathLike, *, compress: bool = False)
             f"hg.save expects a compiled model (ham.compile(key=...)), got {type(model).__name__}. "
             "For an architecture alone use hg.write_graphml."
         )
-    graph = graphml_bytes(model)
+    graph = graphml_bytes(model.plan())
     named, _ = _named_leaves(model)
     arrays: dict[str, np.ndarray] = {}
     for name, leaf in named:
@@ -149,27 +131,18 @@ def save(model: CompiledHAM, path: str | os.PathLike, *, compress: bool = False)
         if name in arrays:
             raise FormatError(f"two parameters are both named {name!r}; rename the nodes or fields.")
         arrays[name] = arr
-    from . import __version__
-
     manifest = {
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,
-        "hamux_graph_version": __version__,
+        "hamux_graph_version": package_version(),
         "parameters": {n: {"shape": list(a.shape), "dtype": str(a.dtype)} for n, a in arrays.items()},
     }
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".hamux-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w") as zf:
-            _zip_write(zf, _MANIFEST, json.dumps(manifest, indent=1).encode(), compress)
-            _zip_write(zf, _GRAPHML, graph, compress)
-            _zip_write(zf, _WEIGHTS, _npz_bytes(arrays, compress), compress)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        _zip_write(zf, _MANIFEST, json.dumps(manifest, indent=1).encode(), compress)
+        _zip_write(zf, _GRAPHML, graph, compress)
+        _zip_write(zf, _WEIGHTS, _npz_bytes(arrays, compress), compress)
+    atomic_write(path, buf.getvalue())
 
 
 # ---- loading -------------------------------------------------------------------------------
@@ -285,8 +258,8 @@ def load_architecture(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_B
     Raises:
         FormatError: if the file is not a valid saved model.
     """
-    ham, _, _ = _open_model(path, max_bytes, allow_compressed)
-    return ham
+    plan, _, _ = _open_model(path, max_bytes, allow_compressed)
+    return HAM.from_plan(plan)
 
 
 def _open_model(path: Any, max_bytes: int, allow_compressed: bool):
@@ -294,10 +267,10 @@ def _open_model(path: Any, max_bytes: int, allow_compressed: bool):
     zf = _open_zip(io.BytesIO(read_limited(path, max_bytes)), source)
     budget = [max_bytes]
     _check_manifest(_member(zf, _MANIFEST, source, budget, allow_compressed), source)
-    ham = parse_graphml_bytes(
+    plan = parse_graphml_plan(
         _member(zf, _GRAPHML, source, budget, allow_compressed), source + "!" + _GRAPHML, max_bytes=max_bytes
     )
-    return ham, zf, budget
+    return plan, zf, budget
 
 
 def load(
@@ -331,13 +304,10 @@ def load(
         ('v',)
     """
     source = os.fspath(path)
-    ham, zf, budget = _open_model(path, max_bytes, allow_compressed)
+    plan, zf, budget = _open_model(path, max_bytes, allow_compressed)
     weights = _member(zf, _WEIGHTS, source, budget, allow_compressed)
     try:
-        plan = ham.plan()
-        from .compile import compile_plan
-
-        abstract = eqx.filter_eval_shape(lambda k: compile_plan(plan, key=k), jax.random.key(0))
+        abstract = eqx.filter_eval_shape(lambda k: CompiledHAM(**compile_fields(plan, key=k)), jax.random.key(0))
     except (HamuxGraphError, ValueError, TypeError) as e:
         raise FormatError(f"{source}: the architecture cannot be built ({e}).") from e
     named, treedef = _named_leaves(abstract)

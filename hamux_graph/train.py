@@ -38,9 +38,9 @@ import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
 from ._progress import progress
-from ._errors import StateError, ValidationError
+from ._errors import ArgumentError, StateError
 from .lagrangians import Lagrangian, LSoftmax
-from .model import CompiledHAM
+from ._api import CompiledHAM
 
 __all__ = [
     "forward",
@@ -160,7 +160,7 @@ def _one_hot(labels: Array, num_classes: int) -> Array:
     if labels.ndim >= 1 and labels.shape[-1] == num_classes and jnp.issubdtype(labels.dtype, jnp.floating):
         return labels
     if not jnp.issubdtype(labels.dtype, jnp.integer):
-        raise ValidationError(
+        raise ArgumentError(
             f"labels must be integer class indices or float one-hot rows of width {num_classes}, "
             f"got dtype {labels.dtype} and shape {labels.shape}."
         )
@@ -186,7 +186,7 @@ def cross_entropy(
         The mean loss, a scalar.
 
     Raises:
-        ValidationError: for a bad ``label_smoothing`` or labels of the wrong kind.
+        ArgumentError: for a bad ``label_smoothing`` or labels of the wrong kind.
 
     Example:
         >>> import jax.numpy as jnp, hamux_graph as hg
@@ -194,11 +194,11 @@ def cross_entropy(
         1.3863
     """
     if not 0.0 <= float(label_smoothing) < 1.0:
-        raise ValidationError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}.")
+        raise ArgumentError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}.")
     c = logits.shape[-1]
     target = _one_hot(labels, c)
     if target.shape != logits.shape:
-        raise ValidationError(f"labels give targets of shape {target.shape}, but logits have shape {logits.shape}.")
+        raise ArgumentError(f"labels give targets of shape {target.shape}, but logits have shape {logits.shape}.")
     if label_smoothing:
         target = (1.0 - label_smoothing) * target + label_smoothing / c
     return jnp.mean(-jnp.sum(target * jax.nn.log_softmax(logits, axis=-1), axis=-1))
@@ -208,7 +208,7 @@ def mse(prediction: Float[Array, "..."], target: Float[Array, "..."]) -> Float[A
     """Mean squared error (e.g. a reconstruction loss on a visible layer).
 
     Raises:
-        ValidationError: if the shapes differ.
+        ArgumentError: if the shapes differ.
 
     Example:
         >>> import jax.numpy as jnp, hamux_graph as hg
@@ -216,7 +216,7 @@ def mse(prediction: Float[Array, "..."], target: Float[Array, "..."]) -> Float[A
         2.0
     """
     if jnp.shape(prediction) != jnp.shape(target):
-        raise ValidationError(f"mse: prediction has shape {jnp.shape(prediction)}, target {jnp.shape(target)}.")
+        raise ArgumentError(f"mse: prediction has shape {jnp.shape(prediction)}, target {jnp.shape(target)}.")
     return jnp.mean((prediction - target) ** 2)
 
 
@@ -396,12 +396,12 @@ def batches(
         [(4,), (4,)]
     """
     if not arrays:
-        raise ValidationError("batches needs at least one array.")
+        raise ArgumentError("batches needs at least one array.")
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
-        raise ValidationError(f"batches: arrays have different lengths {[len(a) for a in arrays]}.")
+        raise ArgumentError(f"batches: arrays have different lengths {[len(a) for a in arrays]}.")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValidationError(f"batch_size must be a positive int, got {batch_size!r}.")
+        raise ArgumentError(f"batch_size must be a positive int, got {batch_size!r}.")
     order = np.arange(n) if key is None else np.asarray(jax.random.permutation(key, n))
     stop = n - n % batch_size if drop_last and n >= batch_size else n
     for i in range(0, stop, batch_size):

@@ -13,7 +13,9 @@ from typing import Any
 
 import networkx as nx
 
+from . import _schema as A
 from ._errors import ValidationError
+from ._types import Shape
 from .layers import Layer
 from .synapses import Synapse
 
@@ -34,9 +36,29 @@ class Plan:
     owners: tuple[str, ...]
     specs: dict[str, Synapse]
     param_shapes: dict[str, dict[str, Any]]
+    order: tuple[str, ...] | None = None
+    """Every node name in the graph's order (``None``: layers first, then synapses)."""
 
-    def layer_shape(self, name: str) -> tuple[int, ...]:
+    def nodes(self) -> tuple[str, ...]:
+        """Every node name, layers and synapses, in the graph's order."""
+        return self.order if self.order is not None else self.layer_names + self.synapse_names
+
+    def layer_shape(self, name: str) -> Shape:
+        """The shape of layer ``name``."""
         return self.layers[self.layer_names.index(name)].shape
+
+    def layer(self, name: str) -> Layer:
+        """The ``Layer`` named ``name``."""
+        return self.layers[self.layer_names.index(name)]
+
+    def synapse_of(self, name: str) -> Synapse:
+        """The synapse (the parameter owner's) used by hyperedge ``name``."""
+        return self.specs[self.owners[self.synapse_names.index(name)]]
+
+    def shares(self, name: str) -> str | None:
+        """The owner whose parameters hyperedge ``name`` uses, or ``None`` if it owns them."""
+        owner = self.owners[self.synapse_names.index(name)]
+        return None if owner == name else owner
 
 
 def check_name(name: Any, what: str) -> str:
@@ -49,37 +71,17 @@ def check_name(name: Any, what: str) -> str:
     return name
 
 
-def _layer_of(name: str, data: dict[str, Any]) -> Layer:
-    missing = [k for k in ("lagrangian", "shape") if k not in data]
-    if missing:
-        raise ValidationError(
-            f"layer '{name}': missing node attribute(s) {missing}. A layer node needs 'lagrangian' "
-            "(a hamux_graph Lagrangian) and 'shape'; add it with HAM.add_layer(name, hg.Layer(...))."
-        )
-    try:
-        return Layer(
-            data["lagrangian"],
-            shape=data["shape"],
-            tau=data.get("tau", 1.0),
-            use_bias=data.get("use_bias", False),
-        )
-    except ValidationError as e:
-        raise ValidationError(f"layer '{name}': {e}") from None
-    except (TypeError, ValueError) as e:
-        raise ValidationError(f"layer '{name}': invalid layer attributes ({e}).") from None
-
-
 def _resolve_owner(G: nx.MultiDiGraph, name: str) -> str:
     seen = [name]
     node = name
-    while G.nodes[node].get("synapse") is None:
-        target = G.nodes[node].get("shares")
+    while G.nodes[node].get(A.SYNAPSE_SPEC) is None:
+        target = G.nodes[node].get(A.SHARES)
         if target is None:
             raise ValidationError(
                 f"synapse '{node}': has neither a 'synapse' object nor a 'shares' target. Give it a "
                 "synapse (e.g. hg.DenseSynapse()) or name the synapse whose parameters it shares."
             )
-        if target not in G or G.nodes[target].get("kind") != "synapse":
+        if target not in G or A.kind_of(G.nodes[target]) != A.SYNAPSE:
             raise ValidationError(
                 f"synapse '{node}': shares the parameters of {target!r}, which is not a synapse node of "
                 "this graph. Name an existing synapse node."
@@ -106,22 +108,22 @@ def plan_graph(G: Any) -> Plan:
     layers: list[Layer] = []
     synapse_names: list[str] = []
     for name, data in G.nodes(data=True):
-        kind = data.get("kind")
+        kind = A.kind_of(data)
         check_name(name, f"{kind or 'node'}")
-        if kind == "layer":
+        if kind == A.LAYER:
             layer_names.append(name)
-            layers.append(_layer_of(name, data))
-        elif kind == "synapse":
+            layers.append(A.layer_of(name, data))
+        elif kind == A.SYNAPSE:
             synapse_names.append(name)
-            syn = data.get("synapse")
+            syn = data.get(A.SYNAPSE_SPEC)
             if syn is not None and not isinstance(syn, Synapse):
                 raise ValidationError(
                     f"synapse '{name}': attribute 'synapse' must be a hamux_graph Synapse, got "
                     f"{type(syn).__name__}."
                 )
-            if syn is not None and data.get("shares") is not None:
+            if syn is not None and data.get(A.SHARES) is not None:
                 raise ValidationError(
-                    f"synapse '{name}': has its own synapse object and also shares {data['shares']!r}. "
+                    f"synapse '{name}': has its own synapse object and also shares {data[A.SHARES]!r}. "
                     "A sharing synapse uses the other's parameters: drop one of the two."
                 )
         else:
@@ -131,12 +133,12 @@ def plan_graph(G: Any) -> Plan:
             )
     slots: dict[str, dict[int, str]] = {s: {} for s in synapse_names}
     for u, v, key, data in G.edges(keys=True, data=True):
-        if G.nodes[u].get("kind") != "synapse" or G.nodes[v].get("kind") != "layer":
+        if A.kind_of(G.nodes[u]) != A.SYNAPSE or A.kind_of(G.nodes[v]) != A.LAYER:
             raise ValidationError(
                 f"edge {u!r} -> {v!r}: edges must go from a synapse node to a layer node, got "
-                f"{G.nodes[u].get('kind')} -> {G.nodes[v].get('kind')}. Connect layers only through synapses."
+                f"{A.kind_of(G.nodes[u])} -> {A.kind_of(G.nodes[v])}. Connect layers only through synapses."
             )
-        slot = data.get("slot")
+        slot = data.get(A.SLOT)
         if isinstance(slot, bool) or not isinstance(slot, int) or slot < 0:
             raise ValidationError(
                 f"edge {u!r} -> {v!r} (key {key!r}): attribute 'slot' must be an int >= 0, got {slot!r}."
@@ -156,6 +158,13 @@ def plan_graph(G: Any) -> Plan:
             raise ValidationError(
                 f"synapse '{s}': slots must be 0..{len(got) - 1} without gaps, got {got}. Renumber its edges."
             )
+        arity = G.nodes[s].get(A.ARITY)
+        if arity is not None and arity != len(got):
+            raise ValidationError(
+                f"synapse '{s}': was built with {arity} argument slot(s) but now has {len(got)} "
+                f"(layers {[slots[s][i] for i in got]}); an edge or layer was removed with raw networkx "
+                "calls. Edit the graph with the HAM methods (add_layer/add_synapse), or rebuild the synapse."
+            )
         connections.append(tuple(slots[s][i] for i in got))
 
     shape_of = dict(zip(layer_names, (l.shape for l in layers)))
@@ -165,7 +174,7 @@ def plan_graph(G: Any) -> Plan:
     for s, conn in zip(synapse_names, connections):
         owner = _resolve_owner(G, s)
         owners.append(owner)
-        spec = G.nodes[owner]["synapse"]
+        spec = G.nodes[owner][A.SYNAPSE_SPEC]
         shapes = [shape_of[l] for l in conn]
         where = f"synapse '{s}'" + (f" (sharing the parameters of '{owner}')" if owner != s else "")
         try:
@@ -189,4 +198,5 @@ def plan_graph(G: Any) -> Plan:
         owners=tuple(owners),
         specs=specs,
         param_shapes=param_shapes,
+        order=tuple(G.nodes),
     )

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from matplotlib.colors import Normalize  # noqa: E402
 
 import hamux_graph as hg  # noqa: E402
-from hamux_graph.draw import _dot_quote, layout_positions  # noqa: E402
+from hamux_graph.draw import dot_quote, layout_positions  # noqa: E402
 
 
 def sample_ham():
@@ -54,7 +54,7 @@ def test_one_marker_per_node_and_one_edge_per_slot(tmp_path, layout):
     slot_labels = [t.get_text() for t in ax.texts if re.fullmatch(r"\d", t.get_text())]
     assert sorted(slot_labels) == sorted(["0", "1"] * 5 + ["2"])
     # positions of the markers are those of the layout
-    pos = layout_positions(ham, layout)
+    pos = layout_positions(ham.plan(), layout)
     np.testing.assert_allclose(layers.get_offsets(), [pos[n] for n in ("v", "h", "lab")])
     out = tmp_path / f"{layout}.png"
     ax.figure.savefig(out)
@@ -83,15 +83,15 @@ def test_labels_show_name_shape_lagrangian_and_type():
 
 
 def test_layered_layout_keeps_synapses_off_the_layer_line():
-    pos = layout_positions(sample_ham())
+    pos = layout_positions(sample_ham().plan())
     assert [pos[n][1] for n in ("v", "h", "lab")] == [0.0, 0.0, 0.0]
     assert all(pos[s][1] > 0 for s in ("mem", "self", "tri", "cls", "bias_h", "mem2"))
     assert len({pos[s] for s in ("mem", "self", "tri", "cls", "bias_h", "mem2")}) == 6  # no two on one spot
     assert pos["self"][0] == pos["v"][0]  # a self-connection sits over its layer
     with pytest.raises(hg.ValidationError, match="unknown layout 'nope'"):
-        layout_positions(sample_ham(), "nope")
+        layout_positions(sample_ham().plan(), "nope")
     with pytest.raises(hg.ValidationError, match="missing nodes"):
-        layout_positions(sample_ham(), {"v": (0, 0)})
+        layout_positions(sample_ham().plan(), {"v": (0, 0)})
 
 
 def test_energy_colours_and_colorbar(getkey):
@@ -134,7 +134,7 @@ def test_to_dot():
     assert '  "tri" -> "v" [label="2"];' in edges
     assert '  "bias_h" -> "h";' in edges  # one slot: no number
     assert '"v" [shape=ellipse' in dot and '"mem" [shape=box' in dot and "shares mem" in dot
-    assert _dot_quote('a"b\\c\nd') == '"a\\"b\\\\c\\nd"'
+    assert dot_quote('a"b\\c\nd') == '"a\\"b\\\\c\\nd"'
 
 
 def test_missing_matplotlib_names_the_extra(monkeypatch):

@@ -125,7 +125,58 @@ def test_gradients_flow_through_run_to_every_parameter(getkey):
 def test_bad_run_arguments(getkey):
     model = _model(getkey)
     xs = model.init_states(key=getkey())
-    with pytest.raises(hg.StateError, match="steps must be an int"):
+    with pytest.raises(hg.ArgumentError, match="steps must be an int"):
         model.run(xs, steps=-1)
-    with pytest.raises(hg.StateError, match="dt must be a scalar"):
+    with pytest.raises(hg.ArgumentError, match="dt must be a scalar"):
         model.run(xs, steps=2, dt=jnp.ones(3))
+
+
+# ---- one set of dynamics checks for every method (regressions of the drifted copies) ----
+
+
+@pytest.mark.parametrize("dt", [-0.1, 0.0, float("nan"), float("inf")])
+def test_every_method_rejects_a_bad_concrete_dt(getkey, dt):
+    model = _model(getkey)
+    xs = model.init_states(key=getkey())
+    with pytest.raises(hg.ArgumentError, match="dt must be a finite number > 0"):
+        model.run(xs, steps=10, dt=dt)
+    with pytest.raises(hg.ArgumentError, match="dt must be a finite number > 0"):
+        model.step(xs, dt=dt)
+    with pytest.raises(hg.ArgumentError, match="dt must be a finite number > 0"):
+        model.run(model.pack(xs), steps=10, dt=jnp.asarray(dt))
+    with pytest.raises(hg.ArgumentError, match="dt must be a finite number > 0"):
+        model.relax(xs, dt=dt)
+
+
+def test_traced_dt_is_not_checked_and_does_not_recompile(getkey):
+    model = _model(getkey)
+    xs = model.init_states(key=getkey())
+    run = jax.jit(lambda dt: model.run(xs, steps=3, dt=dt)[1])
+    a, b = run(0.1), run(0.2)
+    assert a.shape == b.shape == (4,) and not np.allclose(a, b)
+
+
+@pytest.mark.parametrize("steps", [2.0, "3", True, None])
+def test_steps_must_be_an_int(getkey, steps):
+    model = _model(getkey)
+    with pytest.raises(hg.ArgumentError, match="steps must be an int >= 0"):
+        model.run(model.init_states(), steps=steps)
+
+
+def test_relax_and_solve_answer_packed_states_in_kind(getkey):
+    ham = hg.HAM()
+    for n in ("a", "b", "c"):
+        ham.add_layer(n, hg.TanhLayer((4,)))
+    ham.add_synapse("ab", hg.DenseSynapse(stdinit=0.3), layers=("a", "b"))
+    ham.add_synapse("bc", hg.DenseSynapse(stdinit=0.3), layers=("b", "c"))
+    model = ham.compile(key=getkey())
+    xs = model.init_states(batch_size=2, key=getkey())
+    ps = model.pack(xs)
+    res = model.relax(ps, tol=1e-5)
+    assert isinstance(res.states, hg.PackedStates)
+    ref = model.relax(xs, tol=1e-5)
+    for n in model.layer_names:
+        np.testing.assert_allclose(res.states[n], ref.states[n], rtol=1e-6, atol=1e-7)
+    sol = model.solve(ps, tol=1e-4)
+    assert isinstance(sol.states, hg.PackedStates)
+    np.testing.assert_allclose(model.unpack(sol.states)["b"], model.solve(xs, tol=1e-4).states["b"], atol=1e-6)

@@ -149,17 +149,17 @@ def test_unconverged_relax_is_reported(getkey):
 def test_bad_arguments_raise_library_errors(getkey):
     model = make_model(getkey())
     xs = init(model, getkey())
-    with pytest.raises(hg.StateError, match="tol must be a finite number >= 0"):
+    with pytest.raises(hg.ArgumentError, match="tol must be a finite number >= 0"):
         hg.relax(model, xs, tol=-1.0)
-    with pytest.raises(hg.StateError, match="max_steps must be an int >= 0"):
+    with pytest.raises(hg.ArgumentError, match="max_steps must be an int >= 0"):
         hg.relax(model, xs, max_steps=2.5)
-    with pytest.raises(hg.StateError, match="dt must be a finite number > 0"):
+    with pytest.raises(hg.ArgumentError, match="dt must be a finite number > 0"):
         hg.relax(model, xs, dt=0.0)
     with pytest.raises(hg.StateError, match="unknown layer 'nope'"):
         hg.relax(model, xs, clamp=("nope",))
     with pytest.raises(hg.StateError, match="has shape .* with a batch axis, but the states are unbatched"):
         hg.relax(model, sample(xs, 0), clamp={"h": jnp.zeros((3, 6), bool)})
-    with pytest.raises(hg.StateError, match="solver must be 'fixed_point' or 'gmres'"):
+    with pytest.raises(hg.ArgumentError, match="solver must be 'fixed_point' or 'gmres'"):
         hg.ImplicitAdjoint(solver="newton")
 
 
@@ -238,5 +238,46 @@ def test_equilibrium_propagation_matches_implicit_gradient(getkey):
     assert np.linalg.norm(a - b) / np.linalg.norm(b) <= 0.05
     with pytest.raises(hg.ConvergenceError, match=r"equilibrium propagation \(free phase\) did not reach"):
         hg.eqprop_grad(model, xs, target, _sq_cost, beta=0.02, tol=1e-6, dt=1e-5, clamp=("v",))
-    with pytest.raises(hg.StateError, match="beta must be a finite number > 0"):
+    with pytest.raises(hg.ArgumentError, match="beta must be a finite number > 0"):
         hg.eqprop_grad(model, xs, target, _sq_cost, beta=0.0)
+
+
+def test_eqprop_throws_under_jit_as_outside(getkey):
+    model = make_model(getkey())
+    xs = init(model, getkey())
+    target = jnp.zeros((3, 4))
+    kw = dict(max_steps=1, tol=1e-12, dt=DT, clamp=("v",))
+    with pytest.raises(hg.ConvergenceError, match="equilibrium propagation"):
+        hg.eqprop_grad(model, xs, target, _sq_cost, **kw)
+    jitted = eqx.filter_jit(lambda m, x: hg.eqprop_grad(m, x, target, _sq_cost, **kw)[0])
+    with pytest.raises(RuntimeError, match="ConvergenceError: equilibrium propagation"):
+        jax.block_until_ready(jitted(model, xs))
+    # throw=False under jit: a number, as outside
+    quiet = eqx.filter_jit(lambda m, x: hg.eqprop_grad(m, x, target, _sq_cost, throw=False, **kw)[0])
+    assert np.isfinite(float(quiet(model, xs)))
+
+
+def test_adjoints_of_the_other_library_are_refused_by_name(getkey):
+    diffrax = pytest.importorskip("diffrax")
+    model = make_model(getkey())
+    xs = init(model, getkey())
+    with pytest.raises(hg.ArgumentError, match=r"relax: adjoint must be a hamux_graph adjoint.*diffrax\.ImplicitAdjoint"):
+        model.relax(xs, adjoint=diffrax.ImplicitAdjoint())
+    with pytest.raises(hg.ArgumentError, match=r"solve: adjoint must be a diffrax adjoint.*hamux_graph\.ImplicitAdjoint"):
+        model.solve(xs, adjoint=hg.ImplicitAdjoint())
+
+
+def test_adjoint_strategies_give_the_same_gradient(getkey):
+    model = make_model(jax.random.key(3))
+    xs = init(model, jax.random.key(4))
+    target = 0.3 * jax.random.normal(jax.random.key(5), (3, 4))
+    grads = [
+        _flat_grads(_implicit_grads(model, xs, target, adj)[0])
+        for adj in (hg.ImplicitAdjoint(), hg.FixedPointAdjoint(tol=1e-7), hg.GMRESAdjoint(tol=1e-7),
+                    hg.ImplicitAdjoint(solver="gmres", tol=1e-7))
+    ]
+    for g in grads[1:]:
+        np.testing.assert_allclose(g, grads[0], rtol=2e-3, atol=1e-6)
+    for bad in (dict(tol=0.0), dict(tol=float("nan")), dict(max_steps=0), dict(max_steps=2.5)):
+        with pytest.raises(hg.ArgumentError, match="FixedPointAdjoint"):
+            hg.FixedPointAdjoint(**bad)

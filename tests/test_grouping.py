@@ -17,6 +17,7 @@ import pytest
 
 import hamux_graph as hg
 from hamux_graph import _grouping, _stacking
+from reference import node_by_node_energy
 
 # ---- reference energies written out ------------------------------------------------------------
 
@@ -175,17 +176,14 @@ def test_partly_identical_graph_with_weight_sharing(getkey):
 def test_grouped_equals_ungrouped_path(getkey):
     layers, synapses = MIXED
     model = build(layers, synapses, key=getkey(), biases=True)
-    flat, _ = model._flat(states(model, getkey()))
-    e1, d1 = model._energy_and_dEdg1(flat)
-    e0, d0 = model._energy_and_dEdg1(flat, group=False)
+    flat, _ = model.flat_states(states(model, getkey()))
+    e1, d1 = model.sample_energy_and_dEdg(flat)
+    e0, d0 = model.sample_energy_and_dEdg(flat, group=False)
     close((e1, d1), (e0, d0), tol=1e-5)
-    close(model._energy1(flat), model._energy1(flat, group=False), tol=1e-5)
-    close(model._dEdg1(flat), d0, tol=1e-5)
-    # the per-node path the core used before grouping
-    us = model._us(flat)
-    gs = model._gs(us)
-    e_nodes = sum(model._layer_energies(us, gs)) + sum(model._synapse_energies(gs))
-    close(e1, e_nodes, tol=1e-5)
+    close(model.sample_energy(flat), model.sample_energy(flat, group=False), tol=1e-5)
+    close(model.sample_dEdg(flat), d0, tol=1e-5)
+    # node by node, as written out in tests/reference.py
+    close(e1, node_by_node_energy(model, flat), tol=1e-5)
 
 
 def test_parameter_gradients_through_grouped_energy(getkey):

@@ -115,15 +115,15 @@ def test_failed_solves_are_reported(getkey):
 def test_bad_arguments_and_missing_extra(getkey, monkeypatch):
     model = make_model(getkey())
     xs = init(model, getkey())
-    with pytest.raises(hg.StateError, match="solver must be a diffrax solver"):
+    with pytest.raises(hg.ArgumentError, match="solver must be a diffrax solver"):
         hg.solve(model, xs, solver="tsit5")
-    with pytest.raises(hg.StateError, match="saveat must be None, an array of times or 'steps'"):
+    with pytest.raises(hg.ArgumentError, match="saveat must be None, an array of times or 'steps'"):
         hg.solve(model, xs, saveat="all")
-    with pytest.raises(hg.StateError, match="dt0 is required for the non-adaptive solver Euler"):
+    with pytest.raises(hg.ArgumentError, match="dt0 is required for the non-adaptive solver Euler"):
         hg.solve(model, xs, solver=diffrax.Euler(), dt0=None)
-    with pytest.raises(hg.StateError, match="tol must be a finite number > 0"):
+    with pytest.raises(hg.ArgumentError, match="tol must be a finite number > 0"):
         hg.solve(model, xs, tol=0.0)
-    with pytest.raises(hg.StateError, match="t1 must be greater than t0"):
+    with pytest.raises(hg.ArgumentError, match="t1 must be greater than t0"):
         hg.solve(model, xs, t0=1.0, t1=1.0)
     monkeypatch.setitem(sys.modules, "diffrax", None)
     with pytest.raises(ImportError, match=r"pip install hamux_graph\[ode\]"):

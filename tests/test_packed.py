@@ -166,11 +166,11 @@ def test_packed_errors_name_the_problem(getkey):
         a.dEdg(mixed)
 
 
-def test_relax_accepts_packed_states_and_returns_a_dict(getkey):
+def test_relax_accepts_packed_states_and_answers_in_kind(getkey):
     model = chain(3).compile(key=getkey())
     xs = states(model, getkey(), batch=2)
     a = model.relax(model.pack(xs), tol=1e-3, max_steps=3000, dt=0.2)
     b = model.relax(xs, tol=1e-3, max_steps=3000, dt=0.2)
-    assert isinstance(a.states, dict)
+    assert isinstance(a.states, hg.PackedStates)
     for n in model.layer_names:
         close(a.states[n], b.states[n])

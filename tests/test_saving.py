@@ -14,7 +14,7 @@ import pytest
 from _io_strategies import ScaledBilinear, assert_same_model, structure
 
 import hamux_graph as hg
-from hamux_graph.graphml import as_ham
+
 
 
 def every_type_ham():
@@ -78,7 +78,7 @@ def test_save_load_bit_identical(tmp_path, trained):
     hg.save(trained, path)
     loaded = hg.load(path)
     assert_same_model(trained, loaded)
-    assert structure(as_ham(loaded)) == structure(as_ham(trained))
+    assert structure(loaded.to_ham()) == structure(trained.to_ham())
     # saving is deterministic: the same model gives the same bytes
     hg.save(loaded, tmp_path / "again.hamux")
     assert (tmp_path / "again.hamux").read_bytes() == path.read_bytes()
@@ -125,7 +125,7 @@ def test_file_layout_is_plain_zip_npz_graphml(tmp_path, trained):
     assert set(weights.files) == set(hg.parameter_names(trained))
     # the GraphML member is an ordinary hamux_graph GraphML file
     (tmp_path / "arch.graphml").write_bytes(graph)
-    assert structure(hg.read_graphml(tmp_path / "arch.graphml")) == structure(as_ham(trained))
+    assert structure(hg.read_graphml(tmp_path / "arch.graphml")) == structure(trained.to_ham())
 
 
 def test_convert_between_model_and_graphml_keeps_learned_lagrangians(tmp_path, trained):

@@ -104,9 +104,9 @@ def test_cross_entropy_and_mse_formulas():
     )
     np.testing.assert_allclose(float(train.cross_entropy(logits, jnp.asarray(np.eye(3, dtype=np.float32)[[1, 2]]))), -np.mean(logp[[0, 1], [1, 2]]), rtol=1e-6)
     assert float(train.mse(jnp.array([1.0, 2.0]), jnp.array([0.0, 0.0]))) == pytest.approx(2.5)
-    with pytest.raises(hg.ValidationError, match="label_smoothing"):
+    with pytest.raises(hg.ArgumentError, match="label_smoothing"):
         train.cross_entropy(logits, labels, label_smoothing=1.5)
-    with pytest.raises(hg.ValidationError, match="shape"):
+    with pytest.raises(hg.ArgumentError, match="shape"):
         train.mse(jnp.ones(2), jnp.ones(3))
 
 
@@ -120,9 +120,9 @@ def test_forward_errors(getkey):
         train.forward(model, jnp.ones((2, 6)), read="probs")
     with pytest.raises(hg.StateError, match="softmax output layer"):
         train.forward(model, jnp.ones((2, 6)), output="input", read="logits")
-    with pytest.raises(hg.StateError, match="steps"):
+    with pytest.raises(hg.ArgumentError, match="steps"):
         train.forward(model, jnp.ones((2, 6)), steps=-1)
-    with pytest.raises(hg.StateError, match="dt must be a scalar"):
+    with pytest.raises(hg.ArgumentError, match="dt must be a scalar"):
         train.forward(model, jnp.ones((2, 6)), dt=jnp.ones(2))
     assert isinstance(hg.StateError("x"), ValueError)
 
@@ -222,7 +222,7 @@ def test_predict_accuracy_and_batches(getkey):
     assert len(got) == 2 and all(b[0].shape == (4,) for b in got)
     np.testing.assert_array_equal(got[0][1], 2 * got[0][0])
     assert len(list(train.batches(np.arange(10), batch_size=4, drop_last=False))) == 3
-    with pytest.raises(hg.ValidationError, match="different lengths"):
+    with pytest.raises(hg.ArgumentError, match="different lengths"):
         list(train.batches(np.arange(3), np.arange(4), batch_size=2))
 
 

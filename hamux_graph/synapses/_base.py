@@ -16,8 +16,8 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._config import module_config
 from .._errors import ValidationError
+from .._types import Shape
 
-Shape = tuple[int, ...]
 ParamShape = Any  # a Shape, or a list of Shapes for list-valued parameters
 
 

@@ -35,7 +35,7 @@ import inspect
 from typing import Any, Callable
 
 from .._errors import ValidationError
-from ..graph import HAM
+from .._api import HAM
 from .classifiers import conv_ham, energy_attn, hn
 from .memories import classical_hopfield, dense_associative_memory, modern_hopfield, recall
 

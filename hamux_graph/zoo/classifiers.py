@@ -10,10 +10,16 @@ import math
 from typing import Any
 
 from .._errors import ValidationError
-from ..graph import HAM
+from .._api import HAM
 from ..lagrangians import Lagrangian, LSoftmax
 from ..layers import IdentityLayer, LayerNormLayer, SoftmaxLayer, TanhLayer
-from ..synapses import DenseMatrixSynapseWithHiddenLayer
+from ..synapses import (
+    AttentionSynapse,
+    ConvSynapse,
+    ConvSynapseWithPool,
+    DenseMatrixSynapseWithHiddenLayer,
+    SelfAttentionSynapse,
+)
 from ._checks import check_int, check_shape, hidden_lagrangian
 
 __all__ = ["hn", "conv_ham", "energy_attn"]
@@ -78,15 +84,6 @@ def hn(
     return ham
 
 
-def _need(*names: str) -> list[Any]:
-    from .. import synapses
-
-    missing = [n for n in names if not hasattr(synapses, n)]
-    if missing:
-        raise ValidationError(f"this zoo model needs the synapse classes {missing}, which this install lacks.")
-    return [getattr(synapses, n) for n in names]
-
-
 def _out_shape(factory: str, syn: Any, input_shape: tuple[int, ...], channels: int) -> tuple[int, ...]:
     try:
         return tuple(syn.output_shape(input_shape, channels))
@@ -145,7 +142,6 @@ def conv_ham(
         >>> hg.zoo.conv_ham((8, 8, 1), 10, pool_type="max").layers["features"].shape
         (4, 4, 16)
     """
-    (ConvSynapseWithPool,) = _need("ConvSynapseWithPool")
     shape = check_shape("conv_ham", input_shape, rank=3)
     c = check_int("conv_ham", "num_classes", num_classes, 2)
     channels = check_int("conv_ham", "channels", channels)
@@ -212,7 +208,6 @@ def energy_attn(
         >>> ham.layers["tokens"].shape, ham.connections("cross_attn")
         ((4, 4, 32), ('label', 'tokens'))
     """
-    ConvSynapse, AttentionSynapse, SelfAttentionSynapse = _need("ConvSynapse", "AttentionSynapse", "SelfAttentionSynapse")
     shape = check_shape("energy_attn", input_shape, rank=3)
     c = check_int("energy_attn", "num_classes", num_classes, 2)
     dim = check_int("energy_attn", "dim", dim)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._errors import StateError, ValidationError
-from ..graph import HAM
+from .._api import HAM
 from ..lagrangians import LRepu
 from ..layers import IdentityLayer, Layer, SoftmaxLayer, TanhLayer
 from ..synapses import DenseSynapse

@@ -1,14 +1,19 @@
-"""The compiled HAM: one flat JAX energy function of all layer states.
+"""The energy core: one flat JAX energy function of all layer states.
 
-``CompiledHAM`` is an equinox Module. Its array leaves are the parameters (synapse weights,
-layer biases, learnable Lagrangian scalars); everything structural (names, shapes, τ,
-which layers each synapse connects) is static. The energy and its Legendre gradient are
-written once as a flat function of the tuple of states: no graph is walked at run time.
+``AbstractEnergyCore`` holds what the energy needs and nothing of the graph: its array
+leaves are the parameters (synapse weights, layer biases, learnable Lagrangian scalars);
+everything structural (names, shapes, τ, which layers each hyperedge connects) is static.
+The energy and its Legendre gradient are written once as a flat function of the tuple of
+states: no graph is walked at run time. ``CompiledHAM`` (the user-facing class) declares the
+fields and adds the dynamics.
 
 States are dicts ``{layer name: array}``; every method accepts them with or without one
 leading batch axis (batched calls are ``jax.vmap`` of the per-sample function). Methods
 also accept ``PackedStates`` (``model.pack(xs)``: identical layers kept stacked) and then
 return states in that form.
+
+The methods under "internal API" have public names because the dynamics modules drive the
+core through them (the way ``equinox.internal`` serves diffrax); they are not re-exported.
 """
 
 from __future__ import annotations
@@ -21,46 +26,38 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from . import _grouping, _jitcache, _stacking
-from . import packed as _packed
-from ._errors import StateError
+from . import packed as P
+from ._errors import ArgumentError, StateError
+from ._types import Shape, States
 from .lagrangians import Lagrangian
 from .packed import PackedStates
 from .synapses import Synapse
 
-__all__ = ["CompiledHAM"]
+__all__ = ["AbstractEnergyCore", "StatesLike", "leaf_name", "PARAMETER_FIELDS"]
 
-States = dict[str, Array]
 StatesLike = States | PackedStates  # a dict, or PackedStates (returned in kind)
 
+# the fields that hold parameters, and how a saved file names their leaves
+PARAMETER_FIELDS = ("lagrangians", "biases", "synapses")
 
-class CompiledHAM(eqx.Module):
-    """A compiled HAM (returned by ``HAM.compile``).
+
+class AbstractEnergyCore(eqx.Module):
+    """The energy of a compiled HAM and its Legendre gradient (see ``CompiledHAM``).
 
     Energy ``E = Σ_ℓ [⟨g_ℓ, u_ℓ⟩ − L_ℓ(u_ℓ)] − Σ_σ F_σ(g…)`` with ``u_ℓ = x_ℓ − b_ℓ`` and
-    ``g_ℓ = ∇L_ℓ(u_ℓ)``; dynamics ``τ_ℓ dx_ℓ/dt = −∂E/∂g_ℓ``.
-
-    Example:
-        >>> import jax, hamux_graph as hg
-        >>> ham = hg.HAM()
-        >>> ham.add_layer("v", hg.TanhLayer((4,)))
-        >>> ham.add_synapse("self", hg.DenseSynapse(), layers=("v", "v"))
-        >>> model = ham.compile(key=jax.random.key(0))
-        >>> xs = model.init_states(batch_size=3, key=jax.random.key(1))
-        >>> xs, energies = model.run(xs, steps=10, dt=0.1)
-        >>> energies.shape
-        (11, 3)
+    ``g_ℓ = ∇L_ℓ(u_ℓ)``.
     """
 
-    lagrangians: tuple[Lagrangian, ...]
-    biases: tuple[Array | None, ...]
-    synapses: tuple[Synapse, ...]
-    layer_names: tuple[str, ...] = eqx.field(static=True)
-    shapes: tuple[tuple[int, ...], ...] = eqx.field(static=True)
-    taus: tuple[float, ...] = eqx.field(static=True)
-    synapse_names: tuple[str, ...] = eqx.field(static=True)
-    edge_params: tuple[int, ...] = eqx.field(static=True)
-    edge_layers: tuple[tuple[int, ...], ...] = eqx.field(static=True)
-    owner_names: tuple[str, ...] = eqx.field(static=True)
+    lagrangians: eqx.AbstractVar[tuple[Lagrangian, ...]]
+    biases: eqx.AbstractVar[tuple[Array | None, ...]]
+    synapses: eqx.AbstractVar[tuple[Synapse, ...]]
+    layer_names: eqx.AbstractVar[tuple[str, ...]]
+    shapes: eqx.AbstractVar[tuple[Shape, ...]]
+    taus: eqx.AbstractVar[tuple[float, ...]]
+    synapse_names: eqx.AbstractVar[tuple[str, ...]]
+    edge_params: eqx.AbstractVar[tuple[int, ...]]
+    edge_layers: eqx.AbstractVar[tuple[tuple[int, ...], ...]]
+    owner_names: eqx.AbstractVar[tuple[str, ...]]
 
     # ---- structure -------------------------------------------------------------
 
@@ -121,7 +118,7 @@ class CompiledHAM(eqx.Module):
             >>> type(d).__name__, d["b"].shape
             ('PackedStates', (4,))
         """
-        flat, batch = self._flat(xs)
+        flat, batch = self.flat_states(xs)
         lay = _jitcache.layout(self)
         st = _jitcache.grouped(self, None)[0]
         groups = _stacking.stack_groups(st, flat, 0 if batch is None else 1)
@@ -132,29 +129,31 @@ class CompiledHAM(eqx.Module):
         if not isinstance(ps, PackedStates):
             raise StateError(f"unpack takes PackedStates (from model.pack), got {type(ps).__name__}.")
         lay = _jitcache.layout(self)
-        batch = _packed.check(ps, lay)
+        batch = P.check(ps, lay)
         st = _jitcache.grouped(self, None)[0]
         flat = _stacking.unstack_groups(st, dict(enumerate(ps.groups)), len(lay.names), 0 if batch is None else 1)
-        return self._dict(flat)
+        return self.as_dict(flat)
+
+    # ---- internal API (the dynamics drive the core through these) ---------------------
 
     @_jitcache.fast_method
-    def _states(self, xs: Any) -> tuple[tuple[Array, ...], int | None, Any]:
+    def states_in(self, xs: Any) -> tuple[tuple[Array, ...], int | None, Any]:
         """``(arrays, batch size, layout)``: per-layer arrays and layout None, or for
         PackedStates its groups and layout."""
         if type(xs) is PackedStates:
-            return xs.groups, _packed.check(xs, _jitcache.layout(self)), xs.layout
-        flat, batch = self._flat(xs)
+            return xs.groups, P.check(xs, _jitcache.layout(self)), xs.layout
+        flat, batch = self.flat_states(xs)
         return flat, batch, None
 
     @_jitcache.fast_method
-    def _out(self, st: Any, arrays: dict, n: int, batch: int | None, layout: Any) -> Any:
+    def states_out(self, st: Any, arrays: dict, n: int, batch: int | None, layout: Any) -> Any:
         """Grouped outputs ``{group id: array}`` as a states dict, or PackedStates with ``layout``."""
         if layout is not None:
             return PackedStates(tuple(arrays[g] for g in range(len(arrays))), layout, batch is not None)
-        return self._dict(_stacking.unstack_groups(st, arrays, n, 0 if batch is None else 1))
+        return self.as_dict(_stacking.unstack_groups(st, arrays, n, 0 if batch is None else 1))
 
     @_jitcache.fast_method
-    def _flat(self, xs: Any) -> tuple[tuple[Array, ...], int | None]:
+    def flat_states(self, xs: Any) -> tuple[tuple[Array, ...], int | None]:
         """Check a states dict against the model; return the state tuple and batch size."""
         if isinstance(xs, PackedStates):
             xs = self.unpack(xs)
@@ -201,41 +200,33 @@ class CompiledHAM(eqx.Module):
         return tuple(flat), batch
 
     @_jitcache.fast_method
-    def _dict(self, flat: tuple[Array, ...]) -> States:
+    def as_dict(self, flat: tuple[Array, ...]) -> States:
+        """The states dict of a flat tuple (one array per layer, in layer order)."""
         return dict(zip(self.layer_names, flat))
 
-    # ---- the flat energy (one sample) --------------------------------------------
+    # ---- the flat energy of one sample (internal API) ------------------------------
     # The energy is evaluated in grouped form (see _grouping.py): identical layers and
     # hyperedges are stacked and vmapped, so compile time does not grow with depth.
-
-    def _us(self, xs):
-        return tuple(x if b is None else x - b for x, b in zip(xs, self.biases))
-
-    def _gs(self, us):
-        return tuple(lag.activation(u) for lag, u in zip(self.lagrangians, us))
-
-    def _layer_energies(self, us, gs):
-        return tuple(jnp.sum(g * u) - lag(u) for lag, u, g in zip(self.lagrangians, us, gs))
-
-    def _synapse_energies(self, gs):
-        return tuple(
-            self.synapses[p].energy(*[gs[i] for i in idx]) for p, idx in zip(self.edge_params, self.edge_layers)
-        )
 
     def _grouped(self, group: bool = True):
         st = _grouping.build(self, group=group)
         return st, _grouping.pack(st, self)
 
-    def _energy1(self, xs, *, group: bool = True):
+    def sample_energy(self, xs: tuple[Array, ...], *, group: bool = True) -> Float[Array, ""]:
+        """The energy of one sample's flat state tuple (traceable; ``group=False`` node by node)."""
         st, packed = self._grouped(group)
         return _grouping.energy_and_dEdg(st, packed, _grouping.to_groups(st, xs), need_grad=False)[0]
 
-    def _energy_and_dEdg1(self, xs, *, group: bool = True):
+    def sample_energy_and_dEdg(
+        self, xs: tuple[Array, ...], *, group: bool = True
+    ) -> tuple[Float[Array, ""], tuple[Array, ...]]:
+        """The energy and ``∂E/∂g`` (a flat tuple) of one sample's flat state tuple."""
         st, packed = self._grouped(group)
         e, d = _grouping.energy_and_dEdg(st, packed, _grouping.to_groups(st, xs))
         return e, _stacking.from_groups(st, d, len(self.layer_names))
 
-    def _dEdg1(self, xs, *, group: bool = True):
+    def sample_dEdg(self, xs: tuple[Array, ...], *, group: bool = True) -> tuple[Array, ...]:
+        """``∂E/∂g`` (a flat tuple) of one sample's flat state tuple."""
         st, packed = self._grouped(group)
         d = _grouping.dEdg(st, packed, _grouping.to_groups(st, xs))
         return _stacking.from_groups(st, d, len(self.layer_names))
@@ -247,14 +238,14 @@ class CompiledHAM(eqx.Module):
     @_jitcache.fast_method
     def activations(self, xs: StatesLike) -> StatesLike:
         """Layer activations ``g_ℓ = ∇L_ℓ(x_ℓ − b_ℓ)`` (PackedStates in, PackedStates out)."""
-        flat, batch, layout = self._states(xs)
+        flat, batch, layout = self.states_in(xs)
         st, _, gs = _call(self, _activations_impl, flat, batch, layout)
-        return self._out(st, gs, len(self.layer_names), batch, layout)
+        return self.states_out(st, gs, len(self.layer_names), batch, layout)
 
     @_jitcache.fast_method
     def energy(self, xs: StatesLike) -> Float[Array, "*batch"]:
         """Total energy: a scalar, or shape ``(B,)`` for batched states."""
-        flat, batch, layout = self._states(xs)
+        flat, batch, layout = self.states_in(xs)
         return _call(self, _energy_impl, flat, batch, layout)[2]
 
     @_jitcache.fast_method
@@ -270,14 +261,14 @@ class CompiledHAM(eqx.Module):
             >>> e.shape, d["v"].shape
             ((2,), (2, 4))
         """
-        flat, batch, layout = self._states(xs)
+        flat, batch, layout = self.states_in(xs)
         st, _, (e, d) = _call(self, _energy_and_dEdg_impl, flat, batch, layout)
-        return e, self._out(st, d, len(self.layer_names), batch, layout)
+        return e, self.states_out(st, d, len(self.layer_names), batch, layout)
 
     @_jitcache.fast_method
     def energy_tree(self, xs: StatesLike) -> dict[str, dict[str, Array]]:
         """Energy of every node: ``{"layers": {name: E_ℓ}, "synapses": {name: E_σ}}``."""
-        flat, batch, layout = self._states(xs)
+        flat, batch, layout = self.states_in(xs)
         st, _, (el, es) = _call(self, _energy_tree_impl, flat, batch, layout)
         layers: list[Any] = [None] * len(self.layer_names)
         for gid, e in el.items():
@@ -292,91 +283,12 @@ class CompiledHAM(eqx.Module):
     @_jitcache.fast_method
     def dEdg(self, xs: StatesLike) -> StatesLike:
         """The Legendre gradient ``∂E/∂g_ℓ = u_ℓ + Σ_σ ∂E_σ/∂g_ℓ`` (no Hessian involved)."""
-        flat, batch, layout = self._states(xs)
+        flat, batch, layout = self.states_in(xs)
         st, _, d = _call(self, _dEdg_impl, flat, batch, layout)
-        return self._out(st, d, len(self.layer_names), batch, layout)
-
-    @_jitcache.fast_method
-    def step(self, xs: StatesLike, dt: float | Array = 0.1, clamp: Any = None) -> StatesLike:
-        """One Euler step ``x_ℓ ← x_ℓ − (dt/τ_ℓ)·∂E/∂g_ℓ``; clamped entries stay fixed.
-
-        Args:
-            xs: states dict (optionally batched).
-            dt: step size.
-            clamp: layer names held fixed, or ``{layer: bool mask}`` (``True`` = held).
-        """
-        from . import dynamics
-
-        return dynamics.step(self, xs, dt=dt, clamp=clamp)
-
-    @_jitcache.fast_method
-    def run(
-        self, xs: StatesLike, steps: int = 50, dt: float | Array = 0.1, clamp: Any = None
-    ) -> tuple[StatesLike, Float[Array, "steps+1 *batch"]]:
-        """Run ``steps`` Euler steps inside one compiled ``lax.scan``.
-
-        Args:
-            xs: initial states dict (optionally batched).
-            steps: number of steps.
-            dt: step size (a traced value: changing it does not recompile).
-            clamp: layer names held fixed, or ``{layer: bool mask}`` (``True`` = held).
-
-        Returns:
-            ``(final_states, energies)``; ``energies[t]`` is the energy after ``t`` steps, so it
-            has ``steps + 1`` entries (``(steps + 1, B)`` for batched states).
-        """
-        from . import dynamics
-
-        return dynamics.run(self, xs, steps=steps, dt=dt, clamp=clamp)
-
-    def relax(self, xs: StatesLike, **kwargs: Any):
-        """Euler dynamics until converged (``∂E/∂g ≈ 0``); see ``hamux_graph.relax``.
-
-        Returns a ``RelaxResult`` whose states carry implicit (fixed-point) gradients.
-        """
-        from .equilibrium import relax
-
-        return relax(self, xs, **kwargs)
-
-    def solve(self, xs: StatesLike, **kwargs: Any):
-        """Integrate the ODE with diffrax to a steady state; see ``hamux_graph.solve``."""
-        from .ode import solve
-
-        return solve(self, xs, **kwargs)
-
-    # ---- architecture ------------------------------------------------------------------
-
-    def to_ham(self):
-        """The architecture as a ``HAM``, in this model's node order.
-
-        Synapses carry this model's parameters and Lagrangians their current (learned)
-        scalars; biases are not part of a HAM (``hg.save`` stores them).
-        """
-        import networkx as nx
-
-        from .graph import HAM
-
-        G = nx.MultiDiGraph()
-        for n, lag, s, tau, b in zip(self.layer_names, self.lagrangians, self.shapes, self.taus, self.biases):
-            G.add_node(n, kind="layer", lagrangian=lag, shape=s, tau=tau, use_bias=b is not None)
-        for n, p, idx in zip(self.synapse_names, self.edge_params, self.edge_layers):
-            owner = self.owner_names[p]
-            if owner == n:
-                G.add_node(n, kind="synapse", synapse=self.synapses[p])
-            else:
-                G.add_node(n, kind="synapse", shares=owner)
-            for slot, i in enumerate(idx):
-                G.add_edge(n, self.layer_names[i], slot=slot)
-        return HAM(G)
-
-    def summary(self) -> str:
-        """A text table of layers, synapses and the model's actual parameter counts."""
-        from .summary import summarize_model
-
-        return summarize_model(self)
+        return self.states_out(st, d, len(self.layer_names), batch, layout)
 
 
-def _per_sample(model: CompiledHAM, batched: bool, fn: Callable) -> Callable:
+def _per_sample(model: AbstractEnergyCore, batched: bool, fn: Callable) -> Callable:
     return jax.vmap(fn) if batched else fn
 
 
@@ -384,32 +296,32 @@ def _per_sample(model: CompiledHAM, batched: bool, fn: Callable) -> Callable:
 # members stacked along axis 0 of one sample); ``_call`` converts at the boundary.
 
 
-def _call(model: CompiledHAM, impl: Callable, flat, batch, layout: Any = None):
+def _call(model: AbstractEnergyCore, impl: Callable, flat, batch, layout: Any = None):
     return _jitcache.grouped_call(model, impl, None, (), flat, batch is not None, packed=layout is not None)
 
 
-def _activations_impl(model: CompiledHAM, static, packed, xg):
+def _activations_impl(model: AbstractEnergyCore, static, packed, xg):
     st, batched = static
     return _per_sample(model, batched, lambda f: _grouping.layer_terms(st, packed[0], f)[1])(xg)
 
 
-def _energy_impl(model: CompiledHAM, static, packed, xg):
+def _energy_impl(model: AbstractEnergyCore, static, packed, xg):
     st, batched = static
     one = lambda f: _grouping.energy_and_dEdg(st, packed, f, need_grad=False)[0]
     return _per_sample(model, batched, one)(xg)
 
 
-def _energy_and_dEdg_impl(model: CompiledHAM, static, packed, xg):
+def _energy_and_dEdg_impl(model: AbstractEnergyCore, static, packed, xg):
     st, batched = static
     return _per_sample(model, batched, lambda f: _grouping.energy_and_dEdg(st, packed, f))(xg)
 
 
-def _dEdg_impl(model: CompiledHAM, static, packed, xg):
+def _dEdg_impl(model: AbstractEnergyCore, static, packed, xg):
     st, batched = static
     return _per_sample(model, batched, lambda f: _grouping.dEdg(st, packed, f))(xg)
 
 
-def _energy_tree_impl(model: CompiledHAM, static, packed, xg):
+def _energy_tree_impl(model: AbstractEnergyCore, static, packed, xg):
     st, batched = static
 
     def one(f):
@@ -417,3 +329,32 @@ def _energy_tree_impl(model: CompiledHAM, static, packed, xg):
         return el, _grouping.synapse_terms(st, packed[1], gs, range(len(st.edge_groups)))
 
     return _per_sample(model, batched, one)(xg)
+
+
+def leaf_name(core: AbstractEnergyCore, path: tuple[Any, ...]) -> str:
+    """The saved name of the parameter leaf at ``path`` (from ``jax.tree_util``) of ``core``.
+
+    ``layers/<layer>/lagrangian/<field>``, ``layers/<layer>/bias`` or
+    ``synapses/<owner>/<field>[/<index>]``.
+    """
+    parts = [_key_text(k) for k in path]
+    if len(parts) >= 2 and parts[0] in PARAMETER_FIELDS:
+        i = int(parts[1])
+        if parts[0] == "lagrangians":
+            head = f"layers/{core.layer_names[i]}/lagrangian"
+        elif parts[0] == "biases":
+            head = f"layers/{core.layer_names[i]}/bias"
+        else:
+            head = f"synapses/{core.owner_names[i]}"
+        parts = [head] + parts[2:]
+    return "/".join(parts)
+
+
+def _key_text(k: Any) -> str:
+    if isinstance(k, jax.tree_util.GetAttrKey):
+        return k.name
+    if isinstance(k, jax.tree_util.SequenceKey):
+        return str(k.idx)
+    if isinstance(k, jax.tree_util.DictKey):
+        return str(k.key)
+    return str(k)

@@ -13,35 +13,23 @@ per phase are needed: no backward pass through the dynamics and no adjoint solve
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, PyTree
 
-from ._errors import ConvergenceError, StateError
-from .dynamics import normalize_clamp
-from .equilibrium import (
-    _RELAX_HINT,
-    _failure_message,
-    _is_concrete,
-    _relax_loop,
-    check_batched_clamp,
-    check_positive_scalar,
-    check_steps,
-)
-
-if TYPE_CHECKING:
-    from .model import CompiledHAM
+from ._dynamics import RELAX_HINT, check_batched_clamp, check_scalar, check_steps, finish, normalize_clamp
+from ._energy import AbstractEnergyCore, StatesLike
+from ._errors import ArgumentError
+from ._relax import relax_loop
 
 __all__ = ["eqprop_grad"]
 
 
 @eqx.filter_jit
-def _eqprop_jit(model, xs, target, cost, beta, clamp, dt, tol, max_steps: int, symmetric: bool):
-    flat, batch = model._flat(xs)
+def _eqprop_jit(model, flat, batch, target, cost, beta, clamp, dt, tol, max_steps: int, symmetric: bool):
     check_batched_clamp(model, clamp, batch)
     if batch is None:
         flat = tuple(x[None] for x in flat)
@@ -49,22 +37,22 @@ def _eqprop_jit(model, xs, target, cost, beta, clamp, dt, tol, max_steps: int, s
 
     def nudged(b):
         def one(x, y):
-            e, d = model._energy_and_dEdg1(x)
-            gs = model.activations(model._dict(x))
+            e, d = model.sample_energy_and_dEdg(x)
+            gs = model.activations(model.as_dict(x))
             c, dc = jax.value_and_grad(lambda g: cost(g, y))(gs)
             return e + b * c, tuple(di + b * dc[n] for di, n in zip(d, model.layer_names))
 
         return lambda f: jax.vmap(one)(f, target)
 
     def phase(start, b):
-        return _relax_loop(model, start, clamp, dt, tol, max_steps, False, None if b is None else nudged(b))
+        return relax_loop(model, start, clamp, dt, tol, max_steps, False, None if b is None else nudged(b))
 
     def dE_dtheta(f):
         f = jax.lax.stop_gradient(f)
-        return eqx.filter_grad(lambda m: jnp.mean(jax.vmap(m._energy1)(f)))(model)
+        return eqx.filter_grad(lambda m: jnp.mean(jax.vmap(m.sample_energy)(f)))(model)
 
     free, _, _, conv0, res0 = phase(flat, None)
-    loss = jnp.mean(jax.vmap(lambda x, y: cost(model.activations(model._dict(x)), y))(free, target))
+    loss = jnp.mean(jax.vmap(lambda x, y: cost(model.activations(model.as_dict(x)), y))(free, target))
     plus, _, _, conv1, res1 = phase(free, beta)
     g_plus = dE_dtheta(plus)
     if symmetric:
@@ -78,8 +66,8 @@ def _eqprop_jit(model, xs, target, cost, beta, clamp, dt, tol, max_steps: int, s
 
 
 def eqprop_grad(
-    model: "CompiledHAM",
-    xs: dict[str, Array],
+    model: AbstractEnergyCore,
+    xs: StatesLike,
     target: PyTree,
     cost: Callable[[dict[str, Array], PyTree], Array],
     *,
@@ -106,7 +94,8 @@ def eqprop_grad(
         dt: Euler step size.
         clamp: layer names held fixed, or ``{layer: bool mask}``.
         throw: raise ``ConvergenceError`` if a phase did not converge (the estimate is
-            meaningless away from fixed points). With ``False`` nothing is checked.
+            meaningless away from fixed points); inside a user's ``jit`` this becomes an
+            equinox runtime error with the same message. With ``False`` nothing is checked.
 
     Returns:
         ``(loss, grads)``: the batch-mean cost at the free fixed point, and a pytree like
@@ -114,7 +103,8 @@ def eqprop_grad(
 
     Raises:
         ConvergenceError: when ``throw`` and a phase did not converge.
-        StateError: for bad arguments.
+        StateError: for bad states or clamp.
+        ArgumentError: for bad ``beta``, ``tol``, ``dt``, ``max_steps`` or ``cost``.
 
     Example:
         >>> import jax, jax.numpy as jnp, hamux_graph as hg
@@ -130,22 +120,22 @@ def eqprop_grad(
         >>> grads.synapse("vo").W.shape
         (3, 2)
     """
-    beta_a = check_positive_scalar("beta", beta)
-    tol_a = check_positive_scalar("tol", tol, allow_zero=True)
-    dt_a = check_positive_scalar("dt", dt)
+    beta_a = check_scalar("beta", beta)
+    tol_a = check_scalar("tol", tol, allow_zero=True)
+    dt_a = check_scalar("dt", dt)
     max_steps = check_steps("max_steps", max_steps)
     if not callable(cost):
-        raise StateError(f"cost must be a function cost(activations, target) -> scalar, got {type(cost).__name__}.")
+        raise ArgumentError(f"cost must be a function cost(activations, target) -> scalar, got {type(cost).__name__}.")
     clamp_n = normalize_clamp(model, clamp)
+    flat, batch = model.flat_states(xs)
     loss, grads, convs, ress = _eqprop_jit(
-        model, xs, target, cost, beta_a, clamp_n, dt_a, tol_a, max_steps, bool(symmetric)
+        model, flat, batch, target, cost, beta_a, clamp_n, dt_a, tol_a, max_steps, bool(symmetric)
     )
-    if throw and _is_concrete(convs[0]):
-        for name, conv, res in zip(("free", "nudged +β", "nudged −β" if symmetric else "free"), convs, ress):
-            if not bool(np.all(np.asarray(conv))):
-                raise ConvergenceError(
-                    _failure_message(conv, res, max_steps, float(tol_a), f"equilibrium propagation ({name} phase)",
-                                     _RELAX_HINT.replace("pass throw=False to get the result with its "
-                                                         "`converged` flag instead", "use a smaller beta"))
-                )
+    hint = RELAX_HINT.replace("pass throw=False to get the result with its `converged` flag instead", "use a smaller beta")
+    names = ("free", "nudged +β", "nudged −β" if symmetric else "free")
+    for name, conv, res in zip(names, convs, ress):
+        loss, grads = finish(
+            (loss, grads), conv, res, max_steps, throw=bool(throw), what=f"equilibrium propagation ({name} phase)",
+            hint=hint, tol=tol_a,
+        )
     return loss, grads

@@ -13,7 +13,7 @@ diffrax is imported lazily: ``pip install hamux_graph[ode]``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -21,23 +21,20 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from ._errors import ConvergenceError, StateError
-from .dynamics import normalize_clamp
-from .equilibrium import (
-    _failure_message,
-    _is_concrete,
+from ._dynamics import (
     check_batched_clamp,
-    check_positive_scalar,
+    check_scalar,
     check_steps,
+    clamped_update,
+    finish,
     free_rms,
+    is_concrete,
+    normalize_clamp,
 )
-
-if TYPE_CHECKING:
-    from .model import CompiledHAM
+from ._energy import AbstractEnergyCore, StatesLike
+from ._errors import ArgumentError
 
 __all__ = ["ODEResult", "solve"]
-
-States = dict[str, Array]
 
 
 def _diffrax():
@@ -54,7 +51,7 @@ class ODEResult(eqx.Module):
     """What ``solve`` returns.
 
     Attributes:
-        states: final states dict.
+        states: final states: a dict, or ``PackedStates`` when ``solve`` was given ``PackedStates``.
         ts: the save times (``None`` without ``saveat``). With ``saveat="steps"`` these are
             the solver's step times, padded with ``t_final`` after the last step.
         energies: energy at each time of ``ts`` (``(T,)`` or ``(T, B)``); times after the
@@ -68,7 +65,7 @@ class ODEResult(eqx.Module):
         message: diffrax's result message (``""`` on success).
     """
 
-    states: States
+    states: StatesLike
     ts: Float[Array, " T"] | None
     energies: Float[Array, "T *batch"] | None
     t_final: Float[Array, ""]
@@ -79,10 +76,8 @@ class ODEResult(eqx.Module):
 
     def check(self) -> "ODEResult":
         """Raise ``ConvergenceError`` unless every sample converged; return ``self`` otherwise."""
-        if not bool(np.all(np.asarray(self.converged))):
-            raise ConvergenceError(
-                _failure_message(self.converged, self.residual, self.num_steps, None, "solve", _HINT)
-            )
+        hint = (f"diffrax: {self.message}. " if self.message else "") + _HINT
+        finish(self, self.converged, self.residual, self.num_steps, throw=True, what="solve", hint=hint, result=self)
         return self
 
 
@@ -97,32 +92,25 @@ _HINT = (
 )
 
 
-def _vector_field(model: "CompiledHAM", clamp):
+def _vector_field(model: AbstractEnergyCore, clamp):
+    """``dx/dt = −∂E/∂g / τ``, zero on clamped entries (the clamped update from ``x = 0``)."""
+
     def f(t, y, args):
-        d = jax.vmap(model._dEdg1)(y)
-        out = []
-        for g, tau, c in zip(d, model.taus, clamp):
-            v = -g / tau
-            if c is True:
-                v = jnp.zeros_like(v)
-            elif c is not None:
-                v = jnp.where(c, 0.0, v)
-            out.append(v)
-        return tuple(out)
+        d = jax.vmap(model.sample_dEdg)(y)
+        return tuple(clamped_update(jnp.zeros_like(g), g, 1.0 / tau, c) for g, tau, c in zip(d, model.taus, clamp))
 
     return f
 
 
 @eqx.filter_jit
-def _solve_jit(model, xs, clamp, solver, controller, t0, t1, dt0, tol, max_steps, save_ts, save_steps, adjoint):
+def _solve_jit(model, flat, batch, clamp, solver, controller, t0, t1, dt0, tol, max_steps, save_ts, save_steps, adjoint):
     dfx = _diffrax()
-    flat, batch = model._flat(xs)
     check_batched_clamp(model, clamp, batch)
     y0 = flat if batch is not None else tuple(x[None] for x in flat)
-    energy = lambda t, y, args: jax.vmap(model._energy1)(y)
+    energy = lambda t, y, args: jax.vmap(model.sample_energy)(y)
 
     def steady(t, y, args, **kwargs):
-        return jnp.all(free_rms(model, jax.vmap(model._dEdg1)(y), clamp) <= tol)
+        return jnp.all(free_rms(model, jax.vmap(model.sample_dEdg)(y), clamp) <= tol)
 
     subs = [dfx.SubSaveAt(t1=True)]
     if save_ts is not None:
@@ -147,7 +135,7 @@ def _solve_jit(model, xs, clamp, solver, controller, t0, t1, dt0, tol, max_steps
     final = tuple(y[-1] for y in sol.ys[0])
     t_final = sol.ts[0][-1]
     ok = (sol.result == dfx.RESULTS.successful) | (sol.result == dfx.RESULTS.event_occurred)
-    residual = jax.lax.stop_gradient(free_rms(model, jax.vmap(model._dEdg1)(final), clamp))
+    residual = jax.lax.stop_gradient(free_rms(model, jax.vmap(model.sample_dEdg)(final), clamp))
     converged = ok & (residual <= tol)
     ts = energies = None
     if len(subs) > 1:
@@ -160,12 +148,12 @@ def _solve_jit(model, xs, clamp, solver, controller, t0, t1, dt0, tol, max_steps
         final = tuple(x[0] for x in final)
         residual, converged = residual[0], converged[0]
         energies = None if energies is None else energies[:, 0]
-    return model._dict(final), ts, energies, t_final, sol.stats["num_steps"], converged, residual, sol.result
+    return final, ts, energies, t_final, sol.stats["num_steps"], converged, residual, sol.result
 
 
 def solve(
-    model: "CompiledHAM",
-    xs: States,
+    model: AbstractEnergyCore,
+    xs: StatesLike,
     *,
     solver: Any = None,
     t0: float = 0.0,
@@ -185,7 +173,7 @@ def solve(
 
     Args:
         model: the compiled HAM.
-        xs: initial states dict (optionally with a leading batch axis).
+        xs: initial states dict (optionally with a leading batch axis), or ``PackedStates``.
         solver: a diffrax solver (default ``diffrax.Tsit5()``).
         t0: start time.
         t1: end time (default ``inf``: stop only at the steady state or the step cap).
@@ -205,7 +193,8 @@ def solve(
             vector field is zero on clamped entries.
         throw: raise ``ConvergenceError`` when the steady state was not reached. With
             ``False``, check ``result.converged`` (``result.check()`` raises).
-        adjoint: a diffrax adjoint for differentiating through the solve (default diffrax's).
+        adjoint: a diffrax adjoint (``diffrax.AbstractAdjoint``) for differentiating through
+            the solve (default diffrax's). hamux_graph's own adjoints are for ``relax``.
 
     Returns:
         An ``ODEResult``.
@@ -213,7 +202,8 @@ def solve(
     Raises:
         ImportError: without diffrax (``pip install hamux_graph[ode]``).
         ConvergenceError: when ``throw`` and the steady state was not reached.
-        StateError: for bad states, clamp or arguments.
+        StateError: for bad states or clamp.
+        ArgumentError: for bad arguments (a non-diffrax solver or adjoint, ``t1 <= t0``, ...).
 
     Example:
         >>> import jax, hamux_graph as hg
@@ -226,62 +216,63 @@ def solve(
         (2,)
     """
     dfx = _diffrax()
-    max_steps = check_steps("max_steps", max_steps)
-    if max_steps < 1:
-        raise StateError(f"max_steps must be >= 1 for an ODE solve, got {max_steps}.")
-    tol_a = check_positive_scalar("tol", tol)
+    max_steps = check_steps("max_steps", max_steps, minimum=1)
+    tol_a = check_scalar("tol", tol)
     solver = dfx.Tsit5() if solver is None else solver
     if not isinstance(solver, dfx.AbstractSolver):
-        raise StateError(f"solver must be a diffrax solver such as diffrax.Tsit5(), got {type(solver).__name__}.")
+        raise ArgumentError(f"solver must be a diffrax solver such as diffrax.Tsit5(), got {type(solver).__name__}.")
     if stepsize_controller is None:
         if isinstance(solver, dfx.AbstractAdaptiveSolver):
             # arrays, not floats: changing a tolerance does not recompile
             stepsize_controller = dfx.PIDController(
-                rtol=tol_a / 10 if rtol is None else check_positive_scalar("rtol", rtol),
-                atol=tol_a / 10 if atol is None else check_positive_scalar("atol", atol),
+                rtol=tol_a / 10 if rtol is None else check_scalar("rtol", rtol),
+                atol=tol_a / 10 if atol is None else check_scalar("atol", atol),
             )
         else:
             stepsize_controller = dfx.ConstantStepSize()
             if dt0 is None:
-                raise StateError(f"dt0 is required for the non-adaptive solver {type(solver).__name__}.")
+                raise ArgumentError(f"dt0 is required for the non-adaptive solver {type(solver).__name__}.")
     if not (float(t1) > float(t0)):
-        raise StateError(f"t1 must be greater than t0, got t0={t0!r}, t1={t1!r}.")
+        raise ArgumentError(f"t1 must be greater than t0, got t0={t0!r}, t1={t1!r}.")
     save_ts, save_steps = None, False
     if isinstance(saveat, str):
         if saveat != "steps":
-            raise StateError(f"saveat must be None, an array of times or 'steps', got {saveat!r}.")
+            raise ArgumentError(f"saveat must be None, an array of times or 'steps', got {saveat!r}.")
         save_steps = True
     elif saveat is not None:
         save_ts = jnp.asarray(saveat, dtype=jnp.result_type(float))
         if save_ts.ndim != 1 or save_ts.shape[0] == 0:
-            raise StateError(f"saveat times must be a non-empty 1-D array, got shape {save_ts.shape}.")
-        if _is_concrete(save_ts):
+            raise ArgumentError(f"saveat times must be a non-empty 1-D array, got shape {save_ts.shape}.")
+        if is_concrete(save_ts):
             ts_np = np.asarray(save_ts)
             if np.any(np.diff(ts_np) < 0) or ts_np[0] < float(t0) or ts_np[-1] > float(t1):
-                raise StateError(f"saveat times must be non-decreasing and within [t0, t1] = [{t0}, {t1}].")
+                raise ArgumentError(f"saveat times must be non-decreasing and within [t0, t1] = [{t0}, {t1}].")
+    if adjoint is not None and not isinstance(adjoint, dfx.AbstractAdjoint):
+        cls = type(adjoint)
+        hint = " (hamux_graph adjoints belong to model.relax)" if cls.__module__.startswith("hamux_graph") else ""
+        raise ArgumentError(
+            f"solve: adjoint must be a diffrax adjoint such as diffrax.RecursiveCheckpointAdjoint() or "
+            f"diffrax.ImplicitAdjoint(), got {cls.__module__.split('.')[0]}.{cls.__qualname__}{hint}."
+        )
     clamp_n = normalize_clamp(model, clamp)
+    flat, batch, layout = model.states_in(xs)
+    if layout is not None:
+        flat = model.flat_states(xs)[0]
     out = _solve_jit(
-        model, xs, clamp_n, solver, stepsize_controller, jnp.asarray(float(t0)), jnp.asarray(float(t1)),
+        model, flat, batch, clamp_n, solver, stepsize_controller, jnp.asarray(float(t0)), jnp.asarray(float(t1)),
         None if dt0 is None else jnp.asarray(float(dt0)), tol_a, max_steps, save_ts, save_steps, adjoint,
     )
-    states, ts, energies, t_final, num_steps, converged, residual, dres = out
+    final, ts, energies, t_final, num_steps, converged, residual, dres = out
+    states = model.as_dict(final) if layout is None else model.pack(model.as_dict(final))
     message = ""
-    if _is_concrete(converged) and not bool(np.all(np.asarray(converged))):
+    if is_concrete(converged) and not bool(np.all(np.asarray(converged))):
         message = f"t1={t1} reached before the steady state"
         for name in ("max_steps_reached", "dt_min_reached", "max_steps_rejected", "internal_error"):
             if bool(np.asarray(dres == getattr(dfx.RESULTS, name))):
                 message = _MESSAGES.get(name, name)
     result = ODEResult(states, ts, energies, t_final, num_steps, converged, residual, message)
-    if throw:
-        if _is_concrete(converged):
-            if not bool(np.all(np.asarray(converged))):
-                hint = (f"diffrax: {message}. " if message else "") + _HINT
-                err = ConvergenceError(_failure_message(converged, residual, num_steps, float(tol_a), "solve", hint))
-                err.result = result
-                raise err
-        else:
-            states = eqx.error_if(
-                states, ~jnp.all(converged), "ConvergenceError: solve did not reach a steady state. " + _HINT
-            )
-            result = eqx.tree_at(lambda r: r.states, result, states)
-    return result
+    hint = (f"diffrax: {message}. " if message else "") + _HINT
+    states = finish(
+        states, converged, residual, num_steps, throw=bool(throw), what="solve", hint=hint, tol=tol_a, result=result
+    )
+    return result if states is result.states else eqx.tree_at(lambda r: r.states, result, states)

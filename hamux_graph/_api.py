@@ -1,0 +1,342 @@
+"""The user-facing classes: ``HAM`` (build a graph) and ``CompiledHAM`` (run it).
+
+Both are assembled here, above everything they delegate to: ``HAM`` edits its graph with
+``_builder``, validates with ``validate``, compiles with ``compile`` and draws with ``draw``;
+``CompiledHAM`` is the energy core of ``_energy`` with the dynamics of ``_euler``,
+``_relax`` and ``_ode``. Nothing below this module imports it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import equinox as eqx
+import networkx as nx
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from . import _builder as B
+from . import _euler
+from . import _jitcache
+from . import _schema as A
+from ._adjoint import AbstractAdjoint, ImplicitAdjoint
+from ._builder import checked_copy, graph_of_plan
+from ._energy import AbstractEnergyCore, StatesLike
+from ._errors import ValidationError
+from ._ode import ODEResult, solve
+from ._relax import RelaxResult, relax
+from ._types import ClampSpec, Shape
+from .compile import check_key, compile_fields, plan_of
+from .draw import draw_ham, to_dot
+from .lagrangians import Lagrangian
+from .layers import Layer
+from .summary import summarize, summarize_model
+from .synapses import Synapse
+from .validate import Plan, plan_graph
+
+__all__ = ["HAM", "CompiledHAM"]
+
+
+class HAM:
+    """A Hierarchical Associative Memory as a hypergraph over a ``networkx.MultiDiGraph``.
+
+    Layer nodes (``kind="layer"``) hold a Lagrangian, a shape, a time constant and a bias
+    flag; synapse nodes (``kind="synapse"``) hold a ``Synapse``. Each synapse has one edge
+    synapse → layer per argument slot, with int attribute ``slot``; a layer may appear in
+    several slots of one synapse (a self-connection is two parallel edges).
+
+    Args:
+        graph: an existing HAM graph to wrap (validated); omit for an empty HAM.
+
+    Example:
+        >>> import jax, hamux_graph as hg
+        >>> ham = hg.HAM()
+        >>> ham.add_layer("v", hg.TanhLayer((8,)))
+        >>> ham.add_layer("h", hg.SoftmaxLayer((16,), beta=2.0))
+        >>> ham.add_synapse("mem", hg.DenseSynapse(), layers=("v", "h"))
+        >>> model = ham.compile(key=jax.random.key(0))
+        >>> model.energy(model.init_states()).shape
+        ()
+    """
+
+    def __init__(self, graph: nx.MultiDiGraph | None = None):
+        if graph is None:
+            self._graph = nx.MultiDiGraph()
+        else:
+            self._graph = checked_copy(graph)
+            plan_graph(self._graph)
+
+    # ---- building --------------------------------------------------------------
+
+    def add_layer(self, name: str, layer: Layer) -> None:
+        """Add a layer node.
+
+        Raises:
+            ValidationError: for a bad or duplicate name, or a non-``Layer``.
+        """
+        B.add_layer(self._graph, name, layer)
+
+    def add_synapse(
+        self,
+        name: str,
+        synapse: Synapse | None = None,
+        *,
+        layers: Iterable[str] | str,
+        shares: str | None = None,
+    ) -> None:
+        """Add a synapse node with one edge per layer in ``layers`` (slot order).
+
+        Args:
+            name: the synapse node's name.
+            synapse: the synapse (e.g. ``hg.DenseSynapse()``); omit when ``shares`` is given.
+            layers: connected layer names in argument order; repeats allowed.
+            shares: name of another synapse node whose parameters this one uses.
+
+        Raises:
+            ValidationError: for an unknown layer, a bad or duplicate name, or a bad ``shares``.
+        """
+        B.add_synapse(self._graph, name, synapse, layers, shares)
+
+    # ---- reading ---------------------------------------------------------------
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The underlying ``networkx.MultiDiGraph`` (live: edits change this HAM)."""
+        return self._graph
+
+    @property
+    def layers(self) -> dict[str, Layer]:
+        """Layer name -> ``Layer``, in insertion order."""
+        return {n: A.layer_of(n, d) for n, d in self._graph.nodes(data=True) if A.kind_of(d) == A.LAYER}
+
+    @property
+    def synapses(self) -> dict[str, Synapse | None]:
+        """Synapse name -> ``Synapse`` (``None`` for a node that shares another's parameters)."""
+        return {n: d.get(A.SYNAPSE_SPEC) for n, d in self._graph.nodes(data=True) if A.kind_of(d) == A.SYNAPSE}
+
+    def connections(self, synapse: str) -> tuple[str, ...]:
+        """The layers a synapse connects, in slot order."""
+        return B.connections(self._graph, synapse)
+
+    def __repr__(self) -> str:
+        nl = sum(1 for _, d in self._graph.nodes(data=True) if A.kind_of(d) == A.LAYER)
+        return f"HAM({nl} layers, {self._graph.number_of_nodes() - nl} synapses)"
+
+    # ---- conversion ------------------------------------------------------------
+
+    def to_networkx(self) -> nx.MultiDiGraph:
+        """A copy of the underlying graph."""
+        return self._graph.copy()
+
+    @classmethod
+    def from_networkx(cls, graph: Any) -> "HAM":
+        """Wrap a copy of a networkx graph laid out as a HAM (validated).
+
+        Raises:
+            ValidationError: if ``graph`` is not a valid HAM graph.
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> ham = hg.HAM(); ham.add_layer("x", hg.TanhLayer((3,)))
+            >>> ham.add_synapse("self", hg.DenseSynapse(), layers=("x", "x"))
+            >>> hg.HAM.from_networkx(ham.to_networkx()).connections("self")
+            ('x', 'x')
+        """
+        return cls(graph)
+
+    @classmethod
+    def from_plan(cls, plan: Plan) -> "HAM":
+        """The HAM of a validated plan (``ham.plan()``, a file reader's), without validating again.
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> ham = hg.HAM(); ham.add_layer("x", hg.TanhLayer((3,)))
+            >>> hg.HAM.from_plan(ham.plan()).layers["x"].shape
+            (3,)
+        """
+        if not isinstance(plan, Plan):
+            raise ValidationError(f"HAM.from_plan takes a validated Plan (ham.plan()), got {type(plan).__name__}.")
+        ham = cls()
+        ham._graph = graph_of_plan(plan)
+        return ham
+
+    # ---- validation, compilation ----------------------------------------------
+
+    def plan(self) -> Plan:
+        """Validate and return the flat plan that ``compile`` uses."""
+        return plan_graph(self._graph)
+
+    def validate(self) -> None:
+        """Check names, kinds, edges, slots, arities, shapes and parameters.
+
+        Raises:
+            ValidationError: naming the node or edge at fault and how to fix it.
+        """
+        plan_graph(self._graph)
+
+    def compile(self, *, key: PRNGKeyArray) -> CompiledHAM:
+        """Validate and compile into a ``CompiledHAM`` (an equinox Module).
+
+        Missing parameters are drawn from ``key``; each synapse's draw depends only on
+        ``key`` and the synapse's name.
+
+        Raises:
+            ValidationError: if the graph is not a valid HAM.
+            ArgumentError: if ``key`` is not one PRNG key.
+        """
+        return CompiledHAM(**compile_fields(self.plan(), key=check_key(key, "HAM.compile")))
+
+    def summary(self) -> str:
+        """A text table of layers, synapses and parameter counts."""
+        return summarize(self.plan())
+
+    # ---- drawing ---------------------------------------------------------------
+
+    def draw(self, ax: Any = None, layout: Any = "layered", energies: Any = None, **kwargs: Any) -> Any:
+        """Draw the hypergraph with matplotlib (needs the ``draw`` extra).
+
+        Layers are circles (labelled with name, shape, Lagrangian; sized by neuron count),
+        synapses squares (labelled with their type), one edge per argument slot with its
+        slot number; self-connections are parallel arcs. See ``hamux_graph.draw.draw_ham``.
+
+        Args:
+            ax: matplotlib Axes to draw into (a new figure when ``None``).
+            layout: ``"layered"``, a networkx layout name, a callable or a dict of positions.
+            energies: optional ``model.energy_tree(xs)`` to colour nodes by energy.
+            **kwargs: passed on to ``draw_ham`` (``cmap``, ``with_labels``, ``font_size``).
+
+        Returns:
+            The matplotlib Axes.
+
+        Example:
+            >>> import matplotlib; matplotlib.use("Agg")
+            >>> import hamux_graph as hg
+            >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+            >>> ax = ham.draw()
+        """
+        return draw_ham(self.plan(), ax=ax, layout=layout, energies=energies, **kwargs)
+
+    def to_dot(self) -> str:
+        """Graphviz DOT text of the hypergraph (render with ``dot -Tpng``)."""
+        return to_dot(self.plan())
+
+
+class CompiledHAM(AbstractEnergyCore):
+    """A compiled HAM (returned by ``HAM.compile``).
+
+    Energy ``E = Σ_ℓ [⟨g_ℓ, u_ℓ⟩ − L_ℓ(u_ℓ)] − Σ_σ F_σ(g…)`` with ``u_ℓ = x_ℓ − b_ℓ`` and
+    ``g_ℓ = ∇L_ℓ(u_ℓ)``; dynamics ``τ_ℓ dx_ℓ/dt = −∂E/∂g_ℓ``.
+
+    Example:
+        >>> import jax, hamux_graph as hg
+        >>> ham = hg.HAM()
+        >>> ham.add_layer("v", hg.TanhLayer((4,)))
+        >>> ham.add_synapse("self", hg.DenseSynapse(), layers=("v", "v"))
+        >>> model = ham.compile(key=jax.random.key(0))
+        >>> xs = model.init_states(batch_size=3, key=jax.random.key(1))
+        >>> xs, energies = model.run(xs, steps=10, dt=0.1)
+        >>> energies.shape
+        (11, 3)
+    """
+
+    lagrangians: tuple[Lagrangian, ...]
+    biases: tuple[Array | None, ...]
+    synapses: tuple[Synapse, ...]
+    layer_names: tuple[str, ...] = eqx.field(static=True)
+    shapes: tuple[Shape, ...] = eqx.field(static=True)
+    taus: tuple[float, ...] = eqx.field(static=True)
+    synapse_names: tuple[str, ...] = eqx.field(static=True)
+    edge_params: tuple[int, ...] = eqx.field(static=True)
+    edge_layers: tuple[tuple[int, ...], ...] = eqx.field(static=True)
+    owner_names: tuple[str, ...] = eqx.field(static=True)
+
+    @_jitcache.fast_method
+    def step(self, xs: StatesLike, dt: float | Array = 0.1, clamp: ClampSpec = None) -> StatesLike:
+        """One Euler step ``x_ℓ ← x_ℓ − (dt/τ_ℓ)·∂E/∂g_ℓ``; clamped entries stay fixed.
+
+        Args:
+            xs: states dict (optionally batched).
+            dt: step size.
+            clamp: layer names held fixed, or ``{layer: bool mask}`` (``True`` = held).
+        """
+        return _euler.step(self, xs, dt=dt, clamp=clamp)
+
+    @_jitcache.fast_method
+    def run(
+        self, xs: StatesLike, steps: int = 50, dt: float | Array = 0.1, clamp: ClampSpec = None
+    ) -> tuple[StatesLike, Float[Array, "steps+1 *batch"]]:
+        """Run ``steps`` Euler steps inside one compiled ``lax.scan``.
+
+        Args:
+            xs: initial states dict (optionally batched).
+            steps: number of steps.
+            dt: step size (a traced value: changing it does not recompile).
+            clamp: layer names held fixed, or ``{layer: bool mask}`` (``True`` = held).
+
+        Returns:
+            ``(final_states, energies)``; ``energies[t]`` is the energy after ``t`` steps, so it
+            has ``steps + 1`` entries (``(steps + 1, B)`` for batched states).
+        """
+        return _euler.run(self, xs, steps=steps, dt=dt, clamp=clamp)
+
+    def relax(
+        self,
+        xs: StatesLike,
+        *,
+        tol: float = 1e-5,
+        max_steps: int = 1000,
+        dt: float | Array = 0.1,
+        clamp: ClampSpec = None,
+        throw: bool = True,
+        adjoint: AbstractAdjoint = ImplicitAdjoint(),
+        trace: bool = True,
+    ) -> RelaxResult:
+        """Euler dynamics until converged (``∂E/∂g ≈ 0``); see ``hamux_graph.relax``.
+
+        Returns a ``RelaxResult`` whose states carry implicit (fixed-point) gradients.
+        """
+        return relax(
+            self, xs, tol=tol, max_steps=max_steps, dt=dt, clamp=clamp, throw=throw, adjoint=adjoint, trace=trace
+        )
+
+    def solve(
+        self,
+        xs: StatesLike,
+        *,
+        solver: Any = None,
+        t0: float = 0.0,
+        t1: float = float("inf"),
+        dt0: float | None = 0.1,
+        rtol: float | None = None,
+        atol: float | None = None,
+        stepsize_controller: Any = None,
+        tol: float = 1e-5,
+        max_steps: int = 4096,
+        saveat: Any = None,
+        clamp: ClampSpec = None,
+        throw: bool = True,
+        adjoint: Any = None,
+    ) -> ODEResult:
+        """Integrate the ODE with diffrax to a steady state; see ``hamux_graph.solve``."""
+        return solve(
+            self, xs, solver=solver, t0=t0, t1=t1, dt0=dt0, rtol=rtol, atol=atol,
+            stepsize_controller=stepsize_controller, tol=tol, max_steps=max_steps, saveat=saveat, clamp=clamp,
+            throw=throw, adjoint=adjoint,
+        )
+
+    # ---- architecture ------------------------------------------------------------------
+
+    def to_ham(self) -> HAM:
+        """The architecture as a ``HAM``, in this model's node order.
+
+        Synapses carry this model's parameters and Lagrangians their current (learned)
+        scalars; biases are not part of a HAM (``hg.save`` stores them).
+        """
+        return HAM.from_plan(self.plan())
+
+    def plan(self) -> Plan:
+        """The plan of this model (its architecture with current parameters; not re-validated)."""
+        return plan_of(self)
+
+    def summary(self) -> str:
+        """A text table of layers, synapses and the model's actual parameter counts."""
+        return summarize_model(self)

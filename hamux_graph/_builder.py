@@ -1,0 +1,137 @@
+"""Building HAM graphs: the edits ``HAM`` offers, as functions on a ``networkx.MultiDiGraph``.
+
+Every function keeps the graph a valid HAM graph (or raises ``ValidationError`` before
+changing anything); attribute names come from ``_schema``. ``graph_of_plan`` is the inverse
+of ``validate.plan_graph``: the graph of a validated plan, in the plan's node order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import networkx as nx
+
+from . import _schema as A
+from ._errors import ValidationError
+from .layers import Layer
+from .synapses import Synapse
+from .validate import Plan, check_name
+
+__all__ = ["add_layer", "add_synapse", "checked_copy", "connections", "graph_of_plan"]
+
+
+def _check_new_name(G: nx.MultiDiGraph, name: Any, what: str) -> None:
+    check_name(name, what)
+    if name in G:
+        raise ValidationError(
+            f"{what} '{name}': a {A.kind_of(G.nodes[name]) or 'node'} named '{name}' already "
+            "exists. Node names are unique across layers and synapses: pick another name."
+        )
+
+
+def add_layer(G: nx.MultiDiGraph, name: str, layer: Layer) -> None:
+    """Add a layer node to ``G``.
+
+    Raises:
+        ValidationError: for a bad or duplicate name, or a non-``Layer``.
+    """
+    _check_new_name(G, name, "layer")
+    if not isinstance(layer, Layer):
+        raise ValidationError(
+            f"layer '{name}': expected a hg.Layer (e.g. hg.TanhLayer((64,))), got {type(layer).__name__}."
+        )
+    G.add_node(name, **A.layer_attrs(layer))
+
+
+def add_synapse(
+    G: nx.MultiDiGraph,
+    name: str,
+    synapse: Synapse | None,
+    layers: Iterable[str] | str,
+    shares: str | None,
+) -> None:
+    """Add a synapse node to ``G`` with one edge per layer in ``layers`` (slot order).
+
+    Raises:
+        ValidationError: for an unknown layer, a bad or duplicate name, or a bad ``shares``.
+    """
+    _check_new_name(G, name, "synapse")
+    if isinstance(layers, str):
+        layers = (layers,)
+    layers = tuple(layers)
+    if not layers:
+        raise ValidationError(f"synapse '{name}': `layers` is empty; connect at least one layer.")
+    for l in layers:
+        if not isinstance(l, str) or l not in G or A.kind_of(G.nodes[l]) != A.LAYER:
+            known = [n for n, d in G.nodes(data=True) if A.kind_of(d) == A.LAYER]
+            raise ValidationError(
+                f"synapse '{name}': unknown layer {l!r} in layers={list(layers)}. Known layers: "
+                f"{known}. Add the layer first with HAM.add_layer."
+            )
+    if (synapse is None) == (shares is None):
+        raise ValidationError(
+            f"synapse '{name}': give exactly one of `synapse` (a new parameter set) or `shares` "
+            "(the name of a synapse whose parameters to use)."
+        )
+    if synapse is not None and not isinstance(synapse, Synapse):
+        raise ValidationError(
+            f"synapse '{name}': expected a hg.Synapse (e.g. hg.DenseSynapse()), got {type(synapse).__name__}."
+        )
+    if shares is not None and (
+        not isinstance(shares, str) or shares not in G or A.kind_of(G.nodes[shares]) != A.SYNAPSE
+    ):
+        raise ValidationError(
+            f"synapse '{name}': shares={shares!r} is not a synapse of this HAM. Add that synapse first."
+        )
+    G.add_node(name, **A.synapse_attrs(synapse, shares, len(layers)))
+    for slot, l in enumerate(layers):
+        G.add_edge(name, l, **A.edge_attrs(slot))
+
+
+def connections(G: nx.MultiDiGraph, synapse: str) -> tuple[str, ...]:
+    """The layers a synapse node connects, in slot order.
+
+    Raises:
+        ValidationError: if ``synapse`` is not a synapse node of ``G``.
+    """
+    if synapse not in G or A.kind_of(G.nodes[synapse]) != A.SYNAPSE:
+        raise ValidationError(f"{synapse!r} is not a synapse of this HAM.")
+    edges = sorted(G.out_edges(synapse, data=A.SLOT), key=lambda e: e[2])
+    return tuple(v for _, v, _ in edges)
+
+
+def checked_copy(graph: Any) -> nx.MultiDiGraph:
+    """A copy of ``graph`` if it is a directed multigraph (validation comes after).
+
+    Raises:
+        ValidationError: for anything that is not a ``networkx.MultiDiGraph``.
+    """
+    if not isinstance(graph, nx.Graph):
+        raise ValidationError(
+            f"expected a networkx graph laid out as a HAM, got {type(graph).__name__}. Build one with hg.HAM()."
+        )
+    if not graph.is_directed():
+        raise ValidationError(
+            "expected a directed networkx graph (edges synapse -> layer), got an undirected "
+            f"{type(graph).__name__}. A HAM graph is a networkx.MultiDiGraph; build it with hg.HAM()."
+        )
+    if not graph.is_multigraph():
+        raise ValidationError(
+            f"expected a networkx.MultiDiGraph (one edge per argument slot), got {type(graph).__name__}, "
+            "which cannot hold self-connections. Convert with nx.MultiDiGraph(G)."
+        )
+    return graph.copy()
+
+
+def graph_of_plan(plan: Plan) -> nx.MultiDiGraph:
+    """The HAM graph of a validated plan: its nodes in the plan's order, one edge per slot."""
+    G = nx.MultiDiGraph()
+    G.add_nodes_from(plan.nodes())
+    for name, layer in zip(plan.layer_names, plan.layers):
+        G.add_node(name, **A.layer_attrs(layer))
+    for name, conn, owner in zip(plan.synapse_names, plan.connections, plan.owners):
+        own = owner == name
+        G.add_node(name, **A.synapse_attrs(plan.specs[owner] if own else None, None if own else owner, len(conn)))
+        for slot, l in enumerate(conn):
+            G.add_edge(name, l, **A.edge_attrs(slot))
+    return G

@@ -1,0 +1,134 @@
+"""Reading untrusted files and writing files safely: the hardening every reader and writer shares.
+
+Readers never trust a file's size, compression or markup: ``read_limited`` caps the bytes
+read, ``check_compression`` refuses compressed content unless asked for (and caps what
+decompression produces), ``check_xml_text`` refuses binary data, non-UTF-8 text and DTD or
+entity declarations before any XML parser sees the text. Writers go through
+``atomic_write``: a temporary file in the target folder, then a rename, so a reader never
+sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import re
+import tempfile
+
+from ._errors import FormatError
+
+__all__ = ["read_limited", "check_compression", "decompress", "check_xml_text", "atomic_write", "COMPRESSED_SUFFIXES"]
+
+COMPRESSED_SUFFIXES = (".gz", ".gzip", ".bz2", ".xz", ".lzma", ".zst", ".zip")
+_MAGIC = {
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"PK\x03\x04": "zip",
+}
+
+
+def read_limited(path: str | os.PathLike, max_bytes: int) -> bytes:
+    """The bytes of ``path``, refusing files larger than ``max_bytes`` (FormatError)."""
+    size = os.path.getsize(path)
+    if size > max_bytes:
+        raise FormatError(
+            f"{os.fspath(path)}: the file has {size:,} bytes, more than max_bytes={max_bytes:,}. Pass a larger "
+            "max_bytes if you trust this file."
+        )
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise FormatError(f"{os.fspath(path)}: the file grew past max_bytes={max_bytes:,} while being read.")
+    return data
+
+
+def decompress(data: bytes, kind: str, source: str, max_bytes: int) -> bytes:
+    """Decompress ``data`` (``kind`` from the magic bytes), refusing more than ``max_bytes`` out."""
+    opener = {"gzip": gzip.GzipFile, "bzip2": bz2.BZ2File, "xz": lzma.LZMAFile}.get(kind)
+    if opener is None:
+        raise FormatError(f"{source}: {kind}-compressed content is not supported; decompress it first.")
+    try:
+        with opener(fileobj=io.BytesIO(data)) if kind == "gzip" else opener(io.BytesIO(data)) as f:
+            out = f.read(max_bytes + 1)
+    except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
+        raise FormatError(f"{source}: corrupt {kind} data ({e}).") from None
+    if len(out) > max_bytes:
+        raise FormatError(
+            f"{source}: decompresses to more than max_bytes={max_bytes:,} bytes (a compression bomb?). "
+            "Pass a larger max_bytes if you trust this file."
+        )
+    return out
+
+
+def check_compression(data: bytes, source: str, allow_compressed: bool, max_bytes: int) -> bytes:
+    """``data`` itself, or decompressed (capped) when compressed input is allowed; FormatError otherwise."""
+    kind = next((k for magic, k in _MAGIC.items() if data.startswith(magic)), None)
+    if kind is None and source.lower().endswith(COMPRESSED_SUFFIXES):
+        raise FormatError(f"{source}: the name says compressed but the content is not; rename the file.")
+    if kind is None:
+        return data
+    if kind == "zip":
+        raise FormatError(
+            f"{source}: this is a zip archive, not GraphML. A saved model (hg.save) is read with hg.load."
+        )
+    if not allow_compressed:
+        raise FormatError(
+            f"{source}: the file is {kind}-compressed; compressed input is refused by default. Pass "
+            "allow_compressed=True (decompression stays capped at max_bytes) if you trust it."
+        )
+    return decompress(data, kind, source, max_bytes)
+
+
+_DTD_RE = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", re.IGNORECASE)
+
+
+def check_xml_text(data: bytes, source: str) -> str:
+    """``data`` as UTF-8 text, refusing binary data, UTF-16/32 and DTD/entity declarations."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")) or b"\x00" in data:
+        raise FormatError(f"{source}: not UTF-8 text (UTF-16/32 or binary data); GraphML files are read as UTF-8.")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if _DTD_RE.search(data):
+        raise FormatError(
+            f"{source}: the file contains a DTD or entity declaration (<!DOCTYPE/<!ENTITY). These are refused "
+            "(entity expansion and external entities are unsafe); a GraphML file needs none."
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{source}: not valid UTF-8 ({e}).") from None
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    The file gets the permissions a plain ``open(path, "wb")`` would (``0o666`` less the
+    umask). On any failure the temporary file is removed and ``path`` is untouched.
+
+    Raises:
+        OSError: naming ``path`` (a missing folder, a directory at ``path``, no permission).
+    """
+    target = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(target))
+    if os.path.isdir(target):
+        raise IsADirectoryError(21, f"cannot write {target!r}: it is a directory; give a file name", target)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".hamux-", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise type(e)(e.errno, f"cannot write {target!r}: {e.strerror}", target) from None
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

@@ -21,7 +21,8 @@ from . import _schema as A
 from ._adjoint import AbstractAdjoint, ImplicitAdjoint
 from ._builder import checked_copy, graph_of_plan
 from ._energy import AbstractEnergyCore, StatesLike
-from ._errors import ValidationError
+from ._config import parse_bool, parse_int
+from ._errors import ArgumentError, ValidationError
 from ._ode import ODEResult, solve
 from ._relax import RelaxResult, relax
 from ._types import ClampSpec, Shape
@@ -95,6 +96,69 @@ class HAM:
             ValidationError: for an unknown layer, a bad or duplicate name, or a bad ``shares``.
         """
         B.add_synapse(self._graph, name, synapse, layers, shares)
+
+    def remove_synapse(self, name: str) -> None:
+        """Remove a synapse (hyperedge) and its slot edges.
+
+        Raises:
+            ValidationError: if ``name`` is not a synapse, or others share its parameters.
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+            >>> ham.add_synapse("s", hg.DenseSynapse(), layers=("v", "v"))
+            >>> ham.remove_synapse("s"); list(ham.synapses)
+            []
+        """
+        B.remove_synapse(self._graph, name)
+
+    def remove_layer(self, name: str, *, with_synapses: bool = False) -> None:
+        """Remove a layer; with ``with_synapses=True`` also the synapses that connect it.
+
+        A hyperedge never silently loses a slot: without ``with_synapses`` a connected
+        layer is refused.
+
+        Raises:
+            ValidationError: if ``name`` is not a layer, or it is connected and
+                ``with_synapses`` is False.
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,))); ham.add_layer("h", hg.TanhLayer((2,)))
+            >>> ham.add_synapse("s", hg.DenseSynapse(), layers=("v", "h"))
+            >>> ham.remove_layer("h", with_synapses=True); sorted(ham.layers), list(ham.synapses)
+            (['v'], [])
+        """
+        B.remove_layer(self._graph, name, with_synapses=parse_bool(with_synapses, "with_synapses", error=ArgumentError))
+
+    def rename(self, old: str, new: str) -> None:
+        """Rename a layer or synapse; connections and weight sharing follow the new name.
+
+        Raises:
+            ValidationError: if ``old`` is not a node, or ``new`` is invalid or taken.
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+            >>> ham.add_synapse("s", hg.DenseSynapse(), layers=("v", "v"))
+            >>> ham.rename("v", "visible"); ham.connections("s")
+            ('visible', 'visible')
+        """
+        self._graph = B.rename(self._graph, old, new)
+
+    def copy(self) -> "HAM":
+        """An independent copy (editing one does not change the other).
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+            >>> other = ham.copy(); other.add_layer("h", hg.TanhLayer((2,)))
+            >>> sorted(ham.layers), sorted(other.layers)
+            (['v'], ['h', 'v'])
+        """
+        out = HAM()
+        out._graph = self._graph.copy()
+        return out
 
     # ---- reading ---------------------------------------------------------------
 
@@ -173,17 +237,25 @@ class HAM:
         """
         plan_graph(self._graph)
 
-    def compile(self, *, key: PRNGKeyArray) -> CompiledHAM:
+    def compile(self, *, key: PRNGKeyArray, max_param_bytes: int | None = None) -> CompiledHAM:
         """Validate and compile into a ``CompiledHAM`` (an equinox Module).
 
         Missing parameters are drawn from ``key``; each synapse's draw depends only on
         ``key`` and the synapse's name.
 
+        Args:
+            key: the PRNG key the missing parameters are drawn from.
+            max_param_bytes: refuse (before allocating anything) a model whose parameters
+                need more bytes; default: the default device's memory (host memory on CPU).
+
         Raises:
-            ValidationError: if the graph is not a valid HAM.
+            ValidationError: if the graph is not a valid HAM, or its parameters would not fit.
             ArgumentError: if ``key`` is not one PRNG key.
         """
-        return CompiledHAM(**compile_fields(self.plan(), key=check_key(key, "HAM.compile")))
+        if max_param_bytes is not None:
+            max_param_bytes = parse_int(max_param_bytes, "max_param_bytes", minimum=0, error=ArgumentError)
+        fields = compile_fields(self.plan(), key=check_key(key, "HAM.compile"), max_param_bytes=max_param_bytes)
+        return CompiledHAM(**fields)
 
     def summary(self) -> str:
         """A text table of layers, synapses and parameter counts."""

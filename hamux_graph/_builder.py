@@ -17,7 +17,17 @@ from .layers import Layer
 from .synapses import Synapse
 from .validate import Plan, check_name
 
-__all__ = ["add_layer", "add_synapse", "checked_copy", "connections", "graph_of_plan"]
+__all__ = [
+    "add_layer",
+    "add_synapse",
+    "checked_copy",
+    "connections",
+    "graph_of_plan",
+    "remove_layer",
+    "remove_synapse",
+    "rename",
+    "sharers",
+]
 
 
 def _check_new_name(G: nx.MultiDiGraph, name: Any, what: str) -> None:
@@ -135,3 +145,69 @@ def graph_of_plan(plan: Plan) -> nx.MultiDiGraph:
         for slot, l in enumerate(conn):
             G.add_edge(name, l, **A.edge_attrs(slot))
     return G
+
+
+def sharers(G: nx.MultiDiGraph, synapse: str) -> list[str]:
+    """The synapse nodes whose ``shares`` names ``synapse``."""
+    return [n for n, d in G.nodes(data=True) if A.kind_of(d) == A.SYNAPSE and d.get(A.SHARES) == synapse]
+
+
+def remove_synapse(G: nx.MultiDiGraph, name: str) -> None:
+    """Remove a synapse node and its slot edges.
+
+    Raises:
+        ValidationError: if ``name`` is not a synapse, or other synapses share its parameters.
+    """
+    if not isinstance(name, str) or name not in G or A.kind_of(G.nodes[name]) != A.SYNAPSE:
+        raise ValidationError(f"remove_synapse: {name!r} is not a synapse of this HAM.")
+    users = sharers(G, name)
+    if users:
+        raise ValidationError(
+            f"remove_synapse: synapses {users} share the parameters of '{name}'. Remove them first (or give "
+            "them their own synapse objects)."
+        )
+    G.remove_node(name)
+
+
+def remove_layer(G: nx.MultiDiGraph, name: str, *, with_synapses: bool = False) -> None:
+    """Remove a layer node; with ``with_synapses`` also every synapse that connects it.
+
+    Raises:
+        ValidationError: if ``name`` is not a layer, or synapses connect it and
+            ``with_synapses`` is False (a hyperedge must never silently lose a slot).
+    """
+    if not isinstance(name, str) or name not in G or A.kind_of(G.nodes[name]) != A.LAYER:
+        raise ValidationError(f"remove_layer: {name!r} is not a layer of this HAM.")
+    users = list(dict.fromkeys(u for u, _ in G.in_edges(name)))
+    if users and not with_synapses:
+        raise ValidationError(
+            f"remove_layer: layer '{name}' is connected by the synapse(s) {users}. Remove those first, or pass "
+            "with_synapses=True to remove them too."
+        )
+    for s in users:
+        outside = [u for u in sharers(G, s) if u not in users]
+        if outside:
+            raise ValidationError(
+                f"remove_layer: synapse '{s}' (connecting '{name}') has its parameters shared by {outside}, "
+                "which would lose them. Remove those synapses first."
+            )
+    for s in sorted(users, key=lambda s: G.nodes[s].get(A.SHARES) is None):  # sharers before owners
+        G.remove_node(s)
+    G.remove_node(name)
+
+
+def rename(G: nx.MultiDiGraph, old: str, new: str) -> nx.MultiDiGraph:
+    """A copy of ``G`` with node ``old`` renamed ``new`` (``shares`` references follow).
+
+    Raises:
+        ValidationError: if ``old`` is not a node, or ``new`` is invalid or taken.
+    """
+    if not isinstance(old, str) or old not in G:
+        raise ValidationError(f"rename: {old!r} is not a node of this HAM.")
+    what = A.kind_of(G.nodes[old]) or "node"
+    _check_new_name(G, new, what)
+    out = nx.relabel_nodes(G, {old: new}, copy=True)
+    for _, d in out.nodes(data=True):
+        if d.get(A.SHARES) == old:
+            d[A.SHARES] = new
+    return out

@@ -185,14 +185,16 @@ def clamped_update(x: Array, d: Array, rate: Any, entry: ClampEntry, held: Array
     """``x − rate·d`` on free entries; held entries keep ``x`` (or take ``held``).
 
     ``entry`` is ``None`` (free), ``True`` (all held) or a boolean mask (``True`` = held).
+    The result has ``x``'s dtype: ``rate·d`` is computed in the promoted (usually float32)
+    precision and rounded once into the state.
     With ``x = 0`` and ``rate = 1/τ`` this is the ODE velocity ``−∂E/∂g / τ`` (zero on held
     entries); with ``held`` the clamped values, the implicit map of ``relax``.
     """
     keep = x if held is None else held
     if entry is True:
-        return jnp.broadcast_to(keep, x.shape)
-    new = x - rate * d
-    return new if entry is None else jnp.where(entry, keep, new)
+        return jnp.broadcast_to(keep, x.shape).astype(x.dtype)
+    new = (x - rate * d).astype(x.dtype)  # states keep their dtype (bfloat16 stays bfloat16)
+    return new if entry is None else jnp.where(entry, keep, new).astype(x.dtype)
 
 
 def free_rms(model: Any, d: tuple[Array, ...], clamp: Clamp) -> Array:

@@ -27,6 +27,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from . import _grouping, _jitcache, _stacking
 from . import packed as P
+from ._config import parse_int
 from ._errors import ArgumentError, StateError
 from ._types import Shape, States
 from .lagrangians import Lagrangian
@@ -89,7 +90,9 @@ class AbstractEnergyCore(eqx.Module):
             >>> ham.compile(key=jax.random.key(0)).init_states(batch_size=2)["v"].shape
             (2, 4)
         """
-        lead = () if batch_size is None else (int(batch_size),)
+        lead = () if batch_size is None else (parse_int(batch_size, "batch_size", minimum=1, error=ArgumentError),)
+        if key is not None and not (isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)):
+            raise ArgumentError(f"init_states: key must be a PRNG key such as jax.random.key(0), got {type(key).__name__}.")
         dtype = jnp.result_type(float)
         if key is None:
             return {n: jnp.zeros(lead + s, dtype) for n, s in zip(self.layer_names, self.shapes)}
@@ -179,7 +182,16 @@ class AbstractEnergyCore(eqx.Module):
         flat = []
         for n, s, a in zip(names, shapes, given):
             if not isinstance(a, jax.Array):
-                a = jnp.asarray(a)
+                try:
+                    a = jnp.asarray(a)
+                except (TypeError, ValueError):
+                    raise StateError(
+                        f"states['{n}'] must be an array of numbers, got {type(a).__name__}."
+                    ) from None
+            if not jnp.issubdtype(a.dtype, jnp.floating):
+                if not (jnp.issubdtype(a.dtype, jnp.integer) or a.dtype == jnp.bool_):
+                    raise StateError(f"states['{n}'] has dtype {a.dtype}; states are real floating-point arrays.")
+                a = a.astype(jnp.result_type(float))  # ints and bools become the default float
             sh = a.shape
             if sh == s:
                 b, is_b = None, False

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from . import _grouping, _jitcache, _stacking
-from ._dynamics import check_dt, check_steps, clamped_update, normalize_clamp
+from ._dynamics import check_batched_clamp, check_dt, check_steps, clamped_update, normalize_clamp
 from ._energy import AbstractEnergyCore
 from ._types import Clamp, ClampSpec
 from .packed import PackedStates, regroup
@@ -94,7 +94,9 @@ def _to_default(default, st, axis, xg, out):
 def _grouped_call(model: AbstractEnergyCore, impl, xs, dt, clamp, extra=()):
     flat, batch, layout = model.states_in(xs)
     packed = layout is not None
-    kinds, masks = _split_clamp(normalize_clamp(model, clamp))
+    clamp_n = normalize_clamp(model, clamp)
+    check_batched_clamp(model, clamp_n, batch)
+    kinds, masks = _split_clamp(clamp_n)
     st, axis, out = _jitcache.grouped_call(
         model,
         impl,

@@ -97,7 +97,9 @@ def _vector_field(model: AbstractEnergyCore, clamp):
 
     def f(t, y, args):
         d = jax.vmap(model.sample_dEdg)(y)
-        return tuple(clamped_update(jnp.zeros_like(g), g, 1.0 / tau, c) for g, tau, c in zip(d, model.taus, clamp))
+        return tuple(
+            clamped_update(jnp.zeros_like(x), g, 1.0 / tau, c) for x, g, tau, c in zip(y, d, model.taus, clamp)
+        )
 
     return f
 
@@ -132,7 +134,7 @@ def _solve_jit(model, flat, batch, clamp, solver, controller, t0, t1, dt0, tol, 
         throw=False,
         **kwargs,
     )
-    final = tuple(y[-1] for y in sol.ys[0])
+    final = tuple(y[-1].astype(x.dtype) for y, x in zip(sol.ys[0], y0))  # states keep their dtype
     t_final = sol.ts[0][-1]
     ok = (sol.result == dfx.RESULTS.successful) | (sol.result == dfx.RESULTS.event_occurred)
     residual = jax.lax.stop_gradient(free_rms(model, jax.vmap(model.sample_dEdg)(final), clamp))

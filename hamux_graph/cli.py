@@ -19,6 +19,8 @@ import os
 import sys
 from typing import Any, Callable, Sequence
 
+from ._errors import ArgumentError, HamuxGraphError
+
 __all__ = ["main", "COMMANDS", "build_parser"]
 
 
@@ -43,8 +45,23 @@ def _read(args: argparse.Namespace, path: str, *, weights: bool = True) -> tuple
     return read_graphml(path, **opts), None
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _add_debug(p: argparse.ArgumentParser, default: Any) -> None:
+    # accepted before or after the subcommand: `hamux-graph --debug info f` and `hamux-graph info f --debug`
+    p.add_argument("--debug", action="store_true", default=default, help="show full tracebacks on errors")
+
+
 def _add_read_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-bytes", type=int, default=None, help="refuse files larger than this (bytes)")
+    p.add_argument("--max-bytes", type=_positive_int, default=None, help="refuse files larger than this (bytes)")
     p.add_argument("--allow-compressed", action="store_true", help="accept compressed files (decompression is capped)")
 
 
@@ -81,7 +98,7 @@ def _configure_draw(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="a .graphml file or a saved model")
     p.add_argument("-o", "--output", required=True, help="image file to write (.png, .svg, .pdf, ...)")
     p.add_argument("--layout", default="layered", help="layered (default), spring, kamada_kawai, circular, shell, ...")
-    p.add_argument("--dpi", type=int, default=150, help="resolution of raster images (default 150)")
+    p.add_argument("--dpi", type=_positive_int, default=150, help="resolution of raster images (default 150)")
     _add_read_options(p)
 
 
@@ -94,8 +111,16 @@ def _run_draw(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    ext = os.path.splitext(args.output)[1].lower().lstrip(".")
+    formats = plt.gcf().canvas.get_supported_filetypes()
+    plt.close("all")
+    if ext not in formats:
+        raise ArgumentError(
+            f"-o/--output {args.output!r}: the file name must end in an image format matplotlib writes, one of "
+            f"{sorted('.' + f for f in formats)} (for example m.png)."
+        )
     ax = ham.draw(layout=args.layout)
-    ax.figure.savefig(args.output, dpi=args.dpi, bbox_inches="tight")
+    ax.figure.savefig(args.output, dpi=args.dpi, bbox_inches="tight", format=ext)
     plt.close(ax.figure)
     print(f"wrote {args.output}")
     return 0
@@ -166,14 +191,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="Inspect, validate, draw and convert hamux_graph files (GraphML architectures, saved models).",
     )
     parser.add_argument("--version", action="version", version=f"hamux_graph {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    _add_debug(parser, False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (help_text, configure, run) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         configure(p)
+        _add_debug(p, argparse.SUPPRESS)
         p.set_defaults(run_command=run)
     return parser
+
+
+_KEYWORDS_AS_FLAGS = {"allow_compressed=True": "--allow-compressed", "max_bytes": "--max-bytes"}
+
+
+def _cli_words(message: str) -> str:
+    """A library message in the command line's words: keyword arguments become flags."""
+    for keyword, flag in _KEYWORDS_AS_FLAGS.items():
+        message = message.replace("Pass " + keyword, "Pass " + flag).replace("pass " + keyword, "pass " + flag)
+        message = message.replace("a larger " + keyword, "a larger " + flag)
+    return message
 
 
 def _one_line(e: BaseException) -> str:
@@ -199,15 +236,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:
         if args.debug:
             raise
-        from ._errors import HamuxGraphError
-
         prefix = "error" if isinstance(e, (HamuxGraphError, OSError, ImportError)) else f"error ({type(e).__name__})"
         if isinstance(e, FileNotFoundError):
             msg = f"no such file: {e.filename}"
         elif isinstance(e, OSError) and e.filename:
             msg = f"{e.filename}: {e.strerror or _one_line(e)}"
         else:
-            msg = _one_line(e)
+            msg = _cli_words(_one_line(e))
         print(f"hamux-graph: {prefix}: {msg}", file=sys.stderr)
         return 1
 

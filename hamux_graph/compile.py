@@ -10,6 +10,8 @@ scalars, in its node order, without validating again.
 
 from __future__ import annotations
 
+import math
+import os
 import zlib
 from typing import Any
 
@@ -17,11 +19,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
-from ._errors import ArgumentError
+from ._errors import ArgumentError, ValidationError
 from .layers import Layer
 from .validate import Plan
 
-__all__ = ["compile_fields", "node_key", "plan_of", "check_key"]
+__all__ = ["compile_fields", "node_key", "plan_of", "check_key", "check_parameter_memory", "device_memory_bytes"]
 
 
 def node_key(key: PRNGKeyArray, name: str) -> PRNGKeyArray:
@@ -45,12 +47,64 @@ def check_key(key: Any, where: str) -> PRNGKeyArray:
     return key
 
 
-def compile_fields(plan: Plan, *, key: PRNGKeyArray) -> dict[str, Any]:
+def device_memory_bytes() -> int:
+    """What the default device can hold: its memory limit, or the host's physical memory on CPU."""
+    dev = jax.devices()[0]
+    try:
+        stats = dev.memory_stats() or {}
+    except (RuntimeError, NotImplementedError):  # pragma: no cover - backends without stats
+        stats = {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"])
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - platforms without sysconf
+        return 2**40
+
+
+def _nbytes(shape: Any, itemsize: int) -> int:
+    if isinstance(shape, list):  # a list-valued parameter: one shape per array
+        return sum(_nbytes(s, itemsize) for s in shape)
+    return math.prod(int(d) for d in shape) * itemsize
+
+
+def check_parameter_memory(plan: Plan, max_param_bytes: int | None = None) -> int:
+    """The bytes the compiled parameters of ``plan`` will take; refuse more than the limit.
+
+    The limit is ``max_param_bytes``, or by default the default device's memory (the host's
+    physical memory on CPU): a model that cannot be allocated is refused before anything is
+    allocated, instead of failing (or aborting the process) later.
+
+    Raises:
+        ValidationError: naming the bytes needed, the largest synapses and how to override.
+    """
+    itemsize = jnp.dtype(jnp.result_type(float)).itemsize
+    per_node = {name: sum(_nbytes(s, itemsize) for s in shapes.values()) for name, shapes in plan.param_shapes.items()}
+    for name, layer in zip(plan.layer_names, plan.layers):
+        if layer.use_bias:
+            per_node[name] = per_node.get(name, 0) + math.prod(layer.shape) * itemsize
+    total = sum(per_node.values())
+    limit = device_memory_bytes() if max_param_bytes is None else max_param_bytes
+    if total > limit:
+        worst = sorted(per_node.items(), key=lambda kv: -kv[1])[:3]
+        which = ", ".join(f"'{n}' {b / 2**30:,.1f} GiB" for n, b in worst)
+        raise ValidationError(
+            f"the model's parameters need {total:,} bytes ({total / 2**30:,.1f} GiB), more than the limit of "
+            f"{limit:,} bytes ({'this device' if max_param_bytes is None else 'max_param_bytes'}); largest: "
+            f"{which}. Use smaller layers or fewer hidden units, or pass compile(..., max_param_bytes=N) to "
+            "raise the limit if the memory is really there."
+        )
+    return total
+
+
+def compile_fields(plan: Plan, *, key: PRNGKeyArray, max_param_bytes: int | None = None) -> dict[str, Any]:
     """The fields of the compiled model of ``plan``, with every missing parameter created.
 
     Raises:
-        ValidationError: if a synapse's parameters cannot be created for its layers.
+        ValidationError: if a synapse's parameters cannot be created for its layers, or need
+            more memory than ``max_param_bytes`` (default: the device's memory).
     """
+    check_parameter_memory(plan, max_param_bytes)
     owner_names = tuple(dict.fromkeys(plan.owners))
     shape_of = dict(zip(plan.layer_names, (l.shape for l in plan.layers)))
     synapses = []

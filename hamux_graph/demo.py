@@ -256,10 +256,20 @@ def _energy_axes(plt, hg, energies, title):
     return ax
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the demo's options to an argparse parser (used by ``hamux-graph demo``)."""
     p.add_argument("--out", default=os.path.join("out", "demo"), help="output folder (default out/demo)")
-    p.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
+    p.add_argument("--epochs", type=_at_least_one, default=30, help="training epochs (default 30, at least 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -126,7 +126,7 @@ def layout_positions(obj: Any, layout: Any = "layered") -> dict[str, tuple[float
     return {n: (float(pos[n][0]), float(pos[n][1])) for n in nodes}
 
 
-def _energy_values(energies: Any) -> tuple[dict[str, float], str]:
+def _energy_values(energies: Any, plan: Plan) -> tuple[dict[str, float], str]:
     if energies is None:
         return {}, ""
     if not isinstance(energies, Mapping):
@@ -140,9 +140,19 @@ def _energy_values(energies: Any) -> tuple[dict[str, float], str]:
         flat.update(energies["synapses"])
     else:
         flat.update(energies)
+    nodes = set(plan.layer_names) | set(plan.synapse_names)
+    unknown = sorted(str(k) for k in flat if k not in nodes)
+    if unknown or not flat:
+        raise StateError(
+            f"energies name no node or unknown nodes {unknown[:6]} of this HAM (its nodes: {sorted(nodes)[:8]}"
+            f"{' ...' if len(nodes) > 8 else ''}). Pass model.energy_tree(xs) of a model compiled from this HAM."
+        )
     out, batch = {}, None
     for k, v in flat.items():
-        a = np.asarray(v, dtype=float)
+        try:
+            a = np.asarray(v, dtype=float)
+        except (TypeError, ValueError):
+            raise StateError(f"energy of node {k!r} is not a number: {v!r}.") from None
         if a.ndim == 1:
             batch = a.shape[0]
         elif a.ndim > 1:
@@ -218,8 +228,10 @@ def draw_ham(
     from matplotlib.patches import FancyArrowPatch
 
     plan, shares = _structure(obj)
+    if not plan.layer_names:
+        raise ValidationError("there is nothing to draw: the HAM has no layers. Add one with ham.add_layer(...).")
     pos = layout_positions(plan, layout)
-    values, clabel = _energy_values(energies)
+    values, clabel = _energy_values(energies, plan)
     if ax is None:
         xr = max(p[0] for p in pos.values()) - min(p[0] for p in pos.values())
         yr = max(p[1] for p in pos.values()) - min(p[1] for p in pos.values())

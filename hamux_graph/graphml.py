@@ -241,15 +241,72 @@ def parse_graphml_plan(
         raise FormatError(f"{source}: {len(data):,} bytes, more than max_bytes={max_bytes:,}.")
     data = check_compression(data, source, allow_compressed, max_bytes)
     text = check_xml_text(data, source)
+    _check_structure(text, source)
     try:
         G = nx.parse_graphml(text, force_multigraph=True)
-    except Exception as e:  # any parser failure is a format problem of this file
+    except (KeyboardInterrupt, MemoryError, RecursionError):
+        raise
+    except Exception as e:  # any other parser failure is a format problem of this file
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise FormatError(f"{source}: not readable as GraphML ({type(e).__name__}: {msg}).") from None
     return _plan_from_export(G, source)
 
 
 # ---- reading: structure ---------------------------------------------------------------
+
+
+def _check_structure(text: str, source: str) -> None:
+    """One ``<graph>`` directly under ``<graphml>``, no nested graphs, unique node and edge ids.
+
+    networkx would silently keep the last of two nodes with one id and ignore extra graphs;
+    a file that says two things is refused instead.
+    """
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as e:
+        raise FormatError(f"{source}: not readable as GraphML (ParseError: {e}).") from None
+    tag = lambda el: el.tag.rsplit("}", 1)[-1]
+    if tag(root) != "graphml":
+        raise FormatError(f"{source}: the root element is <{tag(root)}>, expected <graphml>.")
+    graphs = [el for el in root if tag(el) == "graph"]
+    if len(graphs) != 1:
+        raise FormatError(
+            f"{source}: a hamux_graph file holds exactly one <graph>, found {len(graphs)}. Split the graphs into "
+            "separate files."
+        )
+    nested = [el for el in graphs[0].iter() if tag(el) == "graph" and el is not graphs[0]]
+    if nested:
+        raise FormatError(f"{source}: nested <graph> elements (hypergraph nesting) are not part of the format.")
+    for kind in ("node", "edge"):
+        seen: set[str] = set()
+        for el in graphs[0]:
+            if tag(el) != kind or el.get("id") is None:
+                continue
+            i = el.get("id")
+            if i in seen:
+                raise FormatError(f"{source}: two <{kind}> elements have id {i!r}; ids are unique.")
+            seen.add(i)
+
+
+def _integral(value: Any) -> Any:
+    """An int for an int-valued float (tools such as igraph store every number as a double)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _named_by_id_attribute(G: nx.Graph) -> nx.Graph:
+    """Nodes renamed to their ``id`` data attribute where a tool (igraph) moved the names there."""
+    names = {n: d.get("id") for n, d in G.nodes(data=True)}
+    if not names or not all(isinstance(v, str) and v for v in names.values()):
+        return G
+    if len(set(names.values())) != len(names):
+        return G
+    H = nx.relabel_nodes(G, names, copy=True)
+    for _, d in H.nodes(data=True):
+        d.pop("id", None)
+    return H
+
 
 
 def _reject_constant(name: str) -> Any:
@@ -357,7 +414,12 @@ def _plan_from_export(G: nx.Graph, source: str) -> Plan:
             f"{source}: graph attribute format={fmt!r}, expected {FORMAT!r}: not a hamux_graph GraphML file "
             "(write one with hg.write_graphml)."
         )
-    version = G.graph.get("format_version")
+    version = _integral(G.graph.get("format_version"))
+    if isinstance(version, str):
+        try:
+            version = _integral(float(version))
+        except ValueError:
+            pass
     if isinstance(version, bool) or not isinstance(version, int):
         raise FormatError(f"{source}: graph attribute format_version must be an int, got {version!r}.")
     if version != FORMAT_VERSION:
@@ -366,6 +428,7 @@ def _plan_from_export(G: nx.Graph, source: str) -> Plan:
             f"{source}: format_version {version} is not supported{newer}; this hamux_graph reads version "
             f"{FORMAT_VERSION}."
         )
+    G = _named_by_id_attribute(G)
     out = nx.MultiDiGraph()
     for name, d in G.nodes(data=True):
         where = f"{source}: node {name!r}"
@@ -383,7 +446,7 @@ def _plan_from_export(G: nx.Graph, source: str) -> Plan:
                 f"{where}: edges go from a synapse to a layer, got {A.kind_of(out.nodes[u])} -> "
                 f"{A.kind_of(out.nodes[v])}."
             )
-        slot = d.get(A.SLOT)
+        slot = _integral(d.get(A.SLOT))
         if slot is None:
             raise FormatError(f"{where}: missing the int attribute 'slot' (the argument position).")
         if isinstance(slot, bool) or not isinstance(slot, int):

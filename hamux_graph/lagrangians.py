@@ -18,9 +18,10 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
-from ._config import module_config
+from ._config import module_config, parse_float, parse_int
 from ._errors import ValidationError
 
 __all__ = [
@@ -29,6 +30,9 @@ __all__ = [
     "check_axis",
     "scalar_param",
     "positive_float",
+    "concrete_value",
+    "check_scalar_field",
+    "POSITIVE_FLOOR",
     "LIdentity",
     "LRepu",
     "LRelu",
@@ -42,14 +46,63 @@ __all__ = [
 ]
 
 
+POSITIVE_FLOOR = 1e-6
+"""Learnable scalars whose sign decides convexity (``gamma`` of the norms, ``scale`` of
+``LSigmoid``) are used as ``max(value, POSITIVE_FLOOR)``, the way ``beta`` is used as
+``max(beta, min_beta)``: training can push the stored value anywhere, the Lagrangian stays
+convex, and files record the value in use."""
+
+
 def scalar_param(value: Any) -> Array:
-    """A learnable scalar hyperparameter as a float array (the field converter)."""
-    return jnp.asarray(value, dtype=jnp.result_type(float))
+    """A learnable scalar hyperparameter as a float array (the field converter).
+
+    Raises:
+        ValidationError: for strings, bools or non-numeric values.
+    """
+    if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
+        raise ValidationError(f"a learnable scalar must be a number, got {value!r} ({type(value).__name__}).")
+    try:
+        return jnp.asarray(value, dtype=jnp.result_type(float))
+    except (TypeError, ValueError):
+        raise ValidationError(f"a learnable scalar must be a number, got {type(value).__name__}.") from None
 
 
 def positive_float(value: Any) -> float:
-    """A static float hyperparameter (the field converter)."""
-    return float(value)
+    """A static float hyperparameter that must be finite and > 0 (the field converter)."""
+    return parse_float(value, "this hyperparameter", positive=True, error=ValidationError)
+
+
+def _static_float(what: str, **kwargs: Any) -> Any:
+    return lambda value: parse_float(value, what, error=ValidationError, **kwargs)
+
+
+def _static_int(what: str) -> Any:
+    return lambda value: parse_int(value, what, error=ValidationError)
+
+
+def concrete_value(x: Any) -> float | None:
+    """The float value of a 0-d array, or ``None`` when it is traced (checked later, if at all)."""
+    if isinstance(x, jax.core.Tracer) or jnp.ndim(x) != 0:
+        return None
+    return float(x)
+
+
+def check_scalar_field(owner: Any, name: str, *, positive: bool) -> None:
+    """Raise ``ValidationError`` unless field ``name`` is a finite scalar (and > 0 if ``positive``)."""
+    value = getattr(owner, name)
+    cls = type(owner).__name__
+    if jnp.ndim(value) != 0:
+        raise ValidationError(f"{cls}: {name} must be a scalar, got an array of shape {jnp.shape(value)}.")
+    v = concrete_value(value)
+    if v is None:
+        return
+    if not math.isfinite(v):
+        raise ValidationError(f"{cls}: {name} must be a finite number, got {name}={v}.")
+    if positive and not v > 0:
+        raise ValidationError(
+            f"{cls}: {name} must be > 0, got {name}={v}; {name} <= 0 makes the Lagrangian non-convex, so the "
+            "energy would no longer decrease along the dynamics. Pass a positive value."
+        )
 
 
 class Lagrangian(eqx.Module):
@@ -106,14 +159,18 @@ class AbstractBetaLagrangian(Lagrangian):
     """A Lagrangian with a learnable inverse temperature ``beta``, clipped at ``min_beta``."""
 
     beta: Array = eqx.field(converter=scalar_param, default=1.0)
-    min_beta: float = eqx.field(static=True, converter=positive_float, default=1e-6)
+    min_beta: float = eqx.field(static=True, converter=_static_float("min_beta", positive=True), default=1e-6)
 
     def __check_init__(self):
-        if jnp.ndim(self.beta) != 0:
-            raise ValidationError(
-                f"{type(self).__name__}: beta must be a scalar, got an array of shape "
-                f"{jnp.shape(self.beta)}."
-            )
+        check_scalar_field(self, "beta", positive=True)
+
+    def config(self) -> dict[str, Any]:
+        """Hyperparameters as plain values; ``beta`` is the value in use, ``max(beta, min_beta)``."""
+        cfg = module_config(self)
+        v = concrete_value(self.effective_beta)
+        if v is not None:
+            cfg["beta"] = v
+        return cfg
 
     @property
     def effective_beta(self) -> Array:
@@ -149,7 +206,7 @@ class LRepu(Lagrangian):
         [0.0, 4.0]
     """
 
-    n: float = eqx.field(static=True, converter=float, default=2.0)
+    n: float = eqx.field(static=True, converter=_static_float("LRepu: n"), default=2.0)
 
     def __check_init__(self):
         if not (math.isfinite(self.n) and self.n >= 1.0):
@@ -254,15 +311,28 @@ class LSigmoid(AbstractBetaLagrangian):
     scale: Array = eqx.field(converter=scalar_param, default=1.0)
 
     def __check_init__(self):
-        if jnp.ndim(self.scale) != 0:
-            raise ValidationError(f"LSigmoid: scale must be a scalar, got shape {jnp.shape(self.scale)}.")
+        super().__check_init__()
+        check_scalar_field(self, "scale", positive=True)
+
+    @property
+    def effective_scale(self) -> Array:
+        """``max(scale, POSITIVE_FLOOR)``: the scale in use (it keeps the Lagrangian convex)."""
+        return jnp.maximum(self.scale, POSITIVE_FLOOR)
+
+    def config(self) -> dict[str, Any]:
+        """Hyperparameters as plain values (``beta`` and ``scale`` as in use)."""
+        cfg = super().config()
+        v = concrete_value(self.effective_scale)
+        if v is not None:
+            cfg["scale"] = v
+        return cfg
 
     def __call__(self, x):
         b = self.effective_beta
-        return self.scale * jnp.sum(jax.nn.softplus(b * x)) / b
+        return self.effective_scale * jnp.sum(jax.nn.softplus(b * x)) / b
 
     def activation(self, x):
-        return self.scale * jax.nn.sigmoid(self.effective_beta * x)
+        return self.effective_scale * jax.nn.sigmoid(self.effective_beta * x)
 
 
 class LSoftmax(AbstractBetaLagrangian):
@@ -277,7 +347,7 @@ class LSoftmax(AbstractBetaLagrangian):
         [1.0, 1.0]
     """
 
-    axis: int = eqx.field(static=True, converter=int, default=-1)
+    axis: int = eqx.field(static=True, converter=_static_int("axis"), default=-1)
 
     def __call__(self, x):
         b = self.effective_beta
@@ -304,19 +374,18 @@ class LSoftmax(AbstractBetaLagrangian):
 class _NormLagrangian(Lagrangian):
     gamma: Array = eqx.field(converter=scalar_param, default=1.0)
     delta: Array = eqx.field(converter=scalar_param, default=0.0)
-    axis: int = eqx.field(static=True, converter=int, default=-1)
-    eps: float = eqx.field(static=True, converter=float, default=1e-5)
+    axis: int = eqx.field(static=True, converter=_static_int("axis"), default=-1)
+    eps: float = eqx.field(static=True, converter=_static_float("eps", positive=True), default=1e-5)
 
     def __check_init__(self):
         name = type(self).__name__
-        if jnp.ndim(self.gamma) != 0:
-            raise ValidationError(f"{name}: gamma must be a scalar, got shape {jnp.shape(self.gamma)}.")
+        check_scalar_field(self, "gamma", positive=True)
+        if not isinstance(self.delta, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(self.delta))):
+            raise ValidationError(f"{name}: delta must be finite, got {self.delta}.")
         if jnp.ndim(self.delta) > 1:
             raise ValidationError(
                 f"{name}: delta must be a scalar or a vector along `axis`, got shape {jnp.shape(self.delta)}."
             )
-        if not self.eps > 0:
-            raise ValidationError(f"{name}: eps must be > 0, got {self.eps}.")
 
     def check_shape(self, shape):
         check_axis(self, self.axis, shape)
@@ -330,6 +399,19 @@ class _NormLagrangian(Lagrangian):
 
     def _rows(self, x):
         return jnp.moveaxis(x, self.axis, -1)
+
+    @property
+    def effective_gamma(self) -> Array:
+        """``max(gamma, POSITIVE_FLOOR)``: the gain in use (it keeps the Lagrangian convex)."""
+        return jnp.maximum(self.gamma, POSITIVE_FLOOR)
+
+    def config(self) -> dict[str, Any]:
+        """Hyperparameters as plain values (``gamma`` as in use)."""
+        cfg = module_config(self)
+        v = concrete_value(self.effective_gamma)
+        if v is not None:
+            cfg["gamma"] = v
+        return cfg
 
 
 class LLayerNorm(_NormLagrangian):
@@ -349,13 +431,13 @@ class LLayerNorm(_NormLagrangian):
         xr = self._rows(x)
         d = xr.shape[-1]
         var = jnp.var(xr, axis=-1)
-        return jnp.sum(d * self.gamma * jnp.sqrt(var + self.eps)) + jnp.sum(self.delta * xr)
+        return jnp.sum(d * self.effective_gamma * jnp.sqrt(var + self.eps)) + jnp.sum(self.delta * xr)
 
     def activation(self, x):
         xr = self._rows(x)
         xc = xr - jnp.mean(xr, axis=-1, keepdims=True)
         var = jnp.mean(xc * xc, axis=-1, keepdims=True)
-        g = self.gamma * xc / jnp.sqrt(var + self.eps) + self.delta
+        g = self.effective_gamma * xc / jnp.sqrt(var + self.eps) + self.delta
         return jnp.moveaxis(g, -1, self.axis)
 
 
@@ -373,11 +455,11 @@ class LSphericalNorm(_NormLagrangian):
 
     def __call__(self, x):
         xr = self._rows(x)
-        return jnp.sum(self.gamma * jnp.sqrt(jnp.sum(xr * xr, axis=-1) + self.eps)) + jnp.sum(
+        return jnp.sum(self.effective_gamma * jnp.sqrt(jnp.sum(xr * xr, axis=-1) + self.eps)) + jnp.sum(
             self.delta * xr
         )
 
     def activation(self, x):
         xr = self._rows(x)
-        g = self.gamma * xr / jnp.sqrt(jnp.sum(xr * xr, axis=-1, keepdims=True) + self.eps) + self.delta
+        g = self.effective_gamma * xr / jnp.sqrt(jnp.sum(xr * xr, axis=-1, keepdims=True) + self.eps) + self.delta
         return jnp.moveaxis(g, -1, self.axis)

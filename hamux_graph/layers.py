@@ -13,6 +13,7 @@ from typing import Any
 
 import equinox as eqx
 
+from ._config import parse_bool, parse_float, parse_shape
 from ._errors import ValidationError
 from .lagrangians import (
     Lagrangian,
@@ -44,19 +45,15 @@ __all__ = [
 
 
 def _as_shape(shape: Any) -> tuple[int, ...]:
-    if isinstance(shape, int):
-        shape = (shape,)
-    try:
-        out = tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise ValidationError(
-            f"a layer shape must be a tuple of positive ints such as (64,) or (8, 8, 3); got {shape!r}."
-        ) from None
-    if any(isinstance(s, bool) for s in shape) or any(s <= 0 for s in out) or len(out) == 0:
-        raise ValidationError(
-            f"a layer shape must be a non-empty tuple of positive ints such as (64,); got {shape!r}."
-        )
-    return out
+    return parse_shape(shape, "a layer shape", error=ValidationError)
+
+
+def _as_tau(tau: Any) -> float:
+    return parse_float(tau, "Layer: tau (the time constant)", positive=True, error=ValidationError)
+
+
+def _as_bias_flag(flag: Any) -> bool:
+    return parse_bool(flag, "Layer: use_bias", error=ValidationError)
 
 
 class Layer(eqx.Module):
@@ -79,8 +76,8 @@ class Layer(eqx.Module):
 
     lagrangian: Lagrangian
     shape: tuple[int, ...] = eqx.field(static=True, converter=_as_shape)
-    tau: float = eqx.field(static=True, converter=float, default=1.0)
-    use_bias: bool = eqx.field(static=True, converter=bool, default=False)
+    tau: float = eqx.field(static=True, converter=_as_tau, default=1.0)
+    use_bias: bool = eqx.field(static=True, converter=_as_bias_flag, default=False)
 
     def __check_init__(self):
         if not isinstance(self.lagrangian, Lagrangian):

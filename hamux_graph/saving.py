@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import zipfile
 from typing import Any
 
@@ -125,7 +126,12 @@ def save(model: CompiledHAM, path: str | os.PathLike, *, compress: bool = False)
             continue
         if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
             raise FormatError(f"parameter {name!r} is a PRNG key array, which a weights file cannot store.")
-        arr = np.asarray(leaf)
+        try:
+            arr = np.asarray(jax.block_until_ready(leaf))
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as e:  # a device buffer that could not be materialised (failed allocation, ...)
+            raise FormatError(f"parameter {name!r} cannot be read from its device ({type(e).__name__}: {e}).") from None
         if arr.dtype.kind not in "biufc":
             raise FormatError(f"parameter {name!r} has dtype {arr.dtype}, which a weights file cannot store.")
         if name in arrays:
@@ -183,7 +189,7 @@ def _member(zf: zipfile.ZipFile, name: str, source: str, budget: list[int], allo
     return data
 
 
-def _check_manifest(data: bytes, source: str) -> None:
+def _check_manifest(data: bytes, source: str) -> dict[str, Any]:
     try:
         manifest = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as e:
@@ -197,6 +203,7 @@ def _check_manifest(data: bytes, source: str) -> None:
             f"{source}: saved-model format_version {version!r} is not supported; this hamux_graph reads "
             f"version {MODEL_FORMAT_VERSION}."
         )
+    return manifest
 
 
 def _read_header(data: bytes, name: str, source: str) -> tuple[tuple[int, ...], np.dtype, bool, io.BytesIO]:
@@ -258,7 +265,7 @@ def load_architecture(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_B
     Raises:
         FormatError: if the file is not a valid saved model.
     """
-    plan, _, _ = _open_model(path, max_bytes, allow_compressed)
+    plan, _, _, _ = _open_model(path, max_bytes, allow_compressed)
     return HAM.from_plan(plan)
 
 
@@ -266,11 +273,28 @@ def _open_model(path: Any, max_bytes: int, allow_compressed: bool):
     source = os.fspath(path)
     zf = _open_zip(io.BytesIO(read_limited(path, max_bytes)), source)
     budget = [max_bytes]
-    _check_manifest(_member(zf, _MANIFEST, source, budget, allow_compressed), source)
+    manifest = _check_manifest(_member(zf, _MANIFEST, source, budget, allow_compressed), source)
     plan = parse_graphml_plan(
         _member(zf, _GRAPHML, source, budget, allow_compressed), source + "!" + _GRAPHML, max_bytes=max_bytes
     )
-    return plan, zf, budget
+    return plan, zf, budget, manifest
+
+
+def _check_manifest_parameters(manifest: dict[str, Any], expected: dict[str, Any], source: str) -> None:
+    """The manifest's parameter list must be the one the architecture implies."""
+    listed = manifest.get("parameters")
+    if not isinstance(listed, dict):
+        raise FormatError(f"{source}: {_MANIFEST} has no 'parameters' table (got {type(listed).__name__}).")
+    want = {n: {"shape": list(shape), "dtype": str(dtype)} for n, (shape, dtype) in expected.items()}
+    if listed != want:
+        missing = sorted(set(want) - set(listed))
+        extra = sorted(set(listed) - set(want))
+        differ = sorted(n for n in set(want) & set(listed) if listed[n] != want[n])
+        raise FormatError(
+            f"{source}: {_MANIFEST} lists parameters that do not match the architecture: missing {missing[:6]}, "
+            f"unexpected {extra[:6]}, different shape/dtype {differ[:6]}. The file was edited or written for "
+            "another architecture."
+        )
 
 
 def load(
@@ -304,14 +328,18 @@ def load(
         ('v',)
     """
     source = os.fspath(path)
-    plan, zf, budget = _open_model(path, max_bytes, allow_compressed)
+    plan, zf, budget, manifest = _open_model(path, max_bytes, allow_compressed)
     weights = _member(zf, _WEIGHTS, source, budget, allow_compressed)
     try:
-        abstract = eqx.filter_eval_shape(lambda k: CompiledHAM(**compile_fields(plan, key=k)), jax.random.key(0))
+        # abstract shapes only (nothing is allocated); the stored arrays bound the real size
+        abstract = eqx.filter_eval_shape(
+            lambda k: CompiledHAM(**compile_fields(plan, key=k, max_param_bytes=sys.maxsize)), jax.random.key(0)
+        )
     except (HamuxGraphError, ValueError, TypeError) as e:
         raise FormatError(f"{source}: the architecture cannot be built ({e}).") from e
     named, treedef = _named_leaves(abstract)
     expected = {n: (tuple(leaf.shape), np.dtype(leaf.dtype)) for n, leaf in named if n is not None}
     arrays = _read_weights(weights, expected, source, allow_compressed)
+    _check_manifest_parameters(manifest, expected, source)
     leaves = [leaf if n is None else jnp.asarray(arrays[n]) for n, leaf in named]
     return jax.tree_util.tree_unflatten(treedef, leaves)

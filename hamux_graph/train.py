@@ -164,6 +164,13 @@ def _one_hot(labels: Array, num_classes: int) -> Array:
             f"labels must be integer class indices or float one-hot rows of width {num_classes}, "
             f"got dtype {labels.dtype} and shape {labels.shape}."
         )
+    if not isinstance(labels, jax.core.Tracer) and labels.size:
+        lo, hi = int(jnp.min(labels)), int(jnp.max(labels))
+        if lo < 0 or hi >= num_classes:
+            raise ArgumentError(
+                f"labels must be class indices in [0, {num_classes - 1}] for {num_classes} classes, got labels in "
+                f"[{lo}, {hi}]. Check the labels, or the number of classes of the label layer."
+            )
     return jax.nn.one_hot(labels, num_classes)
 
 
@@ -264,6 +271,18 @@ def init_opt_state(optimizer: optax.GradientTransformation, model: PyTree, filte
     return optimizer.init(eqx.filter(model, spec))
 
 
+def _check_opt_state(optimizer: optax.GradientTransformation, params: PyTree, opt_state: PyTree) -> None:
+    """Refuse (while tracing) an optimiser state built for other trainable leaves."""
+    want = jax.tree_util.tree_structure(jax.eval_shape(optimizer.init, params))
+    got = jax.tree_util.tree_structure(opt_state)
+    if want != got:
+        raise ArgumentError(
+            "opt_state does not match the trainable parameters of this train step: it was built for another "
+            "filter_spec (or another model). Build both from the same spec: "
+            "init_opt_state(optimizer, model, spec) and make_train_step(optimizer, loss_fn, filter_spec=spec)."
+        )
+
+
 def make_train_step(
     optimizer: optax.GradientTransformation,
     loss_fn: Callable[..., Any],
@@ -314,6 +333,7 @@ def make_train_step(
             opt_state = eqx.filter_shard(opt_state, repl_sh)
             batch = eqx.filter_shard(batch, data_sh)
         params, static = eqx.partition(model, spec)
+        _check_opt_state(optimizer, params, opt_state)
 
         def objective(p):
             return loss_fn(eqx.combine(p, static), *batch)

@@ -11,17 +11,22 @@ import dataclasses
 import re
 from typing import Any
 
+import equinox as eqx
+import jax
+import jax.numpy as jnp
 import networkx as nx
 
 from . import _schema as A
 from ._errors import ValidationError
 from ._types import Shape
 from .layers import Layer
+from .registry import BUILTIN_TYPES
 from .synapses import Synapse
 
-__all__ = ["Plan", "plan_graph", "check_name", "NAME_PATTERN"]
+__all__ = ["Plan", "plan_graph", "check_name", "check_custom_synapse", "NAME_PATTERN"]
 
 NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]*"
+_BUILTIN = frozenset(BUILTIN_TYPES.values())
 _NAME_RE = re.compile(NAME_PATTERN + r"\Z")
 
 
@@ -69,6 +74,53 @@ def check_name(name: Any, what: str) -> str:
             f"{NAME_PATTERN} (a letter or '_' first, then letters, digits, '_', '.', '-'). Rename it."
         )
     return name
+
+
+def check_custom_synapse(spec: Synapse, shapes: list[Shape], ps: dict[str, Any]) -> None:
+    """Check a user-defined synapse abstractly (``jax.eval_shape``: nothing is computed).
+
+    Its ``param_shapes`` must name fields, every parameter field left ``None`` must get a
+    shape, and its alignment on activations of the connected shapes must be a scalar.
+
+    Raises:
+        ValidationError: saying which of these fails and how to fix the class.
+    """
+    cls = type(spec).__name__
+    fields = {f.name for f in dataclasses.fields(spec)}
+    unknown = sorted(set(ps) - fields)
+    if unknown:
+        raise ValidationError(
+            f"{cls}.param_shapes names {unknown}, which are not fields of {cls}. Declare each parameter as a "
+            f"field (e.g. `W: jax.Array | None = None`)."
+        )
+    unsized = sorted(n for n in spec.param_names() if getattr(spec, n) is None and n not in ps)
+    if unsized:
+        raise ValidationError(
+            f"{cls}: the parameter field(s) {unsized} are None but param_shapes does not give their shape, so "
+            f"compile cannot create them. Define {cls}.param_shapes(self, shapes) returning "
+            f"{{{unsized[0]!r}: shape}}, or pass the array explicitly."
+        )
+    try:
+        abstract = eqx.filter_eval_shape(lambda k: spec.init(shapes, key=k), jax.random.key(0))
+        gs = [jax.ShapeDtypeStruct(tuple(s), jnp.result_type(float)) for s in shapes]
+        params, static = eqx.partition(abstract, lambda x: isinstance(x, jax.ShapeDtypeStruct))
+        out = jax.eval_shape(lambda p, *g: eqx.combine(p, static).energy(*g), params, *gs)
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except ValidationError:
+        raise
+    except Exception as e:  # the user's __call__ failed on these shapes: say so, with its message
+        msg = str(e).splitlines()[0] if str(e) else ""
+        raise ValidationError(
+            f"{cls}: calling the synapse on activations of shapes {[tuple(s) for s in shapes]} fails "
+            f"({type(e).__name__}: {msg}). Check __call__ and param_shapes for these layer shapes."
+        ) from None
+    if not isinstance(out, jax.ShapeDtypeStruct) or out.shape != ():
+        got = out.shape if isinstance(out, jax.ShapeDtypeStruct) else type(out).__name__
+        raise ValidationError(
+            f"{cls}: __call__ must return a scalar alignment F, but it returns shape {got} for activations of "
+            f"shapes {[tuple(s) for s in shapes]}. Sum (or otherwise reduce) it to a scalar."
+        )
 
 
 def _resolve_owner(G: nx.MultiDiGraph, name: str) -> str:
@@ -179,6 +231,8 @@ def plan_graph(G: Any) -> Plan:
         where = f"synapse '{s}'" + (f" (sharing the parameters of '{owner}')" if owner != s else "")
         try:
             ps = spec.check_shapes(shapes)
+            if type(spec) not in _BUILTIN and owner == s:
+                check_custom_synapse(spec, shapes, ps)
         except ValidationError as e:
             raise ValidationError(f"{where} over layers {list(conn)}: {e}") from None
         if owner in param_shapes and ps != param_shapes[owner]:

@@ -116,5 +116,5 @@ def test_convert_both_ways(tmp_path, capsys):
     assert "seed 0" in capsys.readouterr().out
     assert main(["convert", str(tmp_path / "model.hamux"), str(tmp_path / "c.hamux"), "--compress"]) == 0
     assert main(["validate", str(tmp_path / "c.hamux")]) == 1
-    assert "allow_compressed" in capsys.readouterr().err
+    assert "--allow-compressed" in capsys.readouterr().err  # the CLI names its flag, not the keyword
     assert main(["validate", "--allow-compressed", str(tmp_path / "c.hamux")]) == 0

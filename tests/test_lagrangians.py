@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -124,7 +125,11 @@ def test_stable_at_large_arguments(lag):
 
 
 def test_beta_clipped_at_min_beta():
-    lag = hg.LTanh(beta=-1.0, min_beta=0.25)
+    # training may push beta anywhere; the Lagrangian uses max(beta, min_beta), and files record that
+    lag = eqx.tree_at(lambda l: l.beta, hg.LTanh(beta=1.0, min_beta=0.25), jnp.asarray(-1.0))
+    assert lag.config()["beta"] == 0.25
+    with pytest.raises(hg.ValidationError, match="beta must be > 0"):
+        hg.LTanh(beta=-1.0, min_beta=0.25)
     x = jnp.array([0.3, -2.0])
     np.testing.assert_allclose(np.asarray(lag.activation(x)), np.tanh(0.25 * np.array([0.3, -2.0])), rtol=1e-6)
 

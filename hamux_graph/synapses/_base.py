@@ -14,11 +14,38 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._config import module_config
+from .._config import module_config, parse_bool, parse_float, parse_int
 from .._errors import ValidationError
 from .._types import Shape
+from ..lagrangians import Lagrangian
 
 ParamShape = Any  # a Shape, or a list of Shapes for list-valued parameters
+
+
+def static_int(what: str, minimum: int = 1) -> Any:
+    """A field converter: an int ``>= minimum`` (floats, strings and bools refused)."""
+    return lambda value: parse_int(value, what, minimum=minimum, error=ValidationError)
+
+
+def static_float(what: str, *, positive: bool = False, nonnegative: bool = False) -> Any:
+    """A field converter: a finite float (ints accepted; strings and bools refused)."""
+    return lambda value: parse_float(value, what, positive=positive, nonnegative=nonnegative, error=ValidationError)
+
+
+def static_bool(what: str) -> Any:
+    """A field converter: a bool (strings such as ``"no"`` refused)."""
+    return lambda value: parse_bool(value, what, error=ValidationError)
+
+
+def check_lagrangian_field(owner: Any, name: str) -> None:
+    """Raise ``ValidationError`` unless field ``name`` of ``owner`` holds a Lagrangian (not a string)."""
+    value = getattr(owner, name)
+    if not isinstance(value, Lagrangian):
+        hint = f" (e.g. hg.L{value.capitalize()}())" if isinstance(value, str) and value.isidentifier() else ""
+        raise ValidationError(
+            f"{type(owner).__name__}: {name} must be a hamux_graph Lagrangian such as hg.LRelu() or "
+            f"hg.LSoftmax(beta=1.0), got {value!r} ({type(value).__name__}){hint}."
+        )
 
 
 def optional_array(value: Any) -> Array | None:

@@ -19,7 +19,7 @@ from jaxtyping import Array, Float
 
 from .._errors import ValidationError
 from ..lagrangians import Lagrangian, LSoftmax
-from ._base import Shape, Synapse, optional_array
+from ._base import Shape, Synapse, check_lagrangian_field, static_bool, static_float, static_int, optional_array
 
 __all__ = ["AttentionSynapse", "SelfAttentionSynapse", "BinaryMixerSynapse", "token_shape"]
 
@@ -64,16 +64,17 @@ def _check_weight(owner: str, name: str, W: Array | None, want: str, heads: tupl
 class _QKAttention(Synapse):
     """Fields and score computation shared by cross- and self-attention (not public)."""
 
-    num_heads: int = eqx.field(static=True, converter=int, default=1)
-    zspace_dim: int = eqx.field(static=True, converter=int, default=64)
-    stdinit: float = eqx.field(static=True, converter=float, default=0.02)
+    num_heads: int = eqx.field(static=True, converter=static_int("num_heads"), default=1)
+    zspace_dim: int = eqx.field(static=True, converter=static_int("zspace_dim"), default=64)
+    stdinit: float = eqx.field(static=True, converter=static_float("stdinit", nonnegative=True), default=0.02)
     hidden_lagrangian: Lagrangian = eqx.field(default_factory=LSoftmax)
-    do_qk_norm: bool = eqx.field(static=True, converter=bool, default=False)
-    qk_norm_eps: float = eqx.field(static=True, converter=float, default=1e-6)
+    do_qk_norm: bool = eqx.field(static=True, converter=static_bool("do_qk_norm"), default=False)
+    qk_norm_eps: float = eqx.field(static=True, converter=static_float("qk_norm_eps", positive=True), default=1e-6)
     Wq: Array | None = eqx.field(converter=optional_array, default=None)
     Wk: Array | None = eqx.field(converter=optional_array, default=None)
 
     def __check_init__(self):
+        check_lagrangian_field(self, "hidden_lagrangian")
         name = type(self).__name__
         _check_hyper(name, self.num_heads, self.zspace_dim, self.stdinit)
         if not self.qk_norm_eps > 0:
@@ -209,13 +210,14 @@ class BinaryMixerSynapse(Synapse):
         (2, 3, 5, 6)
     """
 
-    num_heads: int = eqx.field(static=True, converter=int, default=1)
-    zspace_dim: int = eqx.field(static=True, converter=int, default=64)
-    stdinit: float = eqx.field(static=True, converter=float, default=0.02)
+    num_heads: int = eqx.field(static=True, converter=static_int("num_heads"), default=1)
+    zspace_dim: int = eqx.field(static=True, converter=static_int("zspace_dim"), default=64)
+    stdinit: float = eqx.field(static=True, converter=static_float("stdinit", nonnegative=True), default=0.02)
     hidden_lagrangian: Lagrangian = eqx.field(default_factory=LSoftmax)
     W: Array | None = eqx.field(converter=optional_array, default=None)
 
     def __check_init__(self):
+        check_lagrangian_field(self, "hidden_lagrangian")
         _check_hyper("BinaryMixerSynapse", self.num_heads, self.zspace_dim, self.stdinit)
         hz = (self.num_heads, self.zspace_dim)
         ok = self.W is not None and self.W.ndim == 4 and tuple(self.W.shape[:2]) == hz

@@ -22,11 +22,12 @@ from typing import Any, ClassVar, Sequence
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import ValidationError
-from ._base import Shape, Synapse, optional_array
+from ._base import Shape, Synapse, optional_array, static_bool, static_float, static_int
 
 __all__ = ["ConvSynapse", "ConvSynapseWithPool", "KERNEL_INITS", "BIAS_INITS"]
 
@@ -48,14 +49,18 @@ _SCALED = {
 def _int_or_tuple(value: Any) -> int | tuple[int, ...] | None:
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise ValidationError(f"expected an int or a tuple of ints, got {value!r}.")
-    if isinstance(value, int):
-        return value
-    try:
-        return tuple(int(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValidationError(f"expected an int or a tuple of ints, got {value!r}.") from None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        if value < 1:
+            raise ValidationError(f"expected a positive int or a tuple of positive ints, got {value!r}.")
+        return int(value)
+    if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
+        raise ValidationError(f"expected an int or a tuple of ints, got {value!r} ({type(value).__name__}).")
+    out = []
+    for v in value:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValidationError(f"expected a positive int or a tuple of positive ints, got {value!r}.")
+        out.append(int(v))
+    return tuple(out)
 
 
 def _padding(value: Any) -> str | int | tuple[tuple[int, int], ...]:
@@ -126,14 +131,14 @@ class _ConvBase(Synapse):
     kernel_dilation: int | tuple[int, ...] | None = eqx.field(
         static=True, converter=_int_or_tuple, default=None, kw_only=True
     )
-    feature_group_count: int = eqx.field(static=True, converter=int, default=1, kw_only=True)
-    use_bias: bool = eqx.field(static=True, converter=bool, default=True, kw_only=True)
+    feature_group_count: int = eqx.field(static=True, converter=static_int("feature_group_count"), default=1, kw_only=True)
+    use_bias: bool = eqx.field(static=True, converter=static_bool("use_bias"), default=True, kw_only=True)
     dtype: str | None = eqx.field(static=True, converter=_dtype_name, default=None, kw_only=True)
     param_dtype: str | None = eqx.field(static=True, converter=_dtype_name, default=None, kw_only=True)
     precision: str | None = eqx.field(static=True, converter=_precision, default=None, kw_only=True)
     kernel_init: str = eqx.field(static=True, converter=_lower, default="lecun_normal", kw_only=True)
     bias_init: str = eqx.field(static=True, converter=_lower, default="zeros", kw_only=True)
-    stdinit: float = eqx.field(static=True, converter=float, default=0.02, kw_only=True)
+    stdinit: float = eqx.field(static=True, converter=static_float("stdinit", nonnegative=True), default=0.02, kw_only=True)
     kernel: Array | None = eqx.field(converter=optional_array, default=None, kw_only=True)
     bias: Array | None = eqx.field(converter=optional_array, default=None, kw_only=True)
 

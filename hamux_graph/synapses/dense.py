@@ -12,7 +12,7 @@ from jaxtyping import Array
 
 from .._errors import ValidationError
 from ..lagrangians import Lagrangian, LRelu
-from ._base import Shape, Synapse, numel, optional_array, optional_array_list
+from ._base import Shape, Synapse, check_lagrangian_field, static_bool, static_float, static_int, numel, optional_array, optional_array_list
 
 __all__ = [
     "SimpleDenseSynapse",
@@ -83,7 +83,7 @@ class SimpleDenseSynapse(Synapse):
     """
 
     multiaffine: ClassVar[bool] = True
-    stdinit: float = eqx.field(static=True, converter=float, default=0.02)
+    stdinit: float = eqx.field(static=True, converter=static_float("stdinit", nonnegative=True), default=0.02)
     W: Array | None = eqx.field(converter=optional_array, default=None)
 
     def __check_init__(self):
@@ -123,8 +123,8 @@ class DenseSynapse(Synapse):
     """
 
     multiaffine: ClassVar[bool] = True
-    stdinit: float = eqx.field(static=True, converter=float, default=0.02)
-    flatten_args: bool = eqx.field(static=True, converter=bool, default=True)
+    stdinit: float = eqx.field(static=True, converter=static_float("stdinit", nonnegative=True), default=0.02)
+    flatten_args: bool = eqx.field(static=True, converter=static_bool("flatten_args"), default=True)
     W: Array | None = eqx.field(converter=optional_array, default=None)
 
     def __check_init__(self):
@@ -173,13 +173,14 @@ class DenseTensorSynapseWithHiddenLayer(Synapse):
         (2, 8, 3, 4)
     """
 
-    nhid: int = eqx.field(static=True)
-    num_heads: int = eqx.field(static=True, default=1)
-    stdinit: float = eqx.field(static=True, converter=float, default=0.02)
+    nhid: int = eqx.field(static=True, converter=static_int("nhid"))
+    num_heads: int = eqx.field(static=True, converter=static_int("num_heads"), default=1)
+    stdinit: float = eqx.field(static=True, converter=static_float("stdinit", nonnegative=True), default=0.02)
     hidden_lagrangian: Lagrangian = eqx.field(default_factory=LRelu)
     W: Array | None = eqx.field(converter=optional_array, default=None)
 
     def __check_init__(self):
+        check_lagrangian_field(self, "hidden_lagrangian")
         _positive_int("nhid", "DenseTensorSynapseWithHiddenLayer", self.nhid)
         _positive_int("num_heads", "DenseTensorSynapseWithHiddenLayer", self.num_heads)
         _check_stdinit("DenseTensorSynapseWithHiddenLayer", self.stdinit)
@@ -218,14 +219,15 @@ class DenseMatrixSynapseWithHiddenLayer(Synapse):
         [(3, 16), (4, 16)]
     """
 
-    nhid: int = eqx.field(static=True)
-    stdinit: float = eqx.field(static=True, converter=float, default=0.02)
+    nhid: int = eqx.field(static=True, converter=static_int("nhid"))
+    stdinit: float = eqx.field(static=True, converter=static_float("stdinit", nonnegative=True), default=0.02)
     hidden_lagrangian: Lagrangian = eqx.field(default_factory=LRelu)
-    do_ravel: bool = eqx.field(static=True, converter=bool, default=True)
-    do_norm: bool = eqx.field(static=True, converter=bool, default=False)
+    do_ravel: bool = eqx.field(static=True, converter=static_bool("do_ravel"), default=True)
+    do_norm: bool = eqx.field(static=True, converter=static_bool("do_norm"), default=False)
     Ws: tuple[Array, ...] | None = eqx.field(converter=optional_array_list, default=None)
 
     def __check_init__(self):
+        check_lagrangian_field(self, "hidden_lagrangian")
         _positive_int("nhid", "DenseMatrixSynapseWithHiddenLayer", self.nhid)
         _check_stdinit("DenseMatrixSynapseWithHiddenLayer", self.stdinit)
 

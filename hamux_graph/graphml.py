@@ -277,6 +277,21 @@ def _check_structure(text: str, source: str) -> None:
     nested = [el for el in graphs[0].iter() if tag(el) == "graph" and el is not graphs[0]]
     if nested:
         raise FormatError(f"{source}: nested <graph> elements (hypergraph nesting) are not part of the format.")
+    keys = {el.get("id"): (el.get("attr.name"), el.get("attr.type", "string")) for el in root if tag(el) == "key"}
+    parse = {"int": int, "long": int, "double": float, "float": float, "boolean": _xml_bool}
+    for el in [graphs[0], *graphs[0]]:
+        owner = "graph" if el is graphs[0] else f"{tag(el)} {el.get('id', el.get('source'))!r}"
+        for data in el:
+            if tag(data) != "data" or data.get("key") not in keys:
+                continue
+            name, typ = keys[data.get("key")]
+            if typ in parse:
+                try:
+                    parse[typ]((data.text or "").strip())
+                except ValueError:
+                    raise FormatError(
+                        f"{source}: {owner}: attribute {name!r} is declared {typ} but holds {data.text!r}."
+                    ) from None
     for kind in ("node", "edge"):
         seen: set[str] = set()
         for el in graphs[0]:
@@ -286,6 +301,14 @@ def _check_structure(text: str, source: str) -> None:
             if i in seen:
                 raise FormatError(f"{source}: two <{kind}> elements have id {i!r}; ids are unique.")
             seen.add(i)
+
+
+def _xml_bool(text: str) -> bool:
+    if text.lower() in ("true", "1"):
+        return True
+    if text.lower() in ("false", "0"):
+        return False
+    raise ValueError(text)
 
 
 def _integral(value: Any) -> Any:

@@ -29,6 +29,7 @@ __all__ = [
     "AbstractBetaLagrangian",
     "check_axis",
     "scalar_param",
+    "learnable",
     "positive_float",
     "concrete_value",
     "check_scalar_field",
@@ -65,6 +66,20 @@ def scalar_param(value: Any) -> Array:
         return jnp.asarray(value, dtype=jnp.result_type(float))
     except (TypeError, ValueError):
         raise ValidationError(f"a learnable scalar must be a number, got {type(value).__name__}.") from None
+
+
+def learnable(what: str) -> Any:
+    """A field converter for the learnable scalar ``what`` (errors name it)."""
+
+    def convert(value: Any) -> Array:
+        try:
+            return scalar_param(value)
+        except ValidationError:
+            raise ValidationError(
+                f"{what} must be a number (a learnable scalar), got {value!r} ({type(value).__name__})."
+            ) from None
+
+    return convert
 
 
 def positive_float(value: Any) -> float:
@@ -158,7 +173,7 @@ def check_axis(lag: Lagrangian, axis: int, shape: tuple[int, ...]) -> None:
 class AbstractBetaLagrangian(Lagrangian):
     """A Lagrangian with a learnable inverse temperature ``beta``, clipped at ``min_beta``."""
 
-    beta: Array = eqx.field(converter=scalar_param, default=1.0)
+    beta: Array = eqx.field(converter=learnable("beta"), default=1.0)
     min_beta: float = eqx.field(static=True, converter=_static_float("min_beta", positive=True), default=1e-6)
 
     def __check_init__(self):
@@ -308,7 +323,7 @@ class LSigmoid(AbstractBetaLagrangian):
         1.0
     """
 
-    scale: Array = eqx.field(converter=scalar_param, default=1.0)
+    scale: Array = eqx.field(converter=learnable("scale"), default=1.0)
 
     def __check_init__(self):
         super().__check_init__()
@@ -372,8 +387,8 @@ class LSoftmax(AbstractBetaLagrangian):
 
 
 class _NormLagrangian(Lagrangian):
-    gamma: Array = eqx.field(converter=scalar_param, default=1.0)
-    delta: Array = eqx.field(converter=scalar_param, default=0.0)
+    gamma: Array = eqx.field(converter=learnable("gamma"), default=1.0)
+    delta: Array = eqx.field(converter=learnable("delta"), default=0.0)
     axis: int = eqx.field(static=True, converter=_static_int("axis"), default=-1)
     eps: float = eqx.field(static=True, converter=_static_float("eps", positive=True), default=1e-5)
 

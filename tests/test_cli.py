@@ -118,3 +118,68 @@ def test_convert_both_ways(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "c.hamux")]) == 1
     assert "--allow-compressed" in capsys.readouterr().err  # the CLI names its flag, not the keyword
     assert main(["validate", "--allow-compressed", str(tmp_path / "c.hamux")]) == 0
+
+
+# ---- every flag gets its wrong values; messages name the flag ----
+
+FLAG_CASES = [
+    ("max-bytes-negative", ["info", "{g}", "--max-bytes", "-1"], "--max-bytes"),
+    ("max-bytes-zero", ["validate", "{g}", "--max-bytes", "0"], "--max-bytes"),
+    ("max-bytes-text", ["info", "{g}", "--max-bytes", "lots"], "--max-bytes"),
+    ("dpi-zero", ["draw", "{g}", "-o", "{tmp}/x.png", "--dpi", "0"], "--dpi"),
+    ("dpi-float", ["draw", "{g}", "-o", "{tmp}/x.png", "--dpi", "1.5"], "--dpi"),
+    ("seed-text", ["convert", "{g}", "{tmp}/x.hamux", "--seed", "one"], "--seed"),
+    ("epochs-zero", ["demo", "--epochs", "0"], "--epochs"),
+    ("epochs-negative", ["demo", "--epochs", "-3"], "--epochs"),
+    ("output-missing", ["draw", "{g}"], "-o/--output"),
+    ("unknown-command", ["explode", "{g}"], "invalid choice"),
+    ("unknown-flag", ["info", "{g}", "--frobnicate"], "unrecognized arguments"),
+]
+
+
+@pytest.mark.parametrize("case", FLAG_CASES, ids=lambda c: c[0])
+def test_bad_flags_exit_2_naming_the_flag(tmp_path, capsys, case):
+    make_files(tmp_path)
+    _, argv, fragment = case
+    argv = [a.format(g=tmp_path / "arch.graphml", tmp=tmp_path) for a in argv]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_output_names_are_exact_and_debug_is_accepted_anywhere(tmp_path, capsys):
+    make_files(tmp_path)
+    g = str(tmp_path / "arch.graphml")
+    assert main(["draw", g, "-o", str(tmp_path / "noext")]) == 1
+    err = capsys.readouterr().err
+    assert "-o/--output" in err and "noext" in err and not (tmp_path / "noext.png").exists()
+    assert main(["draw", g, "-o", str(tmp_path / "m.svg")]) == 0
+    assert (tmp_path / "m.svg").exists() and "wrote " + str(tmp_path / "m.svg") in capsys.readouterr().out
+    assert main(["info", g, "--debug"]) == 0 and main(["--debug", "info", g]) == 0
+    with pytest.raises(FileNotFoundError):  # --debug after the subcommand shows the traceback too
+        main(["info", str(tmp_path / "none.graphml"), "--debug"])
+    ham = hg.HAM()
+    hg.write_graphml(ham, tmp_path / "empty.graphml")
+    assert main(["draw", str(tmp_path / "empty.graphml"), "-o", str(tmp_path / "e.png")]) == 1
+    assert "nothing to draw" in capsys.readouterr().err
+
+
+def test_validate_checks_a_saved_models_manifest(tmp_path, capsys):
+    import io
+    import json
+    import zipfile
+
+    make_files(tmp_path)
+    src = tmp_path / "model.hamux"
+    with zipfile.ZipFile(src) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    m = json.loads(parts["manifest.json"])
+    m["parameters"] = {"synapses/other/W": {"shape": [1], "dtype": "float32"}}
+    parts["manifest.json"] = json.dumps(m).encode()
+    bad = tmp_path / "bad.hamux"
+    with zipfile.ZipFile(bad, "w") as zf:
+        for n, d in parts.items():
+            zf.writestr(n, d)
+    assert main(["validate", str(bad)]) == 1
+    assert "manifest.json lists parameters that do not match" in capsys.readouterr().err

@@ -180,3 +180,66 @@ def test_relax_and_solve_answer_packed_states_in_kind(getkey):
     sol = model.solve(ps, tol=1e-4)
     assert isinstance(sol.states, hg.PackedStates)
     np.testing.assert_allclose(model.unpack(sol.states)["b"], model.solve(xs, tol=1e-4).states["b"], atol=1e-6)
+
+
+# ---- bad clamps and dynamics arguments: the library error, naming the culprit ----
+
+
+def _small(getkey=None):
+    ham = hg.HAM()
+    ham.add_layer("v", hg.TanhLayer((3,)))
+    ham.add_layer("h", hg.SoftmaxLayer((4,)))
+    ham.add_synapse("s", hg.DenseSynapse(), layers=("v", "h"))
+    return ham.compile(key=jax.random.key(0))
+
+
+def _cost(g, y):
+    return jnp.sum((g["h"] - y) ** 2)
+
+
+DYNAMICS_CASES = [
+    ("clamp-unknown", lambda m, x: m.run(x, steps=2, clamp=("nope",)), hg.StateError, "unknown layer 'nope'"),
+    ("clamp-int", lambda m, x: m.run(x, steps=2, clamp=3), hg.StateError, "clamp must be a layer name"),
+    ("clamp-none-mask", lambda m, x: m.run(x, steps=2, clamp={"v": None}), hg.StateError, r"clamp\['v'\] is None"),
+    ("clamp-int-mask", lambda m, x: m.run(x, steps=2, clamp={"v": jnp.ones(3, int)}), hg.StateError, "must be boolean"),
+    ("clamp-mask-shape", lambda m, x: m.run(x, steps=2, clamp={"v": jnp.ones(5, bool)}), hg.StateError, "does not broadcast"),
+    ("clamp-mask-batch", lambda m, x: m.run(x, steps=2, clamp={"v": jnp.ones((3, 3), bool)}), hg.StateError, "batch size 2"),
+    ("clamp-batch-unbatched", lambda m, x: m.run({k: v[0] for k, v in x.items()}, steps=2, clamp={"v": jnp.ones((2, 3), bool)}),
+     hg.StateError, "unbatched"),
+    ("clamp-key-int", lambda m, x: m.step(x, clamp={0: True}), hg.StateError, "unknown layer 0"),
+    ("dt-str", lambda m, x: m.run(x, steps=2, dt="0.1"), hg.ArgumentError, "dt must be a number"),
+    ("dt-none", lambda m, x: m.step(x, dt=None), hg.ArgumentError, "dt must be a number"),
+    ("dt-bool", lambda m, x: m.step(x, dt=True), hg.ArgumentError, "dt must be a number"),
+    ("dt-array", lambda m, x: m.step(x, dt=jnp.ones(2)), hg.ArgumentError, "dt must be a scalar"),
+    ("dt-negative", lambda m, x: m.step(x, dt=-1.0), hg.ArgumentError, "dt must be a finite number > 0"),
+    ("steps-negative", lambda m, x: m.run(x, steps=-1), hg.ArgumentError, "steps must be an int >= 0"),
+    ("steps-float", lambda m, x: m.run(x, steps=2.0), hg.ArgumentError, "steps must be an int"),
+    ("relax-tol-negative", lambda m, x: m.relax(x, tol=-1e-3), hg.ArgumentError, "tol must be a finite number >= 0"),
+    ("relax-tol-nan", lambda m, x: m.relax(x, tol=float("nan")), hg.ArgumentError, "tol"),
+    ("relax-tol-str", lambda m, x: m.relax(x, tol="small"), hg.ArgumentError, "tol must be a number"),
+    ("relax-max-steps-float", lambda m, x: m.relax(x, max_steps=10.0), hg.ArgumentError, "max_steps must be an int"),
+    ("relax-max-steps-negative", lambda m, x: m.relax(x, max_steps=-1), hg.ArgumentError, "max_steps must be an int >= 0"),
+    ("relax-dt-inf", lambda m, x: m.relax(x, dt=float("inf")), hg.ArgumentError, "dt must be a finite number > 0"),
+    ("relax-adjoint-str", lambda m, x: m.relax(x, adjoint="gmres"), hg.ArgumentError, "adjoint must be a hamux_graph adjoint"),
+    ("relax-clamp-unknown", lambda m, x: m.relax(x, clamp="nope"), hg.StateError, "unknown layer 'nope'"),
+    ("solve-t1", lambda m, x: m.solve(x, t0=1.0, t1=0.5), hg.ArgumentError, "t1 must be greater than t0"),
+    ("solve-max-steps-zero", lambda m, x: m.solve(x, max_steps=0), hg.ArgumentError, "max_steps must be an int >= 1"),
+    ("solve-solver", lambda m, x: m.solve(x, solver="tsit5"), hg.ArgumentError, "solver must be a diffrax solver"),
+    ("solve-saveat", lambda m, x: m.solve(x, saveat="end"), hg.ArgumentError, "saveat must be None"),
+    ("solve-saveat-order", lambda m, x: m.solve(x, saveat=[1.0, 0.5]), hg.ArgumentError, "non-decreasing"),
+    ("solve-tol-zero", lambda m, x: m.solve(x, tol=0.0), hg.ArgumentError, "tol must be a finite number > 0"),
+    ("solve-rtol", lambda m, x: m.solve(x, rtol=-1.0), hg.ArgumentError, "rtol"),
+    ("solve-adjoint", lambda m, x: m.solve(x, adjoint=hg.GMRESAdjoint()), hg.ArgumentError, "adjoint must be a diffrax adjoint"),
+    ("eqprop-beta", lambda m, x: hg.eqprop_grad(m, x, jnp.zeros((2, 4)), _cost, beta=-0.1), hg.ArgumentError, "beta must be"),
+    ("eqprop-cost", lambda m, x: hg.eqprop_grad(m, x, jnp.zeros((2, 4)), "mse"), hg.ArgumentError, "cost must be a function"),
+    ("eqprop-dt", lambda m, x: hg.eqprop_grad(m, x, jnp.zeros((2, 4)), _cost, dt=0.0), hg.ArgumentError, "dt must be"),
+    ("eqprop-max-steps", lambda m, x: hg.eqprop_grad(m, x, jnp.zeros((2, 4)), _cost, max_steps="9"), hg.ArgumentError, "max_steps"),
+]
+
+
+@pytest.mark.parametrize("case", DYNAMICS_CASES, ids=lambda c: c[0])
+def test_bad_dynamics_arguments_raise_named_errors(case):
+    _, call, error, match = case
+    model = _small()
+    with pytest.raises(error, match=match):
+        call(model, model.init_states(batch_size=2))

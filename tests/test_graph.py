@@ -214,3 +214,107 @@ def test_model_to_ham_keeps_order_and_sharing(getkey):
     again = back.compile(key=getkey())
     xs = model.init_states(batch_size=2, key=getkey())
     np.testing.assert_allclose(np.asarray(again.energy(xs)), np.asarray(model.energy(xs)), rtol=1e-6)
+
+
+# ---- bad inputs, generated from the signatures (tests/bad_inputs.py) ----
+
+import bad_inputs as BAD  # noqa: E402
+
+
+@pytest.mark.parametrize("case", BAD.constructor_cases("layer") + BAD.shape_cases(), ids=lambda c: c.id)
+def test_bad_layer_arguments_raise_named_errors(case):
+    BAD.check(case)
+
+
+@pytest.mark.parametrize("case", BAD.constructor_cases("synapse") + BAD.constructor_cases("adjoint"), ids=lambda c: c.id)
+def test_bad_synapse_and_adjoint_arguments_raise_named_errors(case):
+    BAD.check(case)
+
+
+# ---- graph editing keeps the invariants ----
+
+
+def _editable():
+    ham = hg.HAM()
+    for n in ("a", "b", "c"):
+        ham.add_layer(n, hg.TanhLayer((3,)))
+    ham.add_synapse("ab", hg.DenseSynapse(), layers=("a", "b"))
+    ham.add_synapse("abc", hg.DenseSynapse(), layers=("a", "b", "c"))
+    ham.add_synapse("bc", shares="ab", layers=("b", "c"))
+    return ham
+
+
+def test_remove_rename_copy():
+    ham = _editable()
+    with pytest.raises(hg.ValidationError, match=r"remove_layer: layer 'c' is connected by the synapse\(s\) \['abc', 'bc'\]"):
+        ham.remove_layer("c")
+    with pytest.raises(hg.ValidationError, match=r"remove_synapse: synapses \['bc'\] share the parameters of 'ab'"):
+        ham.remove_synapse("ab")
+    other = ham.copy()
+    other.remove_layer("c", with_synapses=True)
+    assert sorted(other.synapses) == ["ab"] and sorted(ham.synapses) == ["ab", "abc", "bc"]
+    other.validate()
+    ham.rename("ab", "hub")
+    assert ham.graph.nodes["bc"]["shares"] == "hub" and ham.connections("hub") == ("a", "b")
+    ham.rename("a", "x")
+    assert ham.connections("abc") == ("x", "b", "c")
+    ham.compile(key=jax.random.key(0))
+    with pytest.raises(hg.ValidationError, match="already exists"):
+        ham.rename("x", "b")
+    with pytest.raises(hg.ValidationError, match="is not a valid name"):
+        ham.rename("x", "has space")
+    with pytest.raises(hg.ValidationError, match="'nope' is not a node"):
+        ham.rename("nope", "y")
+    with pytest.raises(hg.ValidationError, match="not a synapse"):
+        ham.remove_synapse("x")
+    with pytest.raises(hg.ArgumentError, match="with_synapses"):
+        ham.remove_layer("c", with_synapses="yes")
+
+
+def test_raw_networkx_edit_that_drops_a_slot_is_caught():
+    ham = _editable()
+    ham.graph.remove_node("c")  # the last slot of 'abc' (and 'bc''s) silently gone
+    with pytest.raises(hg.ValidationError, match=r"synapse 'abc': was built with 3 argument slot\(s\) but now has 2"):
+        ham.validate()
+
+
+class _VectorAlignment(hg.Synapse):
+    W: jax.Array | None = None
+
+    def param_shapes(self, shapes):
+        return {"W": (shapes[0][0], shapes[1][0])}
+
+    def __call__(self, g1, g2):
+        return (g1 @ self.W) * g2  # a vector: energy() would sum it while energy_tree reported one entry
+
+
+class _NoParamShapes(hg.Synapse):
+    W: jax.Array | None = None
+
+    def __call__(self, g1, g2):
+        return g1 @ self.W @ g2
+
+
+class _ParamShapesOfNothing(hg.Synapse):
+    def param_shapes(self, shapes):
+        return {"V": (3, 3)}
+
+    def __call__(self, g1, g2):
+        return jnp.sum(g1 * g2)
+
+
+@pytest.mark.parametrize(
+    "syn, message",
+    [
+        (_VectorAlignment(), r"must return a scalar alignment F, but it returns shape \(3,\)"),
+        (_NoParamShapes(), r"parameter field\(s\) \['W'\] are None but param_shapes does not give their shape"),
+        (_ParamShapesOfNothing(), r"param_shapes names \['V'\], which are not fields"),
+    ],
+)
+def test_custom_synapses_are_checked_at_validate_time(syn, message):
+    ham = hg.HAM()
+    ham.add_layer("a", hg.TanhLayer((3,)))
+    ham.add_layer("b", hg.TanhLayer((3,)))
+    ham.add_synapse("s", syn, layers=("a", "b"))
+    with pytest.raises(hg.ValidationError, match=r"synapse 's' over layers \['a', 'b'\]: .*" + message):
+        ham.validate()

@@ -279,3 +279,120 @@ def test_explicit_parameter_arrays_are_not_written(tmp_path):
     hg.write_graphml(ham, tmp_path / "w.graphml")
     assert "W" not in json.loads(nx.read_graphml(tmp_path / "w.graphml").nodes["s"]["config"])
     assert hg.read_graphml(tmp_path / "w.graphml").synapses["s"].W is None
+
+
+# ---- every file field gets its wrong-type, wrong-range and non-finite cases ----
+
+FIELD_CASES = [
+    # layer attributes
+    ("tau-negative", lambda t: t.replace('n_tau">1.0<', 'n_tau">-1.0<', 1), r"node 'v'.*tau"),
+    ("tau-zero", lambda t: t.replace('n_tau">1.0<', 'n_tau">0.0<', 1), r"node 'v'.*tau"),
+    ("tau-nan", lambda t: t.replace('n_tau">1.0<', 'n_tau">NaN<', 1), r"node 'v'.*tau"),
+    ("tau-inf", lambda t: t.replace('n_tau">1.0<', 'n_tau">INF<', 1), r"node 'v'.*tau"),
+    ("use-bias-int", lambda t: t.replace('<data key="n_use_bias">true</data>', '<data key="n_use_bias">1</data>', 1).replace(
+        'attr.name="use_bias" attr.type="boolean"', 'attr.name="use_bias" attr.type="int"'), r"attribute 'use_bias' is declared int but holds 'false'"),
+    ("shape-bool", lambda t: t.replace(">[4]<", ">[true]<"), r"node 'v': 'shape' must be"),
+    ("shape-negative", lambda t: t.replace(">[4]<", ">[-4]<"), r"node 'v': 'shape' must be"),
+    ("shape-empty", lambda t: t.replace(">[4]<", ">[]<"), r"node 'v': 'shape' must be"),
+    ("shape-object", lambda t: t.replace(">[4]<", '>{"n": 4}<'), r"node 'v': 'shape' must be"),
+    ("shape-missing", lambda t: t.replace('<data key="n_shape">[4]</data>', "", 1), r"node 'v': attribute 'shape'"),
+    ("layer-type", lambda t: t.replace('n_type">Layer<', 'n_type">Neuron<', 1), r"node 'v': a layer node has type 'Layer'"),
+    ("layer-config-extra", lambda t: t.replace('{"lagrangian": {"type": "LTanh"', '{"x": 1, "lagrangian": {"type": "LTanh"', 1), r"node 'v': a layer's 'config'"),
+    ("beta-negative", lambda t: t.replace('"type": "LTanh", "beta": 2.0', '"type": "LTanh", "beta": -2.0', 1), r"node 'v' lagrangian: cannot build LTanh.*beta must be > 0"),
+    ("beta-zero", lambda t: t.replace('"type": "LTanh", "beta": 2.0', '"type": "LTanh", "beta": 0.0', 1), r"node 'v' lagrangian.*beta"),
+    ("beta-str", lambda t: t.replace('"type": "LTanh", "beta": 2.0', '"type": "LTanh", "beta": "2"', 1), r"node 'v' lagrangian.*beta"),
+    ("beta-bool", lambda t: t.replace('"type": "LTanh", "beta": 2.0', '"type": "LTanh", "beta": true', 1), r"node 'v' lagrangian.*beta"),
+    ("min-beta-negative", lambda t: t.replace('"min_beta": 1e-06}', '"min_beta": -1.0}', 1), r"node 'v' lagrangian.*min_beta"),
+    ("axis-float", lambda t: t.replace('"axis": -1', '"axis": -1.5', 1), r"node 'h' lagrangian.*axis must be an int"),
+    ("axis-range", lambda t: t.replace('"axis": -1', '"axis": 3', 1), r"node 'h'.*axis=3\) needs a layer of rank > 3"),
+    ("lagrangian-not-object", lambda t: t.replace('{"lagrangian": {"type": "LTanh", "beta": 2.0, "min_beta": 1e-06}}', '{"lagrangian": "tanh"}', 1), r"node 'v' lagrangian: expected a JSON object"),
+    # synapse attributes
+    ("stdinit-str", lambda t: t.replace('"stdinit": 0.1', '"stdinit": "0.1"'), r"node 'mem': cannot build DenseSynapse.*stdinit"),
+    ("flatten-args-str", lambda t: t.replace('{"stdinit": 0.1, "flatten_args": true}', '{"stdinit": 0.1, "flatten_args": "yes"}'), r"node 'mem'.*flatten_args"),
+    ("synapse-type-missing", lambda t: t.replace('<data key="n_type">DenseSynapse</data>', "", 1), r"node 'mem': a synapse node needs a 'type'"),
+    ("synapse-config-list", lambda t: t.replace('{"stdinit": 0.1, "flatten_args": true}', "[0.1]"), r"node 'mem': 'config' must be a JSON object"),
+    ("synapse-config-missing", lambda t: t.replace('<data key="n_config">{"stdinit": 0.1, "flatten_args": true}</data>', ""), r"node 'mem': attribute 'config'"),
+    ("shares-and-type", lambda t: t.replace('<data key="n_shares">mem</data>', '<data key="n_shares">mem</data><data key="n_type">DenseSynapse</data>'), r"node 'mem2': a sharing synapse"),
+    ("shares-self", lambda t: t.replace('n_shares">mem<', 'n_shares">mem2<'), r"synapse 'mem2'"),
+    ("hidden-lagrangian-string", lambda t: t.replace('>DenseSynapse</data>\n      <data key="n_config">{"stdinit": 0.1, "flatten_args": true}', '>DenseMatrixSynapseWithHiddenLayer</data>\n      <data key="n_config">{"nhid": 3, "hidden_lagrangian": "relu"}', 1), r"node 'mem'.*hidden_lagrangian must be a hamux_graph Lagrangian"),
+    ("nhid-float", lambda t: t.replace('>DenseSynapse</data>\n      <data key="n_config">{"stdinit": 0.1, "flatten_args": true}', '>DenseMatrixSynapseWithHiddenLayer</data>\n      <data key="n_config">{"nhid": 3.5}', 1), r"node 'mem'.*nhid must be an int"),
+    ("kind-missing", lambda t: t.replace('<data key="n_kind">layer</data>', "", 1), r"node 'v': attribute kind=None"),
+    # edges
+    ("slot-negative", lambda t: t.replace('<data key="e_slot">1</data>', '<data key="e_slot">-1</data>', 1), r"'slot' must be an int >= 0"),
+    ("slot-gap", lambda t: t.replace('<data key="e_slot">1</data>', '<data key="e_slot">5</data>', 1), r"synapse 'mem': slots must be 0\.\.1 without gaps"),
+    ("slot-str", lambda t: t.replace('<data key="e_slot">1</data>', '<data key="e_slot">one</data>', 1), r"edge .*attribute 'slot' is declared int but holds 'one'"),
+    ("edge-unknown-node", lambda t: t.replace('source="mem" target="h"', 'source="mem" target="ghost"', 1), r"ghost"),
+    # graph attributes and structure
+    ("format-missing", lambda t: t.replace('<data key="g_format">hamux_graph</data>', ""), r"format=None, expected 'hamux_graph'"),
+    ("version-str", lambda t: t.replace('g_format_version">1<', 'g_format_version">one<'), r"graph: attribute 'format_version' is declared int"),
+    ("version-fraction", lambda t: t.replace('g_format_version">1<', 'g_format_version">1.5<').replace(
+        'attr.name="format_version" attr.type="int"', 'attr.name="format_version" attr.type="double"'), r"format_version"),
+    ("version-zero", lambda t: t.replace('g_format_version">1<', 'g_format_version">0<'), r"format_version 0 is not supported"),
+    ("duplicate-node-id", lambda t: t.replace('<node id="h">', '<node id="v">', 1).replace('target="h"', 'target="v"'), r"two <node> elements have id 'v'"),
+    ("two-graphs", lambda t: t.replace("</graphml>", '<graph id="x" edgedefault="directed"/></graphml>'), r"exactly one <graph>, found 2"),
+    ("nested-graph", lambda t: t.replace('<node id="v">', '<node id="v"><graph id="inner" edgedefault="directed"/>', 1), r"nested <graph>"),
+    ("no-graph", lambda t: t[: t.index("<graph id")] + "</graphml>", r"exactly one <graph>, found 0"),
+    ("wrong-root", lambda t: t.replace("<graphml", "<gml", 1).replace("</graphml>", "</gml>"), r"root element is <gml>"),
+    ("dtd", lambda t: t.replace("<graphml", '<!DOCTYPE graphml [<!ENTITY x "y">]><graphml', 1), r"DTD or entity declaration"),
+    ("binary", lambda t: t.replace("<graphml", "\x00<graphml", 1), r"not UTF-8 text"),
+]
+
+
+@pytest.mark.parametrize("case", FIELD_CASES, ids=lambda c: c[0])
+def test_bad_file_fields_raise_format_error_naming_them(tmp_path, good_text, case):
+    _, mutate, message = case
+    text = mutate(good_text)
+    assert text != good_text
+    with pytest.raises(hg.FormatError, match=r"bad\.graphml: .*" + message):
+        hg.read_graphml(write(tmp_path, text))
+
+
+def test_readers_let_interrupts_and_memory_errors_through(tmp_path, good_text, monkeypatch):
+    import networkx as nx
+
+    path = write(tmp_path, good_text)
+    for exc in (KeyboardInterrupt, MemoryError):
+        def boom(*a, exc=exc, **k):
+            raise exc()
+
+        monkeypatch.setattr(nx, "parse_graphml", boom)
+        with pytest.raises(exc):
+            hg.read_graphml(path)
+
+
+def test_networkx_and_igraph_resaves_read_back(tmp_path):
+    import networkx as nx
+
+    ham = small_ham()
+    hg.write_graphml(ham, tmp_path / "a.graphml")
+    G = nx.read_graphml(tmp_path / "a.graphml", force_multigraph=True)
+    nx.write_graphml(G, tmp_path / "nx.graphml")
+    back = hg.read_graphml(tmp_path / "nx.graphml")
+    assert structure(back) == structure(ham)
+    with pytest.raises(hg.ValidationError, match="read hamux_graph files with hg.read_graphml"):
+        hg.HAM(G)  # the raw networkx graph holds the file's strings
+    igraph = pytest.importorskip("igraph")
+    g = igraph.Graph.Read_GraphML(str(tmp_path / "a.graphml"))
+    g.write_graphml(str(tmp_path / "ig.graphml"))
+    text = (tmp_path / "ig.graphml").read_text()
+    assert 'node id="n0"' in text and "format_version" in text  # igraph renamed the nodes
+    back = hg.read_graphml(tmp_path / "ig.graphml")
+    assert structure(back) == structure(ham)
+
+
+def test_fuzzed_files_only_raise_format_error_in_a_subprocess(tmp_path):
+    """Mutated GraphML and .hamux bytes: a FormatError or a successful read that round-trips.
+
+    Runs in a subprocess, so an abort (a crash of the process) fails the test instead of
+    killing the test run.
+    """
+    import subprocess
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run(
+        [sys.executable, os.path.join(here, "fuzz_files.py"), str(tmp_path), "60"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, (out.stdout[-3000:], out.stderr[-3000:])
+    assert "fuzzed" in out.stdout

@@ -200,3 +200,13 @@ def test_softmax_activation_and_value_stable_and_exact_at_large_arguments():
     np.testing.assert_allclose(float(L), 1e3 + row2, rtol=1e-6)
     np.testing.assert_allclose(np.asarray(g[0]), [1.0, 0.0, 0.0, 0.0], atol=1e-7)
     np.testing.assert_allclose(np.asarray(g[1]), _np_softmax(np.array([-np.inf, 0.0, 2.0, 4.0]), -1), rtol=1e-6)
+
+
+# ---- bad inputs, generated from the signatures (tests/bad_inputs.py) ----
+
+import bad_inputs as BAD  # noqa: E402
+
+
+@pytest.mark.parametrize("case", BAD.constructor_cases("lagrangian") + BAD.nonconvex_cases(), ids=lambda c: c.id)
+def test_bad_lagrangian_arguments_raise_named_errors(case):
+    BAD.check(case)

@@ -261,3 +261,109 @@ def test_legendre_gradient_equals_autodiff_on_random_graphs(case):
         _, hv = jax.jvp(jax.grad(model.lagrangians[i]), (u,), (d[n],))
         scale = 1.0 + float(jnp.abs(hv).max())
         np.testing.assert_allclose(np.asarray(dEdx[n]), np.asarray(hv), rtol=1e-3, atol=1e-4 * scale)
+
+
+# ---- bad states, clamps and compile/init arguments: the library error, naming the culprit ----
+
+
+def _bad_model():
+    ham = hg.HAM()
+    ham.add_layer("v", hg.TanhLayer((3,)))
+    ham.add_layer("h", hg.SoftmaxLayer((4,)))
+    ham.add_synapse("s", hg.DenseSynapse(), layers=("v", "h"))
+    return ham
+
+
+_MODEL = None
+
+
+def _compiled():
+    global _MODEL
+    if _MODEL is None:
+        _MODEL = _bad_model().compile(key=jax.random.key(0))
+    return _MODEL
+
+
+def _xs(batch=None):
+    return _compiled().init_states(batch_size=batch)
+
+
+STATE_CASES = [
+    ("not-a-dict", lambda m: m.energy([jnp.zeros(3), jnp.zeros(4)]), hg.StateError, "states must be a dict"),
+    ("missing-layer", lambda m: m.energy({"v": jnp.zeros(3)}), hg.StateError, r"missing \['h'\]"),
+    ("extra-layer", lambda m: m.energy({**_xs(), "x": jnp.zeros(1)}), hg.StateError, r"unexpected \['x'\]"),
+    ("wrong-shape", lambda m: m.energy({**_xs(), "v": jnp.zeros(5)}), hg.StateError, r"states\['v'\] has shape \(5,\)"),
+    ("mixed-batch", lambda m: m.energy({"v": jnp.zeros((2, 3)), "h": jnp.zeros(4)}), hg.StateError, "same leading batch"),
+    ("other-batch", lambda m: m.energy({"v": jnp.zeros((2, 3)), "h": jnp.zeros((3, 4))}), hg.StateError, "batch size 2"),
+    ("strings", lambda m: m.energy({**_xs(), "v": np.array(["a", "b", "c"])}), hg.StateError, r"states\['v'\]"),
+    ("none-state", lambda m: m.energy({**_xs(), "v": None}), hg.StateError, r"states\['v'\]"),
+    ("complex", lambda m: m.energy({**_xs(), "v": jnp.zeros(3, jnp.complex64)}), hg.StateError, r"states\['v'\] has dtype complex64"),
+    ("dEdg-missing", lambda m: m.dEdg({"h": jnp.zeros(4)}), hg.StateError, r"missing \['v'\]"),
+    ("tree-wrong-shape", lambda m: m.energy_tree({**_xs(), "h": jnp.zeros((4, 1))}), hg.StateError, r"states\['h'\]"),
+    ("unpack-dict", lambda m: m.unpack(_xs()), hg.StateError, "unpack takes PackedStates"),
+    ("init-batch-negative", lambda m: m.init_states(batch_size=-1), hg.ArgumentError, "batch_size must be an int >= 1"),
+    ("init-batch-zero", lambda m: m.init_states(batch_size=0), hg.ArgumentError, "batch_size"),
+    ("init-batch-float", lambda m: m.init_states(batch_size=2.5), hg.ArgumentError, "batch_size must be an int"),
+    ("init-batch-str", lambda m: m.init_states(batch_size="2"), hg.ArgumentError, "batch_size must be an int"),
+    ("init-key-int", lambda m: m.init_states(key=0), hg.ArgumentError, "key must be a PRNG key"),
+    ("layer-index", lambda m: m.layer_index("nope"), hg.StateError, "unknown layer 'nope'"),
+    ("synapse-name", lambda m: m.synapse("nope"), hg.StateError, "unknown synapse 'nope'"),
+    ("bias-name", lambda m: m.bias("nope"), hg.StateError, "unknown layer 'nope'"),
+]
+
+
+@pytest.mark.parametrize("case", STATE_CASES, ids=lambda c: c[0])
+def test_bad_states_raise_named_errors(case):
+    _, call, error, match = case
+    with pytest.raises(error, match=match):
+        call(_compiled())
+
+
+COMPILE_CASES = [
+    ("key-int", dict(key=0), hg.ArgumentError, "key must be one PRNG key"),
+    ("key-str", dict(key="seed"), hg.ArgumentError, "key must be one PRNG key"),
+    ("key-batch", dict(key=jax.random.split(jax.random.key(0), 2)), hg.ArgumentError, r"shape \(2,\)"),
+    ("max-bytes-negative", dict(key=jax.random.key(0), max_param_bytes=-1), hg.ArgumentError, "max_param_bytes"),
+    ("max-bytes-float", dict(key=jax.random.key(0), max_param_bytes=1.5), hg.ArgumentError, "max_param_bytes"),
+    ("max-bytes-small", dict(key=jax.random.key(0), max_param_bytes=10), hg.ValidationError, r"need 48 bytes.*'s'"),
+]
+
+
+@pytest.mark.parametrize("case", COMPILE_CASES, ids=lambda c: c[0])
+def test_bad_compile_arguments_raise_named_errors(case):
+    _, kwargs, error, match = case
+    with pytest.raises(error, match=match):
+        _bad_model().compile(**kwargs)
+
+
+def test_state_dtype_policy(getkey):
+    """Floating states keep their dtype through every method; ints and bools become the default float."""
+    model = _compiled()
+    for dtype in (jnp.float16, jnp.bfloat16):
+        xs = {k: (0.3 * jnp.ones(v.shape)).astype(dtype) for k, v in model.init_states(batch_size=2).items()}
+        assert model.step(xs)["v"].dtype == dtype
+        assert model.run(xs, steps=3)[0]["v"].dtype == dtype
+        assert model.relax(xs, tol=1e-2, throw=False).states["v"].dtype == dtype
+        assert model.solve(xs, tol=1e-2, throw=False).states["v"].dtype == dtype
+        e32 = model.energy({k: v.astype(jnp.float32) for k, v in xs.items()})
+        np.testing.assert_allclose(model.energy(xs), e32, rtol=1e-6)  # same values: computed in float32
+    for dtype in (jnp.int32, jnp.bool_):
+        xs = {k: jnp.ones(v.shape, dtype) for k, v in model.init_states(batch_size=2).items()}
+        assert model.run(xs, steps=2)[0]["v"].dtype == jnp.float32
+
+
+def test_huge_model_is_refused_in_a_subprocess(tmp_path):
+    """4 TB of weights: compile refuses with a ValidationError; nothing aborts (exit 0, not 134)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "huge.py"
+    script.write_text(
+        "import jax, hamux_graph as hg\n"
+        "ham = hg.HAM(); ham.add_layer('a', hg.TanhLayer((10**6,))); ham.add_layer('b', hg.TanhLayer((10**6,)))\n"
+        "ham.add_synapse('big', hg.DenseSynapse(), layers=('a', 'b'))\n"
+        "try:\n    ham.compile(key=jax.random.key(0))\nexcept hg.ValidationError as e:\n    print('refused:', e)\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "refused:" in out.stdout and "'big'" in out.stdout and "4,000,000,000,000 bytes" in out.stdout

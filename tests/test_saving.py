@@ -268,3 +268,60 @@ def test_parameter_dtype_must_match_the_architecture(tmp_path):
     hg.save(half, tmp_path / "h.hamux")
     with pytest.raises(hg.FormatError, match="dtype float16.*dtype float32"):
         hg.load(tmp_path / "h.hamux")
+
+
+# ---- every saved-model field gets its wrong cases ----
+
+import json  # noqa: E402
+import os  # noqa: E402
+
+
+def _manifest(good, **change):
+    m = json.loads(good["manifest.json"])
+    m.update(change)
+    return json.dumps(m).encode()
+
+
+HAMUX_CASES = [
+    ("format-wrong", lambda g: dict(g, **{"manifest.json": _manifest(g, format="zip")}), r"manifest.json has format='zip'"),
+    ("format-missing", lambda g: dict(g, **{"manifest.json": b"{}"}), r"manifest.json has format=None"),
+    ("manifest-list", lambda g: dict(g, **{"manifest.json": b"[1, 2]"}), r"manifest.json has format=\[1, 2\]"),
+    ("manifest-json", lambda g: dict(g, **{"manifest.json": b"{nope"}), r"manifest.json is not valid JSON"),
+    ("version-new", lambda g: dict(g, **{"manifest.json": _manifest(g, format_version=2)}), r"format_version 2 is not supported"),
+    ("version-str", lambda g: dict(g, **{"manifest.json": _manifest(g, format_version="1")}), r"format_version '1' is not supported"),
+    ("parameters-missing", lambda g: dict(g, **{"manifest.json": _manifest(g, parameters={})}), r"manifest.json lists parameters that do not match.*missing \["),
+    ("parameters-shape", lambda g: dict(g, **{"manifest.json": _manifest(g, parameters={k: {"shape": [9], "dtype": v["dtype"]} for k, v in json.loads(g["manifest.json"])["parameters"].items()})}), r"different shape/dtype"),
+    ("parameters-kind", lambda g: dict(g, **{"manifest.json": _manifest(g, parameters=[1])}), r"no 'parameters' table"),
+    ("no-graphml", lambda g: {k: v for k, v in g.items() if k != "model.graphml"}, r"missing the archive member 'model.graphml'"),
+    ("no-weights", lambda g: {k: v for k, v in g.items() if k != "weights.npz"}, r"missing the archive member 'weights.npz'"),
+    ("no-manifest", lambda g: {k: v for k, v in g.items() if k != "manifest.json"}, r"missing the archive member 'manifest.json'"),
+    ("weights-not-zip", lambda g: dict(g, **{"weights.npz": b"not a zip"}), r"weights.npz: not a saved hamux_graph model"),
+    ("weights-not-npy", lambda g: dict(g, **{"weights.npz": npz({"synapses/mem/W": np.zeros((3, 4), np.float32)}).replace(b"\x93NUMPY", b"\x93NUMPX")}), r"not a valid .npy array|do not match|holds"),
+    ("graphml-broken", lambda g: dict(g, **{"model.graphml": g["model.graphml"][:50]}), r"model.graphml: not readable as GraphML"),
+    ("graphml-nonconvex", lambda g: dict(g, **{"model.graphml": g["model.graphml"].replace(b'"beta": 1.0', b'"beta": -1.0', 1)}), r"beta must be > 0"),
+]
+
+
+@pytest.mark.parametrize("case", HAMUX_CASES, ids=lambda c: c[0])
+def test_bad_saved_model_fields_raise_format_error(tmp_path, good, case):
+    _, mutate, message = case
+    with pytest.raises(hg.FormatError, match=r"bad\.hamux.*" + message):
+        hg.load(rezip(tmp_path / "bad.hamux", mutate(good)))
+
+
+def test_save_errors_name_the_target_and_files_follow_the_umask(tmp_path):
+    model = small()
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"dir.*is a directory"):
+        hg.save(model, tmp_path / "dir")
+    with pytest.raises(FileNotFoundError, match=r"missing"):
+        hg.save(model, tmp_path / "missing" / "m.hamux")
+    old = os.umask(0o022)
+    try:
+        hg.save(model, tmp_path / "m.hamux")
+        hg.write_graphml(model, tmp_path / "m.graphml")
+    finally:
+        os.umask(old)
+    assert (os.stat(tmp_path / "m.hamux").st_mode & 0o777) == 0o644
+    assert (os.stat(tmp_path / "m.graphml").st_mode & 0o777) == 0o644
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".hamux-")]  # no temporary files left

@@ -246,3 +246,19 @@ def test_progress_with_and_without_tqdm(monkeypatch):
     lines = buf.getvalue().strip().splitlines()
     assert 1 <= len(lines) <= 12
     assert lines[-1].startswith("epochs: 20/20") and "loss=0.5" in lines[-1] and "acc=0.75" in lines[-1]
+
+
+def test_training_helpers_name_mismatches(getkey):
+    import optax
+
+    model = hg.zoo.create("hn", input_shape=(4,), num_classes=3, nhid=5).compile(key=getkey())
+    loss_fn = lambda m, x, y: train.cross_entropy(train.forward(m, x, steps=2, read="logits"), y)
+    opt = optax.adam(1e-2)
+    spec = train.trainable(model, freeze_lagrangians=True)
+    step = train.make_train_step(opt, loss_fn)  # built without the spec ...
+    with pytest.raises(hg.ArgumentError, match="opt_state does not match the trainable parameters"):
+        step(model, train.init_opt_state(opt, model, spec), jnp.ones((2, 4)), jnp.array([0, 1]))  # ... state with it
+    with pytest.raises(hg.ArgumentError, match=r"class indices in \[0, 2\] for 3 classes, got labels in \[0, 12\]"):
+        train.cross_entropy(jnp.zeros((2, 3)), jnp.array([0, 12]))
+    with pytest.raises(hg.ArgumentError, match=r"labels in \[-1, 1\]"):
+        train.cross_entropy(jnp.zeros((2, 3)), jnp.array([-1, 1]))

@@ -1,0 +1,144 @@
+"""Fuzz the file readers: mutate valid GraphML and .hamux bytes, read them back.
+
+Usage: ``python tests/fuzz_files.py DIR N`` (run by tests/test_graphml.py in a subprocess, so
+that a process abort would fail the test). Each of ``N`` hypothesis examples per format
+mutates the bytes (flips, deletions, insertions, truncation) or the structure (attribute
+values swapped for other ones) of a valid file. Reading must either raise
+``hg.FormatError`` or succeed, and a file that reads successfully must round-trip: written
+again and read again, it gives the same architecture (and parameters).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import sys
+import zipfile
+
+import jax
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import hamux_graph as hg
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else "."
+N = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+
+
+def _ham():
+    ham = hg.HAM()
+    ham.add_layer("v", hg.TanhLayer((3,), beta=2.0, use_bias=True))
+    ham.add_layer("h", hg.SoftmaxLayer((4,), beta=1.5, tau=0.5))
+    ham.add_synapse("mem", hg.DenseMatrixSynapseWithHiddenLayer(nhid=3), layers=("v", "h"))
+    ham.add_synapse("self", hg.DenseSynapse(), layers=("v", "v"))
+    ham.add_synapse("copy", shares="self", layers=("v", "v"))
+    return ham
+
+
+HAM = _ham()
+MODEL = HAM.compile(key=jax.random.key(0))
+hg.write_graphml(HAM, os.path.join(OUT, "good.graphml"))
+hg.save(MODEL, os.path.join(OUT, "good.hamux"))
+GRAPHML = open(os.path.join(OUT, "good.graphml"), "rb").read()
+HAMUX = open(os.path.join(OUT, "good.hamux"), "rb").read()
+VALUES = [b"-1", b"0", b"1e309", b"NaN", b"true", b"[]", b"{}", b'"x"', b"[0.5]", b"LTanh", b"mem", b"", b"99999999999"]
+
+
+def byte_mutation(data: bytes):
+    op = st.sampled_from(["flip", "delete", "insert", "truncate"])
+    pos = st.integers(0, len(data) - 1)
+    return st.tuples(op, pos, st.binary(min_size=1, max_size=8))
+
+
+def apply(data: bytes, op: str, pos: int, chunk: bytes) -> bytes:
+    if op == "flip":
+        return data[:pos] + bytes([data[pos] ^ (chunk[0] or 1)]) + data[pos + 1 :]
+    if op == "delete":
+        return data[:pos] + data[pos + len(chunk) :]
+    if op == "insert":
+        return data[:pos] + chunk + data[pos:]
+    return data[:pos]
+
+
+def value_mutation(text: bytes, k: int, value: bytes) -> bytes:
+    """Replace the k-th data value (``>…</data>``) by ``value``."""
+    spans = [m.span(1) for m in re.finditer(rb">([^<>]*)</data>", text)]
+    a, b = spans[k % len(spans)]
+    return text[:a] + value + text[b:]
+
+
+def read_graphml_bytes(data: bytes):
+    path = os.path.join(OUT, "fuzz.graphml")
+    with open(path, "wb") as f:
+        f.write(data)
+    try:
+        ham = hg.read_graphml(path)
+    except hg.FormatError:
+        return
+    again = os.path.join(OUT, "again.graphml")
+    hg.write_graphml(ham, again)
+    back = hg.read_graphml(again)
+    assert hg.graphml.graphml_bytes(back) == hg.graphml.graphml_bytes(ham), "a file that reads must round-trip"
+
+
+def read_hamux_bytes(data: bytes):
+    path = os.path.join(OUT, "fuzz.hamux")
+    with open(path, "wb") as f:
+        f.write(data)
+    try:
+        model = hg.load(path)
+    except hg.FormatError:
+        return
+    again = os.path.join(OUT, "again.hamux")
+    hg.save(model, again)
+    back = hg.load(again)
+    for a, b in zip(jax.tree.leaves(model), jax.tree.leaves(back)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+FUZZ = settings(max_examples=N, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+
+
+@FUZZ
+@given(byte_mutation(GRAPHML))
+def fuzz_graphml_bytes(m):
+    read_graphml_bytes(apply(GRAPHML, *m))
+
+
+@FUZZ
+@given(st.integers(0, 200), st.sampled_from(VALUES))
+def fuzz_graphml_values(k, value):
+    read_graphml_bytes(value_mutation(GRAPHML, k, value))
+
+
+@FUZZ
+@given(byte_mutation(HAMUX))
+def fuzz_hamux_bytes(m):
+    read_hamux_bytes(apply(HAMUX, *m))
+
+
+@FUZZ
+@given(st.sampled_from(["manifest.json", "model.graphml"]), st.integers(0, 200), st.sampled_from(VALUES))
+def fuzz_hamux_members(member, k, value):
+    with zipfile.ZipFile(io.BytesIO(HAMUX)) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    if member == "model.graphml":
+        members[member] = value_mutation(members[member], k, value)
+    else:
+        text = members[member]
+        spans = [m.span() for m in re.finditer(rb"[0-9]+|\"[a-z_]+\"", text)]
+        a, b = spans[k % len(spans)]
+        members[member] = text[:a] + value + text[b:]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for n, d in members.items():
+            zf.writestr(n, d)
+    read_hamux_bytes(buf.getvalue())
+
+
+if __name__ == "__main__":
+    for fuzz in (fuzz_graphml_bytes, fuzz_graphml_values, fuzz_hamux_bytes, fuzz_hamux_members):
+        fuzz()
+    print(f"fuzzed {4 * N} files: every failure was a FormatError")

@@ -42,6 +42,7 @@ from .memories import classical_hopfield, dense_associative_memory, modern_hopfi
 __all__ = [
     "create",
     "names",
+    "builtin_names",
     "register",
     "hn",
     "conv_ham",
@@ -136,3 +137,16 @@ for _name, _factory in {
     "modern_hopfield": modern_hopfield,
 }.items():
     register(_name, _factory)
+
+_BUILTIN = frozenset(_REGISTRY)
+
+
+def builtin_names() -> list[str]:
+    """The names of the zoo's own models (without user registrations), sorted.
+
+    Example:
+        >>> import hamux_graph as hg
+        >>> "hn" in hg.zoo.builtin_names()
+        True
+    """
+    return sorted(_BUILTIN)

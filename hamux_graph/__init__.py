@@ -132,3 +132,7 @@ from .ode import ODEResult as ODEResult, solve as solve  # noqa: E402
 from .eqprop import eqprop_grad as eqprop_grad  # noqa: E402
 
 __all__ += ["ImplicitAdjoint", "RelaxResult", "relax", "ODEResult", "solve", "eqprop_grad"]
+# --- associative-memory science: binary memories, capacity, basins, census (issue 14) ---
+from . import analysis as analysis, memory as memory  # noqa: E402
+
+__all__ += ["analysis", "memory"]

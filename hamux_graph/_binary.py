@@ -69,7 +69,7 @@ def check_pm1(where: str, name: str, a: Array) -> None:
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValidationError(
-            f"{where}: {name} must hold only +1 and -1 (binary spins), got {v[idx]!r} at index {idx} "
+            f"{where}: {name} must hold only +1 and -1 (binary spins), got {v[idx].item()!r} at index {idx} "
             f"({int(bad.sum())} such entries). Binarise with np.where(x > 0, 1.0, -1.0)."
         )
 

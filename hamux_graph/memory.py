@@ -74,7 +74,17 @@ __all__ = [
 
 
 def _zero_diagonal(W: Array) -> Array:
-    return W - jnp.diag(jnp.diag(W))
+    return jnp.where(jnp.eye(W.shape[0], dtype=bool), jnp.zeros((), W.dtype), W)
+
+
+@jax.jit
+def _symmetric(W: Array) -> Array:
+    """``(W + Wᵀ)/2`` with a zero diagonal, exactly symmetric.
+
+    A jit of its own: inside the rule's jit, XLA may compute ``Wᵀ`` as a second matrix
+    product with operands swapped, rounded differently from ``W``.
+    """
+    return _zero_diagonal(0.5 * (W + W.T))
 
 
 def hebbian(patterns: Float[ArrayLike, "K N"]) -> Float[Array, "N N"]:
@@ -115,7 +125,7 @@ def _storkey(P: Array) -> Array:
         return _zero_diagonal(W + dW), None
 
     W, _ = lax.scan(add, jnp.zeros((N, N), P.dtype), P)
-    return 0.5 * (W + W.T)
+    return W
 
 
 def storkey(patterns: Float[ArrayLike, "K N"]) -> Float[Array, "N N"]:
@@ -142,7 +152,7 @@ def storkey(patterns: Float[ArrayLike, "K N"]) -> Float[Array, "N N"]:
         >>> W.shape, bool((W == W.T).all()), float(abs(np.diag(W)).max())
         ((16, 16), True, 0.0)
     """
-    return _storkey(check_patterns("storkey", patterns))
+    return _symmetric(_storkey(check_patterns("storkey", patterns)))
 
 
 def pseudo_inverse(patterns: Float[ArrayLike, "K N"]) -> Float[Array, "N N"]:
@@ -169,15 +179,14 @@ def pseudo_inverse(patterns: Float[ArrayLike, "K N"]) -> Float[Array, "N N"]:
         >>> bool((np.sign(pats @ W) == pats).all())
         True
     """
-    return _pseudo_inverse(check_patterns("pseudo_inverse", patterns))
+    return _symmetric(_pseudo_inverse(check_patterns("pseudo_inverse", patterns)))
 
 
 @jax.jit
 def _pseudo_inverse(P: Array) -> Array:
     N = P.shape[1]
     C = P @ P.T / N
-    W = P.T @ jnp.linalg.pinv(C, hermitian=True) @ P / N
-    return _zero_diagonal(0.5 * (W + W.T))
+    return P.T @ jnp.linalg.pinv(C, hermitian=True) @ P / N
 
 
 RULES: dict[str, Callable[[Any], Array]] = {"hebbian": hebbian, "storkey": storkey, "pseudo_inverse": pseudo_inverse}

@@ -41,23 +41,30 @@ __all__ = [
     "check_order",
     "check_number",
     "flip_bits",
+    "tie_tolerance",
 ]
 
 # ---- argument checks ---------------------------------------------------------------------
 
 
-def float_array(where: str, name: str, x: Any) -> Array:
-    """``x`` as a float array (ints converted; bools, strings and objects rejected)."""
+def float_array(where: str, name: str, x: Any) -> Array | np.ndarray:
+    """``x`` as a float array (ints converted; bools, strings and objects rejected).
+
+    Concrete values become numpy arrays of JAX's default float dtype (host-side reshaping
+    then compiles nothing); traced values stay traced.
+    """
+    traced = isinstance(x, jax.core.Tracer)
     try:
-        a = jnp.asarray(x)
+        a = x if traced else np.asarray(x)
     except (TypeError, ValueError) as e:
         raise ValidationError(f"{where}: {name} must be an array of numbers, got {type(x).__name__} ({e}).") from None
-    if a.dtype == bool or not (jnp.issubdtype(a.dtype, jnp.integer) or jnp.issubdtype(a.dtype, jnp.floating)):
+    if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
         raise ValidationError(
             f"{where}: {name} must hold real numbers (±1 spins as floats), got dtype {a.dtype}. "
             "Convert booleans with np.where(b, 1.0, -1.0)."
         )
-    return a.astype(jnp.result_type(float)) if not jnp.issubdtype(a.dtype, jnp.floating) else a
+    dtype = jax.dtypes.canonicalize_dtype(a.dtype if np.issubdtype(a.dtype, np.floating) else jnp.result_type(float))
+    return a.astype(dtype) if traced else np.asarray(a, dtype=dtype)
 
 
 def check_pm1(where: str, name: str, a: Array) -> None:
@@ -151,9 +158,20 @@ def sweep_key(key: Array, sweep: Int[Array, ""] | int) -> Array:
     return jax.random.fold_in(key, sweep)
 
 
-def _choose(gain: Float[Array, " B"], current: Float[Array, " B"]) -> Float[Array, " B"]:
-    """+1 where choosing +1 lowers the energy more, −1 where −1 does, unchanged on a tie."""
-    return jnp.where(gain > 0, 1.0, jnp.where(gain < 0, -1.0, current)).astype(current.dtype)
+def _choose(gain: Array, current: Array, tie: Array | float = 0.0) -> Array:
+    """+1 where ``gain > tie``, −1 where ``gain < −tie``, unchanged otherwise (a tie)."""
+    return jnp.where(gain > tie, 1.0, jnp.where(gain < -tie, -1.0, current)).astype(current.dtype)
+
+
+def tie_tolerance(W: np.ndarray | Array) -> np.ndarray | Array:
+    """Per row, ``N·ε·Σ_j |W_ij|``: the rounding-error bound of a float dot product ``W_i·σ``.
+
+    A field within it has no reliable sign in floating point (its exact value may be 0, as
+    Hebbian fields often are), so it counts as a tie.
+    """
+    xp = jnp if isinstance(W, jax.core.Tracer) else np
+    N = W.shape[-1]
+    return (N * float(np.finfo(W.dtype).eps)) * xp.sum(xp.abs(W), axis=-1)
 
 
 # ---- dense energies (strategy objects) --------------------------------------------------
@@ -241,19 +259,20 @@ class _System(eqx.Module):
 
 
 class Classical(_System):
-    """``E = −½ σᵀWσ``; neuron ``i`` takes ``sign(h_i)``, ``h_i = Σ_j W_ij σ_j``."""
+    """``E = −½ σᵀWσ``; neuron ``i`` takes ``sign(h_i)``, ``h_i = Σ_j W_ij σ_j``, unless ``|h_i| ≤ tie_i``."""
 
     W: Float[Array, "N N"]
+    tie: Float[Array, " N"]
 
     def init(self, S: Float[Array, "N B"]) -> Array:
         return jnp.zeros((), S.dtype)
 
     def neuron(self, S: Float[Array, "N B"], aux: Array, i: Int[Array, ""]) -> tuple[Array, Array]:
         h = self.W[i] @ S
-        return S.at[i].set(_choose(h, S[i])), aux
+        return S.at[i].set(_choose(h, S[i], self.tie[i])), aux
 
     def preferred(self, S: Float[Array, "N B"], aux: Array) -> Float[Array, "N B"]:
-        return _choose(self.W @ S, S)
+        return _choose(self.W @ S, S, self.tie[:, None])
 
 
 class Dense(_System):
@@ -288,8 +307,9 @@ def drive(
 ) -> tuple[Float[Array, "N B"], Int[Array, " B"], Bool[Array, " B"]]:
     """Sweeps until no probe changes or ``max_sweeps``; returns ``(S, sweeps, converged)``.
 
-    ``sweeps[b]`` counts the sweeps that changed probe ``b``; ``converged[b]`` says that the
-    final state of probe ``b`` is a fixed point (no neuron would change).
+    ``sweeps[b]`` counts the sweeps that changed probe ``b``; ``converged[b]`` says that a
+    sweep left probe ``b`` unchanged, which proves a fixed point (no neuron would change;
+    for an asynchronous sweep every neuron was checked against the final state).
     """
     N, B = S0.shape
 
@@ -311,6 +331,5 @@ def drive(
         return t + 1, S1, aux1, changed, sweeps + changed.astype(sweeps.dtype)
 
     init = (jnp.zeros((), jnp.int32), S0, system.init(S0), jnp.ones((B,), bool), jnp.zeros((B,), jnp.int32))
-    _, S, aux, _, sweeps = lax.while_loop(cond, body, init)
-    converged = jnp.all(system.preferred(S, aux) == S, axis=0)
-    return S, sweeps, converged
+    _, S, _, changed, sweeps = lax.while_loop(cond, body, init)
+    return S, sweeps, ~changed

@@ -186,7 +186,7 @@ def _trial(where: str, mem: Any, N: int, K: int, probes_n: int, corruption: floa
     k_pat, k_cor, k_rec = keys
     P, targets, probes = _probe_set(k_pat, k_cor, int(round(corruption * N)), K, N, probes_n)
     S = _recall(where, mem, P, probes, k_rec, s)
-    return np.asarray(jnp.sum(S * targets, axis=1) / N)
+    return np.sum(np.asarray(S) * np.asarray(targets), axis=1) / N
 
 
 @functools.partial(jax.jit, static_argnums=(3, 4, 5))

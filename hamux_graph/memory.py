@@ -46,6 +46,7 @@ from ._binary import (
     drive,
     flip_bits,
     float_array,
+    tie_tolerance,
 )
 from ._errors import ValidationError
 
@@ -227,9 +228,10 @@ class BinaryRecall(NamedTuple):
         states: final ±1 states (floats), the probes' shape.
         sweeps: per probe, the number of sweeps that changed it (0 for a probe that was
             already a fixed point); shape: the probes' batch shape.
-        converged: per probe, ``True`` where the final state is a fixed point (no single
-            neuron would change); ``False`` after ``max_sweeps`` without one (e.g. a
-            2-cycle of synchronous updates).
+        converged: per probe, ``True`` where a full sweep left it unchanged, so that its
+            state is a fixed point (no single neuron would change); ``False`` where every
+            one of the ``max_sweeps`` sweeps changed it (e.g. a 2-cycle of synchronous
+            updates), even if the last one happened to land on a fixed point.
     """
 
     states: Float[Array, "*batch N"]
@@ -240,21 +242,27 @@ class BinaryRecall(NamedTuple):
 def _run(system, dtype: Any, probes: Array, key: Any, synchronous: bool, max_sweeps: int) -> BinaryRecall:
     """Run ``drive`` on probes ``(..., N)`` (kept neuron-major inside) and restore their shape."""
     lead, N = probes.shape[:-1], probes.shape[-1]
-    flat = probes.reshape(-1, N).astype(dtype)
+    # Concrete probes are reshaped and padded with numpy, so that a new batch size compiles
+    # nothing but (at most) the loop; traced probes (inside a user's jit) go through jnp.
+    xp = jnp if isinstance(probes, jax.core.Tracer) else np
+    flat = xp.asarray(probes).reshape(-1, N).astype(dtype)
     B = flat.shape[0]
     # Pad the batch to a bucket size (copies of the first probe, dropped afterwards) so that
     # loops over batch sizes (capacity curves) reuse a few compiled loops. Probes evolve
     # independently under the shared permutations, so padding changes no result.
     padded = _bucket(B)
     if padded > B and B > 0:
-        flat = jnp.concatenate([flat, jnp.broadcast_to(flat[:1], (padded - B, N))])
-    S, sweeps, converged = drive(system, flat.T, key, synchronous, jnp.asarray(max_sweeps, jnp.int32))
-    return BinaryRecall(S.T[:B].reshape(probes.shape), sweeps[:B].reshape(lead), converged[:B].reshape(lead))
+        flat = xp.concatenate([flat, xp.broadcast_to(flat[:1], (padded - B, N))])
+    S, sweeps, converged = drive(system, flat.T, key, synchronous, np.int32(max_sweeps))
+    if xp is np:
+        S, sweeps, converged = np.asarray(S), np.asarray(sweeps), np.asarray(converged)
+    out = (S.T[:B].reshape(probes.shape), sweeps[:B].reshape(lead), converged[:B].reshape(lead))
+    return BinaryRecall(*(jnp.asarray(a) for a in out))
 
 
 def _bucket(B: int) -> int:
-    """The next power of two up to 512, then the next multiple of 512."""
-    return 1 << max(0, (B - 1).bit_length()) if B <= 512 else -(-B // 512) * 512
+    """32 for up to 32 probes, then the next power of two up to 512, then the next multiple of 512."""
+    return max(32, 1 << (B - 1).bit_length()) if B <= 512 else -(-B // 512) * 512
 
 
 def recall_binary(
@@ -267,24 +275,30 @@ def recall_binary(
 ) -> BinaryRecall:
     """Recall by sign updates ``σ_i ← sign(h_i)``, ``h_i = Σ_j W_ij σ_j``, until a fixed point.
 
-    A neuron with ``h_i = 0`` keeps its value, so each change lowers ``E = −½ σᵀWσ``
-    (for symmetric ``W`` with zero diagonal, as the storage rules return) by ``2|h_i|``.
+    A tie keeps the neuron's value: a field within the rounding-error bound of its float
+    dot product, ``|h_i| ≤ tie_i = N·ε·Σ_j |W_ij|`` (``ε`` the machine epsilon of ``W``'s
+    dtype), has no reliable sign and counts as zero. So fields that are exactly 0 in exact
+    arithmetic (frequent with Hebbian weights) keep the neuron whatever the summation order,
+    and each change lowers ``E = −½ σᵀWσ`` (for symmetric ``W`` with zero diagonal, as the
+    storage rules return) by ``2|h_i| > 0``.
 
     ``order="async"``: one neuron at a time. Sweep ``t = 0, 1, …`` visits the neurons in the
     order ``jax.random.permutation(jax.random.fold_in(key, t), N)``, the same order for
     every probe of the batch, each neuron seeing the updates made before it in the sweep.
     A plain loop reproduces the result bit for bit::
 
+        tie = N * np.finfo(W.dtype).eps * np.abs(W).sum(axis=1)
         for b in range(B):
             for t in range(max_sweeps):
                 perm = np.asarray(jax.random.permutation(jax.random.fold_in(key, t), N))
                 for i in perm:
                     h = W[i] @ s[b]
-                    s[b, i] = 1.0 if h > 0 else -1.0 if h < 0 else s[b, i]
+                    s[b, i] = 1.0 if h > tie[i] else -1.0 if h < -tie[i] else s[b, i]
                 # stop when the sweep changed nothing
 
     (stopping early changes nothing: a sweep without change leaves a fixed point).
-    ``order="sync"``: all neurons at once, ``σ ← sign(Wσ)`` (may end in a 2-cycle).
+    ``order="sync"``: all neurons at once, ``σ ← sign(Wσ)`` with the same ties (may end
+    in a 2-cycle).
 
     The whole run is one compiled ``lax.while_loop`` over sweeps (an asynchronous sweep a
     ``lax.fori_loop`` over neurons), stopping when no probe changed in a sweep.
@@ -321,7 +335,7 @@ def recall_binary(
     s = check_probes(where, probes, Wa.shape[0])
     synchronous = check_order(where, order, key)
     sweeps = check_sweeps(where, max_sweeps)
-    return _run(Classical(Wa), Wa.dtype, s, key, synchronous, sweeps)
+    return _run(Classical(Wa, tie_tolerance(Wa)), Wa.dtype, s, key, synchronous, sweeps)
 
 
 def _dense_energy(where: str, energy: Any, n: Any, beta: Any) -> DenseEnergy:
@@ -513,7 +527,8 @@ def corrupt(
     if p.ndim < 1 or p.shape[-1] == 0:
         raise ValidationError(f"corrupt: patterns must have shape (..., N) with N >= 1, got shape {tuple(p.shape)}.")
     N = p.shape[-1]
-    return flip_bits(p.reshape(-1, N), key, int(round(fraction * N))).reshape(p.shape)
+    out = flip_bits(p.reshape(-1, N), key, int(round(fraction * N)))
+    return out if out.shape == p.shape else out.reshape(p.shape)
 
 
 def random_patterns(num: int, N: int, *, key: PRNGKeyArray) -> Float[Array, "num N"]:

@@ -42,6 +42,7 @@ __all__ = [
     "check_number",
     "flip_bits",
     "tie_tolerance",
+    "bucket",
 ]
 
 # ---- argument checks ---------------------------------------------------------------------
@@ -134,6 +135,14 @@ def check_number(where: str, name: str, value: Any, lo: float, hi: float, *, hin
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not lo <= value <= hi:
         raise ValidationError(f"{where}: {name} must be a number in [{lo}, {hi}], got {value!r}.{hint}")
     return float(value)
+
+
+def bucket(B: int) -> int:
+    """A padded batch size: 32 up to 32, the next power of two up to 512, then multiples of 512.
+
+    Padding batches to these sizes lets loops over batch sizes reuse a few compiled programs.
+    """
+    return max(32, 1 << (B - 1).bit_length()) if B <= 512 else -(-B // 512) * 512
 
 
 @jax.jit

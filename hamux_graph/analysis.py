@@ -38,7 +38,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from . import memory
-from ._binary import check_number, check_order, check_patterns, check_sweeps, flip_bits, float_array
+from ._binary import bucket, check_number, check_order, check_patterns, check_sweeps, flip_bits, float_array
 from ._census import Census, tally
 from ._errors import ValidationError
 from ._progress import progress as progress_bar
@@ -179,21 +179,23 @@ def _recall(where: str, mem: Any, P: Array, probes: Array, key: Array, s: _Setti
 
 
 def _trial(where: str, mem: Any, N: int, K: int, probes_n: int, corruption: float, keys: tuple, s: _Settings):
-    """One trial: ``K`` random patterns, the first ``probes_n`` corrupted and relaxed.
+    """One trial: ``K`` random patterns, copies of the first ``probes_n`` corrupted and relaxed.
 
     Returns the final overlaps ``(probes_n,)`` with the probes' own patterns.
     """
     k_pat, k_cor, k_rec = keys
-    P, targets, probes = _probe_set(k_pat, k_cor, int(round(corruption * N)), K, N, probes_n)
+    # drawn at bucketed sizes and cut with numpy, so that a new K compiles nothing here
+    P, probes = (np.asarray(a) for a in _probe_set(k_pat, k_cor, int(round(corruption * N)), bucket(K), N))
+    P, targets, probes = P[:K], P[:probes_n], probes[:probes_n]
     S = _recall(where, mem, P, probes, k_rec, s)
-    return np.sum(np.asarray(S) * np.asarray(targets), axis=1) / N
+    return np.sum(np.asarray(S) * targets, axis=1) / N
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4, 5))
-def _probe_set(k_pat: Array, k_cor: Array, flips: Array, K: int, N: int, probes_n: int) -> tuple[Array, Array, Array]:
-    """``K`` random patterns, the first ``probes_n`` of them, and those with ``flips`` bits flipped."""
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _probe_set(k_pat: Array, k_cor: Array, flips: Array, K: int, N: int) -> tuple[Array, Array]:
+    """``K`` random ±1 patterns and copies with ``flips`` random bits flipped."""
     P = memory.random_patterns(K, N, key=k_pat)
-    return P, P[:probes_n], flip_bits(P[:probes_n], k_cor, flips)
+    return P, flip_bits(P, k_cor, flips)
 
 
 def _floats(where: str, name: str, x: Any) -> np.ndarray:
@@ -582,6 +584,9 @@ _COLORS = {"pattern": "#31a354", "mixture": "#fd8d3c", "other": "#969696"}
 def plot_census(census: Census, *, ax: Any = None, top: int = 20) -> Any:
     """Bar chart of an attractor census: visits per attractor, coloured by kind.
 
+    Bars are labelled ``ξ3`` / ``−ξ3`` (a stored pattern or its negative), ``mix +0 −4 +7``
+    (a mixture, with the signs of its overlaps) or ``other``.
+
     Args:
         census: a ``Census``.
         ax: matplotlib axes (default: a new figure).
@@ -603,11 +608,13 @@ def plot_census(census: Census, *, ax: Any = None, top: int = 20) -> Any:
     ax = _axes(ax)
     n = min(top, len(census.kinds))
     names = []
-    for kind, members in zip(census.kinds[:n], census.members[:n]):
+    m = np.asarray(census.overlaps)
+    for a, (kind, members) in enumerate(zip(census.kinds[:n], census.members[:n])):
+        signed = ["" if m[a, i] > 0 else "−" for i in members]
         if kind == "pattern":
-            names.append(f"ξ{members[0]}")
+            names.append(f"{signed[0]}ξ{members[0]}")
         elif kind == "mixture":
-            names.append("mix " + "+".join(str(i) for i in members))
+            names.append("mix " + " ".join(f"{sg or '+'}{i}" for sg, i in zip(signed, members)))
         else:
             names.append("other")
     counts = np.asarray(census.counts)[:n]

@@ -32,6 +32,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
 
 from ._binary import (
+    bucket,
     Classical,
     Dense,
     DenseEnergy,
@@ -250,7 +251,7 @@ def _run(system, dtype: Any, probes: Array, key: Any, synchronous: bool, max_swe
     # Pad the batch to a bucket size (copies of the first probe, dropped afterwards) so that
     # loops over batch sizes (capacity curves) reuse a few compiled loops. Probes evolve
     # independently under the shared permutations, so padding changes no result.
-    padded = _bucket(B)
+    padded = bucket(B)
     if padded > B and B > 0:
         flat = xp.concatenate([flat, xp.broadcast_to(flat[:1], (padded - B, N))])
     S, sweeps, converged = drive(system, flat.T, key, synchronous, np.int32(max_sweeps))
@@ -259,10 +260,6 @@ def _run(system, dtype: Any, probes: Array, key: Any, synchronous: bool, max_swe
     out = (S.T[:B].reshape(probes.shape), sweeps[:B].reshape(lead), converged[:B].reshape(lead))
     return BinaryRecall(*(jnp.asarray(a) for a in out))
 
-
-def _bucket(B: int) -> int:
-    """32 for up to 32 probes, then the next power of two up to 512, then the next multiple of 512."""
-    return max(32, 1 << (B - 1).bit_length()) if B <= 512 else -(-B // 512) * 512
 
 
 def recall_binary(
@@ -285,7 +282,9 @@ def recall_binary(
     ``order="async"``: one neuron at a time. Sweep ``t = 0, 1, …`` visits the neurons in the
     order ``jax.random.permutation(jax.random.fold_in(key, t), N)``, the same order for
     every probe of the batch, each neuron seeing the updates made before it in the sweep.
-    A plain loop reproduces the result bit for bit::
+    This plain loop reproduces the result bit for bit (unless a field lands within float
+    rounding of ``±tie_i``, where summation order decides; fields that are exact multiples
+    of a constant, as Hebbian ones, never do)::
 
         tie = N * np.finfo(W.dtype).eps * np.abs(W).sum(axis=1)
         for b in range(B):

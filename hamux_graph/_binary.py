@@ -5,9 +5,10 @@ loop is one ``lax.while_loop`` over sweeps; an asynchronous sweep is a ``lax.for
 over the neurons in the order of that sweep's permutation. States are kept as ``(N, B)``
 (neuron-major), so updating neuron ``i`` writes one contiguous row for the whole batch.
 
-A "system" says how a neuron chooses its value. Both systems below use the same tie rule:
-a neuron whose two choices are equally good keeps its value, so every accepted change
-lowers the energy strictly and a sweep without changes proves a fixed point.
+A "system" says how a neuron chooses its value. Both systems below keep a neuron whose two
+choices are equally good (for the classical one: whose field lies within the float rounding
+bound ``tie_tolerance``), so every accepted change lowers the energy strictly and a sweep
+without changes proves a fixed point.
 """
 
 from __future__ import annotations
@@ -190,7 +191,14 @@ class DenseEnergy(eqx.Module):
     """Energy of a dense binary memory as a function of the overlaps ``m_μ = ξ_μ·σ``.
 
     Subclasses give ``energy`` (the energy of the states from their overlaps) and
-    ``gain`` (how much lower the energy is with neuron ``i`` at +1 than at −1).
+    ``gain`` (how much lower the energy is with neuron ``i`` at +1 than at −1); pass an
+    instance as ``energy=`` to ``hg.memory.recall_binary_dense``.
+
+    Example:
+        >>> import jax.numpy as jnp, hamux_graph as hg
+        >>> m = jnp.array([[4.0], [-2.0]])                 # overlaps with K = 2 patterns, 1 state
+        >>> hg.memory.Polynomial(n=3).energy(m).tolist(), hg.memory.RectifiedPolynomial(n=2).energy(m).tolist()
+        ([-56.0], [-16.0])
     """
 
     @abc.abstractmethod

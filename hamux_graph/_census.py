@@ -46,8 +46,22 @@ class Census(NamedTuple):
     def select(self, kind: str, size: int | None = None) -> np.ndarray:
         """Indices of the attractors of ``kind`` (and mixture ``size``, if given).
 
+        Args:
+            kind: ``"pattern"``, ``"mixture"`` or ``"other"``.
+            size: only attractors involving this many patterns (``None``: any).
+
+        Returns:
+            An int array of indices into the census' attractors.
+
         Raises:
             ValidationError: for an unknown kind.
+
+        Example:
+            >>> import jax, numpy as np, hamux_graph as hg
+            >>> pats = np.sign(np.random.default_rng(0).normal(size=(2, 64)))
+            >>> c = hg.analysis.attractor_census(hg.memory.hebbian(pats), pats, patterns=pats, key=jax.random.key(0))
+            >>> c.select("pattern").tolist(), c.select("mixture", 3).tolist(), c.total("pattern")
+            ([0, 1], [], 2)
         """
         if kind not in KINDS:
             raise ValidationError(f"Census.select: kind must be one of {list(KINDS)}, got {kind!r}.")
@@ -57,7 +71,11 @@ class Census(NamedTuple):
         )
 
     def total(self, kind: str, size: int | None = None) -> int:
-        """How many starts ended in an attractor of ``kind`` (and ``size``)."""
+        """How many starts ended in an attractor of ``kind`` (and ``size``); see ``select``.
+
+        Raises:
+            ValidationError: for an unknown kind.
+        """
         return int(np.asarray(self.counts)[self.select(kind, size)].sum())
 
 

@@ -38,9 +38,19 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from . import memory
-from ._binary import bucket, check_number, check_order, check_patterns, check_sweeps, flip_bits, float_array
+from ._binary import (
+    bucket,
+    check_number,
+    check_order,
+    check_patterns,
+    check_pm1,
+    check_sweeps,
+    flip_bits,
+    float_array,
+)
 from ._census import Census, tally
 from ._errors import ValidationError
+from ._plots import ALPHA_C, plot_basin, plot_capacity, plot_census
 from ._progress import progress as progress_bar
 from .graph import HAM
 from .model import CompiledHAM
@@ -57,10 +67,6 @@ __all__ = [
     "plot_basin",
     "plot_census",
 ]
-
-ALPHA_C = 0.138
-"""The critical load of the Hebbian Hopfield network (Amit, Gutfreund & Sompolinsky 1985)."""
-
 
 class CapacityCurve(NamedTuple):
     """What ``capacity_curve`` returns (one entry per load).
@@ -140,17 +146,17 @@ def _memory(where: str, rule_or_builder: Any) -> Any:
     )
 
 
-def _relax_continuous(model: CompiledHAM, starts: Array, s: _Settings) -> tuple[Array, Array]:
+def _relax_continuous(where: str, model: CompiledHAM, starts: Array, s: _Settings) -> tuple[Array, Array]:
     """Relax from ``starts`` in layer ``s.visible`` (others at zero); ±1 signs of the activations."""
     if s.visible not in model.layer_names:
         raise ValidationError(
-            f"the model has no layer {s.visible!r} to put the probes in; its layers are {list(model.layer_names)}. "
+            f"{where}: the model has no layer {s.visible!r} to put the probes in; its layers are {list(model.layer_names)}. "
             "Pass visible=<layer name>."
         )
     shape = tuple(model.shapes[model.layer_index(s.visible)])
     if math.prod(shape) != starts.shape[-1]:
         raise ValidationError(
-            f"probes have {starts.shape[-1]} neurons but layer {s.visible!r} has shape {shape} "
+            f"{where}: probes have {starts.shape[-1]} neurons but layer {s.visible!r} has shape {shape} "
             f"({math.prod(shape)} neurons)."
         )
     xs = model.init_states(batch_size=starts.shape[0])
@@ -169,7 +175,7 @@ def _recall(where: str, mem: Any, P: Array, probes: Array, key: Array, s: _Setti
     if isinstance(built, HAM):
         built = built.compile(key=k_build)
     if isinstance(built, CompiledHAM):
-        return _relax_continuous(built, probes, s)[0]
+        return _relax_continuous(where, built, probes, s)[0]
     if isinstance(built, (jax.Array, np.ndarray)):
         return memory.recall_binary(built, probes, key=k_recall, order=s.order, max_sweeps=s.max_sweeps).states
     raise ValidationError(
@@ -366,6 +372,8 @@ def basin_radius(
     where = "basin_radius"
     mem = _common(where, N, trials, max_probes, order, key, max_sweeps, rule_or_builder)
     load = check_number(where, "load", load, 0.0, float("inf"))
+    if load == 0:
+        raise ValidationError(f"{where}: load must be > 0 (alpha = K/N), got {load!r}.")
     fraction = check_number(where, "fraction", fraction, 0.0, 1.0)
     min_overlap = check_number(where, "min_overlap", min_overlap, -1.0, 1.0)
     c = _floats(where, "corruptions", corruptions)
@@ -480,150 +488,9 @@ def attractor_census(
         raise ValidationError(f"{where}: got an uncompiled hg.HAM; pass ham.compile(key=jax.random.key(0)).")
     if isinstance(model_or_W, CompiledHAM):
         s = _Settings(order, 0, visible, dt, max_steps, tol)
-        ends, converged = _relax_continuous(model_or_W, X, s)
+        ends, converged = _relax_continuous(where, model_or_W, X, s)
     else:
+        check_pm1(where, "starts", X)
         out = memory.recall_binary(model_or_W, X, key=key, order=order, max_sweeps=max_sweeps)
         ends, converged = out.states, out.converged
     return tally(ends, converged, P, **thresholds)
-
-
-# ---- plots ---------------------------------------------------------------------------------
-
-
-def _axes(ax: Any) -> Any:
-    if ax is not None:
-        return ax
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise ImportError(
-            "hg.analysis plots need matplotlib, which is not installed. Install the 'draw' extra: "
-            "pip install hamux_graph[draw]"
-        ) from e
-    return plt.subplots(figsize=(5.5, 3.8))[1]
-
-
-def plot_capacity(
-    curve: CapacityCurve, *, ax: Any = None, label: str | None = None, alpha_c: float | None = ALPHA_C
-) -> Any:
-    """Plot a capacity curve: final overlap and exact-retrieval fraction (± σ) against ``α``.
-
-    Args:
-        curve: a ``CapacityCurve``.
-        ax: matplotlib axes to draw into (default: a new figure).
-        label: legend prefix (e.g. the rule's name).
-        alpha_c: draw a vertical line at this load (``None``: no line).
-
-    Returns:
-        The matplotlib axes.
-
-    Raises:
-        ImportError: without matplotlib (``pip install hamux_graph[draw]``).
-
-    Example:
-        >>> import jax, matplotlib; matplotlib.use("Agg")
-        >>> import hamux_graph as hg
-        >>> c = hg.analysis.capacity_curve("hebbian", 64, [0.1], trials=1, key=jax.random.key(0))
-        >>> ax = hg.analysis.plot_capacity(c, label="Hebb")
-    """
-    ax = _axes(ax)
-    pre = f"{label}: " if label else ""
-    a = np.asarray(curve.loads)
-    line = ax.errorbar(a, np.asarray(curve.overlap_mean), yerr=np.asarray(curve.overlap_std), marker="o", ms=3,
-                       capsize=2, label=f"{pre}final overlap")[0]
-    ax.errorbar(a, np.asarray(curve.exact_mean), yerr=np.asarray(curve.exact_std), marker="s", ms=3, capsize=2,
-                ls="--", color=line.get_color(), label=f"{pre}exact retrieval")
-    if alpha_c is not None:
-        ax.axvline(alpha_c, color="0.4", lw=1, ls=":", label=f"α_c ≈ {alpha_c:g}")
-    ax.set_xlabel("load α = K/N")
-    ax.set_ylabel("overlap / fraction")
-    ax.set_title(f"capacity, N = {curve.N}, {curve.corruption:.0%} of bits flipped")
-    ax.set_ylim(-0.05, 1.05)
-    ax.legend(fontsize=7)
-    return ax
-
-
-def plot_basin(basin: BasinCurve, *, ax: Any = None, label: str | None = None) -> Any:
-    """Plot retrieval against probe corruption, with the required fraction and the radius.
-
-    Args:
-        basin: a ``BasinCurve``.
-        ax: matplotlib axes (default: a new figure).
-        label: legend label.
-
-    Returns:
-        The matplotlib axes.
-
-    Raises:
-        ImportError: without matplotlib (``pip install hamux_graph[draw]``).
-
-    Example:
-        >>> import jax, matplotlib; matplotlib.use("Agg")
-        >>> import hamux_graph as hg
-        >>> b = hg.analysis.basin_radius("hebbian", 64, 0.1, corruptions=[0.0, 0.2], trials=1, key=jax.random.key(0))
-        >>> ax = hg.analysis.plot_basin(b)
-    """
-    ax = _axes(ax)
-    c = np.asarray(basin.corruptions)
-    line = ax.errorbar(c, np.asarray(basin.retrieved_mean), yerr=np.asarray(basin.retrieved_std), marker="o", ms=3,
-                       capsize=2, label=label or f"K = {basin.num_patterns}")[0]
-    ax.axhline(basin.fraction, color="0.5", lw=1, ls=":")
-    if not math.isnan(basin.radius):
-        ax.axvline(basin.radius, color=line.get_color(), lw=1, ls="--")
-    ax.set_xlabel("fraction of bits flipped in the probe")
-    ax.set_ylabel("fraction retrieved")
-    ax.set_title(f"basin of attraction, N = {basin.N}")
-    ax.set_ylim(-0.05, 1.05)
-    ax.legend(fontsize=7)
-    return ax
-
-
-_COLORS = {"pattern": "#31a354", "mixture": "#fd8d3c", "other": "#969696"}
-
-
-def plot_census(census: Census, *, ax: Any = None, top: int = 20) -> Any:
-    """Bar chart of an attractor census: visits per attractor, coloured by kind.
-
-    Bars are labelled ``ξ3`` / ``−ξ3`` (a stored pattern or its negative), ``mix +0 −4 +7``
-    (a mixture, with the signs of its overlaps) or ``other``.
-
-    Args:
-        census: a ``Census``.
-        ax: matplotlib axes (default: a new figure).
-        top: show the ``top`` most visited attractors.
-
-    Returns:
-        The matplotlib axes.
-
-    Raises:
-        ImportError: without matplotlib (``pip install hamux_graph[draw]``).
-
-    Example:
-        >>> import jax, numpy as np, matplotlib; matplotlib.use("Agg")
-        >>> import hamux_graph as hg
-        >>> pats = np.sign(np.random.default_rng(0).normal(size=(3, 50)))
-        >>> c = hg.analysis.attractor_census(hg.memory.hebbian(pats), pats, patterns=pats, key=jax.random.key(0))
-        >>> ax = hg.analysis.plot_census(c)
-    """
-    ax = _axes(ax)
-    n = min(top, len(census.kinds))
-    names = []
-    m = np.asarray(census.overlaps)
-    for a, (kind, members) in enumerate(zip(census.kinds[:n], census.members[:n])):
-        signed = ["" if m[a, i] > 0 else "−" for i in members]
-        if kind == "pattern":
-            names.append(f"{signed[0]}ξ{members[0]}")
-        elif kind == "mixture":
-            names.append("mix " + " ".join(f"{sg or '+'}{i}" for sg, i in zip(signed, members)))
-        else:
-            names.append("other")
-    counts = np.asarray(census.counts)[:n]
-    ax.bar(range(n), counts, color=[_COLORS[k] for k in census.kinds[:n]])
-    ax.set_xticks(range(n))
-    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("starts ending here")
-    from matplotlib.patches import Patch
-
-    ax.legend(handles=[Patch(color=col, label=k) for k, col in _COLORS.items()], fontsize=7)
-    ax.set_title(f"attractor census: {len(census.kinds)} distinct end states")
-    return ax

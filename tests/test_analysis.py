@@ -6,7 +6,6 @@ import itertools
 import math
 import sys
 
-import jax
 import numpy as np
 import pytest
 
@@ -74,6 +73,20 @@ def test_capacity_curve_errors(getkey):
         analysis.capacity_curve(lambda P: "W", 10, [0.1], trials=1, key=key)
     with pytest.raises(hg.ValidationError, match="rule_or_builder must be a rule name"):
         analysis.capacity_curve(3, 10, [0.1], key=key)
+
+
+@pytest.mark.slow
+def test_classical_capacity_numbers_slow(getkey):
+    """Longer runs of the classical numbers: Hebb at N = 1000, dense n = 3 at K = N, 3N, 6N."""
+    hebb = analysis.capacity_curve("hebbian", 1000, [0.05, 0.1, 0.12, 0.16, 0.2], trials=2, key=getkey(), max_probes=100)
+    m = np.asarray(hebb.overlap_mean)
+    print(f"Hebbian N=1000 overlap {m.round(3).tolist()} exact {np.asarray(hebb.exact_mean).round(2).tolist()}")
+    assert np.all(m[:3] >= 0.95) and m[4] <= 0.6 and np.all(np.diff(m) <= 1e-3)
+    dense = analysis.capacity_curve(memory.Polynomial(n=3), 100, [1, 3, 6], trials=3, key=getkey())
+    plain = analysis.capacity_curve("hebbian", 100, [1, 3, 6], trials=3, key=getkey())
+    e = np.asarray(dense.exact_mean)
+    print(f"dense n=3 N=100 exact at K = N, 3N, 6N: {e.round(3).tolist()}; Hebbian {np.asarray(plain.exact_mean).tolist()}")
+    assert e[0] >= 0.99 and e[1] >= 0.9 and e[2] <= 0.6 and np.all(np.asarray(plain.exact_mean) == 0)
 
 
 # ---- basins ------------------------------------------------------------------------------------
@@ -166,6 +179,8 @@ def test_census_classification_and_grouping(getkey):
     assert sorted(c.members) == [(0,), (0,), (1,), (2,), (3,)]
     with pytest.raises(hg.ValidationError, match=r"starts must have shape \(S, 64\)"):
         analysis.attractor_census(W, np.ones((3, 5)), patterns=P, key=getkey())
+    with pytest.raises(hg.ValidationError, match=r"attractor_census: starts must hold only \+1 and -1"):
+        analysis.attractor_census(W, np.zeros((2, 64)), patterns=P, key=getkey())
     with pytest.raises(hg.ValidationError, match="uncompiled hg.HAM; pass ham.compile"):
         analysis.attractor_census(hg.zoo.classical_hopfield(P), P, patterns=P, key=getkey())
     with pytest.raises(hg.ValidationError, match="kind must be one of"):
@@ -184,7 +199,7 @@ def test_continuous_memories(getkey):
     assert c.kinds == ("pattern",) * 3 and np.asarray(c.counts).tolist() == [2, 2, 2]
     assert bool(c.converged.all())
     np.testing.assert_array_equal(np.sort(np.asarray(c.states), axis=0), np.sort(P, axis=0))
-    with pytest.raises(hg.ValidationError, match="no layer 'input' to put the probes in"):
+    with pytest.raises(hg.ValidationError, match="attractor_census: the model has no layer 'input' to put the probes in"):
         analysis.attractor_census(model, starts, patterns=P, key=None, visible="input")
 
 

@@ -86,8 +86,8 @@ from .draw import plot_energy as plot_energy
 # 7 api: the user-facing classes
 from ._api import CompiledHAM as CompiledHAM, HAM as HAM
 
-# 8 use: training, devices, the model zoo
-from . import parallel as parallel, train as train, zoo as zoo
+# 8 use: training, devices, the model zoo, memory science
+from . import analysis as analysis, memory as memory, parallel as parallel, train as train, zoo as zoo
 
 # 9 io: files
 from .graphml import read_graphml as read_graphml, write_graphml as write_graphml
@@ -155,6 +155,8 @@ __all__ = [
     "parallel",
     "train",
     "zoo",
+    "memory",
+    "analysis",
     "write_graphml",
     "read_graphml",
     "save",

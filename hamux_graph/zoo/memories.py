@@ -12,6 +12,7 @@ from typing import Any
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .. import memory
 from .._errors import StateError, ValidationError
 from .._api import HAM
 from ..lagrangians import LRepu
@@ -50,24 +51,28 @@ def classical_hopfield(
     *,
     input_shape: Any = None,
     beta: float = 4.0,
+    rule: str = "hebbian",
 ) -> HAM:
     """Classical Hopfield network with Hebbian weights ``W = (1/N) Σ_μ ξ_μ ξ_μᵀ`` (zero diagonal).
 
     One ``"visible"`` tanh layer with a self-connection ``"hebb"``. The synapse's energy is
     ``−gᵀ W' g`` with ``W' = W/2``, so ``∂E/∂g = x − W g`` and the fixed points satisfy
-    ``x = W tanh(βx)``: the classical update. Capacity is about ``0.14 N`` patterns.
+    ``x = W tanh(βx)``: the classical update. Capacity is about ``0.14 N`` patterns with
+    Hebb's rule; ``rule="storkey"`` or ``"pseudo_inverse"`` store more (see ``hg.memory``).
 
     Args:
         patterns: ``(K, *shape)`` array of ±1 patterns to store; omit (and give
             ``input_shape``) for random trainable weights.
         input_shape: the pattern shape, when ``patterns`` is omitted.
         beta: inverse temperature of the visible tanh layer.
+        rule: the storage rule for ``W``: ``"hebbian"``, ``"storkey"`` or
+            ``"pseudo_inverse"`` (``hg.memory.hebbian`` etc. on the flattened patterns).
 
     Returns:
         The ``HAM`` (layer ``"visible"``, synapse ``"hebb"``).
 
     Raises:
-        ValidationError: for badly shaped patterns.
+        ValidationError: for badly shaped or non-±1 patterns, or an unknown rule.
 
     Example:
         >>> import numpy as np, hamux_graph as hg
@@ -75,16 +80,12 @@ def classical_hopfield(
         >>> ham.connections("hebb")
         ('visible', 'visible')
     """
+    store = memory.rule(rule, where="zoo.classical_hopfield")
     if patterns is None:
         p, shape = None, check_shape("classical_hopfield", input_shape if input_shape is not None else ())
     else:
         p, shape, _ = _patterns("classical_hopfield", patterns, input_shape, None)
-    W = None
-    if p is not None:
-        flat = p.reshape(p.shape[0], -1)
-        N = flat.shape[1]
-        W = flat.T @ flat / N
-        W = 0.5 * (W - jnp.diag(jnp.diag(W)))
+    W = None if p is None else 0.5 * store(p.reshape(p.shape[0], -1))
     ham = HAM()
     ham.add_layer("visible", TanhLayer(shape, beta=beta))
     ham.add_synapse("hebb", DenseSynapse(W=W), layers=("visible", "visible"))

@@ -132,3 +132,27 @@ from .ode import ODEResult as ODEResult, solve as solve  # noqa: E402
 from .eqprop import eqprop_grad as eqprop_grad  # noqa: E402
 
 __all__ += ["ImplicitAdjoint", "RelaxResult", "relax", "ODEResult", "solve", "eqprop_grad"]
+# --- simplex Lagrangians, distance-kernel memories (issue 13) ---
+from .layers import (  # noqa: E402
+    EntmaxLayer as EntmaxLayer,
+    GhostmaxLayer as GhostmaxLayer,
+    SparsemaxLayer as SparsemaxLayer,
+)
+from .simplex_lagrangians import LEntmax as LEntmax, LGhostmax as LGhostmax, LSparsemax as LSparsemax  # noqa: E402
+from .synapses import (  # noqa: E402
+    EpanechnikovMemorySynapse as EpanechnikovMemorySynapse,
+    GaussianMemorySynapse as GaussianMemorySynapse,
+    RandomFeatureMemorySynapse as RandomFeatureMemorySynapse,
+)
+
+__all__ += [
+    "LSparsemax",
+    "LEntmax",
+    "LGhostmax",
+    "SparsemaxLayer",
+    "EntmaxLayer",
+    "GhostmaxLayer",
+    "GaussianMemorySynapse",
+    "EpanechnikovMemorySynapse",
+    "RandomFeatureMemorySynapse",
+]

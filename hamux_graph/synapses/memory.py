@@ -4,7 +4,7 @@ Each stores patterns ``ξ_μ`` of the connected layer's shape and aligns the lay
 ``g`` with them through a kernel of the squared distance ``d_μ² = ‖g − ξ_μ‖²``:
 
     Gaussian       F(g) = (1/β) log Σ_μ exp(−(β/2) d_μ²)
-    Epanechnikov   F(g) = (1/β) log Σ_μ [relu(1 − (β/2) d_μ²) + eps·exp(−(β/2) d_μ²)]
+    Epanechnikov   F(g) = (1/β) log(Σ_μ relu(1 − (β/2) d_μ²) + eps·exp(−relu((β/2) min_μ d_μ² − 1)))
     random-feature F(g) = (1/β) log⁺(φ(g)·T),  T = Σ_μ φ(ξ_μ),  φ(x)·φ(y) ≈ exp(−(β/2)‖x − y‖²)
 
 (the synapse energy is ``−F``). The Gaussian form is the distance form of the dense
@@ -127,17 +127,27 @@ class GaussianMemorySynapse(Synapse):
 
 
 class EpanechnikovMemorySynapse(Synapse):
-    """Epanechnikov-kernel memory: ``F(g) = (1/β) log Σ_μ k(‖g − ξ_μ‖²)``, finite everywhere.
+    """Epanechnikov-kernel memory: ``F(g) = (1/β) log(Σ_μ relu(1 − u_μ) + eps·h(g))``, finite everywhere.
 
-    The kernel ``k(d²) = relu(1 − (β/2) d²) + eps·exp(−(β/2) d²)`` is the log-sum-ReLU
-    (Epanechnikov) kernel of support radius ``√(2/β)`` plus a Gaussian fallback of weight
-    ``eps``. With ``eps = 0`` the energy would be ``+∞`` outside every support and jump there
-    (no descent could enter a support from outside); with ``eps > 0`` every kernel is
-    positive, ``F`` is finite and continuous everywhere, off-support it is the Gaussian
-    memory shifted by ``(1/β) log eps`` (so states are pulled towards the nearest pattern),
-    and inside a support it differs from the pure log-sum-ReLU energy by at most
-    ``(1/β) log(1 + eps·K)``. Crossing a support boundary, ``−F`` has a concave kink (the
-    ReLU switches on): energy descent continues across it (docs/memories.md shows it).
+    With ``u_μ = (β/2)‖g − ξ_μ‖²``, ``S = Σ_μ relu(1 − u_μ)`` is the log-sum-ReLU
+    (Epanechnikov) kernel sum: every pattern has a support of radius ``√(2/β)``. With
+    ``eps = 0`` the energy ``−F`` would be ``+∞`` outside every support and no descent could
+    enter a support from outside. Here ``eps > 0`` is added, and off every support it is
+    continued by a Gaussian of the distance to the nearest pattern:
+
+        h(g) = exp(−relu(min_μ u_μ − 1))     (= 1 inside any support)
+
+    so that inside the supports ``F = (1/β) log(S + eps)`` (the regularised Epanechnikov
+    energy; ``h`` adds no gradient there, so an isolated stored pattern, and the centroid of
+    overlapping ones, are exact fixed points) and outside them
+    ``F = (1/β) log eps − ½ (min_μ ‖g − ξ_μ‖² − 2/β)``, a pull towards the nearest pattern.
+    ``F`` is finite and continuous everywhere (both forms equal ``(1/β) log eps`` on a
+    support boundary); crossing a boundary into a support, ``−F`` has a concave kink (its
+    slope grows from about ``√(2/β)`` outside to about ``√(2/β)/eps`` just inside), so energy
+    descent continues across it. That steep band, of width about ``eps/√(2β)`` just inside
+    each boundary, is stiff for explicit Euler steps: an Euler step that lands in it can
+    overshoot unless ``dt ≲ eps²`` (``hg.solve`` with an adaptive solver, or a larger
+    ``eps``, avoids that). See docs/memories.md.
 
     Where supports overlap, ``−F`` has minima at the centroids of the overlapping patterns,
     which are no stored pattern: the "emergent memories" of the Epanechnikov energy.
@@ -146,7 +156,7 @@ class EpanechnikovMemorySynapse(Synapse):
         num_memories: number of stored patterns ``K``.
         beta: inverse kernel width (learnable; clipped below at ``min_beta``); the support
             radius is ``√(2/β)``.
-        eps: weight of the Gaussian fallback, ``> 0``.
+        eps: the regulariser added to the kernel sum, ``> 0``.
         min_beta: the smallest β used.
         stdinit: standard deviation of random initial patterns.
         patterns: explicit patterns ``(K, *layer_shape)``; created at compile time if ``None``.
@@ -158,8 +168,10 @@ class EpanechnikovMemorySynapse(Synapse):
     Example:
         >>> import jax.numpy as jnp, hamux_graph as hg
         >>> mem = hg.EpanechnikovMemorySynapse(1, beta=2.0, eps=1e-3, patterns=jnp.zeros((1, 2)))
-        >>> round(float(mem(jnp.array([0.5, 0.0]))), 4)  # log(0.75 + 1e-3·e^{-0.25}) / 2
-        -0.1433
+        >>> round(float(mem(jnp.array([0.5, 0.0]))), 4)  # log(0.75 + 1e-3) / 2
+        -0.1432
+        >>> round(float(mem(jnp.array([2.0, 0.0]))), 4)  # log(1e-3) / 2 − (4 − 1) / 2
+        -4.9539
     """
 
     num_memories: int = eqx.field(static=True)
@@ -192,15 +204,13 @@ class EpanechnikovMemorySynapse(Synapse):
 
     def __call__(self, g):
         b = self.effective_beta
-        a = -0.5 * b * _sq_distances(g, self.patterns)  # (K,)
-        support = jnp.sum(jnp.maximum(1.0 + a, 0.0))
-        m = jax.lax.stop_gradient(jnp.max(a))
-        gauss = jnp.sum(jnp.exp(a - m))  # >= 1
+        u = 0.5 * b * _sq_distances(g, self.patterns)  # (K,)
+        support = jnp.sum(jnp.maximum(1.0 - u, 0.0))
+        outside = jnp.maximum(jnp.min(u) - 1.0, 0.0)  # 0 inside any support
         inside = support > 0
-        # inside a support some a > -1, so exp(m) > e^{-1} cannot underflow; outside, the
-        # Gaussian fallback alone, in log space (finite however far g is from every pattern)
-        val_in = jnp.log(jnp.where(inside, support + self.eps * jnp.exp(m) * gauss, 1.0))
-        val_out = math.log(self.eps) + m + jnp.log(gauss)
+        # inside: log(S + eps); outside (S = 0): log(eps) − (min u − 1), in log space
+        val_in = jnp.log(jnp.where(inside, support + self.eps, 1.0))
+        val_out = math.log(self.eps) - outside
         return jnp.where(inside, val_in, val_out) / b
 
 

@@ -18,6 +18,7 @@ import hamux_graph as hg
 matplotlib.use("Agg")
 
 call = eqx.filter_jit(lambda syn, g: syn(g))
+store = eqx.filter_jit(lambda syn, p, key=None: syn.store(p, key=key))
 grad = eqx.filter_jit(lambda syn, g: jax.grad(lambda s, v: s(v), argnums=(0, 1))(syn, g))
 
 
@@ -113,14 +114,14 @@ def test_random_feature_value_store_and_determinism(getkey):
     beta, M = 0.5, 512
     P = f64(jax.random.normal(getkey(), (5, 2, 3)))
     key = getkey()
-    syn = hg.RandomFeatureMemorySynapse(M, beta=beta).store(jnp.asarray(P[:2], jnp.float32), key=key)
-    syn = syn.store(jnp.asarray(P[2:], jnp.float32))  # stored in two batches: T adds up
+    syn = store(hg.RandomFeatureMemorySynapse(M, beta=beta), jnp.asarray(P[:2], jnp.float32), key)
+    syn = store(syn, jnp.asarray(P[2:], jnp.float32))  # stored in two batches: T adds up
     omega, T = f64(syn.omega), f64(syn.T)
     assert omega.shape == (M // 2, 6) and T.shape == (M,)
     P32 = f64(jnp.asarray(P, jnp.float32))
     np.testing.assert_allclose(T, sum(np_features(p, omega, beta) for p in P32), rtol=1e-4, atol=1e-4)
     # the draw is a function of the key only
-    again = hg.RandomFeatureMemorySynapse(M, beta=beta).store(jnp.asarray(P, jnp.float32), key=key)
+    again = store(hg.RandomFeatureMemorySynapse(M, beta=beta), jnp.asarray(P, jnp.float32), key)
     np.testing.assert_array_equal(np.asarray(again.omega), np.asarray(syn.omega))
     np.testing.assert_allclose(np.asarray(again.T), np.asarray(syn.T), rtol=1e-5, atol=1e-5)
     for g in (P32[0] + 0.1, np.zeros((2, 3)), 10 + np.zeros((2, 3))):
@@ -182,9 +183,14 @@ def _all_memories_ham():
     return ham
 
 
-def test_graphml_and_saved_model_round_trips(tmp_path, getkey):
+@pytest.fixture(scope="module")
+def compiled():
     ham = _all_memories_ham()
-    model = ham.compile(key=getkey())
+    return ham, ham.compile(key=jax.random.key(3))
+
+
+def test_graphml_and_saved_model_round_trips(tmp_path, getkey, compiled):
+    ham, model = compiled
     path = tmp_path / "m.graphml"
     hg.write_graphml(ham, path)
     back = hg.read_graphml(path)
@@ -194,10 +200,9 @@ def test_graphml_and_saved_model_round_trips(tmp_path, getkey):
         assert back.layers[name].lagrangian.config() == ham.layers[name].lagrangian.config()
     xs = model.init_states(batch_size=3, key=getkey())
     # the same architecture and key compile to the same model (patterns, frequencies drawn alike)
-    np.testing.assert_allclose(np.asarray(back.compile(key=jax.random.key(0)).energy(xs)),
-                               np.asarray(ham.compile(key=jax.random.key(0)).energy(xs)), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(back.compile(key=jax.random.key(3)).energy(xs)), np.asarray(model.energy(xs)), rtol=1e-6)
     # a trained-looking model: stored patterns in the random-feature memory, changed betas
-    rf = model.synapse("rf").store(jax.random.normal(getkey(), (3, 2, 3)))
+    rf = store(model.synapse("rf"), jax.random.normal(getkey(), (3, 2, 3)))
     model = eqx.tree_at(lambda m: m.synapses[model.owner_names.index("rf")], model, rf)
     model = eqx.tree_at(lambda m: m.synapses[model.owner_names.index("gauss")].beta, model, jnp.float32(1.7))
     hg.save(model, tmp_path / "m.hamux")
@@ -210,8 +215,8 @@ def test_graphml_and_saved_model_round_trips(tmp_path, getkey):
     np.testing.assert_allclose(np.asarray(loaded.energy(xs)), np.asarray(model.energy(xs)), rtol=1e-6)
 
 
-def test_summary_and_drawing_labels(getkey):
-    ham = _all_memories_ham()
+def test_summary_and_drawing_labels(compiled):
+    ham, model = compiled
     text = ham.summary()
     for s in ("GaussianMemorySynapse", "EpanechnikovMemorySynapse", "RandomFeatureMemorySynapse",
               "LSparsemax(beta=2)", "LEntmax(beta=0.5, alpha=1.25, axis=0)", "LGhostmax(beta=1.5)"):
@@ -225,7 +230,6 @@ def test_summary_and_drawing_labels(getkey):
     assert any(t.startswith("gauss\nGaussian") for t in texts)
     assert "h\n5\nLSparsemax(beta=2)" in texts
     assert "q\n4\nLGhostmax(beta=1.5)" in texts
-    model = ham.compile(key=getkey())
     assert "RandomFeatureMemorySynapse" in model.summary()
     import matplotlib.pyplot as plt
 

@@ -72,6 +72,13 @@ def _sparsemax_tau(w: Array) -> Array:
 def sparsemax_threshold(z: Float[Array, "..."], axis: int = -1) -> Float[Array, "..."]:
     """The sparsemax threshold ``τ`` of every row (the row axis kept with size 1).
 
+    Args:
+        z: scores of any rank.
+        axis: the axis each row runs along.
+
+    Returns:
+        ``τ`` with ``Σ_i [z_i − τ]₊ = 1`` per row, shaped like ``z`` with ``axis`` of size 1.
+
     Example:
         >>> import jax.numpy as jnp
         >>> sparsemax_threshold(jnp.array([1.0, 0.5, -1.0])).tolist()
@@ -90,6 +97,13 @@ def sparsemax(z: Float[Array, "..."], axis: int = -1) -> Float[Array, "..."]:
 
     Differentiable (through the sort) with the exact sparsemax Jacobian.
 
+    Args:
+        z: scores of any rank.
+        axis: the axis each row runs along.
+
+    Returns:
+        Probabilities of ``z``'s shape; every row sums to one, entries below ``τ`` are 0.
+
     Example:
         >>> import jax.numpy as jnp
         >>> sparsemax(jnp.array([1.0, 0.5, -1.0])).tolist()
@@ -105,6 +119,13 @@ def sparsemax(z: Float[Array, "..."], axis: int = -1) -> Float[Array, "..."]:
 
 def sparsemax_and_conjugate(z: Float[Array, "..."], axis: int = -1) -> tuple[Float[Array, "..."], Float[Array, "..."]]:
     """``(sparsemax(z), sparsemax_conjugate(z))`` sharing one sort (the value has ``axis`` removed).
+
+    Args:
+        z: scores of any rank.
+        axis: the axis each row runs along.
+
+    Returns:
+        The probabilities (``z``'s shape) and the row values (``axis`` removed).
 
     Example:
         >>> import jax.numpy as jnp
@@ -125,6 +146,13 @@ def sparsemax_conjugate(z: Float[Array, "..."], axis: int = -1) -> Float[Array, 
 
     The row axis is reduced. Its gradient (by autodiff through the threshold) is
     ``sparsemax(z)``.
+
+    Args:
+        z: scores of any rank.
+        axis: the axis each row runs along.
+
+    Returns:
+        The row values, ``z``'s shape without ``axis``.
 
     Example:
         >>> import jax.numpy as jnp
@@ -157,6 +185,12 @@ def _entmax15_rows(w: Array) -> Array:
 
 def bisection_steps(dtype) -> int:
     """Halvings of the threshold interval (width < 1) that reach ``dtype``'s resolution, plus margin.
+
+    Args:
+        dtype: a floating dtype.
+
+    Returns:
+        The number of bisection steps (mantissa bits + 9).
 
     Example:
         >>> import jax.numpy as jnp
@@ -255,6 +289,18 @@ def entmax_and_conjugate(
     Differentiable with a custom JVP: the closed-form entmax Jacobian for the first output
     and ``∂Ω*/∂z = entmax_α(z)`` for the second.
 
+    Args:
+        z: scores of any rank.
+        alpha: the entmax parameter, ``>= 1`` (1 softmax, 1.5 exact by sorting, 2 sparsemax,
+            others by bisection).
+        axis: the axis each row runs along.
+
+    Returns:
+        The probabilities (``z``'s shape) and ``Ω*_α`` per row (``axis`` removed).
+
+    Raises:
+        ValueError: for ``alpha < 1`` or a non-finite ``alpha``.
+
     Example:
         >>> import jax.numpy as jnp
         >>> p, v = entmax_and_conjugate(jnp.zeros(4), alpha=1.5)
@@ -269,6 +315,14 @@ def entmax_and_conjugate(
 def entmax(z: Float[Array, "..."], alpha: float = 1.5, axis: int = -1) -> Float[Array, "..."]:
     """α-entmax row by row along ``axis`` (α = 1 softmax, α = 2 sparsemax).
 
+    Args:
+        z: scores of any rank.
+        alpha: the entmax parameter, ``>= 1``.
+        axis: the axis each row runs along.
+
+    Returns:
+        Probabilities of ``z``'s shape (see ``entmax_and_conjugate``).
+
     Example:
         >>> import jax.numpy as jnp
         >>> [round(v, 4) for v in entmax(jnp.array([1.0, 0.5, -1.0]), alpha=1.5).tolist()]
@@ -280,6 +334,14 @@ def entmax(z: Float[Array, "..."], alpha: float = 1.5, axis: int = -1) -> Float[
 def entmax_conjugate(z: Float[Array, "..."], alpha: float = 1.5, axis: int = -1) -> Float[Array, "..."]:
     """``Ω*_α(z) = max_{p∈Δ} ⟨p, z⟩ + H_α(p)`` per row (``axis`` reduced).
 
+    Args:
+        z: scores of any rank.
+        alpha: the entmax parameter, ``>= 1``.
+        axis: the axis each row runs along.
+
+    Returns:
+        The row values, ``z``'s shape without ``axis``; the gradient is ``entmax(z, alpha)``.
+
     Example:
         >>> import jax.numpy as jnp
         >>> round(float(entmax_conjugate(jnp.zeros(3), alpha=1.0)), 4)  # log 3
@@ -290,6 +352,14 @@ def entmax_conjugate(z: Float[Array, "..."], alpha: float = 1.5, axis: int = -1)
 
 def tsallis_entropy(p: Float[Array, "..."], alpha: float = 1.5, axis: int = -1) -> Float[Array, "..."]:
     """``H_α(p) = Σ (p − p^α)/(α(α−1))`` per row (α = 1: ``−Σ p log p``).
+
+    Args:
+        p: probabilities of any rank.
+        alpha: the entropic index, ``>= 1``.
+        axis: the axis each row runs along.
+
+    Returns:
+        The entropy per row, ``p``'s shape without ``axis``.
 
     Example:
         >>> import jax.numpy as jnp
@@ -304,6 +374,13 @@ def tsallis_entropy(p: Float[Array, "..."], alpha: float = 1.5, axis: int = -1) 
 
 def ghostmax(z: Float[Array, "..."], axis: int = -1) -> Float[Array, "..."]:
     """``e^{z} / (1 + Σ e^{z})`` row by row (softmax with a "null" logit fixed at 0).
+
+    Args:
+        z: scores of any rank.
+        axis: the axis each row runs along.
+
+    Returns:
+        Activations of ``z``'s shape; each row sums to less than one.
 
     Example:
         >>> import jax.numpy as jnp
@@ -321,6 +398,13 @@ def ghostmax(z: Float[Array, "..."], axis: int = -1) -> Float[Array, "..."]:
 
 def ghostmax_conjugate(z: Float[Array, "..."], axis: int = -1) -> Float[Array, "..."]:
     """``log(1 + Σ e^{z})`` per row (``axis`` reduced); its gradient is ``ghostmax(z)``.
+
+    Args:
+        z: scores of any rank.
+        axis: the axis each row runs along.
+
+    Returns:
+        The row values, ``z``'s shape without ``axis`` (stable for any ``|z|``).
 
     Example:
         >>> import jax.numpy as jnp

@@ -312,6 +312,15 @@ class RandomFeatureMemorySynapse(Synapse):
     def features(self, x: Float[Array, "*batch ..."], ndim: int | None = None) -> Float[Array, "*batch M"]:
         """``φ(x)`` for one state (or a stack of states: ``ndim`` trailing axes form one state).
 
+        Args:
+            x: one state of the layer's shape (any rank), or a stack of them.
+            ndim: with a stack, the number of trailing axes of one state (``None``: ``x`` is
+                one state).
+
+        Returns:
+            The features, shape ``(M,)`` (or the stack's leading axes plus ``(M,)``), with
+            ``φ(x)·φ(y) ≈ exp(−(β/2)‖x − y‖²)``.
+
         Example:
             >>> import jax, jax.numpy as jnp, hamux_graph as hg
             >>> mem = hg.RandomFeatureMemorySynapse(8, omega=jnp.ones((4, 2)))

@@ -112,18 +112,19 @@ def test_epanechnikov_value_inside_outside_and_continuity(getkey):
 
 def test_random_feature_value_store_and_determinism(getkey):
     beta, M = 0.5, 512
-    P = f64(jax.random.normal(getkey(), (5, 2, 3)))
+    P = f64(jax.random.normal(getkey(), (4, 2, 3)))
     key = getkey()
-    syn = store(hg.RandomFeatureMemorySynapse(M, beta=beta), jnp.asarray(P[:2], jnp.float32), key)
-    syn = store(syn, jnp.asarray(P[2:], jnp.float32))  # stored in two batches: T adds up
+    empty = hg.RandomFeatureMemorySynapse(M, beta=beta)
+    first = store(empty, jnp.asarray(P[:2], jnp.float32), key)
+    syn = store(first, jnp.asarray(P[2:], jnp.float32))  # stored in two batches: T adds up
     omega, T = f64(syn.omega), f64(syn.T)
     assert omega.shape == (M // 2, 6) and T.shape == (M,)
     P32 = f64(jnp.asarray(P, jnp.float32))
     np.testing.assert_allclose(T, sum(np_features(p, omega, beta) for p in P32), rtol=1e-4, atol=1e-4)
     # the draw is a function of the key only
-    again = store(hg.RandomFeatureMemorySynapse(M, beta=beta), jnp.asarray(P, jnp.float32), key)
+    again = store(empty, jnp.asarray(P[2:], jnp.float32), key)
     np.testing.assert_array_equal(np.asarray(again.omega), np.asarray(syn.omega))
-    np.testing.assert_allclose(np.asarray(again.T), np.asarray(syn.T), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(again.T) + np.asarray(first.T), np.asarray(syn.T), rtol=1e-5, atol=1e-5)
     for g in (P32[0] + 0.1, np.zeros((2, 3)), 10 + np.zeros((2, 3))):
         gj = jnp.asarray(g, jnp.float32)
         np.testing.assert_allclose(float(call(syn, gj)), np_rf(f64(gj), omega, T, beta, syn.eps), rtol=1e-4, atol=1e-4)
@@ -176,10 +177,8 @@ def _all_memories_ham():
     ham.add_layer("e", hg.EntmaxLayer((2, 4), alpha=1.25, beta=0.5, axis=0))
     ham.add_layer("q", hg.GhostmaxLayer((4,), beta=1.5))
     ham.add_synapse("gauss", hg.GaussianMemorySynapse(4, beta=0.8), layers=("v",))
-    ham.add_synapse("epan", hg.EpanechnikovMemorySynapse(3, beta=0.3, eps=1e-2), layers=("v",))
+    ham.add_synapse("epan", hg.EpanechnikovMemorySynapse(4, beta=0.3, eps=1e-2), layers=("v",))
     ham.add_synapse("rf", hg.RandomFeatureMemorySynapse(64, beta=0.6, eps=1e-2), layers=("v",))
-    ham.add_synapse("vh", hg.DenseSynapse(), layers=("v", "h"))
-    ham.add_synapse("he", hg.DenseSynapse(), layers=("h", "e", "q"))
     return ham
 
 
@@ -223,7 +222,7 @@ def test_summary_and_drawing_labels(compiled):
         assert s in text, s
     # parameter counts: patterns + beta; omega + T + beta
     rows = {line.split()[0]: line for line in text.splitlines() if line.strip()}
-    assert rows["gauss"].split()[-1] == f"{4 * 6 + 1}" and rows["epan"].split()[-1] == f"{3 * 6 + 1}"
+    assert rows["gauss"].split()[-1] == f"{4 * 6 + 1}" and rows["epan"].split()[-1] == f"{4 * 6 + 1}"
     assert rows["rf"].split()[-1] == f"{64 // 2 * 6 + 64 + 1}"
     ax = ham.draw()
     texts = [t.get_text() for t in ax.texts]
@@ -246,17 +245,20 @@ def test_identical_memories_group_and_match_the_written_out_energy(getkey):
         ham.add_synapse(f"mem_{name}", hg.GaussianMemorySynapse(7, beta=beta), layers=(name,))
         ham.add_synapse(f"epan_{name}", hg.EpanechnikovMemorySynapse(7, beta=0.2), layers=(name,))
     model = ham.compile(key=getkey())
+    from hamux_graph import _grouping  # as tests/test_grouping.py: the grouping itself
+
+    st = _grouping.build(model)
+    assert sorted(len(g.edges) for g in st.edge_groups) == [2, 2]  # each kind of memory: one vmapped group
     xs = model.init_states(batch_size=4, key=getkey())
-    E = f64(model.energy(xs))
+    tree = model.energy_tree(xs)
+    E = sum(f64(e) for part in tree.values() for e in part.values())
     for i in range(4):
         want = 0.0
         for name in ("a", "b"):
             x = f64(xs[name][i])
-            want += 0.5 * x @ x - np_gauss(x, f64(model.synapse(f"mem_{name}").patterns), beta)
-            want -= np_epan(x, f64(model.synapse(f"epan_{name}").patterns), 0.2, 1e-3)
+            mem = -np_gauss(x, f64(model.synapse(f"mem_{name}").patterns), beta)
+            np.testing.assert_allclose(f64(tree["synapses"][f"mem_{name}"][i]), mem, rtol=1e-5, atol=1e-5)
+            want += 0.5 * x @ x + mem - np_epan(x, f64(model.synapse(f"epan_{name}").patterns), 0.2, 1e-3)
         np.testing.assert_allclose(E[i], want, rtol=1e-5, atol=1e-5)
-    tree = model.energy_tree({k: v[0] for k, v in xs.items()})
-    x = f64(xs["b"][0])
-    np.testing.assert_allclose(float(tree["synapses"]["mem_b"]), -np_gauss(x, f64(model.synapse("mem_b").patterns), beta), rtol=1e-5)
     # the patterns of the two memories differ (drawn from the node keys)
     assert not np.allclose(np.asarray(model.synapse("mem_a").patterns), np.asarray(model.synapse("mem_b").patterns))

@@ -41,9 +41,8 @@ def is_minimum(energy, x, radius, n_dirs, seed):
     """E(x + r·u) > E(x) for every random unit direction u tried."""
     u = np.random.default_rng(seed).standard_normal((n_dirs, x.size)).astype(np.float32)
     u /= np.linalg.norm(u, axis=1, keepdims=True)
-    e0 = float(energy(jnp.asarray(x[None]))[0])
-    e = np.asarray(energy(jnp.asarray(x[None] + radius * u)))
-    return bool(np.all(e > e0)), float((e - e0).min())
+    e = np.asarray(energy(jnp.asarray(np.concatenate([x[None], x[None] + radius * u]))))  # one batch
+    return bool(np.all(e[1:] > e[0])), float((e[1:] - e[0]).min())
 
 
 # ---- factories --------------------------------------------------------------------------------

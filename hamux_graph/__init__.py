@@ -132,6 +132,7 @@ from .ode import ODEResult as ODEResult, solve as solve  # noqa: E402
 from .eqprop import eqprop_grad as eqprop_grad  # noqa: E402
 
 __all__ += ["ImplicitAdjoint", "RelaxResult", "relax", "ODEResult", "solve", "eqprop_grad"]
+
 # --- simplex Lagrangians, distance-kernel memories (issue 13) ---
 from .layers import (  # noqa: E402
     EntmaxLayer as EntmaxLayer,

@@ -51,6 +51,12 @@ def _last(fn, z: Array, axis: int) -> Array:
     return jnp.moveaxis(fn(jnp.moveaxis(z, axis, -1)), -1, axis)
 
 
+def _counts(w: Array) -> Array:
+    """``1, 2, …, d`` along the last axis, shaped to broadcast with ``w`` without rank promotion."""
+    d = w.shape[-1]
+    return jnp.arange(1, d + 1, dtype=w.dtype).reshape((1,) * (w.ndim - 1) + (d,))
+
+
 def _row_max(z: Array) -> Array:
     """The row maximum (last axis, kept), gradient-free and finite."""
     m = lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
@@ -64,7 +70,7 @@ def _sparsemax_tau(w: Array) -> Array:
     """Threshold of the last-axis rows of ``w`` (kept axis): ``Σ [w − τ]₊ = 1``."""
     ws = -jnp.sort(-w, axis=-1)  # descending
     cs = jnp.cumsum(ws, axis=-1)
-    k = jnp.arange(1, w.shape[-1] + 1, dtype=w.dtype)
+    k = _counts(ws)
     n = jnp.sum(1.0 + k * ws > cs, axis=-1, keepdims=True)  # support size (a prefix), >= 1
     return (jnp.take_along_axis(cs, n - 1, axis=-1) - 1.0) / n.astype(w.dtype)
 
@@ -169,7 +175,7 @@ def _entmax15_rows(w: Array) -> Array:
     """1.5-entmax of last-axis rows (``w`` shifted so its row maximum is 0)."""
     u = 0.5 * w
     us = -jnp.sort(-u, axis=-1)
-    k = jnp.arange(1, u.shape[-1] + 1, dtype=u.dtype)
+    k = _counts(us)
     mean = jnp.cumsum(us, axis=-1) / k
     mean_sq = jnp.cumsum(us * us, axis=-1) / k
     delta = (1.0 - k * (mean_sq - mean * mean)) / k

@@ -48,7 +48,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-__all__ = ["available", "build", "energy_and_grad", "run", "chain_energy_and_grad"]
+__all__ = ["available", "supports", "build", "energy_and_grad", "run", "chain_energy_and_grad"]
 
 
 def available() -> bool:
@@ -122,6 +122,12 @@ def _conv(model) -> Any:
 
 
 _BUILDERS = {"dense": _dense, "hopfield": _hopfield, "conv": _conv}
+
+
+def supports(name: str) -> bool:
+    """Whether benchmark model ``name`` has a hamux version (hamux has no sparsemax or
+    distance-kernel memory, so the sparse Hopfield and Gaussian memory rows have none)."""
+    return name in _BUILDERS
 
 
 def build(name: str, pair) -> Any:

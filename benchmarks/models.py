@@ -52,6 +52,19 @@ def identity_layer(x):
     return x, x, 0.5 * _sum_rest(x * x)
 
 
+def sparsemax_layer(x, beta=1.0):
+    """Sparsemax along the last axis by sorting; ``L = ½ Σ [z − τ]₊(z + τ) / β`` with ``z = βx``."""
+    z = beta * x
+    zs = -jnp.sort(-z, axis=-1)
+    cs = jnp.cumsum(zs, axis=-1)
+    k = jnp.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+    n = jnp.sum(1.0 + k * zs > cs, axis=-1, keepdims=True)
+    tau = (jnp.take_along_axis(cs, n - 1, axis=-1) - 1.0) / n
+    g = jnp.maximum(z - tau, 0.0)
+    lag = 0.5 * jnp.sum(jnp.where(z > tau, (z - tau) * (z + tau), 0.0), axis=-1) / beta
+    return x, g, _sum_rest(g * x) - lag
+
+
 def softmax_layer(x, beta=1.0):
     g = jax.nn.softmax(beta * x, axis=-1)
     lag = jax.nn.logsumexp(beta * x, axis=-1) / beta
@@ -118,7 +131,7 @@ def make_handwritten(pair: Pair, layer_fns: dict[str, Callable], steps: int = 10
     return jax.jit(energy_and_dEdg), jax.jit(run)
 
 
-# ---- the three models -------------------------------------------------------------------------
+# ---- the models -------------------------------------------------------------------------------
 
 
 def dense_classifier(key) -> tuple[Pair, dict]:
@@ -189,7 +202,49 @@ def conv(key) -> tuple[Pair, dict]:
     return pair, {"img": identity_layer, "feat": tanh_layer}
 
 
-MODELS = {"dense": dense_classifier, "hopfield": hopfield, "conv": conv}
+def sparse_hopfield(key) -> tuple[Pair, dict]:
+    """The Hopfield row with a sparsemax memory layer (``hg.SparsemaxLayer``)."""
+    ham = hg.HAM()
+    ham.add_layer("v", hg.TanhLayer((256,)))
+    ham.add_layer("h", hg.SparsemaxLayer((2048,)))
+    ham.add_synapse("mem", hg.DenseSynapse(), layers=("v", "h"))
+    model = ham.compile(key=key)
+    params = {"W": model.synapse("mem").W}
+
+    def syn(p, gs):
+        return -jnp.sum((gs["v"] @ p["W"]) * gs["h"], axis=-1)
+
+    pair = Pair("sparse Hopfield 256-2048", model, params, syn, clamp=())
+    return pair, {"v": tanh_layer, "h": sparsemax_layer}
+
+
+GAUSS_BETA = 0.05
+
+
+def gaussian_memory(key) -> tuple[Pair, dict]:
+    """One identity layer of 256 with a ``GaussianMemorySynapse`` of 2048 patterns."""
+    ham = hg.HAM()
+    ham.add_layer("v", hg.IdentityLayer((256,)))
+    ham.add_synapse("mem", hg.GaussianMemorySynapse(2048, beta=GAUSS_BETA), layers=("v",))
+    model = ham.compile(key=key)
+    params = {"P": model.synapse("mem").patterns}
+
+    def syn(p, gs):
+        g, P = gs["v"], p["P"]
+        d2 = jnp.sum(g * g, axis=-1, keepdims=True) - 2.0 * g @ P.T + jnp.sum(P * P, axis=-1)
+        return -jax.nn.logsumexp(-0.5 * GAUSS_BETA * d2, axis=-1) / GAUSS_BETA
+
+    pair = Pair("Gaussian memory 256, K=2048", model, params, syn, clamp=())
+    return pair, {"v": identity_layer}
+
+
+MODELS = {
+    "dense": dense_classifier,
+    "hopfield": hopfield,
+    "conv": conv,
+    "sparse_hopfield": sparse_hopfield,
+    "gaussian_memory": gaussian_memory,
+}
 
 
 # ---- compile-time models -----------------------------------------------------------------------

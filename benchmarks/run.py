@@ -87,6 +87,7 @@ def bench_models(quick: bool, hamux: bool) -> list[dict]:
         pair, layer_fns = build(jax.random.key(0))
         hw_eg, hw_run = M.make_handwritten(pair, layer_fns, steps=steps)
         model = pair.model
+        hx_model = hamux and HX.supports(name)
         for batch in (None, 64):
             xs = M.random_states(model, batch, jax.random.key(1))
             # correctness first: same energies, gradients and runs
@@ -103,7 +104,7 @@ def bench_models(quick: bool, hamux: bool) -> list[dict]:
                 "hw": lambda: hw_run(pair.params, xs, dt),
                 "hg": lambda: model.run(xs, steps=steps, dt=dt, clamp=pair.clamp),
             }
-            if hamux:
+            if hx_model:
                 hx_eg, hx_run = HX.energy_and_grad(name, pair), HX.run(name, pair, steps)
                 M.assert_close(hx_eg(xs), (e2, d2), f"hamux {name} energy+grad batch={batch}")
                 M.assert_close(hx_run(xs, dt), r2, f"hamux {name} run batch={batch}", rtol=2e-3, atol=2e-3)
@@ -124,7 +125,7 @@ def bench_models(quick: bool, hamux: bool) -> list[dict]:
                 "run_throughput_ratio": 1.0 / qr["hg"],
                 "clamp": list(pair.clamp),
             }
-            if hamux:
+            if hx_model:
                 row["eg_us_hamux"] = t["hx"] * 1e6
                 row["eg_ratio_hamux"] = q["hx"]
                 row["run_steps_per_s_hamux"] = steps / tr["hx"]
@@ -136,7 +137,7 @@ def bench_models(quick: bool, hamux: bool) -> list[dict]:
                 f"vs {row['run_steps_per_s_hw']:9.0f} steps/s (x{row['run_throughput_ratio']:.3f} throughput)"
                 + (
                     f"; hamux x{row['eg_ratio_hamux']:.3f} / x{row['run_throughput_ratio_hamux']:.3f}"
-                    if hamux
+                    if hx_model
                     else ""
                 ),
                 flush=True,
@@ -320,11 +321,12 @@ def markdown(result: dict) -> str:
         "|---|---|---|---|---|---|---|---|" + ("---|---|---|" if hx else ""),
     ]
     for r in result.get("models", []):
+        has_hx = hx and "eg_us_hamux" in r  # hamux has no sparse or distance-kernel memory
         lines.append(
             f"| {r['model']} | {r['batch']} | {r['eg_us_hg']:.1f} | {r['eg_us_hw']:.1f} | **{r['eg_ratio']:.3f}** | "
-            + (f"{r['eg_us_hamux']:.1f} | {r['eg_ratio_hamux']:.3f} | " if hx else "")
+            + ((f"{r['eg_us_hamux']:.1f} | {r['eg_ratio_hamux']:.3f} | " if has_hx else "— | — | ") if hx else "")
             + f"{r['run_steps_per_s_hg']:.0f} | {r['run_steps_per_s_hw']:.0f} | **{r['run_throughput_ratio']:.3f}** |"
-            + (f" {r['run_throughput_ratio_hamux']:.3f} |" if hx else "")
+            + ((f" {r['run_throughput_ratio_hamux']:.3f} |" if has_hx else " — |") if hx else "")
         )
     c = result["compile"]
     lines += [

@@ -47,7 +47,11 @@ from .layers import (
     SoftmaxLayer as SoftmaxLayer,
     SphericalNormLayer as SphericalNormLayer,
     TanhLayer as TanhLayer,
+    SparsemaxLayer as SparsemaxLayer,
+    EntmaxLayer as EntmaxLayer,
+    GhostmaxLayer as GhostmaxLayer,
 )
+from .simplex_lagrangians import LEntmax as LEntmax, LGhostmax as LGhostmax, LSparsemax as LSparsemax
 from .synapses import (
     AttentionSynapse as AttentionSynapse,
     BinaryMixerSynapse as BinaryMixerSynapse,
@@ -59,6 +63,9 @@ from .synapses import (
     SelfAttentionSynapse as SelfAttentionSynapse,
     SimpleDenseSynapse as SimpleDenseSynapse,
     Synapse as Synapse,
+    GaussianMemorySynapse as GaussianMemorySynapse,
+    EpanechnikovMemorySynapse as EpanechnikovMemorySynapse,
+    RandomFeatureMemorySynapse as RandomFeatureMemorySynapse,
 )
 from .registry import (
     register_lagrangian as register_lagrangian,
@@ -115,6 +122,9 @@ __all__ = [
     "LSoftmax",
     "LLayerNorm",
     "LSphericalNorm",
+    "LSparsemax",
+    "LEntmax",
+    "LGhostmax",
     "Layer",
     "IdentityLayer",
     "RepuLayer",
@@ -126,6 +136,9 @@ __all__ = [
     "SoftmaxLayer",
     "LayerNormLayer",
     "SphericalNormLayer",
+    "SparsemaxLayer",
+    "EntmaxLayer",
+    "GhostmaxLayer",
     "Synapse",
     "SimpleDenseSynapse",
     "DenseSynapse",
@@ -136,6 +149,9 @@ __all__ = [
     "AttentionSynapse",
     "SelfAttentionSynapse",
     "BinaryMixerSynapse",
+    "GaussianMemorySynapse",
+    "EpanechnikovMemorySynapse",
+    "RandomFeatureMemorySynapse",
     "register_synapse",
     "register_lagrangian",
     "registered_types",

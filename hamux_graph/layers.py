@@ -28,6 +28,7 @@ from .lagrangians import (
     LSphericalNorm,
     LTanh,
 )
+from .simplex_lagrangians import LEntmax, LGhostmax, LSparsemax
 
 __all__ = [
     "Layer",
@@ -41,6 +42,9 @@ __all__ = [
     "SoftmaxLayer",
     "LayerNormLayer",
     "SphericalNormLayer",
+    "SparsemaxLayer",
+    "EntmaxLayer",
+    "GhostmaxLayer",
 ]
 
 
@@ -250,3 +254,61 @@ def SphericalNormLayer(
         16
     """
     return _make(LSphericalNorm(gamma=gamma, delta=delta, axis=axis, eps=eps), shape, tau, use_bias)
+
+
+def SparsemaxLayer(
+    shape: Any,
+    beta: float = 1.0,
+    axis: int = -1,
+    *,
+    min_beta: float = 1e-6,
+    tau: float = 1.0,
+    use_bias: bool = False,
+) -> Layer:
+    """A sparsemax layer (``LSparsemax(beta, axis)``), row by row along ``axis``.
+
+    Example:
+        >>> import hamux_graph as hg
+        >>> type(hg.SparsemaxLayer((256,), beta=2.0).lagrangian).__name__
+        'LSparsemax'
+    """
+    return _make(LSparsemax(beta=beta, axis=axis, min_beta=min_beta), shape, tau, use_bias)
+
+
+def EntmaxLayer(
+    shape: Any,
+    alpha: float = 1.5,
+    beta: float = 1.0,
+    axis: int = -1,
+    *,
+    min_beta: float = 1e-6,
+    tau: float = 1.0,
+    use_bias: bool = False,
+) -> Layer:
+    """An α-entmax layer (``LEntmax(alpha, beta, axis)``), row by row along ``axis``.
+
+    Example:
+        >>> import hamux_graph as hg
+        >>> hg.EntmaxLayer((4, 16), alpha=1.25).lagrangian.alpha
+        1.25
+    """
+    return _make(LEntmax(alpha=alpha, beta=beta, axis=axis, min_beta=min_beta), shape, tau, use_bias)
+
+
+def GhostmaxLayer(
+    shape: Any,
+    beta: float = 1.0,
+    axis: int = -1,
+    *,
+    min_beta: float = 1e-6,
+    tau: float = 1.0,
+    use_bias: bool = False,
+) -> Layer:
+    """A ghostmax layer (``LGhostmax(beta, axis)``): softmax with an extra zero logit.
+
+    Example:
+        >>> import hamux_graph as hg
+        >>> hg.GhostmaxLayer((8,)).size
+        8
+    """
+    return _make(LGhostmax(beta=beta, axis=axis, min_beta=min_beta), shape, tau, use_bias)

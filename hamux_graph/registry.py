@@ -13,7 +13,7 @@ import inspect
 from typing import Any, TypeVar
 
 from ._errors import FormatError, ValidationError
-from . import lagrangians as L, synapses as S
+from . import lagrangians as L, simplex_lagrangians as SL, synapses as S
 from .lagrangians import Lagrangian
 from .synapses import Synapse
 
@@ -55,6 +55,9 @@ BUILTIN_TYPES: dict[str, type] = {
         L.LSoftmax,
         L.LLayerNorm,
         L.LSphericalNorm,
+        SL.LSparsemax,
+        SL.LEntmax,
+        SL.LGhostmax,
         S.SimpleDenseSynapse,
         S.DenseSynapse,
         S.DenseTensorSynapseWithHiddenLayer,
@@ -64,6 +67,9 @@ BUILTIN_TYPES: dict[str, type] = {
         S.AttentionSynapse,
         S.SelfAttentionSynapse,
         S.BinaryMixerSynapse,
+        S.GaussianMemorySynapse,
+        S.EpanechnikovMemorySynapse,
+        S.RandomFeatureMemorySynapse,
     )
 }
 

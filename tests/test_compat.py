@@ -21,7 +21,15 @@ DATA = os.path.join(os.path.dirname(__file__), "data", "compat")
 with open(os.path.join(DATA, "energies.json")) as _f:
     RECORD = json.load(_f)["models"]
 # models whose weights are given explicitly (the stored patterns): a GraphML file holds no weights
-EXPLICIT = {"classical_hopfield", "dense_associative_memory", "modern_hopfield"}
+EXPLICIT = {
+    "classical_hopfield",
+    "dense_associative_memory",
+    "modern_hopfield",
+    "sparse_hopfield",
+    "gaussian_memory",
+    "epanechnikov_memory",
+    "random_feature_memory",
+}
 
 
 def _states(name):

@@ -16,3 +16,9 @@ from .attention import (
     BinaryMixerSynapse as BinaryMixerSynapse,
     SelfAttentionSynapse as SelfAttentionSynapse,
 )
+# --- distance-kernel memories (issue 13) ---
+from .memory import (
+    EpanechnikovMemorySynapse as EpanechnikovMemorySynapse,
+    GaussianMemorySynapse as GaussianMemorySynapse,
+    RandomFeatureMemorySynapse as RandomFeatureMemorySynapse,
+)

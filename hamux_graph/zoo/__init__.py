@@ -17,7 +17,12 @@ stored pattern:
 - ``classical_hopfield``: Hebbian weights ``W = (1/N) Σ ξξᵀ`` on a self-connection;
 - ``dense_associative_memory``: a ``"memories"`` layer with a rectified-power Lagrangian;
 - ``modern_hopfield``: a ``"memories"`` softmax layer (inverse temperature β) whose
-  weights are the stored patterns.
+  weights are the stored patterns;
+- ``sparse_hopfield``: the same with a sparsemax (``alpha=2``) or α-entmax memory layer
+  (exact retrieval of well separated patterns);
+- ``gaussian_memory``, ``epanechnikov_memory``, ``random_feature_memory``: distance-kernel
+  memory synapses over the visible layer (Gaussian, log-sum-ReLU with emergent minima, and
+  the distributed random-feature estimate of the Gaussian one).
 
 ``create(name, **kwargs)`` builds any of them by name; ``names()`` lists the names.
 
@@ -38,6 +43,7 @@ from .._errors import ValidationError
 from .._api import HAM
 from .classifiers import conv_ham, energy_attn, hn
 from .memories import classical_hopfield, dense_associative_memory, modern_hopfield, recall
+from .sparse_memories import epanechnikov_memory, gaussian_memory, random_feature_memory, sparse_hopfield
 
 __all__ = [
     "create",
@@ -51,6 +57,10 @@ __all__ = [
     "dense_associative_memory",
     "modern_hopfield",
     "recall",
+    "sparse_hopfield",
+    "gaussian_memory",
+    "epanechnikov_memory",
+    "random_feature_memory",
 ]
 
 _REGISTRY: dict[str, Callable[..., HAM]] = {}
@@ -135,6 +145,10 @@ for _name, _factory in {
     "classical_hopfield": classical_hopfield,
     "dense_associative_memory": dense_associative_memory,
     "modern_hopfield": modern_hopfield,
+    "sparse_hopfield": sparse_hopfield,
+    "gaussian_memory": gaussian_memory,
+    "epanechnikov_memory": epanechnikov_memory,
+    "random_feature_memory": random_feature_memory,
 }.items():
     register(_name, _factory)
 

@@ -6,7 +6,9 @@ models, with the energy of fixed states recorded at write time (``energies.json`
 script overwrites the files: do it only when a new ``format_version`` is introduced, and keep
 the old files loading.
 
-Usage: ``python tests/data/make_compat_files.py``
+Usage: ``python tests/data/make_compat_files.py`` (all models), or
+``python tests/data/make_compat_files.py NAME ...`` to add the files of models that joined
+since (the existing files are left as they are and ``energies.json`` gains their records).
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ def zoo_models():
         "classical_hopfield": dict(patterns=jnp.asarray(pats)),
         "dense_associative_memory": dict(patterns=jnp.asarray(pats)),
         "modern_hopfield": dict(patterns=jnp.asarray(pats), beta=2.0),
+        "sparse_hopfield": dict(patterns=jnp.asarray(pats), beta=2.0),
+        "gaussian_memory": dict(patterns=jnp.asarray(pats), beta=0.5),
+        "epanechnikov_memory": dict(patterns=jnp.asarray(pats), beta=0.1),
+        "random_feature_memory": dict(patterns=jnp.asarray(pats), num_features=64, beta=0.5, key=jax.random.key(3)),
     }
     missing = sorted(set(hg.zoo.names()) - set(small))
     if missing:
@@ -63,10 +69,18 @@ def custom_and_shared():
     return {"custom_shared": ham}
 
 
-def main():
+def main(only=()):
     os.makedirs(OUT, exist_ok=True)
     record = {"hamux_graph_version": hg.__version__, "models": {}}
-    for name, ham in {**zoo_models(), **custom_and_shared()}.items():
+    models = {**zoo_models(), **custom_and_shared()}
+    if only:
+        with open(os.path.join(OUT, "energies.json")) as f:
+            record = json.load(f)
+        unknown = sorted(set(only) - set(models))
+        if unknown:
+            raise SystemExit(f"unknown model names {unknown}")
+        models = {n: models[n] for n in only}
+    for name, ham in models.items():
         model = ham.compile(key=jax.random.key(7))
         xs = model.init_states(batch_size=2, key=jax.random.key(11))
         hg.write_graphml(ham, os.path.join(OUT, f"{name}.graphml"))
@@ -79,8 +93,8 @@ def main():
         }
     with open(os.path.join(OUT, "energies.json"), "w") as f:
         json.dump(record, f, indent=1, sort_keys=True)
-    print(f"wrote {len(record['models'])} models to {OUT}")
+    print(f"wrote {len(models)} models to {OUT} ({len(record['models'])} recorded)")
 
 
 if __name__ == "__main__":
-    main()
+    main(tuple(sys.argv[1:]))

@@ -6,14 +6,12 @@ A private module; ``hamux_graph.analysis`` re-exports its public names.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ._census import Census
 
-if TYPE_CHECKING:  # annotations only: analysis imports this module
-    from .analysis import BasinCurve, CapacityCurve
 
 __all__ = ["ALPHA_C", "plot_capacity", "plot_basin", "plot_census"]
 
@@ -35,7 +33,7 @@ def _axes(ax: Any) -> Any:
 
 
 def plot_capacity(
-    curve: CapacityCurve, *, ax: Any = None, label: str | None = None, alpha_c: float | None = ALPHA_C
+    curve: "CapacityCurve", *, ax: Any = None, label: str | None = None, alpha_c: float | None = ALPHA_C
 ) -> Any:
     """Plot a capacity curve: final overlap and exact-retrieval fraction (± σ) against ``α``.
 
@@ -74,7 +72,7 @@ def plot_capacity(
     return ax
 
 
-def plot_basin(basin: BasinCurve, *, ax: Any = None, label: str | None = None) -> Any:
+def plot_basin(basin: "BasinCurve", *, ax: Any = None, label: str | None = None) -> Any:
     """Plot retrieval against probe corruption, with the required fraction and the radius.
 
     Args:

@@ -52,8 +52,7 @@ from ._census import Census, tally
 from ._errors import ValidationError
 from ._plots import ALPHA_C, plot_basin, plot_capacity, plot_census
 from ._progress import progress as progress_bar
-from .graph import HAM
-from .model import CompiledHAM
+from ._api import CompiledHAM, HAM
 
 __all__ = [
     "ALPHA_C",

@@ -125,13 +125,28 @@ def test_binary_mixer_matches_loops(axis):
     np.testing.assert_allclose(float(eqx.filter_jit(syn)(ga, gb)), want, rtol=1e-5, atol=1e-5)
 
 
+def _graphml_round_trip(syn):
+    import tempfile
+
+    ham = hg.HAM()
+    ham.add_layer("a", hg.TanhLayer((4,)))
+    ham.add_layer("b", hg.TanhLayer((3,)))
+    ham.add_synapse("mix", syn, layers=("a", "b"))
+    path = tempfile.mktemp(suffix=".graphml")
+    hg.write_graphml(ham, path)
+    return path
+
+
 def test_config_round_trip_and_init_shapes(getkey):
     syn = hg.AttentionSynapse(num_heads=3, zspace_dim=4, stdinit=0.1, hidden_lagrangian=hg.LSoftmax(beta=0.25),
                               do_qk_norm=True, qk_norm_eps=1e-4)
     cfg = json.loads(json.dumps(syn.config()))
     assert cfg["hidden_lagrangian"]["type"] == "LSoftmax" and cfg["num_heads"] == 3
     mix = hg.BinaryMixerSynapse(num_heads=2, zspace_dim=5)
-    assert type(mix)(**json.loads(json.dumps(mix.config()))).config() == mix.config()
+    with pytest.raises(hg.ValidationError, match="hidden_lagrangian must be a hamux_graph Lagrangian"):
+        type(mix)(**json.loads(json.dumps(mix.config())))  # a plain dict is no Lagrangian: files go through the registry
+    back = hg.read_graphml(_graphml_round_trip(mix))
+    assert back.synapses["mix"].config() == mix.config()
     syn = syn.init([(5, 7), (2, 3, 6)], key=getkey())
     assert syn.Wq.shape == (7, 3, 4) and syn.Wk.shape == (6, 3, 4)
     assert abs(float(jnp.std(syn.Wq)) - 0.1) < 0.03
@@ -157,9 +172,9 @@ def test_attention_validation_errors():
         hg.SelfAttentionSynapse(num_heads=2, zspace_dim=4, Wk=np.zeros((5, 8)))
     with pytest.raises(hg.ValidationError, match=r"explicit W has shape \(2, 4, 3\)"):
         hg.BinaryMixerSynapse(num_heads=2, zspace_dim=4, W=np.zeros((2, 4, 3)))
-    with pytest.raises(hg.ValidationError, match=r"num_heads must be a positive int, got 0"):
+    with pytest.raises(hg.ValidationError, match=r"num_heads must be an int >= 1, got 0"):
         hg.AttentionSynapse(num_heads=0)
-    with pytest.raises(hg.ValidationError, match=r"zspace_dim must be a positive int"):
+    with pytest.raises(hg.ValidationError, match=r"zspace_dim must be an int >= 1, got -2"):
         hg.BinaryMixerSynapse(zspace_dim=-2)
     with pytest.raises(hg.ValidationError, match=r"qk_norm_eps must be > 0"):
         hg.AttentionSynapse(qk_norm_eps=0.0)

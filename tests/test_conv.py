@@ -242,14 +242,14 @@ def test_rank_groups_and_kernel_size_errors():
         (dict(padding=((1, 1),)), r"padding .* has 1 pairs but the kernel has 2 spatial axes"),
         (dict(padding=-1), r"padding must be >= 0"),
         (dict(strides=(1, 2, 3)), r"strides=\(1, 2, 3\) has 3 entries but the kernel \(3, 3\) has 2"),
-        (dict(kernel_dilation=0), r"kernel_dilation must be positive"),
+        (dict(kernel_dilation=0), r"kernel_dilation must be a positive int"),
         (dict(kernel_init="uniform"), r"kernel_init 'uniform' is not a known initializer"),
         (dict(bias_init="lecun_normal"), r"bias_init 'lecun_normal' is not a known initializer"),
         (dict(use_bias=False, bias=np.zeros(3)), r"explicit bias but use_bias=False"),
         (dict(dtype="int32"), r"dtype 'int32' is not a floating dtype"),
         (dict(dtype="floaty"), r"dtype 'floaty' is not a dtype"),
         (dict(precision="ultra"), r"precision 'ultra' is not a jax.lax.Precision name"),
-        (dict(feature_group_count=0), r"feature_group_count must be >= 1"),
+        (dict(feature_group_count=0), r"feature_group_count must be an int >= 1"),
         (dict(pool_window=(2, 2, 2)), r"pool_window=\(2, 2, 2\) has 3 entries"),
     ],
 )
@@ -261,7 +261,7 @@ def test_bad_hyperparameters(kwargs, match):
 def test_kernel_size_is_required():
     with pytest.raises(hg.ValidationError, match=r"kernel_size is required"):
         hg.ConvSynapse(None)
-    with pytest.raises(hg.ValidationError, match=r"kernel_size must be positive"):
+    with pytest.raises(hg.ValidationError, match=r"kernel_size must be a positive int"):
         hg.ConvSynapse((3, 0))
 
 

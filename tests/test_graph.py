@@ -115,9 +115,9 @@ def test_explicit_weight_list_of_wrong_shapes():
 
 
 def test_tau_must_be_positive():
-    with pytest.raises(hg.ValidationError, match=r"tau must be a finite number > 0.*tau=0.0"):
+    with pytest.raises(hg.ValidationError, match=r"tau \(the time constant\) must be > 0, got 0.0"):
         hg.TanhLayer((3,), tau=0.0)
-    with pytest.raises(ValueError, match="tau=-1.0"):
+    with pytest.raises(ValueError, match="tau .*must be > 0, got -1.0"):
         hg.Layer(hg.LIdentity(), shape=(3,), tau=-1.0)
     # a graph edited by hand is caught by validate, naming the node
     ham = _small()

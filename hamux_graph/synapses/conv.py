@@ -46,21 +46,27 @@ _SCALED = {
 # ---- converters (run at construction; they keep values JSON-able) ----------------------
 
 
-def _int_or_tuple(value: Any) -> int | tuple[int, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-        if value < 1:
-            raise ValidationError(f"expected a positive int or a tuple of positive ints, got {value!r}.")
-        return int(value)
-    if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
-        raise ValidationError(f"expected an int or a tuple of ints, got {value!r} ({type(value).__name__}).")
-    out = []
-    for v in value:
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValidationError(f"expected a positive int or a tuple of positive ints, got {value!r}.")
-        out.append(int(v))
-    return tuple(out)
+def _int_or_tuple(what: str) -> Any:
+    """A field converter: ``None``, a positive int, or a tuple of positive ints (errors name ``what``)."""
+
+    def convert(value: Any) -> int | tuple[int, ...] | None:
+        if value is None:
+            return None
+        bad = f"{what} must be a positive int or a tuple of positive ints, got {value!r}"
+        if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+            if value < 1:
+                raise ValidationError(bad + ".")
+            return int(value)
+        if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
+            raise ValidationError(f"{bad} ({type(value).__name__}).")
+        out = []
+        for v in value:
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValidationError(bad + ".")
+            out.append(int(v))
+        return tuple(out)
+
+    return convert
 
 
 def _padding(value: Any) -> str | int | tuple[tuple[int, int], ...]:
@@ -122,14 +128,14 @@ def _fmt(shape: Sequence[Any]) -> str:
 class _ConvBase(Synapse):
     """Shared fields and shape arithmetic of the convolutional synapses (not public)."""
 
-    kernel_size: int | tuple[int, ...] = eqx.field(static=True, converter=_int_or_tuple)
-    strides: int | tuple[int, ...] | None = eqx.field(static=True, converter=_int_or_tuple, default=None, kw_only=True)
+    kernel_size: int | tuple[int, ...] = eqx.field(static=True, converter=_int_or_tuple("kernel_size"))
+    strides: int | tuple[int, ...] | None = eqx.field(static=True, converter=_int_or_tuple("strides"), default=None, kw_only=True)
     padding: Any = eqx.field(static=True, converter=_padding, default="SAME", kw_only=True)
     input_dilation: int | tuple[int, ...] | None = eqx.field(
-        static=True, converter=_int_or_tuple, default=None, kw_only=True
+        static=True, converter=_int_or_tuple("input_dilation"), default=None, kw_only=True
     )
     kernel_dilation: int | tuple[int, ...] | None = eqx.field(
-        static=True, converter=_int_or_tuple, default=None, kw_only=True
+        static=True, converter=_int_or_tuple("kernel_dilation"), default=None, kw_only=True
     )
     feature_group_count: int = eqx.field(static=True, converter=static_int("feature_group_count"), default=1, kw_only=True)
     use_bias: bool = eqx.field(static=True, converter=static_bool("use_bias"), default=True, kw_only=True)
@@ -465,8 +471,8 @@ class ConvSynapseWithPool(_ConvBase):
         (4, 4, 6)
     """
 
-    pool_window: int | tuple[int, ...] = eqx.field(static=True, converter=_int_or_tuple, default=(5, 5), kw_only=True)
-    pool_stride: int | tuple[int, ...] = eqx.field(static=True, converter=_int_or_tuple, default=(2, 2), kw_only=True)
+    pool_window: int | tuple[int, ...] = eqx.field(static=True, converter=_int_or_tuple("pool_window"), default=(5, 5), kw_only=True)
+    pool_stride: int | tuple[int, ...] = eqx.field(static=True, converter=_int_or_tuple("pool_stride"), default=(2, 2), kw_only=True)
     pool_type: str = eqx.field(static=True, converter=_lower, default="avg", kw_only=True)
 
     def __check_init__(self):

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import ValidationError
-from ..graph import HAM
+from .._api import HAM
 from ..layers import EntmaxLayer, IdentityLayer, SparsemaxLayer
 from ..synapses import DenseSynapse, EpanechnikovMemorySynapse, GaussianMemorySynapse, RandomFeatureMemorySynapse
 from ._checks import check_int, check_shape

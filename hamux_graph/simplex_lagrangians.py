@@ -33,6 +33,7 @@ from ._entmax import (
     sparsemax_and_conjugate,
     sparsemax_conjugate,
 )
+from ._config import parse_float, parse_int
 from ._errors import ValidationError
 from .lagrangians import AbstractBetaLagrangian, check_axis
 
@@ -62,7 +63,7 @@ class LSparsemax(AbstractBetaLagrangian):
         [0.75, 0.25, 0.0]
     """
 
-    axis: int = eqx.field(static=True, converter=int, default=-1)
+    axis: int = eqx.field(static=True, converter=lambda v: parse_int(v, "axis", error=ValidationError), default=-1)
 
     def __call__(self, x):
         b = self.effective_beta
@@ -81,11 +82,7 @@ class LSparsemax(AbstractBetaLagrangian):
 
 
 def _alpha(value) -> float:
-    try:
-        alpha = float(value)
-    except (TypeError, ValueError):
-        raise ValidationError(f"LEntmax: alpha must be a number >= 1, got {value!r}.") from None
-    return alpha
+    return parse_float(value, "LEntmax: alpha", error=ValidationError)
 
 
 class LEntmax(AbstractBetaLagrangian):
@@ -117,7 +114,7 @@ class LEntmax(AbstractBetaLagrangian):
     """
 
     alpha: float = eqx.field(static=True, converter=_alpha, default=1.5)
-    axis: int = eqx.field(static=True, converter=int, default=-1)
+    axis: int = eqx.field(static=True, converter=lambda v: parse_int(v, "axis", error=ValidationError), default=-1)
 
     def __init__(self, alpha: float = 1.5, beta=1.0, axis: int = -1, *, min_beta: float = 1e-6):
         self.alpha = alpha
@@ -169,7 +166,7 @@ class LGhostmax(AbstractBetaLagrangian):
         [0.25, 0.25, 0.25]
     """
 
-    axis: int = eqx.field(static=True, converter=int, default=-1)
+    axis: int = eqx.field(static=True, converter=lambda v: parse_int(v, "axis", error=ValidationError), default=-1)
 
     def __call__(self, x):
         b = self.effective_beta

@@ -372,8 +372,10 @@ def test_bad_hyperparameters_and_layers():
         hg.GhostmaxLayer((3, 4), axis=2)
     with pytest.raises(hg.ValidationError, match="beta must be a scalar"):
         hg.LSparsemax(beta=jnp.ones(2))
-    # beta is clipped at min_beta
-    lag = hg.LSparsemax(beta=-1.0, min_beta=0.5)
+    # beta <= 0 is refused at construction; a trained beta below min_beta is clipped there
+    with pytest.raises(hg.ValidationError, match="beta must be > 0"):
+        hg.LSparsemax(beta=-1.0, min_beta=0.5)
+    lag = eqx.tree_at(lambda l: l.beta, hg.LSparsemax(beta=1.0, min_beta=0.5), jnp.asarray(-1.0))
     np.testing.assert_allclose(np.asarray(act(lag, jnp.array([1.0, 0.0]))), ref_sparsemax(np.array([0.5, 0.0]))[0], atol=1e-7)
 
 

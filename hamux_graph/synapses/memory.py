@@ -31,8 +31,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import ValidationError
-from ..lagrangians import positive_float, scalar_param
-from ._base import Synapse, numel, optional_array
+from ..lagrangians import check_scalar_field, learnable
+from ._base import Synapse, numel, optional_array, static_float, static_int
 
 __all__ = ["GaussianMemorySynapse", "EpanechnikovMemorySynapse", "RandomFeatureMemorySynapse"]
 
@@ -44,11 +44,8 @@ def _check_count(owner: str, name: str, value: Any) -> None:
         raise ValidationError(f"{owner}: {name} must be a positive int, got {value!r}.")
 
 
-def _check_beta(owner: str, beta: Array) -> None:
-    if jnp.ndim(beta) != 0:
-        raise ValidationError(
-            f"{owner}: beta must be a scalar (the inverse kernel width), got an array of shape {jnp.shape(beta)}."
-        )
+def _check_beta(owner: Any, beta: Array) -> None:
+    check_scalar_field(owner, "beta", positive=True)
 
 
 def _check_patterns(owner: str, patterns: Array | None, num_memories: int) -> None:
@@ -99,15 +96,15 @@ class GaussianMemorySynapse(Synapse):
         4e-06
     """
 
-    num_memories: int = eqx.field(static=True)
-    beta: Array = eqx.field(converter=scalar_param, default=1.0)
-    min_beta: float = eqx.field(static=True, converter=positive_float, default=1e-6)
-    stdinit: float = eqx.field(static=True, converter=float, default=1.0)
+    num_memories: int = eqx.field(static=True, converter=static_int("num_memories"))
+    beta: Array = eqx.field(converter=learnable("beta"), default=1.0)
+    min_beta: float = eqx.field(static=True, converter=static_float("min_beta", positive=True), default=1e-6)
+    stdinit: float = eqx.field(static=True, converter=static_float("stdinit", nonnegative=True), default=1.0)
     patterns: Array | None = eqx.field(converter=optional_array, default=None)
 
     def __check_init__(self):
         _check_count("GaussianMemorySynapse", "num_memories", self.num_memories)
-        _check_beta("GaussianMemorySynapse", self.beta)
+        _check_beta(self, self.beta)
         _check_patterns("GaussianMemorySynapse", self.patterns, self.num_memories)
 
     @property
@@ -174,16 +171,16 @@ class EpanechnikovMemorySynapse(Synapse):
         -4.9539
     """
 
-    num_memories: int = eqx.field(static=True)
-    beta: Array = eqx.field(converter=scalar_param, default=1.0)
-    eps: float = eqx.field(static=True, converter=float, default=1e-3)
-    min_beta: float = eqx.field(static=True, converter=positive_float, default=1e-6)
-    stdinit: float = eqx.field(static=True, converter=float, default=1.0)
+    num_memories: int = eqx.field(static=True, converter=static_int("num_memories"))
+    beta: Array = eqx.field(converter=learnable("beta"), default=1.0)
+    eps: float = eqx.field(static=True, converter=static_float("eps", positive=True), default=1e-3)
+    min_beta: float = eqx.field(static=True, converter=static_float("min_beta", positive=True), default=1e-6)
+    stdinit: float = eqx.field(static=True, converter=static_float("stdinit", nonnegative=True), default=1.0)
     patterns: Array | None = eqx.field(converter=optional_array, default=None)
 
     def __check_init__(self):
         _check_count("EpanechnikovMemorySynapse", "num_memories", self.num_memories)
-        _check_beta("EpanechnikovMemorySynapse", self.beta)
+        _check_beta(self, self.beta)
         _check_patterns("EpanechnikovMemorySynapse", self.patterns, self.num_memories)
         if not (math.isfinite(self.eps) and self.eps > 0):
             raise ValidationError(
@@ -260,11 +257,11 @@ class RandomFeatureMemorySynapse(Synapse):
         True
     """
 
-    num_features: int = eqx.field(static=True)
-    beta: Array = eqx.field(converter=scalar_param, default=1.0)
+    num_features: int = eqx.field(static=True, converter=static_int("num_features"))
+    beta: Array = eqx.field(converter=learnable("beta"), default=1.0)
     kernel: str = eqx.field(static=True, default="gaussian", kw_only=True)
-    eps: float = eqx.field(static=True, converter=float, default=1e-3, kw_only=True)
-    min_beta: float = eqx.field(static=True, converter=positive_float, default=1e-6, kw_only=True)
+    eps: float = eqx.field(static=True, converter=static_float("eps", positive=True), default=1e-3, kw_only=True)
+    min_beta: float = eqx.field(static=True, converter=static_float("min_beta", positive=True), default=1e-6, kw_only=True)
     omega: Array | None = eqx.field(converter=optional_array, default=None, kw_only=True)
     T: Array | None = eqx.field(converter=optional_array, default=None, kw_only=True)
 
@@ -278,7 +275,7 @@ class RandomFeatureMemorySynapse(Synapse):
             )
         if self.kernel not in KERNELS:
             raise ValidationError(f"{owner}: kernel must be one of {list(KERNELS)}, got {self.kernel!r}.")
-        _check_beta(owner, self.beta)
+        _check_beta(self, self.beta)
         if not (math.isfinite(self.eps) and self.eps > 0):
             raise ValidationError(f"{owner}: eps (the log⁺ guard scale) must be a finite number > 0, got {self.eps}.")
         half = self.num_features // 2

@@ -17,10 +17,12 @@ import lzma
 import os
 import re
 import tempfile
+import xml.etree.ElementTree as ET
+from typing import Any
 
 from ._errors import FormatError
 
-__all__ = ["read_limited", "check_compression", "decompress", "check_xml_text", "atomic_write", "COMPRESSED_SUFFIXES"]
+__all__ = ["read_limited", "check_compression", "decompress", "check_xml_text", "check_graphml_structure", "atomic_write", "COMPRESSED_SUFFIXES"]
 
 COMPRESSED_SUFFIXES = (".gz", ".gzip", ".bz2", ".xz", ".lzma", ".zst", ".zip")
 _MAGIC = {
@@ -102,6 +104,62 @@ def check_xml_text(data: bytes, source: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise FormatError(f"{source}: not valid UTF-8 ({e}).") from None
+
+
+def check_graphml_structure(text: str, source: str) -> None:
+    """One ``<graph>`` directly under ``<graphml>``, no nested graphs, unique node and edge ids.
+
+    networkx would silently keep the last of two nodes with one id and ignore extra graphs;
+    a file that says two things is refused instead.
+    """
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as e:
+        raise FormatError(f"{source}: not readable as GraphML (ParseError: {e}).") from None
+    tag = lambda el: el.tag.rsplit("}", 1)[-1]
+    if tag(root) != "graphml":
+        raise FormatError(f"{source}: the root element is <{tag(root)}>, expected <graphml>.")
+    graphs = [el for el in root if tag(el) == "graph"]
+    if len(graphs) != 1:
+        raise FormatError(
+            f"{source}: a hamux_graph file holds exactly one <graph>, found {len(graphs)}. Split the graphs into "
+            "separate files."
+        )
+    nested = [el for el in graphs[0].iter() if tag(el) == "graph" and el is not graphs[0]]
+    if nested:
+        raise FormatError(f"{source}: nested <graph> elements (hypergraph nesting) are not part of the format.")
+    keys = {el.get("id"): (el.get("attr.name"), el.get("attr.type", "string")) for el in root if tag(el) == "key"}
+    parse = {"int": int, "long": int, "double": float, "float": float, "boolean": _xml_bool}
+    for el in [graphs[0], *graphs[0]]:
+        owner = "graph" if el is graphs[0] else f"{tag(el)} {el.get('id', el.get('source'))!r}"
+        for data in el:
+            if tag(data) != "data" or data.get("key") not in keys:
+                continue
+            name, typ = keys[data.get("key")]
+            if typ in parse:
+                try:
+                    parse[typ]((data.text or "").strip())
+                except ValueError:
+                    raise FormatError(
+                        f"{source}: {owner}: attribute {name!r} is declared {typ} but holds {data.text!r}."
+                    ) from None
+    for kind in ("node", "edge"):
+        seen: set[str] = set()
+        for el in graphs[0]:
+            if tag(el) != kind or el.get("id") is None:
+                continue
+            i = el.get("id")
+            if i in seen:
+                raise FormatError(f"{source}: two <{kind}> elements have id {i!r}; ids are unique.")
+            seen.add(i)
+
+
+def _xml_bool(text: str) -> bool:
+    if text.lower() in ("true", "1"):
+        return True
+    if text.lower() in ("false", "0"):
+        return False
+    raise ValueError(text)
 
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:

@@ -1,0 +1,159 @@
+"""Sizes for a figure: marker and text sizes, footprints, and the font and detail that fit.
+
+``Sizes`` measures label text with matplotlib's Agg renderer at 72 dpi (one pixel is one
+point), so footprints are exact before anything is drawn. ``fit`` lays a scene out at
+9, 8, 7 and 6 pt (or the font asked for), with full labels and then compact ones, and
+keeps the first that fits ``MAX_INCHES`` square; when none does it warns and keeps the
+smallest. ``positions`` returns what ``draw_ham`` and ``layout_positions`` both use.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+from ._errors import ArgumentError
+from ._layout import Item, networkx_positions, place
+from ._scene import Scene, build_scene
+from .validate import Plan
+
+__all__ = ["Sizes", "items", "legend_entries", "legend_layout", "legend_height", "fit", "positions", "check_font",
+           "MAX_INCHES", "MIN_FONT", "MARGIN"]
+
+MAX_INCHES = 20.0
+MIN_FONT = 6.0
+MARGIN = 0.25
+
+
+class Sizes:
+    """Marker and text sizes (points) for one font size; text widths from the Agg renderer.
+
+    A layer's radius grows with the logarithm of its neuron count (from 0.65 to 1.5 font
+    sizes); a group's is a little larger, a synapse's half side 0.6 font sizes.
+    """
+
+    def __init__(self, scene: Scene, font: float):
+        from matplotlib.backends.backend_agg import RendererAgg
+        from matplotlib.font_manager import FontProperties
+
+        self.font = font
+        self.slot_font = max(MIN_FONT, font - 1.0)
+        self.renderer = RendererAgg(8, 8, 72)  # one pixel = one point
+        self.prop = FontProperties(size=font)
+        counts = [v.neurons for v in scene.nodes.values() if v.kind != "synapse"]
+        big = max([math.log10(n + 1) for n in counts] + [1.0])
+        self.radius = {}
+        for name, v in scene.nodes.items():
+            if v.kind == "synapse":
+                self.radius[name] = 0.6 * font
+            else:
+                r = 0.65 * font + 0.85 * font * math.log10(v.neurons + 1) / big
+                self.radius[name] = r + (0.25 * font if v.kind == "group" else 0.0)
+        self.slot_w = self.width("00", FontProperties(size=self.slot_font)) + 2.0
+        self.slot_h = 1.25 * self.slot_font
+
+    def width(self, text: str, prop: Any = None) -> float:
+        w = 0.0
+        for line in text.split("\n"):
+            if line:
+                w = max(w, self.renderer.get_text_width_height_descent(line, prop or self.prop, ismath=False)[0])
+        return w
+
+    def text_height(self, lines: int) -> float:
+        return self.font * (1.2 * lines + 0.25)
+
+
+def items(scene: Scene, sz: Sizes) -> list[Item]:
+    """The footprint of every node (inches): marker, label, and slot numbers beside a hub."""
+    out, gap = [], 2.0
+    for name, v in scene.nodes.items():
+        r = sz.radius[name]
+        lw, lh = sz.width("\n".join(v.lines)), sz.text_height(len(v.lines))
+        if v.kind == "synapse":
+            slots = 2 * (sz.slot_w + gap) if v.slots > 1 else 0.0
+            w = max(2 * r + slots, lw)
+            out.append(Item(name, v.col, v.key, True, w / 72, (r + gap + lh) / 72,
+                              (r + (sz.slot_h + gap if v.slots > 1 else 0.0)) / 72))
+        else:
+            out.append(Item(name, v.col, v.key, False, max(2 * r, lw) / 72, r / 72, (r + gap + lh) / 72))
+    return out
+
+
+def legend_entries(scene: Scene) -> tuple[list[str], list[str]]:
+    """The distinct Lagrangian texts (layers, groups) and synapse types, in drawing order."""
+    lags = list(dict.fromkeys(v.color_key for v in scene.nodes.values() if v.kind != "synapse"))
+    types = list(dict.fromkeys(v.color_key for v in scene.nodes.values() if v.kind == "synapse"))
+    return lags, types
+
+
+def fit(scene_of, font: float | None, layered: bool):
+    """Font, scene, sizes and placement that fit ``MAX_INCHES`` (smaller font, then less detail)."""
+    fonts = [font] if font is not None else [9.0, 8.0, 7.0, 6.0]
+    details = ["auto", "compact"]
+    best = None
+    for detail in details:
+        scene = scene_of(detail)
+        for f in fonts:
+            sz = Sizes(scene, f)
+            lags, types = legend_entries(scene)
+            legend_h = legend_height(lags, types, f, MAX_INCHES - 2 * MARGIN)
+            if not layered:
+                return scene, sz, None, legend_h
+            pl = place(items(scene, sz), max_width=MAX_INCHES - 2 * MARGIN, aspect=2.2,
+                       col_gap=0.35 * f / 72 + 0.04, row_gap=0.25 * f / 72, band_gap=0.9 * f / 72)
+            h = pl.box[3] - pl.box[2] + 2 * MARGIN + legend_h
+            best = (scene, sz, pl, legend_h)
+            if h <= MAX_INCHES:
+                return best
+        if scene.detail == "compact":
+            break
+    w, h = best[2].box[1] - best[2].box[0], best[2].box[3] - best[2].box[2]
+    warnings.warn(
+        f"this graph needs {w:.1f} × {h:.1f} inches at {MIN_FONT:g} pt, more than {MAX_INCHES:g} × {MAX_INCHES:g}; "
+        "the figure is larger. Draw it with collapse=True, or open ham.to_html(path) to explore it.",
+        stacklevel=4,
+    )
+    return best
+
+
+def check_font(font_size: Any) -> float | None:
+    """``font_size`` as a float (``None`` stays ``None``); refuses sizes under ``MIN_FONT``."""
+    if font_size is None:
+        return None
+    if isinstance(font_size, bool) or not isinstance(font_size, (int, float)) or not font_size >= MIN_FONT:
+        raise ArgumentError(f"font_size must be a number >= {MIN_FONT:g} (points), got {font_size!r}.")
+    return float(font_size)
+
+
+def positions(plan: Plan, layout: Any, collapse: bool, first: Any, last: Any, font: float | None):
+    """Scene, sizes, positions, legend height, content box and inches per data unit."""
+    layered = isinstance(layout, str) and layout == "layered"
+    scene, sz, pl, legend_h = fit(lambda d: build_scene(plan, collapse=collapse, detail=d, first=first, last=last),
+                                   font, layered)
+    if layered:
+        return scene, sz, dict(pl.pos), legend_h, pl.box, 1.0
+    layers = scene.names("layer", "group")
+    syns = scene.names("synapse")
+    pos = networkx_positions(layers, syns, [(e.synapse, e.target) for e in scene.edges], layout)
+    xs, ys = [p[0] for p in pos.values()], [p[1] for p in pos.values()]
+    extent = max(max(xs) - min(xs), max(ys) - min(ys), 1e-9)
+    target = min(MAX_INCHES - 4.0, max(3.0, 1.6 * math.sqrt(len(pos)) + 2.0))
+    ipu = target / extent
+    pad = max(it.width for it in items(scene, sz)) / 2 + 0.3
+    box = (min(xs) - pad / ipu, max(xs) + pad / ipu, min(ys) - pad / ipu, max(ys) + pad / ipu)
+    return scene, sz, pos, legend_h, box, ipu
+
+
+def legend_layout(lags: list[str], types: list[str], font: float, width: float) -> tuple[int, float]:
+    """Columns and height (inches) of a legend strip ``width`` wide."""
+    n = len(lags) + len(types) + 2
+    chars = max([len(t) for t in lags + types] + [16])
+    per_col = (chars * 0.62 * font + 3.0 * font) / 72
+    ncol = max(1, min(n, int(width // per_col)))
+    return ncol, math.ceil(n / ncol) * 1.7 * font / 72 + 0.12
+
+
+def legend_height(lags: list[str], types: list[str], font: float, width: float) -> float:
+    """Height of the legend strip (0 without entries)."""
+    return legend_layout(lags, types, font, width)[1] if lags or types else 0.0

@@ -14,8 +14,9 @@ boxes computed here are the boxes the renderer draws.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -93,16 +94,15 @@ def _slot_candidates(r: float, w: float, h: float, g: float, along: tuple[float,
     return out
 
 
-def _rings(r: float, w: float, h: float, g: float, rings: int = 14) -> list[tuple[float, float]]:
-    out = []
+def _rings(r: float, w: float, h: float, g: float, rings: int = 14) -> Iterator[tuple[float, float]]:
     base = r + g + max(w, h) / 2
+    stretch = max(1.0, w / (2 * h))
     for k in range(1, rings + 1):
         rad = base + k * (h + g) * 0.75
         n = 12 + 4 * k
         for i in range(n):
             a = 2 * math.pi * i / n - math.pi / 2
-            out.append((rad * math.cos(a) * max(1.0, w / (2 * h)), rad * math.sin(a)))
-    return out
+            yield rad * math.cos(a) * stretch, rad * math.sin(a)
 
 
 def text_boxes(artists: Sequence[Any], renderer: Any) -> list[Box]:
@@ -155,7 +155,6 @@ def resolve(
         else:
             cands = _node_candidates(lab.radius, w, h, gap, lab.prefer)
         near = len(cands)
-        cands = cands + _rings(lab.radius, w, h, gap)
 
         def box_at(c):
             cx, cy = lab.anchor[0] + c[0] + dcx, lab.anchor[1] + c[1] + dcy
@@ -166,7 +165,7 @@ def resolve(
 
         chosen = None
         for strict in (True, False):
-            for i, c in enumerate(cands):
+            for i, c in enumerate(itertools.chain(cands, _rings(lab.radius, w, h, gap))):
                 b = box_at(c)
                 if inside(b) and not placed.hits(b) and not (strict and markers.hits(b)):
                     chosen, far = c, i >= near or i >= 16

@@ -30,12 +30,19 @@ from ._errors import ArgumentError, StateError
 from .summary import lagrangian_text
 from .validate import Plan
 
-__all__ = ["Scene", "SceneNode", "SceneEdge", "build_scene", "grid", "energy_values", "wrap_type", "FIRST", "LAST"]
+__all__ = ["Scene", "SceneNode", "SceneEdge", "build_scene", "grid", "energy_values", "wrap_type", "colors_of", "FIRST",
+           "LAST", "LAYER_COLOR", "SYNAPSE_COLOR", "LAYER_COLORS", "SYNAPSE_COLORS"]
 
 FIRST = ("input", "inputs", "visible", "image")
 LAST = ("label", "labels", "output", "outputs", "target")
 DETAILS = ("auto", "full", "compact")
 FULL_DETAIL_MAX_NODES = 20
+LAYER_COLOR = "#9ecae1"
+SYNAPSE_COLOR = "#fdae6b"
+# layers are coloured by Lagrangian, synapses by type, from these palettes (cycled)
+LAYER_COLORS = ("#9ecae1", "#a1d99b", "#fdd0a2", "#dadaeb", "#fcbba1", "#c7e9c0", "#bcbddc", "#fee391", "#d9d9d9",
+                "#9ebcda")
+SYNAPSE_COLORS = ("#fdae6b", "#fd8d3c", "#e6a0c4", "#c2a5cf", "#f4a582", "#bf812d", "#dfc27d", "#f1b6da")
 
 
 @dataclasses.dataclass
@@ -269,3 +276,16 @@ def energy_values(energies: Any, scene: Scene | None = None) -> tuple[dict[str, 
             if vals:
                 out[g.name] = float(sum(vals))
     return out, ("energy" if batch is None else f"energy (mean over {batch} samples)")
+
+
+def colors_of(scene: Scene) -> dict[str, str]:
+    """Node -> fill colour: a layer's (or group's) by its Lagrangian, a synapse's by its type."""
+    lags = list(dict.fromkeys(v.color_key for v in scene.nodes.values() if v.kind != "synapse"))
+    types = list(dict.fromkeys(v.color_key for v in scene.nodes.values() if v.kind == "synapse"))
+    out = {}
+    for name, v in scene.nodes.items():
+        if v.kind == "synapse":
+            out[name] = SYNAPSE_COLORS[types.index(v.color_key) % len(SYNAPSE_COLORS)]
+        else:
+            out[name] = LAYER_COLORS[lags.index(v.color_key) % len(LAYER_COLORS)]
+    return out

@@ -9,21 +9,24 @@ smallest. ``positions`` returns what ``draw_ham`` and ``layout_positions`` both 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from typing import Any
 
 from ._errors import ArgumentError
-from ._layout import Item, networkx_positions, place
+from ._layout import Item, Placement, networkx_positions, place
 from ._scene import Scene, build_scene
 from .validate import Plan
 
-__all__ = ["Sizes", "items", "legend_entries", "legend_layout", "legend_height", "fit", "positions", "check_font",
-           "MAX_INCHES", "MIN_FONT", "MARGIN"]
+__all__ = ["Sizes", "items", "legend_entries", "legend_texts", "legend_layout", "legend_width", "fit", "widen", "positions",
+           "check_font", "MAX_INCHES", "MIN_FONT", "MARGIN", "GROUP_LEGEND", "SHARED_LEGEND"]
 
 MAX_INCHES = 20.0
 MIN_FONT = 6.0
 MARGIN = 0.25
+GROUP_LEGEND = "collapsed group (×layers)"
+SHARED_LEGEND = "shares parameters"
 
 
 class Sizes:
@@ -96,14 +99,14 @@ def fit(scene_of, font: float | None, layered: bool):
         scene = scene_of(detail)
         for f in fonts:
             sz = Sizes(scene, f)
-            lags, types = legend_entries(scene)
-            legend_h = legend_height(lags, types, f, MAX_INCHES - 2 * MARGIN)
             if not layered:
-                return scene, sz, None, legend_h
+                return scene, sz, None
             pl = place(items(scene, sz), max_width=MAX_INCHES - 2 * MARGIN, aspect=2.2,
                        col_gap=0.35 * f / 72 + 0.04, row_gap=0.25 * f / 72, band_gap=0.9 * f / 72)
+            pl = widen(pl, legend_width(scene, sz))
+            legend_h = legend_layout(scene, sz, pl.box[1] - pl.box[0])[1]
             h = pl.box[3] - pl.box[2] + 2 * MARGIN + legend_h
-            best = (scene, sz, pl, legend_h)
+            best = (scene, sz, pl)
             if h <= MAX_INCHES:
                 return best
         if scene.detail == "compact":
@@ -117,6 +120,13 @@ def fit(scene_of, font: float | None, layered: bool):
     return best
 
 
+def widen(pl: Placement, width: float) -> Placement:
+    """The placement with its box widened, both sides alike, to at least ``width``."""
+    x0, x1, y0, y1 = pl.box
+    extra = max(0.0, width - (x1 - x0)) / 2
+    return dataclasses.replace(pl, box=(x0 - extra, x1 + extra, y0, y1))
+
+
 def check_font(font_size: Any) -> float | None:
     """``font_size`` as a float (``None`` stays ``None``); refuses sizes under ``MIN_FONT``."""
     if font_size is None:
@@ -127,12 +137,12 @@ def check_font(font_size: Any) -> float | None:
 
 
 def positions(plan: Plan, layout: Any, collapse: bool, first: Any, last: Any, font: float | None):
-    """Scene, sizes, positions, legend height, content box and inches per data unit."""
+    """Scene, sizes, positions, content box and inches per data unit (the box fits the legend)."""
     layered = isinstance(layout, str) and layout == "layered"
-    scene, sz, pl, legend_h = fit(lambda d: build_scene(plan, collapse=collapse, detail=d, first=first, last=last),
-                                   font, layered)
+    scene, sz, pl = fit(lambda d: build_scene(plan, collapse=collapse, detail=d, first=first, last=last), font,
+                        layered)
     if layered:
-        return scene, sz, dict(pl.pos), legend_h, pl.box, 1.0
+        return scene, sz, dict(pl.pos), pl.box, 1.0
     layers = scene.names("layer", "group")
     syns = scene.names("synapse")
     pos = networkx_positions(layers, syns, [(e.synapse, e.target) for e in scene.edges], layout)
@@ -142,18 +152,36 @@ def positions(plan: Plan, layout: Any, collapse: bool, first: Any, last: Any, fo
     ipu = target / extent
     pad = max(it.width for it in items(scene, sz)) / 2 + 0.3
     box = (min(xs) - pad / ipu, max(xs) + pad / ipu, min(ys) - pad / ipu, max(ys) + pad / ipu)
-    return scene, sz, pos, legend_h, box, ipu
+    lw = legend_width(scene, sz) / ipu
+    if box[1] - box[0] < lw:
+        extra = (lw - box[1] + box[0]) / 2
+        box = (box[0] - extra, box[1] + extra, box[2], box[3])
+    return scene, sz, pos, box, ipu
 
 
-def legend_layout(lags: list[str], types: list[str], font: float, width: float) -> tuple[int, float]:
-    """Columns and height (inches) of a legend strip ``width`` wide."""
-    n = len(lags) + len(types) + 2
-    chars = max([len(t) for t in lags + types] + [16])
-    per_col = (chars * 0.62 * font + 3.0 * font) / 72
-    ncol = max(1, min(n, int(width // per_col)))
-    return ncol, math.ceil(n / ncol) * 1.7 * font / 72 + 0.12
+def legend_texts(scene: Scene) -> list[tuple[str, str]]:
+    """``(marker kind, text)`` of every legend entry: Lagrangians, synapse types, groups, sharing."""
+    lags, types = legend_entries(scene)
+    out = [("layer", t) for t in lags] + [("synapse", t) for t in types]
+    if scene.groups:
+        out.append(("group", GROUP_LEGEND))
+    if any(v.shared for v in scene.nodes.values()):
+        out.append(("shared", SHARED_LEGEND))
+    return out
 
 
-def legend_height(lags: list[str], types: list[str], font: float, width: float) -> float:
-    """Height of the legend strip (0 without entries)."""
-    return legend_layout(lags, types, font, width)[1] if lags or types else 0.0
+def legend_width(scene: Scene, sz: Sizes, rows: int = 3) -> float:
+    """The width (inches) a figure needs for its legend in at most ``rows`` rows (or 20 inches)."""
+    n = len(legend_texts(scene))
+    per_col = legend_layout(scene, sz, MAX_INCHES)[2]
+    return min(MAX_INCHES - 2 * MARGIN, math.ceil(n / rows) * per_col) if n else 0.0
+
+
+def legend_layout(scene: Scene, sz: Sizes, width: float) -> tuple[int, float, float]:
+    """Columns, height and the width of one column (inches) of a legend strip ``width`` wide."""
+    texts = [t for _, t in legend_texts(scene)]
+    if not texts:
+        return 1, 0.0, 0.0
+    per_col = (max(sz.width(t) for t in texts) + 3.6 * sz.font) / 72
+    ncol = max(1, min(len(texts), int(width // per_col)))
+    return ncol, math.ceil(len(texts) / ncol) * 1.75 * sz.font / 72 + 0.12, per_col

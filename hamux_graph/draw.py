@@ -22,18 +22,12 @@ import numpy as np
 from ._collapse import Group, find_groups
 from ._errors import StateError, ValidationError
 from ._labels import Label, resolve
-from ._scene import Scene, build_scene, energy_values
-from ._sizing import MARGIN, MAX_INCHES, MIN_FONT, check_font, legend_entries, legend_layout, positions
+from ._scene import LAYER_COLOR, SYNAPSE_COLOR, Scene, build_scene, colors_of, energy_values
+from ._sizing import MARGIN, MAX_INCHES, MIN_FONT, check_font, legend_layout, legend_texts, positions
 from .validate import Plan, plan_graph
 
 __all__ = ["draw_ham", "layout_positions", "collapse_groups", "to_dot", "plot_energy", "dot_quote", "MAX_INCHES",
            "MIN_FONT"]
-
-LAYER_COLOR = "#9ecae1"
-SYNAPSE_COLOR = "#fdae6b"
-LAYER_COLORS = ("#9ecae1", "#a1d99b", "#fdd0a2", "#dadaeb", "#fcbba1", "#c7e9c0", "#bcbddc", "#fee391", "#d9d9d9",
-                "#9ebcda")
-SYNAPSE_COLORS = ("#fdae6b", "#fd8d3c", "#e6a0c4", "#c2a5cf", "#f4a582", "#bf812d", "#dfc27d", "#f1b6da")
 
 
 def _pyplot():
@@ -118,46 +112,36 @@ def layout_positions(
 
 
 def _colors(scene: Scene, values: dict[str, float], norm: Any, cmap: Any) -> dict[str, Any]:
-    lags, types = legend_entries(scene)
-    out = {}
-    for name, v in scene.nodes.items():
-        if norm is not None:
-            out[name] = cmap(norm(values[name])) if name in values else "#dddddd"
-        elif v.kind == "synapse":
-            out[name] = SYNAPSE_COLORS[types.index(v.color_key) % len(SYNAPSE_COLORS)]
-        else:
-            out[name] = LAYER_COLORS[lags.index(v.color_key) % len(LAYER_COLORS)]
-    return out
+    if norm is None:
+        return dict(colors_of(scene))
+    return {name: cmap(norm(values[name])) if name in values else "#dddddd" for name in scene.nodes}
 
 
-def _legend(fig: Any, ax: Any, scene: Scene, colors: dict[str, Any], font: float, own: bool, width: float) -> None:
+def _legend(fig: Any, ax: Any, scene: Scene, sz: Any, colors: dict[str, Any], own: bool, width: float) -> None:
     from matplotlib.lines import Line2D
 
-    handles, texts = [], []
-    seen: set[tuple[str, str]] = set()
+    first = {}
     for name, v in scene.nodes.items():
-        kind = "synapse" if v.kind == "synapse" else "layer"
-        if (kind, v.color_key) in seen:
-            continue
-        seen.add((kind, v.color_key))
-        handles.append(Line2D([], [], ls="none", marker="s" if kind == "synapse" else "o", markersize=font,
-                              markerfacecolor=colors[name], markeredgecolor="#333333"))
-        texts.append(v.color_key)
-    if scene.groups:
-        handles.append(Line2D([], [], ls="none", marker="o", markersize=font, markerfacecolor=LAYER_COLORS[0],
-                              markeredgecolor="#333333", markeredgewidth=2.2))
-        texts.append("collapsed group (×layers)")
-    if any(v.shared for v in scene.nodes.values()):
-        handles.append(Line2D([], [], ls="--", color="#555555", marker="s", markersize=font, markerfacecolor="white",
-                              markeredgecolor="#333333"))
-        texts.append("shares parameters")
+        first.setdefault(("synapse" if v.kind == "synapse" else "layer", v.color_key), name)
+    handles, texts, m = [], [], sz.font
+    for kind, text in legend_texts(scene):
+        if kind == "group":
+            h = Line2D([], [], ls="none", marker="o", markersize=m, markerfacecolor="white", markeredgecolor="#333333",
+                       markeredgewidth=2.0)
+        elif kind == "shared":
+            h = Line2D([], [], ls="--", color="#555555", marker="s", markersize=m, markerfacecolor="white",
+                       markeredgecolor="#333333")
+        else:
+            h = Line2D([], [], ls="none", marker="s" if kind == "synapse" else "o", markersize=m,
+                       markerfacecolor=colors[first[(kind, text)]], markeredgecolor="#333333")
+        handles.append(h)
+        texts.append(text)
     if own:
-        lags, types = legend_entries(scene)
-        ncol = legend_layout(lags, types, font, width)[0]
-        fig.legend(handles, texts, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=ncol, fontsize=font,
+        ncol = legend_layout(scene, sz, width)[0]
+        fig.legend(handles, texts, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=ncol, fontsize=sz.font,
                    frameon=False, handletextpad=0.3, columnspacing=1.2, borderaxespad=0.2)
     else:
-        ax.legend(handles, texts, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=font, frameon=False)
+        ax.legend(handles, texts, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=sz.font, frameon=False)
 
 
 def draw_ham(
@@ -222,7 +206,7 @@ def draw_ham(
     from matplotlib.patches import FancyArrowPatch
 
     plan, _ = _structure(obj)
-    scene, sz, pos, legend_h, box, ipu = positions(plan, layout, collapse, first, last, check_font(font_size))
+    scene, sz, pos, box, ipu = positions(plan, layout, collapse, first, last, check_font(font_size))
     values, clabel = energy_values(energies, scene)
     norm = None
     if values:
@@ -230,7 +214,7 @@ def draw_ham(
         lo, hi = min(vals), max(vals)
         norm = Normalize(lo - 0.5 if lo == hi else lo, hi + 0.5 if lo == hi else hi)
     show_legend = legend and norm is None and with_labels
-    legend_h = legend_h if show_legend else 0.0
+    legend_h = legend_layout(scene, sz, (box[1] - box[0]) * ipu)[1] if show_legend else 0.0
     own = ax is None
     cb_w = 1.0 if norm is not None else 0.0
     if own:
@@ -289,14 +273,14 @@ def draw_ham(
                 linestyle="--" if scene.nodes[s].shared else "-",
             )
             patch.set_gid("hamux-edge")
-            ax.add_patch(patch)
+            ax.add_artist(patch)  # one of ax.patches; the limits are set already
             if with_labels and scene.nodes[s].slots > 1:
                 cx, cy = (x1 + x2) / 2 + rad * (y2 - y1), (y1 + y2) / 2 - rad * (x2 - x1)
                 dx, dy = cx - x1, cy - y1
                 n = math.hypot(dx, dy) or 1.0
                 slot_specs.append((s, str(slot), (dx / n, dy / n)))
     if show_legend:
-        _legend(fig, ax, scene, colors, sz.font, own, MAX_INCHES - 2 * MARGIN)
+        _legend(fig, ax, scene, sz, colors, own, (box[1] - box[0]) * ipu)
     if with_labels:
         _place_labels(ax, scene, sz, pos, slot_specs, labels, own, legend_h, G)
     return ax

@@ -181,7 +181,7 @@
       return { xs: xs, w: x };
     });
     var full = Math.max.apply(null, rows.map(function (r) { return r.w; }));
-    var pos = new Map(), y0 = 0, box = [Infinity, Infinity, -Infinity, -Infinity];
+    var pos = new Map(), band = new Map(), y0 = 0, box = [Infinity, Infinity, -Infinity, -Infinity];
     bands.forEach(function (b, bi) {
       var bh = bandHeights(cols.slice(b[0], b[1])), shift = y0 + bh.top;
       for (var i = b[0]; i < b[1]; i++) {
@@ -189,13 +189,14 @@
         cols[i].forEach(function (it) {
           var y = shift - bh.ys.get(it.id);
           pos.set(it.id, [cx, y]);
+          band.set(it.id, bi);
           box[0] = Math.min(box[0], cx - it.f.w / 2); box[2] = Math.max(box[2], cx + it.f.w / 2);
           box[1] = Math.min(box[1], y - it.f.above); box[3] = Math.max(box[3], y + it.f.below);
         });
       }
       y0 = shift - bh.bottom + BAND_GAP;
     });
-    return { pos: pos, box: box, bands: bands.length };
+    return { pos: pos, band: band, box: box, bands: bands.length };
   }
 
   // ---- energy colours -----------------------------------------------------------------------
@@ -301,18 +302,26 @@
       el("text", { class: i ? "sub" : "name", y: (r + GAP + 11 + i * LINE).toFixed(1) }, g).textContent = t;
     });
   }
-  function drawFrame(grp, pos, byId) {
-    var box = [Infinity, Infinity, -Infinity, -Infinity];
+  function drawFrame(grp, pos, byId) {  // one framed box per band the group's members lie in
+    var boxes = new Map();
     grp.layers.concat(grp.synapses).forEach(function (m) {
       var p = pos.get(m), n = byId.get(m);
       if (!p || !n) { return; }
+      var b = placed.band.get(m);
+      if (!boxes.has(b)) { boxes.set(b, [Infinity, Infinity, -Infinity, -Infinity]); }
+      var box = boxes.get(b);
       box[0] = Math.min(box[0], p[0] - n.f.w / 2); box[2] = Math.max(box[2], p[0] + n.f.w / 2);
       box[1] = Math.min(box[1], p[1] - n.f.above); box[3] = Math.max(box[3], p[1] + n.f.below);
     });
-    if (!isFinite(box[0])) { return; }
-    var g = el("g", { class: "frame", "data-group": grp.id }, gFrames);
-    el("rect", { x: box[0] - 6, y: box[1] - 20, width: box[2] - box[0] + 12, height: box[3] - box[1] + 26, rx: 6 }, g);
-    el("text", { x: box[0] - 2, y: box[1] - 7 }, g).textContent = "\u25be " + grp.label + " (click to collapse)";
+    var g = el("g", { class: "frame", "data-group": grp.id }, gFrames), first = true;
+    Array.from(boxes.keys()).sort(function (a, b) { return a - b; }).forEach(function (b) {
+      var box = boxes.get(b);
+      el("rect", { x: box[0] - 6, y: box[1] - 20, width: box[2] - box[0] + 12, height: box[3] - box[1] + 26, rx: 6 }, g);
+      if (first) {
+        el("text", { x: box[0] - 2, y: box[1] - 7 }, g).textContent = "\u25be " + grp.label + " (click to collapse)";
+        first = false;
+      }
+    });
   }
 
   // ---- view: fit, pan, zoom -----------------------------------------------------------------

@@ -114,7 +114,9 @@ def _names(plan: Plan, given: Iterable[str] | None, default: tuple[str, ...], wh
     return out
 
 
-def grid(plan: Plan, first: Iterable[str] | None = None, last: Iterable[str] | None = None) -> dict[str, tuple[int, tuple]]:
+def grid(
+    plan: Plan, first: Iterable[str] | None = None, last: Iterable[str] | None = None
+) -> dict[str, tuple[int, tuple]]:
     """``{node: (column, key)}`` of every layer and synapse of the full graph (module docstring).
 
     Raises:
@@ -220,7 +222,8 @@ def build_scene(
             g = firsts[l]
             lines = _layer_lines(g.label, plan, detail, l)
             if detail == "full" and g.synapses:
-                lines = lines + (f"via {g.synapses[0]}…{g.synapses[-1]}" if len(g.synapses) > 1 else f"via {g.synapses[0]}",)
+                via = f"{g.synapses[0]}…{g.synapses[-1]}" if len(g.synapses) > 1 else g.synapses[0]
+                lines = lines + (f"via {via}",)
             nodes[g.name] = SceneNode(
                 g.name, "group", lines, lag, neurons=layer.size, members=g.members, col=cells[l][0], key=cells[l][1]
             )

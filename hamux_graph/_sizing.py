@@ -19,8 +19,8 @@ from ._layout import Item, Placement, networkx_positions, place
 from ._scene import Scene, build_scene
 from .validate import Plan
 
-__all__ = ["Sizes", "items", "legend_entries", "legend_texts", "legend_layout", "legend_width", "fit", "widen", "positions",
-           "check_font", "MAX_INCHES", "MIN_FONT", "MARGIN", "GROUP_LEGEND", "SHARED_LEGEND"]
+__all__ = ["Sizes", "items", "legend_entries", "legend_texts", "legend_layout", "legend_width", "fit", "widen",
+           "positions", "check_font", "MAX_INCHES", "MIN_FONT", "MARGIN", "GROUP_LEGEND", "SHARED_LEGEND"]
 
 MAX_INCHES = 20.0
 MIN_FONT = 6.0

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 from jaxtyping import Array, Float

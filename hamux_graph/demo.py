@@ -178,12 +178,10 @@ def run_demo(
         hg.save(model, model_file)
     else:
         log("saved model: skipped (this install has no hg.save)")
-    if hasattr(ham, "to_html"):
-        ham.to_html(path("classifier.html"), title="hn classifier (zoo.create('hn'))")
+    ham.to_html(path("classifier.html"), title="hn classifier (zoo.create('hn'))")
     if plt is not None:
         _figures(plt, hg, ham, memory_ham, model, history, Xte, stored, probes, retrieved, exact, r_energies, path)
-        if hasattr(hg, "animate_retrieval"):
-            _retrieval_animation(hg, memory, stored, probes, path("retrieval.gif"))
+        _retrieval_animation(hg, memory, stored, probes, path("retrieval.gif"))
     else:
         log("figures: skipped (matplotlib is not installed: pip install hamux_graph[draw])")
 
@@ -206,7 +204,8 @@ def run_demo(
     }
 
 
-def _retrieval_animation(hg, memory, stored, probes, gif, n=8, steps=60, shown=(0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 36, 60)):
+def _retrieval_animation(hg, memory, stored, probes, gif, n=8, steps=60,
+                         shown=(0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 36, 60)):
     """States and energy converging for the first ``n`` probes: one Euler step at a time, the
     steps in ``shown`` as frames (most of the change happens in the first few)."""
     xs = memory.init_states(batch_size=n)

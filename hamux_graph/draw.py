@@ -30,6 +30,9 @@ __all__ = ["draw_ham", "layout_positions", "collapse_groups", "to_dot", "plot_en
            "MIN_FONT"]
 
 
+_RING = 2.5  # points between a group's disc and its ring
+
+
 def _pyplot():
     try:
         import matplotlib.pyplot as plt
@@ -53,6 +56,13 @@ def _structure(obj: Any) -> tuple[Plan, dict[str, str | None]]:
             f"{type(obj).__name__}. Call ham.draw() / ham.to_dot() on a HAM."
         )
     return plan, {n: plan.shares(n) for n in plan.synapse_names}
+
+
+def _drawable(obj: Any) -> Plan:
+    plan = _structure(obj)[0]
+    if not plan.layer_names:
+        raise ValidationError("the HAM has no layers to draw. Add one with ham.add_layer(name, layer) first.")
+    return plan
 
 
 def collapse_groups(obj: Any) -> tuple[Group, ...]:
@@ -96,8 +106,9 @@ def layout_positions(
         font_size: the label font size the layout makes room for (default: chosen).
 
     Raises:
-        ValidationError: for an unknown layout name or positions missing nodes.
-        ArgumentError: for ``first``/``last`` naming no layer.
+        ValidationError: for a graph without layers, an unknown layout name or positions
+            missing nodes.
+        ArgumentError: for ``first``/``last`` naming no layer or a font size under 6 pt.
 
     Example:
         >>> import hamux_graph as hg
@@ -107,8 +118,7 @@ def layout_positions(
         >>> pos["s"][0] == pos["v"][0] and pos["s"][1] > pos["v"][1]
         True
     """
-    plan, _ = _structure(obj)
-    return positions(plan, layout, collapse, first, last, check_font(font_size))[2]
+    return positions(_drawable(obj), layout, collapse, first, last, check_font(font_size))[2]
 
 
 def _colors(scene: Scene, values: dict[str, float], norm: Any, cmap: Any) -> dict[str, Any]:
@@ -190,6 +200,7 @@ def draw_ham(
 
     Raises:
         ImportError: without matplotlib (the ``draw`` extra).
+        ValidationError: for a graph without layers, or an unknown layout.
         ArgumentError: for a font size under 6 pt or ``first``/``last`` naming no layer.
 
     Example:
@@ -205,8 +216,7 @@ def draw_ham(
     from matplotlib.colors import Normalize
     from matplotlib.patches import FancyArrowPatch
 
-    plan, _ = _structure(obj)
-    scene, sz, pos, box, ipu = positions(plan, layout, collapse, first, last, check_font(font_size))
+    scene, sz, pos, box, ipu = positions(_drawable(obj), layout, collapse, first, last, check_font(font_size))
     values, clabel = energy_values(energies, scene)
     norm = None
     if values:
@@ -241,7 +251,7 @@ def draw_ham(
     L, G, S = scene.names("layer"), scene.names("group"), scene.names("synapse")
     scatter(L, "o", "hamux-layers", linewidths=1.0)
     if G:
-        ring = ax.scatter([pos[n][0] for n in G], [pos[n][1] for n in G], s=[(2 * radius[n] + 5) ** 2 for n in G],
+        ring = ax.scatter([pos[n][0] for n in G], [pos[n][1] for n in G], s=[(2 * (radius[n] + _RING)) ** 2 for n in G],
                           facecolors="white", edgecolors="#333333", linewidths=1.0, zorder=2.5)
         ring.set_gid("hamux-group-rings")
         scatter(G, "o", "hamux-groups", linewidths=1.6)
@@ -257,7 +267,6 @@ def draw_ham(
             fig.colorbar(mappable, cax=cax, label=clabel)
         else:
             fig.colorbar(mappable, ax=ax, label=clabel, shrink=0.8)
-    labels: list[Label] = []
     by_pair: dict[tuple[str, str], list[int]] = {}
     for e in scene.edges:
         by_pair.setdefault((e.synapse, e.target), []).append(e.slot)
@@ -269,7 +278,7 @@ def draw_ham(
         for slot, rad in zip(slots, rads):
             patch = FancyArrowPatch(
                 (x1, y1), (x2, y2), connectionstyle=f"arc3,rad={rad}", arrowstyle="-", color="#555555",
-                linewidth=1.0, shrinkA=radius[s], shrinkB=radius[t] + (2.5 if t in G else 0.0), zorder=1,
+                linewidth=1.0, shrinkA=radius[s], shrinkB=radius[t] + (_RING if t in G else 0.0), zorder=1,
                 linestyle="--" if scene.nodes[s].shared else "-",
             )
             patch.set_gid("hamux-edge")
@@ -282,12 +291,20 @@ def draw_ham(
     if show_legend:
         _legend(fig, ax, scene, sz, colors, own, (box[1] - box[0]) * ipu)
     if with_labels:
-        _place_labels(ax, scene, sz, pos, slot_specs, labels, own, legend_h, G)
+        keep_out = (cb_w, legend_h) if own else None
+        _place_labels(ax, scene, sz, pos, slot_specs, keep_out, set(G))
     return ax
 
 
-def _place_labels(ax, scene, sz, pos, slot_specs, labels, own, legend_h, groups) -> None:
+def _place_labels(ax, scene, sz, pos, slot_specs, keep_out, groups) -> None:
+    """Annotate every node and slot, then move the labels apart (``_labels.resolve``).
+
+    ``keep_out`` is ``(colorbar width, legend height)`` in inches for a figure of our own
+    (labels stay inside the figure, off the legend strip and the colorbar), or ``None`` for
+    a given Axes (labels stay within it).
+    """
     fig = ax.figure
+    labels: list[Label] = []
     ax.apply_aspect()
     dpi = fig.dpi
     px = dpi / 72.0
@@ -295,7 +312,7 @@ def _place_labels(ax, scene, sz, pos, slot_specs, labels, own, legend_h, groups)
     order = scene.names("group") + scene.names("layer") + scene.names("synapse")
     for n in order:
         v = scene.nodes[n]
-        r = sz.radius[n] + (2.5 if n in groups else 0.0)
+        r = sz.radius[n] + (_RING if n in groups else 0.0)
         up = v.kind == "synapse"
         h = sz.text_height(len(v.lines))
         ann = ax.annotate("\n".join(v.lines), pos[n], xytext=(0, (r + 2 + h / 2) * (1 if up else -1)),
@@ -312,10 +329,10 @@ def _place_labels(ax, scene, sz, pos, slot_specs, labels, own, legend_h, groups)
     obstacles = []
     for n in scene.nodes:
         x, y = to_disp(pos[n])
-        r = (sz.radius[n] + (2.5 if n in groups else 0.0)) * px
+        r = (sz.radius[n] + (_RING if n in groups else 0.0)) * px
         obstacles.append((x - r, y - r, x + r, y + r))
-    if own:
-        bounds = (0.0, 0.0, fig.bbox.width, fig.bbox.height - legend_h * dpi)
+    if keep_out is not None:
+        bounds = (0.0, 0.0, fig.bbox.width - keep_out[0] * dpi, fig.bbox.height - keep_out[1] * dpi)
     else:
         bb = ax.bbox
         bounds = (bb.x0 - 4 * px, bb.y0 - 4 * px, bb.x1 + 4 * px, bb.y1 + 4 * px)

@@ -142,9 +142,24 @@ def page_data(
 ) -> dict[str, Any]:
     """The JSON the page draws: nodes with grid cells and cards, groups, slot edges, energies.
 
+    Takes the arguments of ``page_html``.
+
+    Returns:
+        ``{"title", "collapsed", "nodes", "groups", "edges", "energy"}``: every layer and
+        synapse with its grid cell (``col``, ``key``), colour, hover card and group, the
+        groups (``_collapse``), one edge per slot, and the energies or trace (or ``None``).
+
     Raises:
         ValidationError: for something that is not a plan or a HAM graph.
         StateError: for energies or a trace that are not ``energy_tree`` / ``energy_trace`` output.
+
+    Example:
+        >>> import hamux_graph as hg
+        >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+        >>> ham.add_synapse("s", hg.DenseSynapse(), layers=("v", "v"))
+        >>> data = page_data(ham.plan())
+        >>> [n["id"] for n in data["nodes"]], [e["slot"] for e in data["edges"]]
+        (['v', 's'], [0, 1])
     """
     plan = _plan(obj)
     if energies is not None and trace is not None:
@@ -183,7 +198,8 @@ def page_data(
         lead = plan.layer(g.layers[0])
         kinds = sorted({type(plan.synapse_of(s)).__name__ for s in g.synapses})
         gdata.append({
-            "id": g.name, "label": g.label, "members": g.members, "layers": list(g.layers), "synapses": list(g.synapses),
+            "id": g.name, "label": g.label, "members": g.members, "layers": list(g.layers),
+            "synapses": list(g.synapses),
             "card": [
                 ["kind", "group (collapsed run)"],
                 ["members", f"{len(g.layers)} layers, {len(g.synapses)} synapses"],

@@ -176,6 +176,8 @@ def test_layout_follows_the_data_flow():
         layout_positions(ham.plan(), first=["nope"])
     with pytest.raises(hg.ArgumentError, match="font_size must be a number >= 6"):
         ham.draw(font_size=4)
+    with pytest.raises(hg.ValidationError, match="no layers to draw"):
+        hg.HAM().draw()
     # a long chain wraps into bands (a serpentine): the second band runs right to left
     pos = layout_positions(chain(128, skip=False).plan())
     ys = sorted({round(p[1], 6) for n, p in pos.items() if n.startswith("x")})

@@ -37,8 +37,14 @@ class Sizes:
     """
 
     def __init__(self, scene: Scene, font: float):
-        from matplotlib.backends.backend_agg import RendererAgg
-        from matplotlib.font_manager import FontProperties
+        try:
+            from matplotlib.backends.backend_agg import RendererAgg
+            from matplotlib.font_manager import FontProperties
+        except ImportError as e:
+            raise ImportError(
+                "laying out a drawing measures its labels with matplotlib, which is not installed. Install the "
+                "'draw' extra: pip install 'hamux_graph[draw]'"
+            ) from e
 
         self.font = font
         self.slot_font = max(MIN_FONT, font - 1.0)

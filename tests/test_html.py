@@ -15,7 +15,6 @@ import json
 import re
 import time
 
-import jax
 import numpy as np
 import pytest
 
@@ -154,10 +153,12 @@ def test_collapsed_chain_hover_expand_and_screenshot(browser, tmp_path):
 @pytest.mark.browser
 def test_full_page_with_an_energy_trace_in_an_iframe(browser, tmp_path):
     ham = chain(6)  # one group (x1…x2), drawn expanded
-    model = ham.compile(key=jax.random.key(0))
-    xs = model.init_states(batch_size=2, key=jax.random.key(1))
-    trace = model.energy_trace(xs, steps=10, dt=0.1, clamp=("x0",))
-    page = page_html(model.plan(), collapse=False, trace=trace)
+    # shaped like model.energy_trace(xs, steps=10) of a batch of 2 (docs/drawing.md runs the real one)
+    rng = np.random.default_rng(0)
+    plan = ham.plan()
+    trace = {part: {n: np.cumsum(rng.normal(size=(11, 2)), axis=0) for n in names}
+             for part, names in (("layers", plan.layer_names), ("synapses", plan.synapse_names))}
+    page = page_html(plan, collapse=False, trace=trace)
     url = load(browser, tmp_path, "trace.html", page)
     assert counts(browser) == expected_counts(ham, collapsed=False) == [6, 6, 0]
     assert browser.evaluate("document.querySelectorAll('.frame').length") == 1

@@ -89,6 +89,7 @@ from ._eqprop import eqprop_grad as eqprop_grad
 
 # 6 present
 from .draw import plot_energy as plot_energy
+from .animation import animate_retrieval as animate_retrieval
 
 # 7 api: the user-facing classes
 from ._api import CompiledHAM as CompiledHAM, HAM as HAM
@@ -166,6 +167,7 @@ __all__ = [
     "solve",
     "eqprop_grad",
     "plot_energy",
+    "animate_retrieval",
     "HAM",
     "CompiledHAM",
     "parallel",

@@ -17,6 +17,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from . import _builder as B
 from . import _euler
 from . import _jitcache
+from . import _trace
 from . import _schema as A
 from ._adjoint import AbstractAdjoint, ImplicitAdjoint
 from ._builder import checked_copy, graph_of_plan
@@ -28,6 +29,7 @@ from ._relax import RelaxResult, relax
 from ._types import ClampSpec, Shape
 from .compile import check_key, compile_fields, plan_of
 from .draw import draw_ham, to_dot
+from .html import write_html
 from .lagrangians import Lagrangian
 from .layers import Layer
 from .summary import summarize, summarize_model
@@ -263,18 +265,25 @@ class HAM:
 
     # ---- drawing ---------------------------------------------------------------
 
-    def draw(self, ax: Any = None, layout: Any = "layered", energies: Any = None, **kwargs: Any) -> Any:
+    def draw(
+        self, ax: Any = None, layout: Any = "layered", energies: Any = None, *, collapse: bool = False, **kwargs: Any
+    ) -> Any:
         """Draw the hypergraph with matplotlib (needs the ``draw`` extra).
 
-        Layers are circles (labelled with name, shape, Lagrangian; sized by neuron count),
-        synapses squares (labelled with their type), one edge per argument slot with its
-        slot number; self-connections are parallel arcs. See ``hamux_graph.draw.draw_ham``.
+        The layered layout follows the data flow; figure and font size are chosen from the
+        graph (at most 20 × 20 inches, at least 6 pt) and no two labels overlap. Layers are
+        circles coloured by Lagrangian and sized by neuron count, synapses squares coloured
+        by type, one edge per argument slot with its slot number; a legend names the
+        colours. See ``hamux_graph.draw.draw_ham``.
 
         Args:
-            ax: matplotlib Axes to draw into (a new figure when ``None``).
+            ax: matplotlib Axes to draw into (a new figure sized to the graph when ``None``).
             layout: ``"layered"``, a networkx layout name, a callable or a dict of positions.
             energies: optional ``model.energy_tree(xs)`` to colour nodes by energy.
-            **kwargs: passed on to ``draw_ham`` (``cmap``, ``with_labels``, ``font_size``).
+            collapse: draw each run of identical layers and links as one node labelled
+                ``x1…x11 ×11`` (the rule: docs/drawing.md).
+            **kwargs: passed on to ``draw_ham`` (``first``, ``last``, ``cmap``,
+                ``with_labels``, ``font_size``, ``legend``).
 
         Returns:
             The matplotlib Axes.
@@ -285,7 +294,33 @@ class HAM:
             >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
             >>> ax = ham.draw()
         """
-        return draw_ham(self.plan(), ax=ax, layout=layout, energies=energies, **kwargs)
+        return draw_ham(self.plan(), ax=ax, layout=layout, energies=energies, collapse=collapse, **kwargs)
+
+    def to_html(self, path: Any, *, collapse: bool = True, energies: Any = None, trace: Any = None,
+                title: str | None = None) -> None:
+        """Write the hypergraph as one self-contained interactive HTML page.
+
+        The page (inline script and style, no network, works offline and in an iframe)
+        has pan and zoom, hover cards, search by name, groups that expand and collapse on
+        a click, and an optional energy panel. See ``hamux_graph.html.page_html``.
+
+        Args:
+            path: the ``.html`` file to write (atomically).
+            collapse: start with every group collapsed (click one to expand it).
+            energies: optional ``model.energy_tree(xs)``: nodes coloured by energy.
+            trace: optional ``model.energy_trace(xs, ...)``: per-component energy traces
+                with a step slider.
+            title: the page title (default: a count of layers and synapses).
+
+        Example:
+            >>> import os, tempfile, hamux_graph as hg
+            >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+            >>> path = os.path.join(tempfile.mkdtemp(), "m.html")
+            >>> ham.to_html(path)
+            >>> open(path, encoding="utf-8").read(15)
+            '<!DOCTYPE html>'
+        """
+        write_html(self.plan(), path, collapse=collapse, energies=energies, trace=trace, title=title)
 
     def to_dot(self) -> str:
         """Graphviz DOT text of the hypergraph (render with ``dot -Tpng``)."""
@@ -349,6 +384,36 @@ class CompiledHAM(AbstractEnergyCore):
             has ``steps + 1`` entries (``(steps + 1, B)`` for batched states).
         """
         return _euler.run(self, xs, steps=steps, dt=dt, clamp=clamp)
+
+    def energy_trace(
+        self, xs: StatesLike, steps: int = 50, dt: float | Array = 0.1, clamp: ClampSpec = None
+    ) -> dict[str, dict[str, Float[Array, "steps+1 *batch"]]]:
+        """Every node's energy along ``steps`` Euler steps, in one compiled ``lax.scan``.
+
+        The same steps as ``run``; the result is shaped like ``energy_tree`` with a leading
+        step axis: ``{"layers": {name: (steps + 1, *batch)}, "synapses": {...}}``, entry
+        ``t`` after ``t`` steps, so the components at each step sum to ``run``'s energies.
+
+        Args:
+            xs: initial states dict (optionally batched), or ``PackedStates``.
+            steps: number of steps.
+            dt: step size.
+            clamp: layer names held fixed, or ``{layer: bool mask}`` (``True`` = held).
+
+        Raises:
+            StateError: for states or clamps that do not match the model.
+            ArgumentError: for a bad ``steps`` or ``dt``.
+
+        Example:
+            >>> import jax, hamux_graph as hg
+            >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((4,)))
+            >>> ham.add_synapse("self", hg.DenseSynapse(), layers=("v", "v"))
+            >>> model = ham.compile(key=jax.random.key(0))
+            >>> tr = model.energy_trace(model.init_states(batch_size=2, key=jax.random.key(1)), steps=5)
+            >>> tr["layers"]["v"].shape, tr["synapses"]["self"].shape
+            ((6, 2), (6, 2))
+        """
+        return _trace.energy_trace(self, xs, steps=steps, dt=dt, clamp=clamp)
 
     def relax(
         self,

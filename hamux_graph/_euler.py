@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from . import _grouping, _jitcache, _stacking
 from ._dynamics import check_batched_clamp, check_dt, check_steps, clamped_update, normalize_clamp
 from ._energy import AbstractEnergyCore
-from ._types import Clamp, ClampSpec
+from ._types import Clamp
 from .packed import PackedStates, regroup
 
 __all__ = ["step", "run"]

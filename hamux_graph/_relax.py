@@ -23,7 +23,6 @@ from jaxtyping import Array, Bool, Float, Int
 
 from ._adjoint import AbstractAdjoint, ImplicitAdjoint
 from ._dynamics import (
-    RELAX_HINT,
     check_batched_clamp,
     check_scalar,
     check_steps,
@@ -34,8 +33,7 @@ from ._dynamics import (
 )
 from ._energy import AbstractEnergyCore, StatesLike
 from ._errors import ArgumentError
-from ._types import Clamp, ClampSpec, States
-from .packed import PackedStates
+from ._types import Clamp
 
 __all__ = ["RelaxResult", "relax", "relax_loop"]
 
@@ -193,7 +191,7 @@ def check_adjoint(adjoint: Any) -> AbstractAdjoint:
 
 
 def relax(
-    model: "CompiledHAM",
+    model: AbstractEnergyCore,
     xs: StatesLike,
     *,
     tol: float = 1e-5,

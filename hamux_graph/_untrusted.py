@@ -3,9 +3,8 @@
 Readers never trust a file's size, compression or markup: ``read_limited`` caps the bytes
 read, ``check_compression`` refuses compressed content unless asked for (and caps what
 decompression produces), ``check_xml_text`` refuses binary data, non-UTF-8 text and DTD or
-entity declarations before any XML parser sees the text. Writers go through
-``atomic_write``: a temporary file in the target folder, then a rename, so a reader never
-sees a half-written file.
+entity declarations before any XML parser sees the text. (Writers use
+``_files.atomic_write``.)
 """
 
 from __future__ import annotations
@@ -16,13 +15,11 @@ import io
 import lzma
 import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
-from typing import Any
 
 from ._errors import FormatError
 
-__all__ = ["read_limited", "check_compression", "decompress", "check_xml_text", "check_graphml_structure", "atomic_write", "COMPRESSED_SUFFIXES"]
+__all__ = ["read_limited", "check_compression", "decompress", "check_xml_text", "check_graphml_structure", "COMPRESSED_SUFFIXES"]
 
 COMPRESSED_SUFFIXES = (".gz", ".gzip", ".bz2", ".xz", ".lzma", ".zst", ".zip")
 _MAGIC = {
@@ -160,33 +157,3 @@ def _xml_bool(text: str) -> bool:
     if text.lower() in ("false", "0"):
         return False
     raise ValueError(text)
-
-
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
-
-    The file gets the permissions a plain ``open(path, "wb")`` would (``0o666`` less the
-    umask). On any failure the temporary file is removed and ``path`` is untouched.
-
-    Raises:
-        OSError: naming ``path`` (a missing folder, a directory at ``path``, no permission).
-    """
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    if os.path.isdir(target):
-        raise IsADirectoryError(21, f"cannot write {target!r}: it is a directory; give a file name", target)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".hamux-", suffix=".tmp", dir=folder)
-    except OSError as e:
-        raise type(e)(e.errno, f"cannot write {target!r}: {e.strerror}", target) from None
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise

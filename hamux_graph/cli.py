@@ -5,6 +5,7 @@ Usage::
     hamux-graph info FILE                 # summary table of a .graphml or saved model
     hamux-graph validate FILE             # exit 0 if valid, 1 with the error otherwise
     hamux-graph draw FILE -o out.png      # draw the architecture (needs matplotlib)
+    hamux-graph draw FILE -o out.html     # the interactive page (one self-contained file)
     hamux-graph convert IN OUT            # saved model <-> GraphML (by OUT's suffix)
 
 A file is recognised by its content: a zip archive is a saved model (``hg.save``),
@@ -96,14 +97,21 @@ def _run_validate(args: argparse.Namespace) -> int:
 
 def _configure_draw(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="a .graphml file or a saved model")
-    p.add_argument("-o", "--output", required=True, help="image file to write (.png, .svg, .pdf, ...)")
+    p.add_argument("-o", "--output", required=True,
+                   help="file to write: an image (.png, .svg, .pdf, ...) or an interactive page (.html)")
     p.add_argument("--layout", default="layered", help="layered (default), spring, kamada_kawai, circular, shell, ...")
+    p.add_argument("--collapse", action=argparse.BooleanOptionalAction, default=None,
+                   help="draw each run of identical layers as one node (default: on for .html, off for images)")
     p.add_argument("--dpi", type=_positive_int, default=150, help="resolution of raster images (default 150)")
     _add_read_options(p)
 
 
 def _run_draw(args: argparse.Namespace) -> int:
     ham, _ = _read(args, args.file, weights=False)
+    if args.output.lower().endswith((".html", ".htm")):
+        ham.to_html(args.output, collapse=True if args.collapse is None else args.collapse)
+        print(f"wrote {args.output}")
+        return 0
     try:
         import matplotlib
     except ImportError:
@@ -116,10 +124,10 @@ def _run_draw(args: argparse.Namespace) -> int:
     plt.close("all")
     if ext not in formats:
         raise ArgumentError(
-            f"-o/--output {args.output!r}: the file name must end in an image format matplotlib writes, one of "
-            f"{sorted('.' + f for f in formats)} (for example m.png)."
+            f"-o/--output {args.output!r}: the file name must end in .html (an interactive page) or an image "
+            f"format matplotlib writes, one of {sorted('.' + f for f in formats)} (for example m.png)."
         )
-    ax = ham.draw(layout=args.layout)
+    ax = ham.draw(layout=args.layout, collapse=bool(args.collapse))
     ax.figure.savefig(args.output, dpi=args.dpi, bbox_inches="tight", format=ext)
     plt.close(ax.figure)
     print(f"wrote {args.output}")
@@ -162,7 +170,7 @@ def _run_convert(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "info": ("print the summary table of a GraphML file or saved model", _configure_info, _run_info),
     "validate": ("check a file; exit 0 if valid, 1 with the error", _configure_validate, _run_validate),
-    "draw": ("draw the architecture to an image file", _configure_draw, _run_draw),
+    "draw": ("draw the architecture to an image file or an interactive HTML page", _configure_draw, _run_draw),
     "convert": ("convert between a saved model and its GraphML", _configure_convert, _run_convert),
 }
 

@@ -8,8 +8,9 @@ In a couple of minutes on a laptop CPU it goes through the whole library on real
 3. reports the accuracy on a fixed held-out 25 % split;
 4. stores binarised digits in a modern Hopfield memory and retrieves them from copies
    with 40 % of the pixels erased;
-5. writes the GraphML architecture, the saved model, the topology drawings and the plots
-   into one folder (default ``out/demo/``);
+5. writes the GraphML architecture, the saved model, the topology drawings, an interactive
+   page of the classifier, the plots and an animation of the retrieval into one folder
+   (default ``out/demo/``);
 6. reloads the saved model and checks that its predictions are identical.
 
 Needs the ``examples`` extra (scikit-learn, matplotlib, tqdm):
@@ -177,8 +178,10 @@ def run_demo(
         hg.save(model, model_file)
     else:
         log("saved model: skipped (this install has no hg.save)")
+    ham.to_html(path("classifier.html"), title="hn classifier (zoo.create('hn'))")
     if plt is not None:
         _figures(plt, hg, ham, memory_ham, model, history, Xte, stored, probes, retrieved, exact, r_energies, path)
+        _retrieval_animation(hg, memory, stored, probes, path("retrieval.gif"))
     else:
         log("figures: skipped (matplotlib is not installed: pip install hamux_graph[draw])")
 
@@ -201,14 +204,29 @@ def run_demo(
     }
 
 
+def _retrieval_animation(hg, memory, stored, probes, gif, n=8, steps=60,
+                         shown=(0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 36, 60)):
+    """States and energy converging for the first ``n`` probes: one Euler step at a time, the
+    steps in ``shown`` as frames (most of the change happens in the first few)."""
+    xs = memory.init_states(batch_size=n)
+    xs["visible"] = jnp.asarray(probes[:n])
+    frames = [np.asarray(memory.activations(xs)["visible"])]
+    energies = [np.asarray(memory.energy(xs))[None]]
+    for t in range(1, steps + 1):
+        xs, e = memory.run(xs, steps=1, dt=0.1)
+        energies.append(np.asarray(e[1:]))
+        if t in shown:
+            frames.append(np.asarray(memory.activations(xs)["visible"]))
+    hg.animate_retrieval(np.stack(frames), np.concatenate(energies), gif, steps=list(shown), targets=stored[:n],
+                         title="retrieval from 40 % erased pixels", fps=3)
+
+
 def _figures(plt, hg, ham, memory_ham, model, history, Xte, stored, probes, retrieved, exact, r_energies, path):
     if hasattr(ham, "draw"):
-        for h, name, title in ((ham, "classifier_topology.png", "hn classifier"), (memory_ham, "memory_topology.png", "modern Hopfield memory")):
-            fig, ax = plt.subplots(figsize=(6, 4))
-            h.draw(ax=ax)
-            ax.set_title(title)
-            fig.savefig(path(name), dpi=100, bbox_inches="tight")
-            plt.close(fig)
+        for h, name in ((ham, "classifier_topology.png"), (memory_ham, "memory_topology.png")):
+            ax = h.draw()  # a figure sized to the graph, with a legend of the colours
+            ax.figure.savefig(path(name), dpi=100, bbox_inches="tight")
+            plt.close(ax.figure)
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
     a1.plot(history["loss"], marker="o")

@@ -1,30 +1,36 @@
-"""Drawing a HAM: matplotlib figures, Graphviz DOT text and energy traces.
+"""Drawing a HAM: matplotlib figures that stay readable at any size, DOT text, energy traces.
 
-Layers are circles (area grows with the neuron count) labelled with name, shape and
-Lagrangian; synapses are squares labelled with their type. Every argument slot is one
-edge, numbered when the synapse has several slots; parallel edges (self-connections, a
-layer used twice) are drawn as distinct arcs. matplotlib is imported only when drawing
+``draw_ham`` lays the graph out along the data flow (``_scene`` ranks the layers,
+``_layout`` places them in bands, serpentine when the flow is long), chooses the figure
+size (at most 20 × 20 inches) and the font size (at least 6 pt) from the graph, draws the
+nodes and one edge per argument slot, then measures every text with the renderer and
+moves labels until no two overlap (``_labels``). Layers are circles coloured by
+Lagrangian, sized by the logarithm of their neuron count; synapses are squares coloured
+by type; a legend names the colours. ``collapse=True`` draws each run of identical layers
+and links as one node (``_collapse``). matplotlib is imported only when drawing
 (``pip install 'hamux_graph[draw]'``).
 """
 
 from __future__ import annotations
 
 import math
-import re
-from typing import Any, Callable, Mapping
+from typing import Any, Iterable
 
 import networkx as nx
 import numpy as np
 
+from ._collapse import Group, find_groups
 from ._errors import StateError, ValidationError
-from .summary import lagrangian_text
+from ._labels import Label, resolve
+from ._scene import LAYER_COLOR, SYNAPSE_COLOR, Scene, build_scene, colors_of, energy_values
+from ._sizing import MARGIN, MAX_INCHES, MIN_FONT, check_font, legend_layout, legend_texts, positions
 from .validate import Plan, plan_graph
 
-__all__ = ["draw_ham", "layout_positions", "to_dot", "plot_energy", "dot_quote"]
+__all__ = ["draw_ham", "layout_positions", "collapse_groups", "to_dot", "plot_energy", "dot_quote", "MAX_INCHES",
+           "MIN_FONT"]
 
-LAYER_COLOR = "#9ecae1"
-SYNAPSE_COLOR = "#fdae6b"
-_SPACING = 3.0
+
+_RING = 2.5  # points between a group's disc and its ring
 
 
 def _pyplot():
@@ -52,136 +58,100 @@ def _structure(obj: Any) -> tuple[Plan, dict[str, str | None]]:
     return plan, {n: plan.shares(n) for n in plan.synapse_names}
 
 
-def _layered(plan) -> dict[str, tuple[float, float]]:
-    """Layers on a line; each synapse above the middle of its layers, stacked to avoid overlaps.
-
-    A synapse that spans a layer it does not connect starts higher, so its edges pass
-    above the synapses in between.
-    """
-    pos = {n: (i * _SPACING, 0.0) for i, n in enumerate(plan.layer_names)}
-    placed: list[tuple[float, int]] = []
-    for s, conn in zip(plan.synapse_names, plan.connections):
-        xs = [pos[l][0] for l in dict.fromkeys(conn)]
-        x = float(np.mean(xs))
-        skipped = any(min(xs) < p[0] < max(xs) and n not in conn for n, p in list(pos.items())[: len(plan.layer_names)])
-        level = 3 if skipped else 1
-        while any(lv == level and abs(px - x) < 0.45 * _SPACING for px, lv in placed):
-            level += 1
-        placed.append((x, level))
-        pos[s] = (x, 1.3 * level)
-    return pos
+def _drawable(obj: Any) -> Plan:
+    plan = _structure(obj)[0]
+    if not plan.layer_names:
+        raise ValidationError("the HAM has no layers to draw. Add one with ham.add_layer(name, layer) first.")
+    return plan
 
 
-def layout_positions(obj: Any, layout: Any = "layered") -> dict[str, tuple[float, float]]:
-    """Node positions for drawing.
+def collapse_groups(obj: Any) -> tuple[Group, ...]:
+    """The groups ``collapse=True`` draws as one node each (the rule: docs/drawing.md).
 
     Args:
         obj: a validated plan (``ham.plan()``, ``model.plan()``) or a networkx HAM graph.
-        layout: ``"layered"`` (layers on a line in order, synapses above/below the middle of
-            their layers), a networkx layout name (``"spring"``, ``"kamada_kawai"``,
-            ``"circular"``, ``"shell"``, ``"spectral"``, ``"bipartite"``), a callable
-            ``graph -> {node: (x, y)}``, or a dict of positions.
+
+    Returns:
+        ``Group`` objects with ``name`` (``"x1…x11"``), ``label`` (``"x1…x11 ×11"``),
+        ``layers``, ``synapses`` (the links inside) and ``members`` (layers + links).
+
+    Example:
+        >>> import hamux_graph as hg
+        >>> ham = hg.HAM()
+        >>> for i in range(6):
+        ...     ham.add_layer(f"x{i}", hg.TanhLayer((4,)))
+        >>> for i in range(5):
+        ...     ham.add_synapse(f"s{i}", hg.DenseSynapse(), layers=(f"x{i}", f"x{i + 1}"))
+        >>> [g.label for g in collapse_groups(ham.plan())]
+        ['x1…x4 ×4']
+    """
+    return find_groups(_structure(obj)[0])
+
+
+def layout_positions(
+    obj: Any, layout: Any = "layered", *, collapse: bool = False, first: Iterable[str] | None = None,
+    last: Iterable[str] | None = None, font_size: float | None = None,
+) -> dict[str, tuple[float, float]]:
+    """Node positions for drawing (in inches for ``"layered"``).
+
+    Args:
+        obj: a validated plan (``ham.plan()``, ``model.plan()``) or a networkx HAM graph.
+        layout: ``"layered"`` (the data flow left to right: see ``draw_ham``), a networkx
+            layout name (``"spring"``, ``"kamada_kawai"``, ``"circular"``, ``"shell"``,
+            ``"spectral"``, ``"bipartite"``), a callable ``graph -> {node: (x, y)}``, or a
+            dict of positions.
+        collapse: place collapsed groups (see ``collapse_groups``) instead of their members.
+        first: layers that start the flow (default: those named input, visible, ...).
+        last: layers that end it (default: those named label, output, ...).
+        font_size: the label font size the layout makes room for (default: chosen).
 
     Raises:
-        ValidationError: for an unknown layout name or positions missing nodes.
+        ValidationError: for a graph without layers, an unknown layout name or positions
+            missing nodes.
+        ArgumentError: for ``first``/``last`` naming no layer or a font size under 6 pt.
 
     Example:
         >>> import hamux_graph as hg
         >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
         >>> ham.add_synapse("s", hg.DenseSynapse(), layers=("v", "v"))
-        >>> layout_positions(ham.plan())["s"]
-        (0.0, 1.3)
+        >>> pos = layout_positions(ham.plan())
+        >>> pos["s"][0] == pos["v"][0] and pos["s"][1] > pos["v"][1]
+        True
     """
-    plan, _ = _structure(obj)
-    nodes = list(plan.layer_names) + list(plan.synapse_names)
-    if isinstance(layout, Mapping):
-        pos = dict(layout)
-    elif layout == "layered":
-        return _layered(plan)
-    else:
-        U = nx.Graph()
-        U.add_nodes_from(nodes)
-        U.add_edges_from((s, l) for s, conn in zip(plan.synapse_names, plan.connections) for l in conn)
-        named: dict[str, Callable[[nx.Graph], Any]] = {
-            "spring": lambda g: nx.spring_layout(g, seed=0),
-            "kamada_kawai": nx.kamada_kawai_layout,
-            "circular": nx.circular_layout,
-            "shell": lambda g: nx.shell_layout(g, nlist=[list(plan.layer_names), list(plan.synapse_names)]),
-            "spectral": nx.spectral_layout,
-            "bipartite": lambda g: nx.bipartite_layout(g, list(plan.layer_names)),
-        }
-        if callable(layout):
-            fn = layout
-        elif layout in named:
-            fn = named[layout]
+    return positions(_drawable(obj), layout, collapse, first, last, check_font(font_size))[2]
+
+
+def _colors(scene: Scene, values: dict[str, float], norm: Any, cmap: Any) -> dict[str, Any]:
+    if norm is None:
+        return dict(colors_of(scene))
+    return {name: cmap(norm(values[name])) if name in values else "#dddddd" for name in scene.nodes}
+
+
+def _legend(fig: Any, ax: Any, scene: Scene, sz: Any, colors: dict[str, Any], own: bool, width: float) -> None:
+    from matplotlib.lines import Line2D
+
+    first = {}
+    for name, v in scene.nodes.items():
+        first.setdefault(("synapse" if v.kind == "synapse" else "layer", v.color_key), name)
+    handles, texts, m = [], [], sz.font
+    for kind, text in legend_texts(scene):
+        if kind == "group":
+            h = Line2D([], [], ls="none", marker="o", markersize=m, markerfacecolor="white", markeredgecolor="#333333",
+                       markeredgewidth=2.0)
+        elif kind == "shared":
+            h = Line2D([], [], ls="--", color="#555555", marker="s", markersize=m, markerfacecolor="white",
+                       markeredgecolor="#333333")
         else:
-            raise ValidationError(
-                f"unknown layout {layout!r}; use 'layered', one of {sorted(named)}, a callable or a dict of positions."
-            )
-        pos = fn(U) if len(nodes) > 1 else {n: (0.0, 0.0) for n in nodes}
-        pos = {n: tuple(float(c) * 2.5 * _SPACING for c in p) for n, p in pos.items()}
-    missing = [n for n in nodes if n not in pos]
-    if missing:
-        raise ValidationError(f"layout positions are missing nodes {missing}.")
-    return {n: (float(pos[n][0]), float(pos[n][1])) for n in nodes}
-
-
-def _energy_values(energies: Any, plan: Plan) -> tuple[dict[str, float], str]:
-    if energies is None:
-        return {}, ""
-    if not isinstance(energies, Mapping):
-        raise StateError(
-            "energies must be the dict returned by model.energy_tree(xs) ({'layers': ..., 'synapses': ...}) "
-            f"or a dict {{node: energy}}, got {type(energies).__name__}."
-        )
-    flat: dict[str, Any] = {}
-    if set(energies) >= {"layers", "synapses"} and all(isinstance(v, Mapping) for v in energies.values()):
-        flat.update(energies["layers"])
-        flat.update(energies["synapses"])
+            h = Line2D([], [], ls="none", marker="s" if kind == "synapse" else "o", markersize=m,
+                       markerfacecolor=colors[first[(kind, text)]], markeredgecolor="#333333")
+        handles.append(h)
+        texts.append(text)
+    if own:
+        ncol = legend_layout(scene, sz, width)[0]
+        fig.legend(handles, texts, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=ncol, fontsize=sz.font,
+                   frameon=False, handletextpad=0.3, columnspacing=1.2, borderaxespad=0.2)
     else:
-        flat.update(energies)
-    nodes = set(plan.layer_names) | set(plan.synapse_names)
-    unknown = sorted(str(k) for k in flat if k not in nodes)
-    if unknown or not flat:
-        raise StateError(
-            f"energies name no node or unknown nodes {unknown[:6]} of this HAM (its nodes: {sorted(nodes)[:8]}"
-            f"{' ...' if len(nodes) > 8 else ''}). Pass model.energy_tree(xs) of a model compiled from this HAM."
-        )
-    out, batch = {}, None
-    for k, v in flat.items():
-        try:
-            a = np.asarray(v, dtype=float)
-        except (TypeError, ValueError):
-            raise StateError(f"energy of node {k!r} is not a number: {v!r}.") from None
-        if a.ndim == 1:
-            batch = a.shape[0]
-        elif a.ndim > 1:
-            raise StateError(f"energy of node {k!r} has shape {a.shape}; expected a scalar or a batch (B,).")
-        out[k] = float(a.mean())
-    return out, ("energy" if batch is None else f"energy (mean over {batch} samples)")
-
-
-def _node_label(name: str, plan: Plan, shares: dict[str, Any]) -> str:
-    if name in plan.layer_names:
-        layer = plan.layers[plan.layer_names.index(name)]
-        shape = "×".join(str(s) for s in layer.shape)
-        return f"{name}\n{shape}\n{lagrangian_text(layer.lagrangian)}"
-    if shares.get(name):
-        return f"{name}\nshares {shares[name]}"
-    return f"{name}\n{_wrap_type(type(plan.synapse_of(name)).__name__)}"
-
-
-def _wrap_type(name: str, width: int = 18) -> str:
-    """Break a long CamelCase type name at word boundaries (for figure labels)."""
-    words = re.findall(r"[A-Z]+[a-z0-9]*|[a-z0-9]+|[^A-Za-z0-9]+", name) or [name]
-    lines, cur = [], ""
-    for w in words:
-        if cur and len(cur) + len(w) > width:
-            lines.append(cur)
-            cur = w
-        else:
-            cur += w
-    return "\n".join(lines + [cur])
+        ax.legend(handles, texts, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=sz.font, frameon=False)
 
 
 def draw_ham(
@@ -190,29 +160,48 @@ def draw_ham(
     layout: Any = "layered",
     energies: Any = None,
     *,
+    collapse: bool = False,
+    first: Iterable[str] | None = None,
+    last: Iterable[str] | None = None,
     cmap: str = "viridis",
     with_labels: bool = True,
-    font_size: float = 8.0,
+    font_size: float | None = None,
+    legend: bool = True,
 ) -> Any:
     """Draw a HAM with matplotlib (``HAM.draw`` calls this).
 
+    The default ``"layered"`` layout follows the data flow left to right (``first``
+    layers start, ``last`` layers end), in bands that wrap as a serpentine when the flow is
+    long. With ``ax=None`` the figure size (at most 20 × 20 inches) and the font size (9
+    down to 6 pt) are chosen from the graph; small graphs get full labels (name, shape,
+    Lagrangian; name, type), larger ones name and shape (the legend names the colours).
+    Every text is measured after layout and moved until no two labels overlap.
+
     Args:
         obj: a validated plan (``ham.plan()``, ``model.plan()``) or a networkx HAM graph.
-        ax: the matplotlib Axes to draw into (a new figure when ``None``).
+        ax: the matplotlib Axes to draw into (a new figure sized to the graph when ``None``).
         layout: see ``layout_positions``.
         energies: optional ``model.energy_tree(xs)`` (or ``{node: energy}``): nodes are
-            coloured by energy (batched energies are averaged) and a colorbar is added.
+            coloured by energy (batched energies are averaged; a group by its members'
+            sum) and a colorbar is added.
+        collapse: draw each run of identical layers and links as one node labelled
+            ``first…last ×n`` (see ``collapse_groups``).
+        first: layers that start the flow (default: those named input, inputs, visible, image).
+        last: layers that end it (default: those named label, labels, output, outputs, target).
         cmap: colormap for energies.
         with_labels: write node labels and slot numbers.
-        font_size: label font size.
+        font_size: label font size in points (>= 6; default chosen from the graph).
+        legend: add the legend of colours (not with ``energies``).
 
     Returns:
         The Axes. The layer markers are one scatter collection (gid ``"hamux-layers"``),
-        the synapse markers another (``"hamux-synapses"``), each slot one
-        ``FancyArrowPatch`` (gid ``"hamux-edge"``).
+        collapsed groups another (``"hamux-groups"``), the synapse markers another
+        (``"hamux-synapses"``), each slot one ``FancyArrowPatch`` (gid ``"hamux-edge"``).
 
     Raises:
         ImportError: without matplotlib (the ``draw`` extra).
+        ValidationError: for a graph without layers, or an unknown layout.
+        ArgumentError: for a font size under 6 pt or ``first``/``last`` naming no layer.
 
     Example:
         >>> import matplotlib; matplotlib.use("Agg")
@@ -227,88 +216,133 @@ def draw_ham(
     from matplotlib.colors import Normalize
     from matplotlib.patches import FancyArrowPatch
 
-    plan, shares = _structure(obj)
-    if not plan.layer_names:
-        raise ValidationError("there is nothing to draw: the HAM has no layers. Add one with ham.add_layer(...).")
-    pos = layout_positions(plan, layout)
-    values, clabel = _energy_values(energies, plan)
-    if ax is None:
-        xr = max(p[0] for p in pos.values()) - min(p[0] for p in pos.values())
-        yr = max(p[1] for p in pos.values()) - min(p[1] for p in pos.values())
-        width = max(4.0, min(20.0, 0.75 * xr + 2.5))
-        _, ax = plt.subplots(figsize=(width, max(3.5, min(12.0, 0.75 * yr + 3.0))))
-    sizes = [math.prod(l.shape) for l in plan.layers]
-    big = max([math.log10(n + 1) for n in sizes] + [1e-9])
-    layer_s = {n: 350.0 + 1250.0 * math.log10(k + 1) / big for n, k in zip(plan.layer_names, sizes)}
-    syn_s = 380.0
+    scene, sz, pos, box, ipu = positions(_drawable(obj), layout, collapse, first, last, check_font(font_size))
+    values, clabel = energy_values(energies, scene)
     norm = None
     if values:
         vals = list(values.values())
         lo, hi = min(vals), max(vals)
         norm = Normalize(lo - 0.5 if lo == hi else lo, hi + 0.5 if lo == hi else hi)
+    show_legend = legend and norm is None and with_labels
+    legend_h = legend_layout(scene, sz, (box[1] - box[0]) * ipu)[1] if show_legend else 0.0
+    own = ax is None
+    cb_w = 1.0 if norm is not None else 0.0
+    if own:
+        w = (box[1] - box[0]) * ipu
+        h = (box[3] - box[2]) * ipu
+        W, H = w + 2 * MARGIN + cb_w, h + 2 * MARGIN + legend_h
+        fig = plt.figure(figsize=(W, H))
+        ax = fig.add_axes((MARGIN / W, MARGIN / H, w / W, h / H))
+    fig = ax.figure
+    ax.set_xlim(box[0], box[1])
+    ax.set_ylim(box[2], box[3])
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_axis_off()
+    colors = _colors(scene, values, norm, plt.get_cmap(cmap))
+    radius = sz.radius
 
-    def colors(names, default):
-        if norm is None:
-            return default
-        cm = plt.get_cmap(cmap)
-        return [cm(norm(values[n])) if n in values else "#dddddd" for n in names]
+    def scatter(names, marker, gid, **kw):
+        sc = ax.scatter([pos[n][0] for n in names], [pos[n][1] for n in names], marker=marker,
+                        s=[(2 * radius[n]) ** 2 for n in names], c=[colors[n] for n in names] or None,
+                        edgecolors="#333333", zorder=3, **kw)
+        sc.set_gid(gid)
+        return sc
 
-    L, S = list(plan.layer_names), list(plan.synapse_names)
-    sc_l = ax.scatter(
-        [pos[n][0] for n in L], [pos[n][1] for n in L], s=[layer_s[n] for n in L], c=colors(L, LAYER_COLOR),
-        marker="o", edgecolors="#333333", linewidths=1.2, zorder=3,
-    )
-    sc_l.set_gid("hamux-layers")
+    L, G, S = scene.names("layer"), scene.names("group"), scene.names("synapse")
+    scatter(L, "o", "hamux-layers", linewidths=1.0)
+    if G:
+        ring = ax.scatter([pos[n][0] for n in G], [pos[n][1] for n in G], s=[(2 * (radius[n] + _RING)) ** 2 for n in G],
+                          facecolors="white", edgecolors="#333333", linewidths=1.0, zorder=2.5)
+        ring.set_gid("hamux-group-rings")
+        scatter(G, "o", "hamux-groups", linewidths=1.6)
     if S:
-        sc_s = ax.scatter(
-            [pos[n][0] for n in S], [pos[n][1] for n in S], s=syn_s, c=colors(S, SYNAPSE_COLOR), marker="s",
-            edgecolors="#333333", linewidths=1.2, zorder=3,
-        )
-        sc_s.set_gid("hamux-synapses")
-        sc_s.set_linestyles(["--" if shares.get(n) else "-" for n in S])
-    for s, conn in zip(plan.synapse_names, plan.connections):
-        groups: dict[str, list[int]] = {}
-        for slot, l in enumerate(conn):
-            groups.setdefault(l, []).append(slot)
-        for l, slots in groups.items():
-            (x1, y1), (x2, y2) = pos[s], pos[l]
-            bend = 0.4 * min(1.0, 1.5 / max(math.hypot(x2 - x1, y2 - y1), 1e-9))
-            rads = [0.0] if len(slots) == 1 else list(np.linspace(-bend, bend, len(slots)))
-            for slot, rad in zip(slots, rads):
-                patch = FancyArrowPatch(
-                    (x1, y1), (x2, y2), connectionstyle=f"arc3,rad={rad}", arrowstyle="-", color="#555555",
-                    linewidth=1.3, shrinkA=math.sqrt(syn_s) / 2, shrinkB=math.sqrt(layer_s[l]) / 2, zorder=1,
-                    linestyle="--" if shares.get(s) else "-",
-                )
-                patch.set_gid("hamux-edge")
-                ax.add_patch(patch)
-                if with_labels and len(conn) > 1:
-                    mx = (x1 + x2) / 2 + 0.5 * rad * (y2 - y1)
-                    my = (y1 + y2) / 2 - 0.5 * rad * (x2 - x1)
-                    ax.text(mx, my, str(slot), fontsize=font_size - 1, ha="center", va="center", zorder=4,
-                            bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec="#888888", lw=0.6))
-    if with_labels:
-        for n in L + S:
-            r = math.sqrt(layer_s[n] if n in layer_s else syn_s) / 2
-            above = n in S and pos[n][1] > 0
-            ax.annotate(
-                _node_label(n, plan, shares), pos[n], xytext=(0, (r + 3) if above else -(r + 3)),
-                textcoords="offset points", ha="center", va="bottom" if above else "top", fontsize=font_size,
-                zorder=5,
-            )
+        sc = scatter(S, "s", "hamux-synapses", linewidths=1.0)
+        sc.set_linestyles(["--" if scene.nodes[n].shared else "-" for n in S])
     if norm is not None:
         from matplotlib.cm import ScalarMappable
 
         mappable = ScalarMappable(norm=norm, cmap=cmap)
-        ax.figure.colorbar(mappable, ax=ax, label=clabel, shrink=0.8)
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
-    pad_x = 0.35 * _SPACING + 0.05 * (max(xs) - min(xs))
-    ax.set_xlim(min(xs) - pad_x, max(xs) + pad_x)
-    ax.set_ylim(min(ys) - 1.4, max(ys) + 1.2)
-    ax.set_aspect("equal", adjustable="box")
-    ax.set_axis_off()
+        if own:
+            cax = fig.add_axes(((W - 0.8) / W, 0.15, 0.12 / W, 0.7))
+            fig.colorbar(mappable, cax=cax, label=clabel)
+        else:
+            fig.colorbar(mappable, ax=ax, label=clabel, shrink=0.8)
+    by_pair: dict[tuple[str, str], list[int]] = {}
+    for e in scene.edges:
+        by_pair.setdefault((e.synapse, e.target), []).append(e.slot)
+    slot_specs = []
+    for (s, t), slots in by_pair.items():
+        (x1, y1), (x2, y2) = pos[s], pos[t]
+        bend = 0.4 * min(1.0, 1.5 / max(math.hypot(x2 - x1, y2 - y1) * ipu, 1e-9))
+        rads = [0.0] if len(slots) == 1 else list(np.linspace(-bend, bend, len(slots)))
+        for slot, rad in zip(slots, rads):
+            patch = FancyArrowPatch(
+                (x1, y1), (x2, y2), connectionstyle=f"arc3,rad={rad}", arrowstyle="-", color="#555555",
+                linewidth=1.0, shrinkA=radius[s], shrinkB=radius[t] + (_RING if t in G else 0.0), zorder=1,
+                linestyle="--" if scene.nodes[s].shared else "-",
+            )
+            patch.set_gid("hamux-edge")
+            ax.add_artist(patch)  # one of ax.patches; the limits are set already
+            if with_labels and scene.nodes[s].slots > 1:
+                cx, cy = (x1 + x2) / 2 + rad * (y2 - y1), (y1 + y2) / 2 - rad * (x2 - x1)
+                dx, dy = cx - x1, cy - y1
+                n = math.hypot(dx, dy) or 1.0
+                slot_specs.append((s, str(slot), (dx / n, dy / n)))
+    if show_legend:
+        _legend(fig, ax, scene, sz, colors, own, (box[1] - box[0]) * ipu)
+    if with_labels:
+        keep_out = (cb_w, legend_h) if own else None
+        _place_labels(ax, scene, sz, pos, slot_specs, keep_out, set(G))
     return ax
+
+
+def _place_labels(ax, scene, sz, pos, slot_specs, keep_out, groups) -> None:
+    """Annotate every node and slot, then move the labels apart (``_labels.resolve``).
+
+    ``keep_out`` is ``(colorbar width, legend height)`` in inches for a figure of our own
+    (labels stay inside the figure, off the legend strip and the colorbar), or ``None`` for
+    a given Axes (labels stay within it).
+    """
+    fig = ax.figure
+    labels: list[Label] = []
+    ax.apply_aspect()
+    dpi = fig.dpi
+    px = dpi / 72.0
+    to_disp = ax.transData.transform
+    order = scene.names("group") + scene.names("layer") + scene.names("synapse")
+    for n in order:
+        v = scene.nodes[n]
+        r = sz.radius[n] + (_RING if n in groups else 0.0)
+        up = v.kind == "synapse"
+        h = sz.text_height(len(v.lines))
+        ann = ax.annotate("\n".join(v.lines), pos[n], xytext=(0, (r + 2 + h / 2) * (1 if up else -1)),
+                          textcoords="offset points", ha="center", va="center", fontsize=sz.font, zorder=5,
+                          bbox=dict(boxstyle="square,pad=0.08", fc="white", ec="none", alpha=0.8))
+        ann.set_gid("hamux-label")
+        labels.append(Label(ann, tuple(to_disp(pos[n])), r * px, "above" if up else "below"))
+    for s, text, along in slot_specs:
+        ann = ax.annotate(text, pos[s], xytext=(0, 0), textcoords="offset points", ha="center", va="center",
+                          fontsize=sz.slot_font, zorder=4, color="#333333",
+                          bbox=dict(boxstyle="round,pad=0.12", fc="white", ec="#999999", lw=0.5))
+        ann.set_gid("hamux-slot")
+        labels.append(Label(ann, tuple(to_disp(pos[s])), sz.radius[s] * px, along=along))
+    obstacles = []
+    for n in scene.nodes:
+        x, y = to_disp(pos[n])
+        r = (sz.radius[n] + (_RING if n in groups else 0.0)) * px
+        obstacles.append((x - r, y - r, x + r, y + r))
+    if keep_out is not None:
+        bounds = (0.0, 0.0, fig.bbox.width - keep_out[0] * dpi, fig.bbox.height - keep_out[1] * dpi)
+    else:
+        bb = ax.bbox
+        bounds = (bb.x0 - 4 * px, bb.y0 - 4 * px, bb.x1 + 4 * px, bb.y1 + 4 * px)
+    resolve(labels, obstacles, None, bounds=bounds, dpi=dpi)
+    inv = ax.transData.inverted()
+    for lab in labels:
+        if lab.far:
+            ex, ey = lab.anchor[0] + lab.offset[0], lab.anchor[1] + lab.offset[1]
+            (x0, y0), (x1, y1) = inv.transform(lab.anchor), inv.transform((ex, ey))
+            ax.plot([x0, x1], [y0, y1], color="#aaaaaa", lw=0.5, zorder=0.5)
 
 
 def dot_quote(text: str) -> str:
@@ -330,6 +364,7 @@ def to_dot(obj: Any) -> str:
         digraph HAM {
     """
     plan, shares = _structure(obj)
+    scene = build_scene(plan, detail="full")
     lines = [
         "digraph HAM {",
         "  graph [rankdir=TB];",
@@ -337,10 +372,10 @@ def to_dot(obj: Any) -> str:
         "  edge [arrowhead=none, fontsize=9];",
     ]
     for n in plan.layer_names:
-        label = _node_label(n, plan, shares)
+        label = "\n".join(scene.nodes[n].lines)
         lines.append(f'  {dot_quote(n)} [shape=ellipse, style=filled, fillcolor="{LAYER_COLOR}", label={dot_quote(label)}];')
     for n in plan.synapse_names:
-        label = _node_label(n, plan, shares)
+        label = "\n".join(scene.nodes[n].lines)
         style = '"filled,dashed"' if shares.get(n) else "filled"
         lines.append(f'  {dot_quote(n)} [shape=box, style={style}, fillcolor="{SYNAPSE_COLOR}", label={dot_quote(label)}];')
     for s, conn in zip(plan.synapse_names, plan.connections):

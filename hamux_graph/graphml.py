@@ -26,7 +26,8 @@ from ._config import package_version
 from ._api import HAM, CompiledHAM
 from ._builder import checked_copy
 from ._errors import FormatError, HamuxGraphError, ValidationError
-from ._untrusted import atomic_write, check_compression, check_graphml_structure, check_xml_text, read_limited
+from ._files import atomic_write
+from ._untrusted import check_compression, check_graphml_structure, check_xml_text, read_limited
 from .lagrangians import Lagrangian
 from .layers import Layer
 from .registry import lookup_type, type_name

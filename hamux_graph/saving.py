@@ -27,7 +27,8 @@ from ._api import HAM, CompiledHAM
 from ._config import package_version
 from ._energy import leaf_name
 from ._errors import FormatError, HamuxGraphError, ValidationError
-from ._untrusted import atomic_write, read_limited
+from ._files import atomic_write
+from ._untrusted import read_limited
 from .compile import compile_fields
 from .graphml import graphml_bytes, parse_graphml_plan
 

@@ -101,7 +101,9 @@ def test_lower_stages_do_not_import_the_user_facing_classes():
     G = import_graph()
     below = {"hamux_graph." + m for m in ("_energy", "_euler", "_relax", "_ode", "_eqprop", "_dynamics",
                                           "compile", "validate", "_builder", "_schema", "draw", "summary",
-                                          "lagrangians", "layers", "registry", "_grouping", "_jitcache")}
+                                          "lagrangians", "layers", "registry", "_grouping", "_jitcache",
+                                          "_trace", "_collapse", "_scene", "_layout", "_labels", "_sizing", "html",
+                                          "animation")}
     for m in below:
         assert not nx.has_path(G, m, "hamux_graph._api"), m
 

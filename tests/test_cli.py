@@ -162,7 +162,7 @@ def test_output_names_are_exact_and_debug_is_accepted_anywhere(tmp_path, capsys)
     ham = hg.HAM()
     hg.write_graphml(ham, tmp_path / "empty.graphml")
     assert main(["draw", str(tmp_path / "empty.graphml"), "-o", str(tmp_path / "e.png")]) == 1
-    assert "nothing to draw" in capsys.readouterr().err
+    assert "no layers to draw" in capsys.readouterr().err
 
 
 def test_validate_checks_a_saved_models_manifest(tmp_path, capsys):

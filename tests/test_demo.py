@@ -18,12 +18,15 @@ def test_short_demo_writes_everything_and_reloads_identically(tmp_path):
     result = demo.run_demo(tmp_path / "demo", epochs=2, nhid=32, memories=30, progress=False, log=lines.append)
     names = sorted(os.path.basename(f) for f in result["files"])
     for want in ("classifier.graphml", "classifier.hamux", "classifier_topology.png", "training.png",
-                 "retrieval.png", "retrieval_energy.png", "classifier_energy.png", "memory.graphml"):
+                 "retrieval.png", "retrieval_energy.png", "classifier_energy.png", "memory.graphml",
+                 "classifier.html", "retrieval.gif"):
         assert want in names
     for f in result["files"]:
         assert os.path.getsize(f) > 0
     with open(tmp_path / "demo" / "retrieval.png", "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    with open(tmp_path / "demo" / "retrieval.gif", "rb") as fh:
+        assert fh.read(6) == b"GIF89a"
     assert result["reload_identical"] is True
     assert result["test_accuracy"] > 0.5  # two epochs, ten classes
     assert result["retrieval_accuracy"] >= 0.9

@@ -11,13 +11,16 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 import equinox as eqx
+import jax
 import networkx as nx
+from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from . import _builder as B
 from . import _euler
 from . import _jitcache
 from . import _schema as A
+from . import _sharding as S
 from ._adjoint import AbstractAdjoint, ImplicitAdjoint
 from ._builder import checked_copy, graph_of_plan
 from ._energy import AbstractEnergyCore, StatesLike
@@ -173,17 +176,47 @@ class HAM:
         """
         plan_graph(self._graph)
 
-    def compile(self, *, key: PRNGKeyArray) -> CompiledHAM:
+    def compile(self, *, key: PRNGKeyArray, mesh: Mesh | None = None) -> CompiledHAM:
         """Validate and compile into a ``CompiledHAM`` (an equinox Module).
 
         Missing parameters are drawn from ``key``; each synapse's draw depends only on
         ``key`` and the synapse's name.
 
+        With ``mesh`` (``hg.parallel.make_mesh(data=..., model=...)``) the parameters are
+        created already laid out on the mesh: the initialiser is compiled with the layout
+        of ``hg.parallel.shard_model`` as its output shardings, so each device computes
+        only its own slice of a split weight and no weight is ever whole on one device.
+        The values are those of ``compile(key=key)`` (JAX's partitionable random bits).
+
+        Args:
+            key: one PRNG key, e.g. ``jax.random.key(0)``.
+            mesh: an optional device mesh (a ``"model"`` axis splits memory/hidden axes).
+
         Raises:
             ValidationError: if the graph is not a valid HAM.
-            ArgumentError: if ``key`` is not one PRNG key.
+            ArgumentError: if ``key`` is not one PRNG key or ``mesh`` is not a mesh.
+
+        Example:
+            >>> import jax, hamux_graph as hg
+            >>> ham = hg.zoo.modern_hopfield(input_shape=(8,), num_memories=64)
+            >>> model = ham.compile(key=jax.random.key(0), mesh=hg.parallel.make_mesh(data=1, model=1))
+            >>> model.synapse("store").W.shape
+            (8, 64)
         """
-        return CompiledHAM(**compile_fields(self.plan(), key=check_key(key, "HAM.compile")))
+        key = check_key(key, "HAM.compile")
+        plan = self.plan()
+        if mesh is None:
+            return CompiledHAM(**compile_fields(plan, key=key))
+        mesh = S.check_mesh(mesh, "HAM.compile")
+
+        def build(k):
+            return CompiledHAM(**compile_fields(plan, key=k))
+
+        abstract = eqx.filter_eval_shape(build, key)
+        shardings = S.parameter_shardings(abstract, mesh)
+        static = eqx.filter(abstract, S.is_arraylike, inverse=True)
+        make = jax.jit(lambda k: eqx.filter(build(k), eqx.is_array), out_shardings=shardings)
+        return eqx.combine(make(key), static)
 
     def summary(self) -> str:
         """A text table of layers, synapses and parameter counts."""

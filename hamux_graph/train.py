@@ -37,6 +37,10 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
+from jax.sharding import NamedSharding, PartitionSpec
+
+from . import _multiprocess as M
+from . import _sharding as S
 from ._progress import progress
 from ._errors import ArgumentError, StateError
 from .lagrangians import Lagrangian, LSoftmax
@@ -280,16 +284,18 @@ def make_train_step(
     ``(model, opt_state, loss)`` (plus ``aux`` when ``has_aux``). Everything non-trainable
     (static structure, frozen scalars) passes through unchanged.
 
-    With ``mesh`` (from ``hamux_graph.parallel.batch_mesh``) the batch arrays are sharded
-    along their leading axis over the mesh's ``"batch"`` axis and the model and optimizer
-    state are replicated: the same step runs data-parallel on N devices.
+    With ``mesh`` (``hamux_graph.parallel.make_mesh(data=..., model=...)`` or
+    ``batch_mesh(n)``) the batch arrays are split along their leading axis over the data
+    axis, the model keeps the layout of ``parallel.shard_model`` (memory/hidden axes split
+    over ``"model"``, the rest replicated) and the optimizer state the layout of the
+    parameters it mirrors: the same step runs on 1 or N devices (or processes).
 
     Args:
         optimizer: an optax gradient transformation.
         loss_fn: ``loss_fn(model, *batch) -> loss`` (or ``(loss, aux)`` with ``has_aux``).
         filter_spec: which leaves train (a bool pytree or a callable on leaves).
         has_aux: whether ``loss_fn`` returns ``(loss, aux)``.
-        mesh: an optional device mesh with a ``"batch"`` axis for data parallelism.
+        mesh: an optional device mesh (data and/or model axes).
 
     Returns:
         The jitted step function.
@@ -303,15 +309,29 @@ def make_train_step(
     """
     spec = eqx.is_inexact_array if filter_spec is None else filter_spec
     if mesh is not None:
-        from .parallel import batch_sharding, replicated_sharding
+        mesh = S.check_mesh(mesh, "make_train_step")
+        data_sh = M.data_sharding(mesh)
+        repl_sh = NamedSharding(mesh, PartitionSpec())
 
-        data_sh, repl_sh = batch_sharding(mesh), replicated_sharding(mesh)
+    def constrain(model, opt_state):
+        # the layout is a function of the model's structure and shapes: the same in the trace
+        model_sh = S.parameter_shardings(model, mesh)
+        dynamic, static = eqx.partition(model, eqx.is_array)
+        model = eqx.combine(jax.lax.with_sharding_constraint(dynamic, model_sh), static)
+        mask = jax.tree.map(spec, model) if callable(spec) else spec
+        try:
+            opt_sh = optax.tree_utils.tree_map_params(
+                optimizer, lambda _, sh: sh, opt_state, eqx.filter(model_sh, mask),
+                transform_non_params=lambda _: repl_sh, is_leaf=lambda x: x is None,
+            )
+        except (TypeError, ValueError, AttributeError):  # an optimizer whose init needs real arrays
+            return model, opt_state
+        return model, jax.lax.with_sharding_constraint(opt_state, opt_sh)
 
     @eqx.filter_jit
     def step(model, opt_state, *batch):
         if mesh is not None:
-            model = eqx.filter_shard(model, repl_sh)
-            opt_state = eqx.filter_shard(opt_state, repl_sh)
+            model, opt_state = constrain(model, opt_state)
             batch = eqx.filter_shard(batch, data_sh)
         params, static = eqx.partition(model, spec)
 
@@ -322,8 +342,7 @@ def make_train_step(
         updates, opt_state = optimizer.update(grads, opt_state, params)
         model = eqx.combine(eqx.apply_updates(params, updates), static)
         if mesh is not None:
-            model = eqx.filter_shard(model, repl_sh)
-            opt_state = eqx.filter_shard(opt_state, repl_sh)
+            model, opt_state = constrain(model, opt_state)
         if has_aux:
             loss, aux = out
             return model, opt_state, loss, aux

@@ -266,7 +266,8 @@ def gather(tree: PyTree) -> PyTree:
     """Host (numpy) copies of every array of ``tree``, gathered from all processes.
 
     Arrays split across processes are all-gathered, so with several processes every one of
-    them must call this (it is a collective). Non-array leaves pass through.
+    them must call this (it is a collective). Non-array leaves (and PRNG key arrays) pass
+    through.
 
     Example:
         >>> import jax.numpy as jnp, hamux_graph as hg
@@ -275,6 +276,8 @@ def gather(tree: PyTree) -> PyTree:
     """
 
     def one(x: Array) -> np.ndarray:
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            return x  # key arrays have no numpy form; they stay as they are
         if isinstance(x, jax.Array) and not x.is_fully_addressable:
             from jax.experimental import multihost_utils
 

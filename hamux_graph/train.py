@@ -42,6 +42,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from . import _multiprocess as M
 from . import _sharding as S
 from ._progress import progress
+from .checkpoint import Checkpointer, TrainState
 from ._errors import ArgumentError, StateError
 from .lagrangians import Lagrangian, LSoftmax
 from ._api import CompiledHAM
@@ -56,7 +57,10 @@ __all__ = [
     "predict",
     "accuracy",
     "batches",
+    "epoch_order",
     "progress",
+    "TrainState",
+    "Checkpointer",
 ]
 
 _READS = ("activation", "state", "logits")
@@ -404,15 +408,38 @@ def accuracy(
 
 
 def batches(
-    *arrays: Any, batch_size: int, key: PRNGKeyArray | None = None, drop_last: bool = True
+    *arrays: Any,
+    batch_size: int,
+    key: PRNGKeyArray | None = None,
+    drop_last: bool = True,
+    order: Any = None,
+    start: int = 0,
 ) -> Iterator[tuple[Array, ...]]:
     """One epoch of minibatches of ``arrays`` (sliced along axis 0), shuffled with ``key``.
+
+    For resumable training make the order a pure function of ``(seed, epoch)``: pass
+    ``order=epoch_order(key, epoch, n)`` (or ``key=jax.random.fold_in(key, epoch)``) and,
+    to continue an epoch part-way, ``start`` = the number of its batches already used.
+
+    Args:
+        *arrays: arrays of equal length.
+        batch_size: rows per batch.
+        key: shuffle with ``jax.random.permutation(key, n)`` (default: in order).
+        drop_last: leave out a last batch smaller than ``batch_size``.
+        order: an explicit order of the rows (a permutation of ``range(n)``), instead of ``key``.
+        start: skip the first ``start`` batches.
+
+    Raises:
+        ArgumentError: for arrays of different lengths, a bad ``batch_size`` or ``start``, or
+            both ``key`` and ``order``.
 
     Example:
         >>> import jax, numpy as np, hamux_graph as hg
         >>> x, y = np.arange(10.0), np.arange(10)
         >>> [b[0].shape for b in hg.train.batches(x, y, batch_size=4, key=jax.random.key(0))]
         [(4,), (4,)]
+        >>> [b[1].tolist() for b in hg.train.batches(x, y, batch_size=4, start=1)]
+        [[4, 5, 6, 7]]
     """
     if not arrays:
         raise ArgumentError("batches needs at least one array.")
@@ -421,8 +448,32 @@ def batches(
         raise ArgumentError(f"batches: arrays have different lengths {[len(a) for a in arrays]}.")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise ArgumentError(f"batch_size must be a positive int, got {batch_size!r}.")
-    order = np.arange(n) if key is None else np.asarray(jax.random.permutation(key, n))
+    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+        raise ArgumentError(f"batches: start must be an int >= 0, got {start!r}.")
+    if key is not None and order is not None:
+        raise ArgumentError("batches: pass key (to shuffle) or order (an explicit permutation), not both.")
+    if order is not None:
+        order = np.asarray(order)
+        if order.shape != (n,):
+            raise ArgumentError(f"batches: order must have shape ({n},) (one index per row), got {order.shape}.")
+    else:
+        order = np.arange(n) if key is None else np.asarray(jax.random.permutation(key, n))
     stop = n - n % batch_size if drop_last and n >= batch_size else n
-    for i in range(0, stop, batch_size):
+    for i in range(start * batch_size, stop, batch_size):
         idx = order[i : i + batch_size]
         yield tuple(jnp.asarray(np.asarray(a)[idx]) for a in arrays)
+
+
+def epoch_order(key: PRNGKeyArray, epoch: int, n: int) -> np.ndarray:
+    """The shuffled order of ``n`` rows in epoch ``epoch``: a pure function of ``(key, epoch)``.
+
+    ``jax.random.permutation(jax.random.fold_in(key, epoch), n)`` as numpy, so a resumed run
+    (see ``Checkpointer``) sees exactly the order an uninterrupted one would.
+
+    Example:
+        >>> import jax, hamux_graph as hg
+        >>> a = hg.train.epoch_order(jax.random.key(0), 3, 5)
+        >>> sorted(a.tolist()), (a == hg.train.epoch_order(jax.random.key(0), 3, 5)).all()
+        ([0, 1, 2, 3, 4], np.True_)
+    """
+    return np.asarray(jax.random.permutation(jax.random.fold_in(key, int(epoch)), int(n)))

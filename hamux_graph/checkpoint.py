@@ -417,7 +417,7 @@ class Checkpointer:
                     continue
                 v = next(new)
                 if isinstance(x, jax.Array) and isinstance(v, np.ndarray):
-                    v = jax.device_put(v, x.sharding)
+                    v = jax.device_put(v, x.sharding) if x.committed else jax.numpy.asarray(v)
                 out.append(v)
             return jax.tree.unflatten(treedef, out)
 
@@ -437,8 +437,10 @@ class Checkpointer:
 
 
 def _target(x: Any) -> Any:
-    """What orbax restores a leaf like ``x`` into: its shape, dtype and sharding (numpy for host arrays)."""
-    if isinstance(x, jax.Array) and not _host_only(x):
+    """What orbax restores a leaf like ``x`` into: its shape, dtype and sharding (numpy for host
+    arrays and for arrays not committed to a device, which are then restored uncommitted, as
+    a fresh model's are: a jitted step compiled for one then serves the other)."""
+    if isinstance(x, jax.Array) and x.committed and not _host_only(x):
         return jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=x.sharding)
     return np.zeros(np.shape(x), x.dtype)
 

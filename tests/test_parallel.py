@@ -36,11 +36,11 @@ _SCRIPT = textwrap.dedent(
 
     def run(mesh):
         step = train.make_train_step(opt, loss_fn, mesh=mesh)
-        m, s = model, train.init_opt_state(opt, model)
-        xb, yb = x, y
-        if mesh is not None:
-            m, s = parallel.replicate(m, mesh), parallel.replicate(s, mesh)
+        m, xb, yb = model, x, y
+        if mesh is not None:  # replicated on a batch mesh; nhid split over "model" on a 2-D one
+            m = parallel.shard_model(m, mesh)
             xb, yb = parallel.shard_batch((x, y), mesh)
+        s = train.init_opt_state(opt, m)
         losses = []
         for _ in range(3):
             m, s, loss = step(m, s, xb, yb)
@@ -54,7 +54,15 @@ _SCRIPT = textwrap.dedent(
     leaves4 = jax.tree.leaves(eqx.filter(m4, eqx.is_inexact_array))
     diff = max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(leaves1, leaves4))
     w4 = m4.synapse("hidden").Ws[0]
+    # data- and model-parallel: batch over 2 devices, the hidden axis over 2
+    m22, l22, _ = run(parallel.make_mesh(data=2, model=2))
+    leaves22 = jax.tree.leaves(eqx.filter(m22, eqx.is_inexact_array))
+    w22 = m22.synapse("hidden").Ws[0]
     print(json.dumps({
+        "losses22": l22,
+        "max_param_diff22": max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(leaves1, leaves22)),
+        "w22_spec": str(w22.sharding.spec),
+        "w22_shards": sorted({tuple(s.data.shape) for s in w22.addressable_shards}),
         "losses1": l1, "losses4": l4, "max_param_diff": diff,
         "batch_devices": len(xb4.sharding.device_set),
         "batch_shard_shape": list(xb4.addressable_shards[0].data.shape),
@@ -77,6 +85,9 @@ def test_four_device_step_matches_one_device_step():
     for a, b in zip(out["losses1"], out["losses4"]):
         assert abs(a - b) < 1e-5
     assert out["max_param_diff"] < 1e-5
+    assert out["w22_spec"] == "P(None, 'model')" and out["w22_shards"] == [[6, 8]]  # nhid 16 over 2
+    assert max(abs(a - b) for a, b in zip(out["losses1"], out["losses22"])) < 1e-5
+    assert out["max_param_diff22"] < 1e-5
 
 
 def test_mesh_and_sharding_errors():
@@ -89,3 +100,142 @@ def test_mesh_and_sharding_errors():
     assert x.shape == (3, 2)
     with pytest.raises(hg.ArgumentError, match="leading axis"):
         hg.parallel.shard_batch(jnp.ones(()), mesh)
+
+
+# ---- model parallelism: sharded == unsharded on forced CPU devices (in a fresh interpreter) -----
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_SHARDED = textwrap.dedent(
+    """
+    import os, sys
+    n, full = int(sys.argv[1]), sys.argv[2] == "full"
+    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={n}"
+    os.environ["JAX_PLATFORMS"] = "cpu"
+    import json, time
+    import jax, jax.numpy as jnp, numpy as np, optax, equinox as eqx
+    import hamux_graph as hg
+    from hamux_graph import parallel, train
+
+    out, times, t0 = {}, {}, time.perf_counter()
+
+    def lap(name):
+        global t0
+        times[name] = round(time.perf_counter() - t0, 2)
+        t0 = time.perf_counter()
+
+    def train_step(mesh2):
+        cls = hg.zoo.hn((6,), 3, nhid=8 * n, stdinit=0.3)
+        c0 = cls.compile(key=jax.random.key(3))
+        c1 = cls.compile(key=jax.random.key(3), mesh=mesh2)
+        x = jax.random.uniform(jax.random.key(4), (8, 6)); y = jnp.arange(8) % 3
+        opt = optax.adam(1e-2)
+        loss_fn = lambda m, x, t: train.cross_entropy(train.forward(m, x, steps=4, dt=0.5, read="logits"), t)
+        spec = train.trainable(c0, freeze_lagrangians=True)
+        m0, s0, l0 = train.make_train_step(opt, loss_fn, filter_spec=spec)(c0, train.init_opt_state(opt, c0, spec), x, y)
+        xb, yb = parallel.shard_batch((x, y), mesh2)
+        m1, s1, l1 = train.make_train_step(opt, loss_fn, filter_spec=spec, mesh=mesh2)(c1, train.init_opt_state(opt, c1, spec), xb, yb)
+        out["train_params"] = gap(m1, m0)
+        out["train_opt"] = gap(s1, s0)
+        out["train_loss"] = abs(float(l1) - float(l0))
+        w = m1.synapse("hidden").Ws[0]
+        out["train_w_spec"] = str(w.sharding.spec)
+        out["train_mu_spec"] = str(s1[0].mu.synapses[0].Ws[0].sharding.spec)
+        out["train_w_shards"] = sorted({tuple(s.data.shape) for s in w.addressable_shards})
+        out["batch_shards"] = sorted({tuple(s.data.shape) for s in xb.addressable_shards})
+        lap("train")
+
+    def gap(a, b):
+        la, lb = jax.tree.leaves(eqx.filter(a, eqx.is_array)), jax.tree.leaves(eqx.filter(b, eqx.is_array))
+        assert len(la) == len(lb)
+        return max(float(jnp.max(jnp.abs(jnp.asarray(x, jnp.float32) - jnp.asarray(y, jnp.float32)))) for x, y in zip(la, lb))
+
+    # a modern Hopfield memory of K patterns, split along K over all n devices
+    N, K = 16, 16 * n
+    ham = hg.zoo.modern_hopfield(input_shape=(N,), num_memories=K, beta=0.5)
+    mesh = parallel.make_mesh(data=1, model=n)
+    plain = ham.compile(key=jax.random.key(0))
+    born = ham.compile(key=jax.random.key(0), mesh=mesh)           # created sharded
+    model = parallel.shard_model(plain, mesh)
+    out["compile_gap"] = gap(born, plain)
+    lap("compile")
+    W = born.synapse("store").W
+    out["w_shards"] = sorted({tuple(s.data.shape) for s in W.addressable_shards})
+    out["w_devices"] = len(W.sharding.device_set)
+    out["specs"] = {k: str(v) for k, v in parallel.parameter_specs(model, mesh).items()}
+    xs = plain.init_states(batch_size=4, key=jax.random.key(1))
+    xs["visible"] = jax.random.normal(jax.random.key(2), (4, N))
+    sx = parallel.shard_states(model, xs, mesh)
+    out["mem_state_shards"] = sorted({tuple(s.data.shape) for s in sx["memories"].addressable_shards})
+    out["energy"] = float(jnp.max(jnp.abs(model.energy(sx) - plain.energy(xs))))
+    out["dEdg"] = gap(model.dEdg(sx), plain.dEdg(xs))
+    lap("energy")
+    (r1, e1), (r0, e0) = model.run(sx, steps=30, dt=0.05), plain.run(xs, steps=30, dt=0.05)
+    out["run"] = max(gap(r1, r0), float(jnp.max(jnp.abs(e1 - e0))))
+    out["run_out_shards"] = sorted({tuple(s.data.shape) for s in r1["memories"].addressable_shards})
+    lap("run")
+    q1 = model.relax(sx, dt=0.05, tol=1e-4, max_steps=3000)
+    q0 = plain.relax(xs, dt=0.05, tol=1e-4, max_steps=3000)
+    out["relax"] = gap(q1.states, q0.states)
+    lap("relax")
+
+    mesh2 = parallel.make_mesh(data=2, model=n // 2)
+    if full:  # a classifier (hidden axis nhid split) on a 2-D mesh: one train step, batch over "data"
+        train_step(mesh2)
+    # errors that need devices
+    errors = {}
+    for name, fn in {
+        "too_many": lambda: parallel.make_mesh(data=n, model=2),
+        "indivisible": lambda: parallel.make_mesh(model=3) if n % 3 else None,
+        "bad_size": lambda: parallel.make_mesh(data=0),
+        "batch": lambda: parallel.shard_batch(jnp.ones((3, 2)), mesh2),
+        "states": lambda: parallel.shard_states(model, plain.init_states(batch_size=3), parallel.make_mesh(data=2, model=1)),
+        "not_a_mesh": lambda: parallel.shard_model(plain, "mesh"),
+    }.items():
+        try:
+            fn()
+            errors[name] = None
+        except hg.ArgumentError as e:
+            errors[name] = str(e)
+    out["errors"] = errors
+    lap("errors")
+    out["times"] = times
+    print(json.dumps(out))
+    """
+)
+
+
+def _sharded_run(n: int, full: bool) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, "-c", _SHARDED, str(n), "full" if full else "short"], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("n", [4, pytest.param(8, marks=pytest.mark.slow)])
+def test_sharded_model_equals_unsharded(n):
+    # at 4 devices the train step on a 2-D mesh is covered by test_four_device_step_matches_one_device_step
+    out = _sharded_run(n, full=n == 8)
+    N, K = 16, 16 * n
+    assert out["w_devices"] == n and out["w_shards"] == [[N, K // n]]  # each device holds 1/n of W
+    assert out["specs"]["synapses/store/W"] == "P(None, 'model')"
+    assert out["specs"]["layers/memories/lagrangian/beta"] == "P()"
+    assert out["mem_state_shards"] == [[4, K // n]] and out["run_out_shards"] == [[4, K // n]]
+    assert out["compile_gap"] < 1e-6
+    for k in ("energy", "dEdg", "run", "relax"):
+        assert out[k] < 1e-5, (k, out[k])
+    if n == 8:
+        for k in ("train_params", "train_opt", "train_loss"):
+            assert out[k] < 1e-5, (k, out[k])
+        assert out["train_w_spec"] == out["train_mu_spec"] == "P(None, 'model')"
+        assert out["train_w_shards"] == [[6, 16]]  # nhid = 8n over n/2 devices
+        assert out["batch_shards"] == [[4, 6]]  # batch 8 over data = 2
+    e = out["errors"]
+    assert "needs" in e["too_many"] and "exist" in e["too_many"]
+    assert e["indivisible"] is None or "does not divide" in e["indivisible"]
+    assert "data must be a positive int" in e["bad_size"]
+    assert "divisible by 2" in e["batch"] and "divisible by 2" in e["states"]
+    assert "jax.sharding.Mesh" in e["not_a_mesh"]

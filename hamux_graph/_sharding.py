@@ -31,6 +31,7 @@ __all__ = [
     "DATA_AXES",
     "check_mesh",
     "axis_size",
+    "model_size",
     "data_axis",
     "is_arraylike",
     "layout",
@@ -62,6 +63,11 @@ def axis_size(mesh: Mesh, name: str) -> int:
     return int(dict(mesh.shape).get(name, 1))
 
 
+def model_size(mesh: Mesh) -> int | None:
+    """The size of the mesh's ``"model"`` axis, or ``None`` when it has none (all replicated)."""
+    return axis_size(mesh, MODEL) if MODEL in mesh.axis_names else None
+
+
 def data_axis(mesh: Mesh) -> str | None:
     """The name of the mesh's data axis (``"data"`` or ``"batch"``), or ``None``."""
     return next((a for a in DATA_AXES if a in mesh.axis_names), None)
@@ -77,8 +83,11 @@ def _owner_shapes(core: Any, owner: int) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(core.shapes[i]) for i in core.edge_layers[edge])
 
 
-def layout(core: Any, n: int) -> tuple[list[dict[str, int | None]], list[int | None]]:
+def layout(core: Any, n: int | None) -> tuple[list[dict[str, int | None]], list[int | None]]:
     """The split axis of every synapse parameter and of every layer, for a model axis of size ``n``.
+
+    ``n=None`` (a mesh without a model axis) splits nothing. A model axis of size 1 names
+    the same axes as a larger one would (splitting them into one piece).
 
     Returns:
         ``(per owner synapse {parameter: axis or None}, per layer axis or None)``.
@@ -92,7 +101,7 @@ def layout(core: Any, n: int) -> tuple[list[dict[str, int | None]], list[int | N
             value = getattr(syn, name)
             arrays = list(value) if isinstance(value, (tuple, list)) else [value]
             pick = None
-            if n > 1 and arrays and all(is_arraylike(a) for a in arrays):
+            if n is not None and arrays and all(is_arraylike(a) for a in arrays):
                 pick = next(
                     (a for a in axes if all(len(x.shape) > a and x.shape[a] % n == 0 for x in arrays)), None
                 )
@@ -116,7 +125,7 @@ def _split(ndim: int, axis: int | None) -> PartitionSpec:
     return PartitionSpec(*parts)
 
 
-def parameter_specs(core: Any, n: int) -> Any:
+def parameter_specs(core: Any, n: int | None) -> Any:
     """A pytree like ``core`` with a ``PartitionSpec`` at every array leaf (``None`` elsewhere)."""
     chosen, layer_axes = layout(core, n)
     specs = jax.tree.map(lambda x: PartitionSpec() if is_arraylike(x) else None, core)
@@ -144,14 +153,14 @@ def parameter_specs(core: Any, n: int) -> Any:
 
 def parameter_shardings(core: Any, mesh: Mesh) -> Any:
     """``parameter_specs`` on ``mesh``: a ``NamedSharding`` at every array leaf (``None`` elsewhere)."""
-    specs = parameter_specs(core, axis_size(mesh, MODEL))
+    specs = parameter_specs(core, model_size(mesh))
     return jax.tree.map(lambda s: NamedSharding(mesh, s), specs, is_leaf=lambda x: isinstance(x, PartitionSpec))
 
 
 def state_specs(core: Any, mesh: Mesh, batched: bool) -> tuple[PartitionSpec, ...]:
     """Per layer, the ``PartitionSpec`` of its states: the batch axis (if ``batched``) over the
     mesh's data axis, a memory axis over ``"model"``, everything else replicated."""
-    _, layer_axes = layout(core, axis_size(mesh, MODEL))
+    _, layer_axes = layout(core, model_size(mesh))
     lead = [data_axis(mesh)] if batched else []
     out = []
     for shape, axis in zip(core.shapes, layer_axes):

@@ -234,13 +234,14 @@ def parameter_specs(model: CompiledHAM, mesh: Mesh) -> dict[str, PartitionSpec]:
     Example:
         >>> import jax, hamux_graph as hg
         >>> model = hg.zoo.modern_hopfield(input_shape=(8,), num_memories=64).compile(key=jax.random.key(0))
-        >>> hg.parallel.parameter_specs(model, hg.parallel.make_mesh(data=1, model=1))["synapses/store/W"]
-        P()
+        >>> specs = hg.parallel.parameter_specs(model, hg.parallel.make_mesh(data=1, model=1))
+        >>> specs["synapses/store/W"], specs["layers/memories/lagrangian/beta"]
+        (P(None, 'model'), P())
     """
     model = _check_model(model, "parameter_specs")
     mesh = S.check_mesh(mesh, "parameter_specs")
     specs = jax.tree.leaves(
-        S.parameter_specs(model, S.axis_size(mesh, S.MODEL)), is_leaf=lambda x: isinstance(x, PartitionSpec)
+        S.parameter_specs(model, S.model_size(mesh)), is_leaf=lambda x: isinstance(x, PartitionSpec)
     )
     paths = [p for p, leaf in jax.tree_util.tree_flatten_with_path(model)[0] if S.is_arraylike(leaf)]
     return {leaf_name(model, p): s for p, s in zip(paths, specs)}
@@ -270,8 +271,8 @@ def shard_states(model: CompiledHAM, xs: States, mesh: Mesh) -> States:
         >>> model = hg.zoo.modern_hopfield(input_shape=(8,), num_memories=64).compile(key=jax.random.key(0))
         >>> mesh = hg.parallel.make_mesh(data=1, model=1)
         >>> xs = hg.parallel.shard_states(model, model.init_states(batch_size=2), mesh)
-        >>> xs["memories"].sharding.spec
-        P('data', None)
+        >>> xs["memories"].sharding.spec, xs["visible"].sharding.spec
+        (P('data', 'model'), P('data', None))
     """
     model = _check_model(model, "shard_states")
     mesh = S.check_mesh(mesh, "shard_states")

@@ -188,6 +188,12 @@ def test_checkpointer_errors(tmp_path):
         next(train.batches(np.ones(4), batch_size=2, start=-1))
 
 
+def test_missing_orbax_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "orbax.checkpoint", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"pip install hamux_graph\[checkpoint\]"):
+        train.Checkpointer(tmp_path, every=1)
+
+
 def test_sharded_model_checkpoints_into_its_layout(tmp_path):
     mesh = hg.parallel.make_mesh(data=1, model=1)
     ham = hg.zoo.modern_hopfield(input_shape=(8,), num_memories=16)

@@ -145,7 +145,8 @@ def initialize(
         n = count("num_processes", n, "initialize")
         if isinstance(pid, bool) or not isinstance(pid, (int, np.integer)) or not 0 <= pid < n:
             raise ArgumentError(f"initialize: process_id must be an int in [0, {n}), got {pid!r}.")
-        if not isinstance(address, str) or address.rpartition(":")[2] == "" or not address.rpartition(":")[2].isdigit():
+        host, _, port = address.rpartition(":") if isinstance(address, str) else ("", "", "")
+        if not host or not port.isdigit():
             raise ArgumentError(f"initialize: coordinator_address must be 'host:port', got {address!r}.")
     if jax.config.jax_cpu_collectives_implementation in (None, "none"):
         jax.config.update("jax_cpu_collectives_implementation", "gloo")

@@ -264,9 +264,8 @@ class Checkpointer:
         final, tmp = self._path(step), os.path.join(self.directory, f".tmp-step_{step:09d}")
         main = jax.process_index() == 0
         if main:
-            for p in (tmp,):
-                if os.path.exists(p):
-                    shutil.rmtree(p)
+            if os.path.exists(tmp):  # left by a run killed while writing this step
+                shutil.rmtree(tmp)
             os.makedirs(tmp)
         _barrier(f"hamux_graph checkpoint {step} start")
         ckpt = self._ocp.Checkpointer(self._ocp.StandardCheckpointHandler())
@@ -281,7 +280,7 @@ class Checkpointer:
                 "step": step,
                 "info": state.info or {},
                 "arrays": described,
-                "key_impl": None if state.key is None or not _typed_key(state.key) else str(jax.random.key_impl(state.key)),
+                "key_impl": str(jax.random.key_impl(state.key)) if _typed_key(state.key) else None,
                 "files": _files(os.path.join(tmp, _STATE)),
             }
             atomic_write(os.path.join(tmp, _MANIFEST), json.dumps(manifest, indent=1).encode())

@@ -250,7 +250,8 @@ class Checkpointer:
         """Write ``state`` if its step is due (see ``due``) or ``force``; return whether it wrote.
 
         Raises:
-            ArgumentError: if ``state`` is not a ``TrainState`` or its step is negative.
+            ArgumentError: if ``state`` is not a ``TrainState``, its step is negative or its
+                ``info`` is not JSON.
         """
         if not isinstance(state, TrainState):
             raise ArgumentError(f"Checkpointer.save takes a hg.train.TrainState, got {type(state).__name__}.")
@@ -260,6 +261,13 @@ class Checkpointer:
         step = int(step)
         if not (force or self.due(step)):
             return False
+        try:
+            json.dumps(state.info or {})
+        except (TypeError, ValueError) as e:
+            raise ArgumentError(
+                f"Checkpointer.save: state.info must hold JSON values only (numbers, strings, lists, dicts): {e}. "
+                "Convert arrays with .tolist() or float()."
+            ) from None
         tree, described = self._tree(state)
         final, tmp = self._path(step), os.path.join(self.directory, f".tmp-step_{step:09d}")
         main = jax.process_index() == 0

@@ -170,6 +170,9 @@ def test_checkpointer_errors(tmp_path):
     state = train.TrainState(model, train.init_opt_state(opt, model), step=1)
     with pytest.raises(hg.ArgumentError, match="state.step"):
         ckpt.save(state._replace(step=-1))
+    with pytest.raises(hg.ArgumentError, match="JSON values only"):
+        ckpt.save(state._replace(info={"w": np.ones(2)}))
+    assert not os.listdir(tmp_path / "c")
     ckpt.save(state)
     other = hg.zoo.create("hn", input_shape=(4,), num_classes=2, nhid=16).compile(key=jax.random.key(0))
     with pytest.raises(hg.ArgumentError, match="another model or optimizer"):

@@ -15,8 +15,18 @@ Writes into ``--out`` (default ``out/train_digits/``): ``curves.png`` (loss and 
 accuracy per epoch), ``confusion.png``, ``energy.png`` (energy during classification of a
 few test digits) and, for ``hn``, ``memories.png`` (the learned hidden memories).
 
+Resumable: with ``--checkpoint-dir DIR`` the whole training state (model, optimizer state,
+step, RNG key, data order, loss history) is written there every ``--checkpoint-every``
+steps (default: four times per epoch; it prints ``checkpoint step=N``), and a new run with
+the same command continues from the newest complete checkpoint (``resumed from step=N``).
+The data order of every epoch is a pure function of ``(seed, epoch)``, so a run killed and
+resumed ends with exactly the parameters of an uninterrupted one. ``--save PATH`` writes
+the trained model (``hg.save``).
+
 Run:  python examples/train_digits.py [--model hn|conv|attn] [--epochs N] [--out DIR]
-Needs the ``examples`` extra: pip install hamux_graph[examples]
+          [--checkpoint-dir DIR] [--checkpoint-every N] [--save PATH]
+Needs the ``examples`` extra (and ``checkpoint`` for --checkpoint-dir):
+pip install hamux_graph[examples,checkpoint]
 """
 
 from __future__ import annotations
@@ -64,6 +74,10 @@ def main(argv=None) -> float:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=os.path.join("out", "train_digits"))
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.add_argument("--checkpoint-dir", default=None, help="checkpoint here, and resume from the newest checkpoint")
+    p.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default: 4 per epoch)")
+    p.add_argument("--save", default=None, help="write the trained model to this file (hg.save)")
     args = p.parse_args(argv)
 
     name, kwargs, epochs = DEFAULTS[args.model]
@@ -88,28 +102,55 @@ def main(argv=None) -> float:
     step = train.make_train_step(optimizer, loss_fn, filter_spec=spec)
     opt_state = train.init_opt_state(optimizer, model, spec)
 
-    history = {"loss": [], "acc": []}
-    key = jax.random.key(args.seed + 1)
+    per_epoch = len(Xtr) // args.batch_size  # batches drops the last partial batch
+    data_key = jax.random.key(args.seed + 1)  # epoch e shuffles with fold_in(data_key, e)
+    state = train.TrainState(model, opt_state, step=0, key=data_key, info={"loss": [], "acc": [], "batch_losses": []})
+    ckpt = None
+    if args.checkpoint_dir:
+        every = args.checkpoint_every or max(1, per_epoch // 4)
+        ckpt = train.Checkpointer(args.checkpoint_dir, every=every, keep=3)
+        restored = ckpt.restore(state)
+        if restored is not None:
+            state = restored
+            print(f"resumed from step={state.step}", flush=True)
+    model, opt_state, n_steps, history = state.model, state.opt_state, state.step, state.info
+    first_epoch, first_batch = divmod(n_steps, per_epoch)
+    if first_batch and state.order is not None:
+        if not np.array_equal(state.order, train.epoch_order(state.key, first_epoch, len(Xtr))):
+            raise SystemExit("the checkpoint's data order differs from this run's (another --seed or data?)")
+
     t0 = time.perf_counter()
-    bar = train.progress(range(epochs), desc=f"train {args.model}", enable=not args.no_progress)
-    for _ in bar:
-        key, sub = jax.random.split(key)
-        losses = []
-        for xb, yb in train.batches(Xtr, ytr, batch_size=args.batch_size, key=sub):
+    bar = train.progress(range(first_epoch, epochs), desc=f"train {args.model}", enable=not args.no_progress)
+    for epoch in bar:
+        order = train.epoch_order(state.key, epoch, len(Xtr))
+        start = first_batch if epoch == first_epoch else 0
+        for xb, yb in train.batches(Xtr, ytr, batch_size=args.batch_size, order=order, start=start):
             model, opt_state, loss = step(model, opt_state, xb, yb)
-            losses.append(loss)
-        history["loss"].append(float(jnp.mean(jnp.stack(losses))))
-        history["acc"].append(train.accuracy(model, Xte, yte, **fwd))
-        bar.set_postfix(loss=history["loss"][-1], acc=history["acc"][-1])
+            n_steps += 1
+            history["batch_losses"].append(float(loss))
+            if n_steps % per_epoch == 0:  # the epoch is complete: record it
+                history["loss"].append(float(np.mean(history["batch_losses"])))
+                history["acc"].append(train.accuracy(model, Xte, yte, **fwd))
+                history["batch_losses"] = []
+                bar.set_postfix(loss=history["loss"][-1], acc=history["acc"][-1])
+            if ckpt is not None and ckpt.save(train.TrainState(model, opt_state, n_steps, state.key, order, history)):
+                print(f"checkpoint step={n_steps}", flush=True)
+    if ckpt is not None and n_steps not in ckpt.steps():  # the end of training, whatever --checkpoint-every
+        ckpt.save(train.TrainState(model, opt_state, n_steps, state.key, None, history), force=True)
+        print(f"checkpoint step={n_steps}", flush=True)
     train_time = time.perf_counter() - t0
 
     acc = history["acc"][-1]
     print(f"\nmodel {args.model}: test accuracy {acc:.4f} on {len(yte)} held-out digits; "
           f"training took {train_time:.1f} s ({epochs} epochs)")
 
-    os.makedirs(args.out, exist_ok=True)
-    save_figures(args, model, history, Xte, yte, fwd)
-    print(f"figures written to {args.out}/")
+    if args.save:
+        hg.save(model, args.save)
+        print(f"model written to {args.save}")
+    if not args.no_figures:
+        os.makedirs(args.out, exist_ok=True)
+        save_figures(args, model, history, Xte, yte, fwd)
+        print(f"figures written to {args.out}/")
     return acc
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 import equinox as eqx
+import jax
 import networkx as nx
+from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from . import _builder as B
@@ -19,6 +21,7 @@ from . import _euler
 from . import _jitcache
 from . import _trace
 from . import _schema as A
+from . import _sharding as S
 from ._adjoint import AbstractAdjoint, ImplicitAdjoint
 from ._builder import checked_copy, graph_of_plan
 from ._energy import AbstractEnergyCore, StatesLike
@@ -27,7 +30,7 @@ from ._errors import ArgumentError, ValidationError
 from ._ode import ODEResult, solve
 from ._relax import RelaxResult, relax
 from ._types import ClampSpec, Shape
-from .compile import check_key, compile_fields, plan_of
+from .compile import check_key, check_parameter_memory, compile_fields, device_memory_bytes, plan_of
 from .draw import draw_ham, to_dot
 from .html import write_html
 from .lagrangians import Lagrangian
@@ -239,25 +242,57 @@ class HAM:
         """
         plan_graph(self._graph)
 
-    def compile(self, *, key: PRNGKeyArray, max_param_bytes: int | None = None) -> CompiledHAM:
+    def compile(
+        self, *, key: PRNGKeyArray, max_param_bytes: int | None = None, mesh: Mesh | None = None
+    ) -> CompiledHAM:
         """Validate and compile into a ``CompiledHAM`` (an equinox Module).
 
         Missing parameters are drawn from ``key``; each synapse's draw depends only on
         ``key`` and the synapse's name.
 
+        With ``mesh`` (``hg.parallel.make_mesh(data=..., model=...)``) the parameters are
+        created already laid out on the mesh: the initialiser is compiled with the layout
+        of ``hg.parallel.shard_model`` as its output shardings, so each device computes
+        only its own slice of a split weight and no weight is ever whole on one device.
+        The values are those of ``compile(key=key)`` (JAX's partitionable random bits).
+
         Args:
-            key: the PRNG key the missing parameters are drawn from.
+            key: one PRNG key, e.g. ``jax.random.key(0)``.
             max_param_bytes: refuse (before allocating anything) a model whose parameters
-                need more bytes; default: the default device's memory (host memory on CPU).
+                need more bytes; default: the default device's memory (host memory on CPU),
+                times the number of devices of ``mesh``.
+            mesh: an optional device mesh (a ``"model"`` axis splits memory/hidden axes).
 
         Raises:
             ValidationError: if the graph is not a valid HAM, or its parameters would not fit.
-            ArgumentError: if ``key`` is not one PRNG key.
+            ArgumentError: if ``key`` is not one PRNG key, ``mesh`` is not a mesh, or
+                ``max_param_bytes`` is not an int >= 0.
+
+        Example:
+            >>> import jax, hamux_graph as hg
+            >>> ham = hg.zoo.modern_hopfield(input_shape=(8,), num_memories=64)
+            >>> model = ham.compile(key=jax.random.key(0), mesh=hg.parallel.make_mesh(data=1, model=1))
+            >>> model.synapse("store").W.shape
+            (8, 64)
         """
+        key = check_key(key, "HAM.compile")
         if max_param_bytes is not None:
             max_param_bytes = parse_int(max_param_bytes, "max_param_bytes", minimum=0, error=ArgumentError)
-        fields = compile_fields(self.plan(), key=check_key(key, "HAM.compile"), max_param_bytes=max_param_bytes)
-        return CompiledHAM(**fields)
+        plan = self.plan()
+        if mesh is None:
+            return CompiledHAM(**compile_fields(plan, key=key, max_param_bytes=max_param_bytes))
+        mesh = S.check_mesh(mesh, "HAM.compile")
+        limit = device_memory_bytes() * mesh.devices.size if max_param_bytes is None else max_param_bytes
+        check_parameter_memory(plan, limit)
+
+        def build(k):
+            return CompiledHAM(**compile_fields(plan, key=k, max_param_bytes=limit))
+
+        abstract = eqx.filter_eval_shape(build, key)
+        shardings = S.parameter_shardings(abstract, mesh)
+        static = eqx.filter(abstract, S.is_arraylike, inverse=True)
+        make = jax.jit(lambda k: eqx.filter(build(k), eqx.is_array), out_shardings=shardings)
+        return eqx.combine(make(key), static)
 
     def summary(self) -> str:
         """A text table of layers, synapses and parameter counts."""

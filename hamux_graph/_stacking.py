@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.sharding import NamedSharding, PartitionSpec
 
 STACK_THRESHOLD = 8
 _index: tuple[Any, ...] = ()
@@ -155,6 +156,34 @@ def _on_host(arrays: Sequence[Any]) -> bool:
     return not any(isinstance(a, jax.core.Tracer) for a in arrays)
 
 
+def _spread(arrays: Sequence[Any]) -> Any:
+    """The ``NamedSharding`` of the first concrete array laid out over several devices, or None.
+
+    Such arrays (a model or states on a device mesh) are stacked by a compiled call that
+    keeps their layout (that of the first split member); numpy would gather them onto
+    one device.
+    """
+    found = [
+        a.sharding
+        for a in arrays
+        if isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer)
+        and isinstance(a.sharding, NamedSharding) and len(a.sharding.device_set) > 1
+    ]
+    # members laid out differently get the layout of the first split one
+    return next((sh for sh in found if not sh.is_fully_replicated), found[0] if found else None)
+
+
+@functools.lru_cache(maxsize=64)
+def _layout_stacker(sharding: NamedSharding, ndim: int, axis: int) -> Any:
+    spec = list(sharding.spec) + [None] * (ndim - len(sharding.spec))
+    out = NamedSharding(sharding.mesh, PartitionSpec(*(spec[:axis] + [None] + spec[axis:])))
+    return jax.jit(lambda arrays: jnp.stack(arrays, axis=axis), out_shardings=out)
+
+
+def _stack_spread(arrays: Sequence[Any], sharding: Any, axis: int) -> Any:
+    return _layout_stacker(sharding, jnp.ndim(arrays[0]), axis)(tuple(arrays))
+
+
 def stack_groups(st: Any, flat: Sequence[Any], axis: int) -> tuple[Any, ...]:
     """Per-layer arrays (with a batch axis when ``axis == 1``) to per-group arrays, outside jit.
 
@@ -169,9 +198,12 @@ def stack_groups(st: Any, flat: Sequence[Any], axis: int) -> tuple[Any, ...]:
             out.append(flat[ms[0]])
             continue
         arrays = tuple(flat[i] for i in ms)
+        spread = _spread(arrays)
         if host is None:
             host = _on_host(flat)
-        if host:
+        if spread is not None:
+            out.append(_stack_spread(arrays, spread, axis))
+        elif host:
             out.append(jax.device_put(np.stack([np.asarray(a) for a in arrays], axis=axis)))
         else:
             out.append(_stack_compiled(arrays, axis))
@@ -210,5 +242,9 @@ def unstack_vector(e: Any, batched: bool) -> list[Any]:
 
 
 def host_stack(arrays: Sequence[Any]) -> Any:
-    # Concrete parameters are stacked once per model, without compiling anything.
+    # Concrete parameters are stacked once per model, without compiling anything (unless
+    # they are laid out over several devices: then in one compiled call that keeps it).
+    spread = _spread(arrays)
+    if spread is not None:
+        return _stack_spread(arrays, spread, 0)
     return jax.device_put(np.stack([np.asarray(a) for a in arrays]))

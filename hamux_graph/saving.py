@@ -31,6 +31,7 @@ from ._files import atomic_write
 from ._untrusted import read_limited
 from .compile import compile_fields
 from .graphml import graphml_bytes, parse_graphml_plan
+from .parallel import gather
 
 __all__ = ["save", "load", "load_architecture", "parameter_names", "MODEL_FORMAT", "MODEL_FORMAT_VERSION"]
 
@@ -92,7 +93,10 @@ def save(model: CompiledHAM, path: str | os.PathLike, *, compress: bool = False)
     """Save a compiled model (architecture and every parameter) to one file, without pickle.
 
     Parameters are stored exactly (bit for bit, in their own dtypes). The file is written
-    to a temporary name first and then moved into place.
+    to a temporary name first and then moved into place. A model laid out on a device mesh
+    (``hg.parallel.shard_model``, ``compile(mesh=...)``) is gathered to the host first;
+    with several processes every process must call ``save`` (the gathering is a
+    collective) and process 0 alone writes the file.
 
     Args:
         model: the compiled model (e.g. after training).
@@ -120,7 +124,7 @@ def save(model: CompiledHAM, path: str | os.PathLike, *, compress: bool = False)
             "For an architecture alone use hg.write_graphml."
         )
     graph = graphml_bytes(model.plan())
-    named, _ = _named_leaves(model)
+    named, _ = _named_leaves(gather(model))
     arrays: dict[str, np.ndarray] = {}
     for name, leaf in named:
         if name is None:
@@ -149,7 +153,8 @@ def save(model: CompiledHAM, path: str | os.PathLike, *, compress: bool = False)
         _zip_write(zf, _MANIFEST, json.dumps(manifest, indent=1).encode(), compress)
         _zip_write(zf, _GRAPHML, graph, compress)
         _zip_write(zf, _WEIGHTS, _npz_bytes(arrays, compress), compress)
-    atomic_write(path, buf.getvalue())
+    if jax.process_index() == 0:
+        atomic_write(path, buf.getvalue())
 
 
 # ---- loading -------------------------------------------------------------------------------

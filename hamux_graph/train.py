@@ -37,7 +37,12 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
+from jax.sharding import NamedSharding, PartitionSpec
+
+from . import _multiprocess as M
+from . import _sharding as S
 from ._progress import progress
+from .checkpoint import Checkpointer, TrainState
 from ._errors import ArgumentError, StateError
 from .lagrangians import Lagrangian, LSoftmax
 from ._api import CompiledHAM
@@ -52,7 +57,10 @@ __all__ = [
     "predict",
     "accuracy",
     "batches",
+    "epoch_order",
     "progress",
+    "TrainState",
+    "Checkpointer",
 ]
 
 _READS = ("activation", "state", "logits")
@@ -299,16 +307,18 @@ def make_train_step(
     ``(model, opt_state, loss)`` (plus ``aux`` when ``has_aux``). Everything non-trainable
     (static structure, frozen scalars) passes through unchanged.
 
-    With ``mesh`` (from ``hamux_graph.parallel.batch_mesh``) the batch arrays are sharded
-    along their leading axis over the mesh's ``"batch"`` axis and the model and optimizer
-    state are replicated: the same step runs data-parallel on N devices.
+    With ``mesh`` (``hamux_graph.parallel.make_mesh(data=..., model=...)`` or
+    ``batch_mesh(n)``) the batch arrays are split along their leading axis over the data
+    axis, the model keeps the layout of ``parallel.shard_model`` (memory/hidden axes split
+    over ``"model"``, the rest replicated) and the optimizer state the layout of the
+    parameters it mirrors: the same step runs on 1 or N devices (or processes).
 
     Args:
         optimizer: an optax gradient transformation.
         loss_fn: ``loss_fn(model, *batch) -> loss`` (or ``(loss, aux)`` with ``has_aux``).
         filter_spec: which leaves train (a bool pytree or a callable on leaves).
         has_aux: whether ``loss_fn`` returns ``(loss, aux)``.
-        mesh: an optional device mesh with a ``"batch"`` axis for data parallelism.
+        mesh: an optional device mesh (data and/or model axes).
 
     Returns:
         The jitted step function.
@@ -322,15 +332,29 @@ def make_train_step(
     """
     spec = eqx.is_inexact_array if filter_spec is None else filter_spec
     if mesh is not None:
-        from .parallel import batch_sharding, replicated_sharding
+        mesh = S.check_mesh(mesh, "make_train_step")
+        data_sh = M.data_sharding(mesh)
+        repl_sh = NamedSharding(mesh, PartitionSpec())
 
-        data_sh, repl_sh = batch_sharding(mesh), replicated_sharding(mesh)
+    def constrain(model, opt_state):
+        # the layout is a function of the model's structure and shapes: the same in the trace
+        model_sh = S.parameter_shardings(model, mesh)
+        dynamic, static = eqx.partition(model, eqx.is_array)
+        model = eqx.combine(jax.lax.with_sharding_constraint(dynamic, model_sh), static)
+        mask = jax.tree.map(spec, model) if callable(spec) else spec
+        try:
+            opt_sh = optax.tree_utils.tree_map_params(
+                optimizer, lambda _, sh: sh, opt_state, eqx.filter(model_sh, mask),
+                transform_non_params=lambda _: repl_sh, is_leaf=lambda x: x is None,
+            )
+        except (TypeError, ValueError, AttributeError):  # an optimizer whose init needs real arrays
+            return model, opt_state
+        return model, jax.lax.with_sharding_constraint(opt_state, opt_sh)
 
     @eqx.filter_jit
     def step(model, opt_state, *batch):
         if mesh is not None:
-            model = eqx.filter_shard(model, repl_sh)
-            opt_state = eqx.filter_shard(opt_state, repl_sh)
+            model, opt_state = constrain(model, opt_state)
             batch = eqx.filter_shard(batch, data_sh)
         params, static = eqx.partition(model, spec)
         _check_opt_state(optimizer, params, opt_state)
@@ -342,8 +366,7 @@ def make_train_step(
         updates, opt_state = optimizer.update(grads, opt_state, params)
         model = eqx.combine(eqx.apply_updates(params, updates), static)
         if mesh is not None:
-            model = eqx.filter_shard(model, repl_sh)
-            opt_state = eqx.filter_shard(opt_state, repl_sh)
+            model, opt_state = constrain(model, opt_state)
         if has_aux:
             loss, aux = out
             return model, opt_state, loss, aux
@@ -405,15 +428,38 @@ def accuracy(
 
 
 def batches(
-    *arrays: Any, batch_size: int, key: PRNGKeyArray | None = None, drop_last: bool = True
+    *arrays: Any,
+    batch_size: int,
+    key: PRNGKeyArray | None = None,
+    drop_last: bool = True,
+    order: Any = None,
+    start: int = 0,
 ) -> Iterator[tuple[Array, ...]]:
     """One epoch of minibatches of ``arrays`` (sliced along axis 0), shuffled with ``key``.
+
+    For resumable training make the order a pure function of ``(seed, epoch)``: pass
+    ``order=epoch_order(key, epoch, n)`` (or ``key=jax.random.fold_in(key, epoch)``) and,
+    to continue an epoch part-way, ``start`` = the number of its batches already used.
+
+    Args:
+        *arrays: arrays of equal length.
+        batch_size: rows per batch.
+        key: shuffle with ``jax.random.permutation(key, n)`` (default: in order).
+        drop_last: leave out a last batch smaller than ``batch_size``.
+        order: an explicit order of the rows (a permutation of ``range(n)``), instead of ``key``.
+        start: skip the first ``start`` batches.
+
+    Raises:
+        ArgumentError: for arrays of different lengths, a bad ``batch_size`` or ``start``, or
+            both ``key`` and ``order``.
 
     Example:
         >>> import jax, numpy as np, hamux_graph as hg
         >>> x, y = np.arange(10.0), np.arange(10)
         >>> [b[0].shape for b in hg.train.batches(x, y, batch_size=4, key=jax.random.key(0))]
         [(4,), (4,)]
+        >>> [b[1].tolist() for b in hg.train.batches(x, y, batch_size=4, start=1)]
+        [[4, 5, 6, 7]]
     """
     if not arrays:
         raise ArgumentError("batches needs at least one array.")
@@ -422,8 +468,32 @@ def batches(
         raise ArgumentError(f"batches: arrays have different lengths {[len(a) for a in arrays]}.")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise ArgumentError(f"batch_size must be a positive int, got {batch_size!r}.")
-    order = np.arange(n) if key is None else np.asarray(jax.random.permutation(key, n))
+    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+        raise ArgumentError(f"batches: start must be an int >= 0, got {start!r}.")
+    if key is not None and order is not None:
+        raise ArgumentError("batches: pass key (to shuffle) or order (an explicit permutation), not both.")
+    if order is not None:
+        order = np.asarray(order)
+        if order.shape != (n,):
+            raise ArgumentError(f"batches: order must have shape ({n},) (one index per row), got {order.shape}.")
+    else:
+        order = np.arange(n) if key is None else np.asarray(jax.random.permutation(key, n))
     stop = n - n % batch_size if drop_last and n >= batch_size else n
-    for i in range(0, stop, batch_size):
+    for i in range(start * batch_size, stop, batch_size):
         idx = order[i : i + batch_size]
         yield tuple(jnp.asarray(np.asarray(a)[idx]) for a in arrays)
+
+
+def epoch_order(key: PRNGKeyArray, epoch: int, n: int) -> np.ndarray:
+    """The shuffled order of ``n`` rows in epoch ``epoch``: a pure function of ``(key, epoch)``.
+
+    ``jax.random.permutation(jax.random.fold_in(key, epoch), n)`` as numpy, so a resumed run
+    (see ``Checkpointer``) sees exactly the order an uninterrupted one would.
+
+    Example:
+        >>> import jax, hamux_graph as hg
+        >>> a = hg.train.epoch_order(jax.random.key(0), 3, 5)
+        >>> sorted(a.tolist()), (a == hg.train.epoch_order(jax.random.key(0), 3, 5)).all()
+        ([0, 1, 2, 3, 4], np.True_)
+    """
+    return np.asarray(jax.random.permutation(jax.random.fold_in(key, int(epoch)), int(n)))

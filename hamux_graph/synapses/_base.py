@@ -136,6 +136,44 @@ class Synapse(eqx.Module):
         """
         return {}
 
+    def shard_axes(self, shapes: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
+        """The axes of each parameter that model parallelism may split, in order of preference.
+
+        ``hamux_graph.parallel.shard_model`` (and ``HAM.compile(..., mesh=...)``) splits a
+        parameter over the mesh's ``"model"`` axis along the first listed axis whose size
+        that axis divides (for a list-valued parameter, the same axis of every array); a
+        parameter that is not listed, or none of whose listed axes divides, is replicated.
+        The base class lists nothing: a custom synapse is replicated unless it overrides
+        this (as the built-in dense, hidden-layer and attention synapses do).
+
+        Args:
+            shapes: the connected layer shapes, in slot order.
+
+        Returns:
+            ``{parameter name: axes}``.
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> hg.ConvSynapse(kernel_size=3).shard_axes([(8, 8, 1), (6, 6, 4)])
+            {}
+        """
+        return {}
+
+    def memory_axes(self, shapes: Sequence[Shape], name: str, axis: int) -> dict[int, int]:
+        """The connected layers whose units are parameter ``name``'s split ``axis``.
+
+        When ``name`` is split along ``axis`` (see ``shard_axes``), the states (and bias)
+        of these layers can be split the same way: ``{slot: axis of that layer}``. For a
+        dense memory ``(visible, memories)`` split along its stored-pattern axis that is the
+        memories layer. The base class names none.
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> hg.DenseSynapse().memory_axes([(16,), (1024,)], "W", 1)
+            {1: 0}
+        """
+        return {}
+
     def param_names(self) -> tuple[str, ...]:
         """Names of the fields that hold learnable parameter arrays (or ``None``)."""
         names = []

@@ -90,6 +90,17 @@ class _QKAttention(Synapse):
         self.hidden_lagrangian.check_shape((self.num_heads, nq, nk))
         return {"Wq": (dq, self.num_heads, self.zspace_dim), "Wk": (dk, self.num_heads, self.zspace_dim)}
 
+    def shard_axes(self, shapes):
+        """``Wq`` and ``Wk`` (``(D, H, Z)``) along their heads axis ``H`` (no communication
+        inside a head), else along the z-space ``Z``.
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> hg.SelfAttentionSynapse(num_heads=4, zspace_dim=8).shard_axes([(5, 16)])
+            {'Wq': (1, 2), 'Wk': (1, 2)}
+        """
+        return {"Wq": (1, 2), "Wk": (1, 2)}
+
     def _project(self, g: Array, W: Array) -> Array:
         P = jnp.einsum("nd,dhz->hnz", _tokens(g), W)
         if self.do_qk_norm:
@@ -231,6 +242,16 @@ class BinaryMixerSynapse(Synapse):
         a, b = shapes
         self.hidden_lagrangian.check_shape(self.output_shape(a, b))
         return {"W": (self.num_heads, self.zspace_dim, token_shape(a)[1], token_shape(b)[1])}
+
+    def shard_axes(self, shapes):
+        """``W`` (``(H, Z, D_a, D_b)``) along its hidden z-space ``Z``, else its heads ``H``.
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> hg.BinaryMixerSynapse(num_heads=2, zspace_dim=8).shard_axes([(4, 5), (6,)])
+            {'W': (1, 0)}
+        """
+        return {"W": (1, 0)}
 
     def __call__(self, ga: Float[Array, "*a da"], gb: Float[Array, "*b db"]) -> Float[Array, ""]:
         M = jnp.einsum("hzab,ia,jb->hijz", self.W, _tokens(ga), _tokens(gb))

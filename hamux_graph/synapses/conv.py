@@ -337,6 +337,16 @@ class _ConvBase(Synapse):
             ps["bias"] = (c_out,)
         return ps
 
+    def shard_axes(self, shapes):
+        """Nothing: convolution kernels (and biases) are small and stay replicated.
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> hg.ConvSynapse(kernel_size=3).shard_axes([(8, 8, 1), (6, 6, 4)])
+            {}
+        """
+        return {}
+
     # ---- parameters and the alignment --------------------------------------------------
 
     def init_param(self, name: str, shape: Shape, *, key: PRNGKeyArray) -> Array:

@@ -68,6 +68,12 @@ def _contract_all(W: Array, vectors: Sequence[Array]) -> Array:
     return out
 
 
+def _largest_first(shape: Sequence[int]) -> tuple[int, ...]:
+    """Axes of ``shape`` by decreasing size, ties to the later axis (the memories of a
+    ``(visible, memories)`` dense memory come first)."""
+    return tuple(sorted(range(len(shape)), key=lambda a: (-shape[a], -a)))
+
+
 class SimpleDenseSynapse(Synapse):
     """The plain matrix synapse between two vector layers: ``F = g₁ᵀ W g₂``.
 
@@ -96,6 +102,26 @@ class SimpleDenseSynapse(Synapse):
                 "Use DenseSynapse (which flattens its layers) for layers of higher rank."
             )
         return {"W": (shapes[0][0], shapes[1][0])}
+
+    def shard_axes(self, shapes):
+        """``W`` along its larger axis (the stored patterns of a dense memory), else the other.
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> hg.SimpleDenseSynapse().shard_axes([(16,), (1024,)])
+            {'W': (1, 0)}
+        """
+        return {"W": _largest_first(self.param_shapes(shapes)["W"])}
+
+    def memory_axes(self, shapes, name, axis):
+        """Axis ``a`` of ``W`` is the units of the layer in slot ``a``.
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> hg.SimpleDenseSynapse().memory_axes([(16,), (1024,)], "W", 1)
+            {1: 0}
+        """
+        return {axis: 0} if name == "W" else {}
 
     def __call__(self, g1, g2):
         return _bilinear(self.W, g1, g2)
@@ -143,6 +169,33 @@ class DenseSynapse(Synapse):
             ) from None
         return {"W": tuple(s[-1] for s in shapes)}
 
+    def shard_axes(self, shapes):
+        """``W`` along its largest axis (ties: the later one), then the others by size.
+
+        For a dense memory ``(visible, memories)`` the largest axis is the stored-pattern
+        axis ``K``; for a self-connection ``(N, N)`` it is the second copy of the layer.
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> hg.DenseSynapse().shard_axes([(128,), (4096,)])
+            {'W': (1, 0)}
+        """
+        return {"W": _largest_first(self.param_shapes(shapes)["W"])}
+
+    def memory_axes(self, shapes, name, axis):
+        """Axis ``a`` of ``W`` is the layer in slot ``a``: its first axis when the layers are
+        flattened (split evenly, the blocks of a flattened layer are blocks of its first
+        axis), its last axis with ``flatten_args=False``.
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> hg.DenseSynapse(flatten_args=False).memory_axes([(4, 8), (4, 16)], "W", 1)
+            {1: 1}
+        """
+        if name != "W":
+            return {}
+        return {axis: 0 if self.flatten_args else len(shapes[axis]) - 1}
+
     def __call__(self, *gs):
         if self.flatten_args:
             return _contract_all(self.W, [g.reshape(-1) for g in gs])
@@ -188,6 +241,16 @@ class DenseTensorSynapseWithHiddenLayer(Synapse):
 
     def param_shapes(self, shapes):
         return {"W": (self.num_heads, self.nhid) + tuple(numel(s) for s in shapes)}
+
+    def shard_axes(self, shapes):
+        """``W`` along its hidden axis ``nhid`` (axis 1), else its heads (axis 0).
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> hg.DenseTensorSynapseWithHiddenLayer(nhid=64).shard_axes([(8,)])
+            {'W': (1, 0)}
+        """
+        return {"W": (1, 0)}
 
     def __call__(self, *gs):
         W = self.W.reshape((self.num_heads * self.nhid,) + self.W.shape[2:])
@@ -247,6 +310,17 @@ class DenseMatrixSynapseWithHiddenLayer(Synapse):
             want = [(s[-1], self.nhid) for s in shapes]
         self.hidden_lagrangian.check_shape(hidden)
         return {"Ws": want}
+
+    def shard_axes(self, shapes):
+        """Every ``Ws[i]`` along its hidden axis ``nhid`` (axis 1); the hidden Lagrangian's
+        scalars stay replicated.
+
+        Example:
+            >>> import hamux_graph as hg
+            >>> hg.DenseMatrixSynapseWithHiddenLayer(nhid=64).shard_axes([(8,), (10,)])
+            {'Ws': (1,)}
+        """
+        return {"Ws": (1,)}
 
     def __call__(self, *gs):
         Ws = self.Ws

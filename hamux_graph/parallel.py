@@ -140,8 +140,8 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
 
     Example:
         >>> import hamux_graph as hg
-        >>> hg.parallel.batch_sharding(hg.parallel.batch_mesh(1)).spec
-        P('batch',)
+        >>> tuple(hg.parallel.batch_sharding(hg.parallel.batch_mesh(1)).spec)
+        ('batch',)
     """
     return M.data_sharding(S.check_mesh(mesh, "batch_sharding"))
 
@@ -235,8 +235,8 @@ def parameter_specs(model: CompiledHAM, mesh: Mesh) -> dict[str, PartitionSpec]:
         >>> import jax, hamux_graph as hg
         >>> model = hg.zoo.modern_hopfield(input_shape=(8,), num_memories=64).compile(key=jax.random.key(0))
         >>> specs = hg.parallel.parameter_specs(model, hg.parallel.make_mesh(data=1, model=1))
-        >>> specs["synapses/store/W"], specs["layers/memories/lagrangian/beta"]
-        (P(None, 'model'), P())
+        >>> tuple(specs["synapses/store/W"]), tuple(specs["layers/memories/lagrangian/beta"])
+        ((None, 'model'), ())
     """
     model = _check_model(model, "parameter_specs")
     mesh = S.check_mesh(mesh, "parameter_specs")
@@ -271,8 +271,8 @@ def shard_states(model: CompiledHAM, xs: States, mesh: Mesh) -> States:
         >>> model = hg.zoo.modern_hopfield(input_shape=(8,), num_memories=64).compile(key=jax.random.key(0))
         >>> mesh = hg.parallel.make_mesh(data=1, model=1)
         >>> xs = hg.parallel.shard_states(model, model.init_states(batch_size=2), mesh)
-        >>> xs["memories"].sharding.spec, xs["visible"].sharding.spec
-        (P('data', 'model'), P('data', None))
+        >>> tuple(xs["memories"].sharding.spec), tuple(xs["visible"].sharding.spec)
+        (('data', 'model'), ('data', None))
     """
     model = _check_model(model, "shard_states")
     mesh = S.check_mesh(mesh, "shard_states")

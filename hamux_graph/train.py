@@ -493,7 +493,7 @@ def epoch_order(key: PRNGKeyArray, epoch: int, n: int) -> np.ndarray:
     Example:
         >>> import jax, hamux_graph as hg
         >>> a = hg.train.epoch_order(jax.random.key(0), 3, 5)
-        >>> sorted(a.tolist()), (a == hg.train.epoch_order(jax.random.key(0), 3, 5)).all()
-        ([0, 1, 2, 3, 4], np.True_)
+        >>> sorted(a.tolist()), bool((a == hg.train.epoch_order(jax.random.key(0), 3, 5)).all())
+        ([0, 1, 2, 3, 4], True)
     """
     return np.asarray(jax.random.permutation(jax.random.fold_in(key, int(epoch)), int(n)))

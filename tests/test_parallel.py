@@ -16,6 +16,11 @@ import pytest
 
 import hamux_graph as hg
 
+
+def _p(spec_text: str) -> str:
+    """A PartitionSpec's text as newer jax prints it (older jax writes PartitionSpec(...))."""
+    return spec_text.replace("PartitionSpec(", "P(")
+
 # Runs in a fresh interpreter: the host-device count must be set before jax is imported.
 _SCRIPT = textwrap.dedent(
     """
@@ -87,7 +92,7 @@ def test_four_device_step_matches_one_device_step():
     for a, b in zip(out["losses1"], out["losses4"]):
         assert abs(a - b) < 1e-5
     assert out["max_param_diff"] < 1e-5
-    assert out["w22_spec"] == "P(None, 'model')" and out["w22_shards"] == [[6, 8]]  # nhid 16 over 2
+    assert _p(out["w22_spec"]) == "P(None, 'model')" and out["w22_shards"] == [[6, 8]]  # nhid 16 over 2
     assert max(abs(a - b) for a, b in zip(out["losses1"], out["losses22"])) < 1e-5
     assert out["max_param_diff22"] < 1e-5
 
@@ -277,8 +282,8 @@ def test_sharded_model_equals_unsharded(n, tmp_path):
     out = _sharded_run(n, n == 8, tmp_path)
     N, K = 16, 16 * n
     assert out["w_devices"] == n and out["w_shards"] == [[N, K // n]]  # each device holds 1/n of W
-    assert out["specs"]["synapses/store/W"] == "P(None, 'model')"
-    assert out["specs"]["layers/memories/lagrangian/beta"] == "P()"
+    assert _p(out["specs"]["synapses/store/W"]) == "P(None, 'model')"
+    assert _p(out["specs"]["layers/memories/lagrangian/beta"]) == "P()"
     assert out["mem_state_shards"] == [[4, K // n]] and out["run_out_shards"] == [[4, K // n]]
     assert out["compile_gap"] < 1e-6 and out["saved_gap"] == 0.0
     for k in ("energy", "dEdg", "run", "relax"):
@@ -286,7 +291,7 @@ def test_sharded_model_equals_unsharded(n, tmp_path):
     if n == 8:
         for k in ("train_params", "train_opt", "train_loss"):
             assert out[k] < 1e-5, (k, out[k])
-        assert out["train_w_spec"] == out["train_mu_spec"] == "P(None, 'model')"
+        assert _p(out["train_w_spec"]) == _p(out["train_mu_spec"]) == "P(None, 'model')"
         assert out["train_w_shards"] == [[6, 16]]  # nhid = 8n over n/2 devices
         assert out["batch_shards"] == [[4, 6]]  # batch 8 over data = 2
     e = out["errors"]
@@ -371,7 +376,7 @@ def test_two_processes_match_one_process_with_four_devices(tmp_path):
     assert [o["process"] for o in outs] == [0, 1] and all(o["processes"] == 2 and o["devices"] == 4 for o in outs)
     assert [o["rows"] for o in outs] == [[0, 8], [8, 16]] and single["rows"] == [0, 16]
     assert all(o["local_w_shards"] == [[6, 8]] for o in outs)  # nhid 16 split over model = 2
-    assert all(o["restored_step"] == 2 and o["restored_same"] and o["restored_spec"] == "P(None, 'model')"
+    assert all(o["restored_step"] == 2 and o["restored_same"] and _p(o["restored_spec"]) == "P(None, 'model')"
                for o in outs + [single])
     a, b = hg.load(two), hg.load(tmp_path / "one.hamux")
     la, lb = jax.tree.leaves(eqx.filter(a, eqx.is_array)), jax.tree.leaves(eqx.filter(b, eqx.is_array))

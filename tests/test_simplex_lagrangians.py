@@ -18,6 +18,14 @@ import pytest
 
 import hamux_graph as hg
 
+
+def _enable_x64(flag):
+    """``jax.enable_x64`` (newer jax) or ``jax.experimental.enable_x64`` (the declared floor)."""
+    import jax.experimental
+
+    ctx = jax.enable_x64 if "enable_x64" in dir(jax) else jax.experimental.enable_x64
+    return ctx(flag)
+
 act = eqx.filter_jit(lambda lag, x: lag.activation(x))
 value = eqx.filter_jit(lambda lag, x: lag(x))
 act_value = eqx.filter_jit(lambda lag, x: lag.activation_and_value(x))
@@ -322,7 +330,7 @@ def test_general_alpha_against_float64_bisection_and_fd_jacobian(alpha, getkey):
     got = np.asarray(act(lag, x32), np.float64)
     err32 = np.abs(got - want).max()
     assert err32 < 2e-6, err32
-    with jax.enable_x64(True):  # the same code in float64 reaches the reference's precision
+    with _enable_x64(True):  # the same code in float64 reaches the reference's precision
         got64 = np.asarray(act(lag, jnp.asarray(xr, jnp.float64)))
         err64 = np.abs(got64 - want).max()
         assert err64 < 1e-12, err64

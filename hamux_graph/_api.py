@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 import equinox as eqx
-import jax
 import networkx as nx
 from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
@@ -30,7 +29,7 @@ from ._errors import ArgumentError, ValidationError
 from ._ode import ODEResult, solve
 from ._relax import RelaxResult, relax
 from ._types import ClampSpec, Shape
-from .compile import check_key, check_parameter_memory, compile_fields, device_memory_bytes, plan_of
+from .compile import check_key, compile_fields, device_memory_bytes, plan_of
 from .draw import draw_ham, to_dot
 from .html import write_html
 from .lagrangians import Lagrangian
@@ -283,16 +282,8 @@ class HAM:
             return CompiledHAM(**compile_fields(plan, key=key, max_param_bytes=max_param_bytes))
         mesh = S.check_mesh(mesh, "HAM.compile")
         limit = device_memory_bytes() * mesh.devices.size if max_param_bytes is None else max_param_bytes
-        check_parameter_memory(plan, limit)
-
-        def build(k):
-            return CompiledHAM(**compile_fields(plan, key=k, max_param_bytes=limit))
-
-        abstract = eqx.filter_eval_shape(build, key)
-        shardings = S.parameter_shardings(abstract, mesh)
-        static = eqx.filter(abstract, S.is_arraylike, inverse=True)
-        make = jax.jit(lambda k: eqx.filter(build(k), eqx.is_array), out_shardings=shardings)
-        return eqx.combine(make(key), static)
+        # compile_fields checks the memory limit first, during the abstract trace
+        return S.init_sharded(lambda k: CompiledHAM(**compile_fields(plan, key=k, max_param_bytes=limit)), key, mesh)
 
     def summary(self) -> str:
         """A text table of layers, synapses and parameter counts."""

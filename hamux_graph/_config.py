@@ -124,6 +124,22 @@ def parse_shape(value: Any, what: str, *, error: type[Exception] = ValueError, a
     return tuple(out)
 
 
+def parse_int_or_tuple(value: Any, what: str, *, error: type[Exception] = ValueError) -> int | tuple[int, ...] | None:
+    """``None``, a positive int, or a tuple (or list) of positive ints (kernel sizes, strides, ...)."""
+    if value is None:
+        return None
+    bad = f"{what} must be a positive int or a tuple of positive ints, got {value!r}"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        if value < 1:
+            raise error(bad + ".")
+        return int(value)
+    if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
+        raise error(f"{bad} ({type(value).__name__}).")
+    if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1 for v in value):
+        raise error(bad + ".")
+    return tuple(int(v) for v in value)
+
+
 def parse_choice(value: Any, what: str, choices: tuple[str, ...], *, error: type[Exception] = ValueError) -> str:
     """``value`` if it is one of the strings ``choices``."""
     if not isinstance(value, str) or value not in choices:

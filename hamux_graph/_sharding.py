@@ -27,6 +27,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from ._errors import ArgumentError
 
 __all__ = [
+    "init_sharded",
     "MODEL",
     "DATA_AXES",
     "check_mesh",
@@ -169,3 +170,17 @@ def state_specs(core: Any, mesh: Mesh, batched: bool) -> tuple[PartitionSpec, ..
             parts[axis] = MODEL
         out.append(PartitionSpec(*(lead + parts)))
     return tuple(out)
+
+
+def init_sharded(build: Any, key: Any, mesh: Mesh) -> Any:
+    """``build(key)`` (a function returning a model) with its arrays created already sharded.
+
+    The initialiser is traced once abstractly for the layout, then compiled with that
+    layout as its output shardings: each device computes only its own slice of a split
+    weight, and no weight is ever whole on one device.
+    """
+    abstract = eqx.filter_eval_shape(build, key)
+    shardings = parameter_shardings(abstract, mesh)
+    static = eqx.filter(abstract, is_arraylike, inverse=True)
+    make = jax.jit(lambda k: eqx.filter(build(k), eqx.is_array), out_shardings=shardings)
+    return eqx.combine(make(key), static)

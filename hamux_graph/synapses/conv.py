@@ -22,10 +22,10 @@ from typing import Any, ClassVar, Sequence
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._config import parse_int_or_tuple
 from .._errors import ValidationError
 from ._base import Shape, Synapse, optional_array, static_bool, static_float, static_int
 
@@ -48,25 +48,7 @@ _SCALED = {
 
 def _int_or_tuple(what: str) -> Any:
     """A field converter: ``None``, a positive int, or a tuple of positive ints (errors name ``what``)."""
-
-    def convert(value: Any) -> int | tuple[int, ...] | None:
-        if value is None:
-            return None
-        bad = f"{what} must be a positive int or a tuple of positive ints, got {value!r}"
-        if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-            if value < 1:
-                raise ValidationError(bad + ".")
-            return int(value)
-        if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
-            raise ValidationError(f"{bad} ({type(value).__name__}).")
-        out = []
-        for v in value:
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValidationError(bad + ".")
-            out.append(int(v))
-        return tuple(out)
-
-    return convert
+    return lambda value: parse_int_or_tuple(value, what, error=ValidationError)
 
 
 def _padding(value: Any) -> str | int | tuple[tuple[int, int], ...]:

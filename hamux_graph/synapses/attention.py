@@ -72,11 +72,18 @@ class _QKAttention(Synapse):
     qk_norm_eps: float = eqx.field(static=True, converter=static_float("qk_norm_eps", positive=True), default=1e-6)
     Wq: Array | None = eqx.field(converter=optional_array, default=None)
     Wk: Array | None = eqx.field(converter=optional_array, default=None)
+    exclude_self: bool = eqx.field(static=True, converter=static_bool("exclude_self"), default=False)
 
     def __check_init__(self):
         check_lagrangian_field(self, "hidden_lagrangian")
         name = type(self).__name__
         _check_hyper(name, self.num_heads, self.zspace_dim, self.stdinit)
+        if self.exclude_self and not isinstance(self.hidden_lagrangian, LSoftmax):
+            raise ValidationError(
+                f"{name}: exclude_self=True drops the score of each token with itself from a "
+                f"log-sum-exp, so hidden_lagrangian must be an LSoftmax; got "
+                f"{type(self.hidden_lagrangian).__name__}. Use LSoftmax(beta=...) or exclude_self=False."
+            )
         if not self.qk_norm_eps > 0:
             raise ValidationError(f"{name}: qk_norm_eps must be > 0, got {self.qk_norm_eps!r}.")
         hz = (self.num_heads, self.zspace_dim)
@@ -87,6 +94,12 @@ class _QKAttention(Synapse):
 
     def _shapes(self, q_shape: Shape, k_shape: Shape) -> dict[str, Shape]:
         (nq, dq), (nk, dk) = token_shape(q_shape), token_shape(k_shape)
+        if self.exclude_self and (nq != nk or nk < 2):
+            raise ValidationError(
+                f"{type(self).__name__}: exclude_self=True pairs query token i with key token i, so "
+                f"it needs as many queries as keys and at least 2 tokens; got {nq} query and {nk} key "
+                "token(s). Use exclude_self=False, or layers with equal token counts >= 2."
+            )
         self.hidden_lagrangian.check_shape((self.num_heads, nq, nk))
         return {"Wq": (dq, self.num_heads, self.zspace_dim), "Wk": (dk, self.num_heads, self.zspace_dim)}
 
@@ -109,6 +122,9 @@ class _QKAttention(Synapse):
 
     def _align(self, gq: Array, gk: Array) -> Array:
         scores = jnp.einsum("hqz,hkz->hqk", self._project(gq, self.Wq), self._project(gk, self.Wk))
+        if self.exclude_self:
+            n = scores.shape[-1]
+            scores = jnp.where(jnp.eye(n, dtype=bool), -jnp.inf, scores)
         return self.hidden_lagrangian(scores)
 
 
@@ -138,9 +154,11 @@ class AttentionSynapse(_QKAttention):
         qk_norm_eps: the ``eps`` of that normalisation (keeps it smooth at zero).
         Wq: explicit query weights ``(D_q, H, Z)``; created at compile time if ``None``.
         Wk: explicit key weights ``(D_k, H, Z)``.
+        exclude_self: leave each token's score with itself out (``k ≠ q``; default ``False``).
 
     Raises:
-        ValidationError: for bad hyperparameters, or explicit weights whose last axes are not
+        ValidationError: for bad hyperparameters, ``exclude_self`` with unequal token counts
+            or a hidden Lagrangian other than ``LSoftmax``, or explicit weights whose last axes are not
             ``(num_heads, zspace_dim)`` (at construction) or whose first axis does not match
             the connected layer (at validation).
 
@@ -167,7 +185,10 @@ class SelfAttentionSynapse(_QKAttention):
     """Energy attention of a layer with itself: ``F(g) = AttentionSynapse(g, g)``.
 
     Same hyperparameters and parameters as ``AttentionSynapse`` (``Wq`` and ``Wk`` both
-    ``(D, H, Z)``), connected to one layer; the scores are ``(num_heads, N, N)``.
+    ``(D, H, Z)``), connected to one layer; the scores are ``(num_heads, N, N)``. The Energy
+    Transformer's attention is ``SelfAttentionSynapse(num_heads=H, zspace_dim=Y,
+    hidden_lagrangian=LSoftmax(beta=1/√Y))`` (``exclude_self=True`` for the paper's
+    ``B ≠ C``).
 
     Example:
         >>> import jax, hamux_graph as hg

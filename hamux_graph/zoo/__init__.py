@@ -11,6 +11,11 @@ Classifiers (the 2022 HAMUX families), with a clamped ``"input"`` layer and a so
 - ``energy_attn``: convolutional patch tokens, self-attention among the tokens and
   cross-attention from the label to the tokens.
 
+The Energy Transformer (``energy_transformer``): one ``"tokens"`` layer (CLS + one token per
+image patch) with ET's energy layer norm, multi-head energy attention and a ReLU² Hopfield
+memory; its image pipeline (patches, encoder/decoder, CLS/MASK tokens, positions) is
+``hg.vision``.
+
 Associative memories, with a ``"visible"`` layer that is set to a probe and relaxes to a
 stored pattern:
 
@@ -44,6 +49,7 @@ from .._api import HAM
 from .classifiers import conv_ham, energy_attn, hn
 from .memories import classical_hopfield, dense_associative_memory, modern_hopfield, recall
 from .sparse_memories import epanechnikov_memory, gaussian_memory, random_feature_memory, sparse_hopfield
+from .transformers import energy_transformer
 
 __all__ = [
     "create",
@@ -61,6 +67,7 @@ __all__ = [
     "gaussian_memory",
     "epanechnikov_memory",
     "random_feature_memory",
+    "energy_transformer",
 ]
 
 _REGISTRY: dict[str, Callable[..., HAM]] = {}
@@ -149,6 +156,7 @@ for _name, _factory in {
     "gaussian_memory": gaussian_memory,
     "epanechnikov_memory": epanechnikov_memory,
     "random_feature_memory": random_feature_memory,
+    "energy_transformer": energy_transformer,
 }.items():
     register(_name, _factory)
 

@@ -30,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import et as ET  # noqa: E402
 import hamux_ref as HX  # noqa: E402
 import models as M  # noqa: E402
 
@@ -388,6 +389,7 @@ def markdown(result: dict) -> str:
         f"| hand-written | {f['hw_gflops']:.1f} | {f['hw_fraction_of_roof']:.0%} |",
         "",
     ]
+    lines += ET.markdown_rows(result.get("et", []))
     if not hx:
         lines.append(
             "(The reference `hamux` package was not installed: no column for it. "
@@ -400,7 +402,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer rounds (a few minutes on 2 cores)")
     p.add_argument("--out", default=None, help="JSON output path (default benchmarks/results/<date>.json)")
-    p.add_argument("--only", default=None, choices=["models", "compile", "flops"], help="run one section")
+    p.add_argument("--only", default=None, choices=["models", "compile", "flops", "et"], help="run one section")
     p.add_argument("--no-hamux", action="store_true", help="skip the reference hamux column even if installed")
     args = p.parse_args(argv)
     result = {
@@ -424,6 +426,8 @@ def main(argv=None):
         result["models"] = bench_models(args.quick, hamux)
     if args.only in (None, "flops"):
         result["flops"] = bench_flops(args.quick)
+    if args.only in (None, "et"):
+        result["et"] = ET.bench_et(args.quick, alternate, calls_for)
     result["loadavg_end"] = os.getloadavg()
     out = args.out or os.path.join(HERE, "results", result["date"].replace(" ", "_").replace(":", "") + ".json")
     os.makedirs(os.path.dirname(out), exist_ok=True)

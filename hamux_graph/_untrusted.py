@@ -229,5 +229,8 @@ def _npy_array(raw: bytes, key: str, source: str) -> np.ndarray:
             f"{source}: key {key!r} holds {len(raw) - f.tell():,} data bytes, but its header declares shape "
             f"{tuple(shape)} of {dtype} ({count * dtype.itemsize:,} bytes). The file is truncated or corrupt."
         )
-    arr = np.frombuffer(raw, dtype=dtype, count=count, offset=f.tell())
-    return arr.reshape(shape, order="F" if fortran else "C").copy()
+    try:
+        arr = np.frombuffer(raw, dtype=dtype, count=count, offset=f.tell())
+        return arr.reshape(shape, order="F" if fortran else "C").copy()
+    except (ValueError, TypeError, MemoryError) as e:  # e.g. a zero-size item type
+        raise FormatError(f"{source}: key {key!r} cannot be read as {dtype} of shape {tuple(shape)} ({e}).") from None

@@ -232,6 +232,8 @@ def test_files_that_are_not_npz_or_too_large_are_refused(ckpt, tmp_path):
     _, path = ckpt
     with pytest.raises(hg.FormatError, match=r"et\.npz: the file has .* bytes, more than max_bytes=1,000"):
         hg.interop.load_energy_transformer(path, max_bytes=1000)
+    with pytest.raises(hg.ArgumentError, match="max_bytes"):
+        hg.interop.load_energy_transformer(path, max_bytes=-1)
     text = os.path.join(tmp_path, "notes.npz")
     with open(text, "w") as f:
         f.write("not a zip")

@@ -36,7 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._api import HAM, CompiledHAM
-from .._errors import FormatError
+from .._config import parse_int
+from .._errors import ArgumentError, FormatError
 from .._untrusted import read_limited, read_npz
 from ..lagrangians import POSITIVE_FLOOR, LRelu, LSoftmax
 from ..layers import LayerNormLayer
@@ -60,6 +61,7 @@ ET_KEYS = {
 def _read_checkpoint(path: Any, max_bytes: int) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """The checked arrays of an ET checkpoint and its sizes (``D``, ``heads``, ``Y``, ``M``, ``p``, ``NP``, ``H``)."""
     source = os.fspath(path)
+    max_bytes = parse_int(max_bytes, "max_bytes", minimum=0, error=ArgumentError)
     arrays = read_npz(read_limited(path, max_bytes), source, max_bytes)
     missing, extra = sorted(set(ET_KEYS) - set(arrays)), sorted(set(arrays) - set(ET_KEYS))
     if missing or extra:
@@ -141,6 +143,7 @@ def load_energy_transformer(path: str | os.PathLike, *, max_bytes: int = DEFAULT
 
     Raises:
         FormatError: naming the file and the key, for anything that is not the published format.
+        ArgumentError: if ``max_bytes`` is not an int >= 0.
         OSError: if the file cannot be opened.
 
     Example:
@@ -189,6 +192,7 @@ def load_energy_transformer_pipeline(path: str | os.PathLike, *, max_bytes: int 
 
     Raises:
         FormatError: as ``load_energy_transformer``.
+        ArgumentError: if ``max_bytes`` is not an int >= 0.
         OSError: if the file cannot be opened.
     """
     arrays, n = _read_checkpoint(path, max_bytes)

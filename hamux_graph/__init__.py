@@ -96,6 +96,7 @@ from ._api import CompiledHAM as CompiledHAM, HAM as HAM
 
 # 8 use: training, devices, the model zoo, memory science
 from . import analysis as analysis, memory as memory, parallel as parallel, train as train, vision as vision, zoo as zoo
+from . import interop as interop
 
 # 9 io: files
 from .graphml import read_graphml as read_graphml, write_graphml as write_graphml
@@ -174,6 +175,7 @@ __all__ = [
     "train",
     "vision",
     "zoo",
+    "interop",
     "memory",
     "analysis",
     "write_graphml",

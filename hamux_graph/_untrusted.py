@@ -3,7 +3,8 @@
 Readers never trust a file's size, compression or markup: ``read_limited`` caps the bytes
 read, ``check_compression`` refuses compressed content unless asked for (and caps what
 decompression produces), ``check_xml_text`` refuses binary data, non-UTF-8 text and DTD or
-entity declarations before any XML parser sees the text. (Writers use
+entity declarations before any XML parser sees the text, ``read_npz`` reads ``.npz``
+archives without pickle and without trusting declared sizes. (Writers use
 ``_files.atomic_write``.)
 """
 
@@ -14,12 +15,17 @@ import gzip
 import io
 import lzma
 import os
+import zipfile
+import zlib
 import re
+import struct
 import xml.etree.ElementTree as ET
+
+import numpy as np
 
 from ._errors import FormatError
 
-__all__ = ["read_limited", "check_compression", "decompress", "check_xml_text", "check_graphml_structure", "COMPRESSED_SUFFIXES"]
+__all__ = ["read_limited", "check_compression", "decompress", "check_xml_text", "check_graphml_structure", "read_npz", "COMPRESSED_SUFFIXES"]
 
 COMPRESSED_SUFFIXES = (".gz", ".gzip", ".bz2", ".xz", ".lzma", ".zst", ".zip")
 _MAGIC = {
@@ -157,3 +163,74 @@ def _xml_bool(text: str) -> bool:
     if text.lower() in ("false", "0"):
         return False
     raise ValueError(text)
+
+
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, struct.error, RuntimeError,
+    NotImplementedError, OverflowError, zlib.error, lzma.LZMAError,
+)
+
+
+def read_npz(data: bytes, source: str, max_bytes: int) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` archive held in ``data``, read as untrusted input.
+
+    No pickle (object arrays are refused from the header, before any data is read); every
+    member must be a ``.npy`` file with a unique name; members may be stored or deflated,
+    and all of them together may not produce more than ``max_bytes`` (what decompression
+    yields is capped, whatever the archive declares); each array's data must have exactly the
+    size its header declares. Any failure is a ``FormatError`` naming ``source`` and the key.
+    """
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except _ZIP_ERRORS as e:
+        raise FormatError(f"{source}: not an .npz file (not a readable zip archive: {e}).") from None
+    budget, out = max_bytes, {}
+    for info in infos:
+        name = info.filename
+        if not name.endswith(".npy") or name[:-4] in out:
+            what = "a second member named" if name.endswith(".npy") else "the member"
+            raise FormatError(f"{source}: {what} {name!r}; an .npz archive holds one uniquely named .npy file per key.")
+        key = name[:-4]
+        if info.file_size > budget:
+            raise FormatError(
+                f"{source}: key {key!r} declares {info.file_size:,} bytes, more than the remaining max_bytes budget "
+                f"({budget:,}). Pass a larger max_bytes if you trust the file."
+            )
+        try:
+            with zf.open(info) as f:
+                raw = f.read(budget + 1)
+        except _ZIP_ERRORS as e:
+            raise FormatError(f"{source}: key {key!r} cannot be read ({e}).") from None
+        if len(raw) > budget:
+            raise FormatError(f"{source}: key {key!r} holds more than max_bytes={max_bytes:,} bytes once decompressed.")
+        budget -= len(raw)
+        out[key] = _npy_array(raw, key, source)
+    return out
+
+
+def _npy_array(raw: bytes, key: str, source: str) -> np.ndarray:
+    f = io.BytesIO(raw)
+    try:
+        version = np.lib.format.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"unsupported .npy format version {version}")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+    except (ValueError, EOFError, SyntaxError, TypeError, OverflowError, MemoryError, RecursionError) as e:
+        raise FormatError(f"{source}: key {key!r} is not a valid .npy array ({e}).") from None
+    if dtype.hasobject:
+        raise FormatError(
+            f"{source}: key {key!r} is an object array (dtype {dtype}); object arrays need pickle and are refused."
+        )
+    count = int(np.prod(shape, dtype=object))
+    if len(raw) - f.tell() != count * dtype.itemsize:
+        raise FormatError(
+            f"{source}: key {key!r} holds {len(raw) - f.tell():,} data bytes, but its header declares shape "
+            f"{tuple(shape)} of {dtype} ({count * dtype.itemsize:,} bytes). The file is truncated or corrupt."
+        )
+    try:
+        arr = np.frombuffer(raw, dtype=dtype, count=count, offset=f.tell())
+        return arr.reshape(shape, order="F" if fortran else "C").copy()
+    except (ValueError, TypeError, MemoryError) as e:  # e.g. a zero-size item type
+        raise FormatError(f"{source}: key {key!r} cannot be read as {dtype} of shape {tuple(shape)} ({e}).") from None

@@ -96,11 +96,11 @@ from ._api import CompiledHAM as CompiledHAM, HAM as HAM
 
 # 8 use: training, devices, the model zoo, memory science
 from . import analysis as analysis, memory as memory, parallel as parallel, train as train, vision as vision, zoo as zoo
-from . import interop as interop
 
 # 9 io: files
 from .graphml import read_graphml as read_graphml, write_graphml as write_graphml
 from .saving import load as load, parameter_names as parameter_names, save as save
+from . import interop as interop  # other libraries' models and files
 
 from ._config import package_version as _package_version
 

@@ -96,6 +96,7 @@ from ._api import CompiledHAM as CompiledHAM, HAM as HAM
 
 # 8 use: training, devices, the model zoo, memory science
 from . import analysis as analysis, memory as memory, parallel as parallel, train as train, zoo as zoo
+from . import interop as interop
 
 # 9 io: files
 from .graphml import read_graphml as read_graphml, write_graphml as write_graphml
@@ -173,6 +174,7 @@ __all__ = [
     "parallel",
     "train",
     "zoo",
+    "interop",
     "memory",
     "analysis",
     "write_graphml",

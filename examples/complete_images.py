@@ -126,7 +126,7 @@ def trajectory(net: Completer, images, mask, counts, dt: float, patch_size):
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--steps", type=int, default=8, help="Euler steps of the dynamics per forward pass")
     p.add_argument("--dt", type=float, default=0.25)
     p.add_argument("--patch", type=int, default=7, help="square patch size (must divide 28)")

@@ -6,7 +6,6 @@ import importlib.util
 import os
 import re
 
-import numpy as np
 import pytest
 
 import hamux_graph as hg

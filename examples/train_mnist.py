@@ -8,7 +8,7 @@ steps of energy descent (the input clamped to the image, the label layer read ou
 
 Models (``--model``), each with its own default flags (see ``DEFAULTS``):
     hn     dense Hopfield network, 1000 relu hidden memories (default)
-    conv   3x3 convolution + 2x2 max pooling to 32 tanh feature maps, 256 hidden memories
+    conv   3x3 convolution + 2x2 max pooling to 24 tanh feature maps, 256 hidden memories
     attn   energy attention over 4x4 patch tokens (49 tokens), cross-attention to the label
 
 Training pieces: adamw with a cosine learning-rate decay, label smoothing 0.05, and
@@ -42,7 +42,7 @@ from hamux_graph import train
 DEFAULTS = {
     "hn": ("hn", {"input_shape": (28, 28), "nhid": 1000},
            {"epochs": 20, "lr": 3e-3, "shift": 0, "steps": 5, "dt": 0.5}),
-    "conv": ("conv_ham", {"input_shape": (28, 28, 1), "channels": 32, "nhid": 256, "pool_type": "max"},
+    "conv": ("conv_ham", {"input_shape": (28, 28, 1), "channels": 24, "nhid": 256, "pool_type": "max"},
              {"epochs": 12, "lr": 1e-3, "shift": 1, "steps": 5, "dt": 0.5}),
     "attn": ("energy_attn", {"input_shape": (28, 28, 1), "patch": 4, "dim": 32, "nhid": 128},
              {"epochs": 8, "lr": 2e-3, "shift": 0, "steps": 5, "dt": 0.5}),
@@ -68,6 +68,8 @@ def main(argv=None) -> float:
     p.add_argument("--shift", type=int, default=None, help="random shift augmentation in pixels (default: per model)")
     p.add_argument("--steps", type=int, default=None, help="Euler steps of the dynamics per forward pass")
     p.add_argument("--dt", type=float, default=None, help="Euler step size")
+    p.add_argument("--nhid", type=int, default=None, help="hidden memories (default: per model)")
+    p.add_argument("--channels", type=int, default=None, help="feature channels of --model conv")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--train-size", type=int, default=None, help="train on the first N training digits only")
     p.add_argument("--seed", type=int, default=0, help="initialisation and data-order seed (the split is fixed)")
@@ -81,6 +83,12 @@ def main(argv=None) -> float:
     for flag, value in flags.items():
         if getattr(args, flag) is None:
             setattr(args, flag, value)
+    if args.nhid is not None:
+        kwargs = {**kwargs, "nhid": args.nhid}
+    if args.channels is not None:
+        if args.model != "conv":
+            p.error("--channels is a flag of --model conv")
+        kwargs = {**kwargs, "channels": args.channels}
     if args.epochs < 1 or args.batch_size < 1 or args.shift < 0 or args.steps < 1:
         p.error("--epochs, --batch-size and --steps must be >= 1 and --shift >= 0")
 

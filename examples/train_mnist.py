@@ -15,7 +15,8 @@ Training pieces: adamw with a cosine learning-rate decay, label smoothing 0.05, 
 (``--shift``) every training image moved by a random whole-pixel shift of up to
 ``--shift`` pixels in each direction (zero fill), drawn from ``(seed, epoch)``.
 
-The last line printed is ``test accuracy X.XXXX``: the held-out accuracy after the final
+A progress bar shows the loss and test accuracy per epoch (with ``--no-progress``: one
+printed line per epoch). The last line printed is ``test accuracy X.XXXX``: the held-out accuracy after the final
 epoch. ``--out DIR`` (default ``out/train_mnist/``) receives ``curves.png`` (loss and test
 accuracy per epoch) unless ``--no-figures``; ``--save PATH`` writes the trained model
 (``hg.save``).
@@ -129,8 +130,9 @@ def main(argv=None) -> float:
         history["loss"].append(float(np.mean(losses)))
         history["acc"].append(train.accuracy(model, Xte, yte, **fwd))
         bar.set_postfix(loss=history["loss"][-1], acc=history["acc"][-1])
-        print(f"epoch {epoch + 1}: loss {history['loss'][-1]:.4f}, test accuracy {history['acc'][-1]:.4f}, "
-              f"{time.perf_counter() - t0:.1f} s", flush=True)
+        if args.no_progress:  # the bar shows the same numbers
+            print(f"epoch {epoch + 1}: loss {history['loss'][-1]:.4f}, test accuracy {history['acc'][-1]:.4f}, "
+                  f"{time.perf_counter() - t0:.1f} s", flush=True)
     train_time = time.perf_counter() - t0
     print(f"model {args.model}: {args.epochs} epochs on {len(Xtr)} digits in {train_time:.1f} s; "
           f"final training loss {history['loss'][-1]:.4f}")

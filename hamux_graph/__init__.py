@@ -95,7 +95,7 @@ from .animation import animate_retrieval as animate_retrieval
 from ._api import CompiledHAM as CompiledHAM, HAM as HAM
 
 # 8 use: training, devices, the model zoo, memory science
-from . import analysis as analysis, memory as memory, parallel as parallel, train as train, vision as vision, zoo as zoo
+from . import analysis as analysis, datasets as datasets, memory as memory, parallel as parallel, train as train, vision as vision, zoo as zoo
 
 # 9 io: files
 from .graphml import read_graphml as read_graphml, write_graphml as write_graphml
@@ -175,12 +175,13 @@ __all__ = [
     "train",
     "vision",
     "zoo",
-    "interop",
     "memory",
     "analysis",
+    "datasets",
     "write_graphml",
     "read_graphml",
     "save",
     "load",
+    "interop",
     "parameter_names",
 ]

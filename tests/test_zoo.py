@@ -161,3 +161,38 @@ def test_dense_and_classical_memories_retrieve(getkey):
         zoo.recall(hop, np.ones((2, 5)))
     with pytest.raises(hg.StateError, match="no layer 'v'"):
         zoo.recall(hop, few, visible="v")
+
+
+def _feature_peaks(model, images, steps):
+    xs = model.init_states(batch_size=len(images))
+    xs["input"] = jnp.asarray(images)
+    out = {}
+    for t in steps:
+        x = np.asarray(model.run(xs, steps=t, dt=0.5, clamp=("input",))[0]["features"])
+        out[t] = (float(np.abs(x).max()), float(np.mean(np.abs(np.tanh(x)) > 0.99)))
+    return out
+
+
+def test_conv_ham_default_init_keeps_the_28x28_feature_dynamics_stable(getkey):
+    # The features decay at unit rate and excite themselves through the hidden memories
+    # with gain σ_max(W)² (W: features × nhid). The default init keeps the gain ~0.25 at any
+    # size; the old fixed std 0.02 gave ≈ 3.6 at 28×28×32 features: runaway from step one.
+    rng = np.random.default_rng(0)
+    images = (rng.uniform(size=(4, 28, 28, 1)) * (rng.uniform(size=(4, 28, 28, 1)) > 0.8)).astype(np.float32)
+    F = 14 * 14 * 32
+    ham = zoo.conv_ham((28, 28, 1), 10, channels=32, nhid=256)
+    assert ham.synapses["hidden"].stdinit == pytest.approx(0.5 / (np.sqrt(F) + np.sqrt(256)))
+    assert zoo.conv_ham((8, 8, 1), 10).synapses["hidden"].stdinit == pytest.approx(0.5 / (16 + np.sqrt(128)))
+    key = getkey()
+    for stdinit, stable in ((None, True), (0.02, False)):
+        model = zoo.conv_ham((28, 28, 1), 10, channels=32, nhid=256, stdinit=stdinit).compile(key=key)
+        W = np.asarray(model.synapse("hidden").Ws[0])
+        gain = np.linalg.svd(W, compute_uv=False)[0] ** 2
+        peaks = _feature_peaks(model, images, (5, 10, 40))
+        if stable:
+            assert gain < 0.3
+            assert peaks[40][0] <= 1.02 * peaks[10][0]  # converged: no growth after step 10
+            assert peaks[40][1] == 0.0  # no feature saturates
+        else:  # the control: the old init is the unstable case this test guards against
+            assert gain > 3.0
+            assert peaks[40][0] > 3 * peaks[5][0] and peaks[40][1] > 0.1

@@ -34,10 +34,14 @@ def _params(model):
 
 
 def handwritten(model):
-    """``(energy_and_dEdg, run, masked_run)`` for the ET ``model``: plain batched jnp."""
-    p, beta, eps = _params(model)
+    """``(params, energy_and_dEdg, run, masked_run)`` for the ET ``model``: plain batched jnp.
 
-    def layer(x):
+    The weights are arguments of the jitted functions (as the library's are), not constants
+    baked into the compiled code.
+    """
+    params, beta, eps = _params(model)
+
+    def layer(p, x):
         D = x.shape[-1]
         xc = x - jnp.mean(x, -1, keepdims=True)
         s = jnp.sqrt(jnp.mean(xc * xc, -1, keepdims=True) + eps)
@@ -45,36 +49,38 @@ def handwritten(model):
         lag = jnp.sum(D * p["gamma"] * s[..., 0], -1) + jnp.sum(p["delta"] * x, (-2, -1))
         return g, jnp.sum(g * x, (-2, -1)) - lag
 
-    def synapses(g):
-        Q = jnp.einsum("btd,dhz->bhtz", g, p["Wq"])
-        K = jnp.einsum("btd,dhz->bhtz", g, p["Wk"])
-        A = jax.nn.logsumexp(beta * jnp.einsum("bhqz,bhkz->bhqk", Q, K), -1)
+    def synapses(p, g):
+        # tokens-first projections, as in the published ET code (faster on CPU than heads first)
+        Q = jnp.einsum("btd,dhz->bthz", g, p["Wq"])
+        K = jnp.einsum("btd,dhz->bthz", g, p["Wk"])
+        A = jax.nn.logsumexp(beta * jnp.einsum("bqhz,bkhz->bhqk", Q, K), -1)
         h = jnp.maximum(g @ p["Xi"], 0.0)
         return -jnp.sum(A, (1, 2)) / beta - 0.5 * jnp.sum(h * h, (1, 2))
 
-    def energy_and_dEdg(x):
-        g, el = layer(x)
-        es, vjp = jax.vjp(synapses, g)
+    def energy_and_dEdg(p, x):
+        g, el = layer(p, x)
+        es, vjp = jax.vjp(lambda g: synapses(p, g), g)
         (dg,) = vjp(jnp.ones_like(es))
         return el + es, x + dg
 
-    def run(x, dt, steps):
+    def run(p, x, dt, steps):
         def body(x, _):
-            e, d = energy_and_dEdg(x)
+            e, d = energy_and_dEdg(p, x)
             return x - dt * d, e
 
         final, es = lax.scan(body, x, None, length=steps)
-        return final, jnp.concatenate([es, energy_and_dEdg(final)[0][None]])
+        return final, jnp.concatenate([es, energy_and_dEdg(p, final)[0][None]])
 
-    def masked_run(x, held, dt, steps):
+    def masked_run(p, x, held, dt, steps):
         def body(x, _):
-            e, d = energy_and_dEdg(x)
+            e, d = energy_and_dEdg(p, x)
             return jnp.where(held, x, x - dt * d), e
 
         final, es = lax.scan(body, x, None, length=steps)
-        return final, jnp.concatenate([es, energy_and_dEdg(final)[0][None]])
+        return final, jnp.concatenate([es, energy_and_dEdg(p, final)[0][None]])
 
     return (
+        params,
         jax.jit(energy_and_dEdg),
         jax.jit(run, static_argnames="steps"),
         jax.jit(masked_run, static_argnames="steps"),
@@ -98,23 +104,23 @@ def bench_et(quick: bool, alternate, calls_for) -> list[dict]:
             ("ET small 65x128, 4 heads, M=512", SMALL, (None, 64), 20),
         ):
             model = hg.zoo.create("energy_transformer", **cfg).compile(key=jax.random.key(0))
-            hw_eg, hw_run, hw_masked = handwritten(model)
+            p, hw_eg, hw_run, hw_masked = handwritten(model)
             T, D = model.shapes[0]
             for batch in batches:
                 b = 1 if batch is None else batch
                 x = jax.random.normal(jax.random.key(1), (b, T, D))
                 xs = {"tokens": x if batch is not None else x[0]}
                 e1, d1 = model.energy_and_dEdg(xs)
-                e2, d2 = hw_eg(x)
+                e2, d2 = hw_eg(p, x)
                 sq = (lambda a: a) if batch is not None else (lambda a: a[0])
                 _close((e1, d1["tokens"]), (sq(e2), sq(d2)), f"{label} energy+grad batch={b}", 1e-4)
                 dt = jnp.float32(0.01)
                 r1 = model.run(xs, steps=steps, dt=dt)
-                r2 = hw_run(x, dt, steps)
+                r2 = hw_run(p, x, dt, steps)
                 _close((r1[0]["tokens"], r1[1]), (sq(r2[0]), r2[1] if batch is not None else r2[1][:, 0]),
                        f"{label} run batch={b}", 1e-3)
-                t, q = alternate({"hw": lambda: hw_eg(x), "hg": lambda: model.energy_and_dEdg(xs)}, calls_for(lambda: hw_eg(x)), rounds)
-                runs = {"hw": lambda: hw_run(x, dt, steps), "hg": lambda: model.run(xs, steps=steps, dt=dt)}
+                t, q = alternate({"hw": lambda: hw_eg(p, x), "hg": lambda: model.energy_and_dEdg(xs)}, calls_for(lambda: hw_eg(p, x)), rounds)
+                runs = {"hw": lambda: hw_run(p, x, dt, steps), "hg": lambda: model.run(xs, steps=steps, dt=dt)}
                 tr, qr = alternate(runs, calls_for(runs["hw"], 0.2), rounds)
                 rows.append(_row(label, b, steps, t, q, tr, qr, "none"))
                 _print(rows[-1])
@@ -127,10 +133,10 @@ def bench_et(quick: bool, alternate, calls_for) -> list[dict]:
                 held = clamp["tokens"]
                 dt = jnp.float32(0.01)
                 r1 = model.run({"tokens": x}, steps=steps, dt=dt, clamp=clamp)
-                r2 = hw_masked(x, held, dt, steps)
+                r2 = hw_masked(p, x, held, dt, steps)
                 _close((r1[0]["tokens"], r1[1]), r2, f"{label} masked run", 1e-3)
                 runs = {
-                    "hw": lambda: hw_masked(x, held, dt, steps),
+                    "hw": lambda: hw_masked(p, x, held, dt, steps),
                     "hg": lambda: model.run({"tokens": x}, steps=steps, dt=dt, clamp=clamp),
                 }
                 tr, qr = alternate(runs, calls_for(runs["hw"], 0.2), rounds)

@@ -15,12 +15,7 @@ import networkx as nx
 from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from . import _builder as B
-from . import _euler
-from . import _jitcache
-from . import _trace
-from . import _schema as A
-from . import _sharding as S
+from . import _builder as B, _euler, _jitcache, _schema as A, _sharding as S, _trace
 from ._adjoint import AbstractAdjoint, ImplicitAdjoint
 from ._builder import checked_copy, graph_of_plan
 from ._energy import AbstractEnergyCore, StatesLike
@@ -29,7 +24,7 @@ from ._errors import ArgumentError, ValidationError
 from ._ode import ODEResult, solve
 from ._relax import RelaxResult, relax
 from ._types import ClampSpec, Shape
-from .compile import check_key, compile_fields, device_memory_bytes, plan_of
+from .compile import check_key, compile_fields, plan_of
 from .draw import draw_ham, to_dot
 from .html import write_html
 from .lagrangians import Lagrangian
@@ -280,10 +275,8 @@ class HAM:
         plan = self.plan()
         if mesh is None:
             return CompiledHAM(**compile_fields(plan, key=key, max_param_bytes=max_param_bytes))
-        mesh = S.check_mesh(mesh, "HAM.compile")
-        limit = device_memory_bytes() * mesh.devices.size if max_param_bytes is None else max_param_bytes
-        # compile_fields checks the memory limit first, during the abstract trace
-        return S.init_sharded(lambda k: CompiledHAM(**compile_fields(plan, key=k, max_param_bytes=limit)), key, mesh)
+        return S.init_sharded(lambda k, limit: CompiledHAM(**compile_fields(plan, key=k, max_param_bytes=limit)),
+                              key, mesh, max_param_bytes)
 
     def summary(self) -> str:
         """A text table of layers, synapses and parameter counts."""

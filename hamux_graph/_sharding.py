@@ -25,6 +25,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ._errors import ArgumentError
+from .compile import device_memory_bytes
 
 __all__ = [
     "init_sharded",
@@ -172,15 +173,22 @@ def state_specs(core: Any, mesh: Mesh, batched: bool) -> tuple[PartitionSpec, ..
     return tuple(out)
 
 
-def init_sharded(build: Any, key: Any, mesh: Mesh) -> Any:
-    """``build(key)`` (a function returning a model) with its arrays created already sharded.
+def init_sharded(build: Any, key: Any, mesh: Any, max_param_bytes: int | None = None, where: str = "HAM.compile") -> Any:
+    """``build(key, limit)`` (a function returning a model) with its arrays created already sharded.
 
-    The initialiser is traced once abstractly for the layout, then compiled with that
-    layout as its output shardings: each device computes only its own slice of a split
-    weight, and no weight is ever whole on one device.
+    ``limit`` is the parameter-memory limit ``build`` should enforce: ``max_param_bytes``,
+    or by default the device memory times the mesh size. The initialiser is traced once
+    abstractly for the layout (which is where ``build`` checks the limit, before anything is
+    allocated), then compiled with that layout as its output shardings: each device computes
+    only its own slice of a split weight, and no weight is ever whole on one device.
+
+    Raises:
+        ArgumentError: if ``mesh`` is not a ``jax.sharding.Mesh`` (naming ``where``).
     """
-    abstract = eqx.filter_eval_shape(build, key)
+    mesh = check_mesh(mesh, where)
+    limit = device_memory_bytes() * mesh.devices.size if max_param_bytes is None else max_param_bytes
+    abstract = eqx.filter_eval_shape(build, key, limit)
     shardings = parameter_shardings(abstract, mesh)
     static = eqx.filter(abstract, is_arraylike, inverse=True)
-    make = jax.jit(lambda k: eqx.filter(build(k), eqx.is_array), out_shardings=shardings)
+    make = jax.jit(lambda k: eqx.filter(build(k, limit), eqx.is_array), out_shardings=shardings)
     return eqx.combine(make(key), static)

@@ -25,7 +25,7 @@ import numpy as np
 
 from ._errors import FormatError
 
-__all__ = ["read_limited", "check_compression", "decompress", "check_xml_text", "check_graphml_structure", "read_npz", "COMPRESSED_SUFFIXES"]
+__all__ = ["read_limited", "check_compression", "decompress", "check_xml_text", "check_graphml_structure", "read_npz", "npy_header", "npy_data", "COMPRESSED_SUFFIXES"]
 
 COMPRESSED_SUFFIXES = (".gz", ".gzip", ".bz2", ".xz", ".lzma", ".zst", ".zip")
 _MAGIC = {
@@ -209,7 +209,12 @@ def read_npz(data: bytes, source: str, max_bytes: int) -> dict[str, np.ndarray]:
     return out
 
 
-def _npy_array(raw: bytes, key: str, source: str) -> np.ndarray:
+def npy_header(raw: bytes, what: str, source: str) -> tuple[tuple[int, ...], np.dtype, bool, int]:
+    """``(shape, dtype, fortran_order, data_offset)`` of the ``.npy`` bytes ``raw``, untrusted.
+
+    Only format versions 1.0 and 2.0; object dtypes (which need pickle) are refused from the
+    header. Errors are ``FormatError`` naming ``source`` and ``what`` (e.g. ``"key 'W'"``).
+    """
     f = io.BytesIO(raw)
     try:
         version = np.lib.format.read_magic(f)
@@ -218,19 +223,31 @@ def _npy_array(raw: bytes, key: str, source: str) -> np.ndarray:
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, fortran, dtype = read_header(f)
     except (ValueError, EOFError, SyntaxError, TypeError, OverflowError, MemoryError, RecursionError) as e:
-        raise FormatError(f"{source}: key {key!r} is not a valid .npy array ({e}).") from None
+        raise FormatError(f"{source}: {what} is not a valid .npy array ({e}).") from None
     if dtype.hasobject:
         raise FormatError(
-            f"{source}: key {key!r} is an object array (dtype {dtype}); object arrays need pickle and are refused."
+            f"{source}: {what} is an object array (dtype {dtype}); object arrays need pickle and are refused."
         )
-    count = int(np.prod(shape, dtype=object))
-    if len(raw) - f.tell() != count * dtype.itemsize:
-        raise FormatError(
-            f"{source}: key {key!r} holds {len(raw) - f.tell():,} data bytes, but its header declares shape "
-            f"{tuple(shape)} of {dtype} ({count * dtype.itemsize:,} bytes). The file is truncated or corrupt."
-        )
+    return tuple(shape), dtype, fortran, f.tell()
+
+
+def npy_data(raw: bytes, what: str, source: str, header: tuple[tuple[int, ...], np.dtype, bool, int]) -> np.ndarray:
+    """The array of ``raw`` for a ``header`` from ``npy_header`` whose data size was checked."""
+    shape, dtype, fortran, offset = header
     try:
-        arr = np.frombuffer(raw, dtype=dtype, count=count, offset=f.tell())
+        arr = np.frombuffer(raw, dtype=dtype, count=int(np.prod(shape, dtype=object)), offset=offset)
         return arr.reshape(shape, order="F" if fortran else "C").copy()
     except (ValueError, TypeError, MemoryError) as e:  # e.g. a zero-size item type
-        raise FormatError(f"{source}: key {key!r} cannot be read as {dtype} of shape {tuple(shape)} ({e}).") from None
+        raise FormatError(f"{source}: {what} cannot be read as {dtype} of shape {shape} ({e}).") from None
+
+
+def _npy_array(raw: bytes, key: str, source: str) -> np.ndarray:
+    header = npy_header(raw, f"key {key!r}", source)
+    shape, dtype, _, offset = header
+    count = int(np.prod(shape, dtype=object))
+    if len(raw) - offset != count * dtype.itemsize:
+        raise FormatError(
+            f"{source}: key {key!r} holds {len(raw) - offset:,} data bytes, but its header declares shape "
+            f"{shape} of {dtype} ({count * dtype.itemsize:,} bytes). The file is truncated or corrupt."
+        )
+    return npy_data(raw, f"key {key!r}", source, header)

@@ -28,7 +28,7 @@ from ._config import package_version
 from ._energy import leaf_name
 from ._errors import FormatError, HamuxGraphError, ValidationError
 from ._files import atomic_write
-from ._untrusted import read_limited
+from ._untrusted import npy_data, npy_header, read_limited
 from .compile import compile_fields
 from .graphml import graphml_bytes, parse_graphml_plan
 from .parallel import gather
@@ -212,21 +212,6 @@ def _check_manifest(data: bytes, source: str) -> dict[str, Any]:
     return manifest
 
 
-def _read_header(data: bytes, name: str, source: str) -> tuple[tuple[int, ...], np.dtype, bool, io.BytesIO]:
-    f = io.BytesIO(data)
-    try:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise ValueError(f"unsupported .npy version {version}")
-    except (ValueError, EOFError, SyntaxError, TypeError) as e:
-        raise FormatError(f"{source}: weights member {name!r} is not a valid .npy array ({e}).") from None
-    return tuple(shape), dtype, fortran, f
-
-
 def _read_weights(
     data: bytes, expected: dict[str, tuple[tuple[int, ...], np.dtype]], source: str, allow_compressed: bool
 ) -> dict[str, np.ndarray]:
@@ -248,7 +233,8 @@ def _read_weights(
     out = {}
     for name, (shape, dtype) in expected.items():
         raw = _member(zf, stored[name].filename, source + "!" + _WEIGHTS, budget, allow_compressed)
-        got_shape, got_dtype, fortran, f = _read_header(raw, name, source)
+        header = npy_header(raw, f"weights member {name!r}", source)
+        got_shape, got_dtype, _, offset = header
         if got_shape != shape or got_dtype != dtype:
             raise FormatError(
                 f"{source}: parameter {name!r} is stored with shape {got_shape} and dtype {got_dtype}, but the "
@@ -256,12 +242,11 @@ def _read_weights(
                 "architecture (or with a different jax_enable_x64 setting)."
             )
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if len(raw) - f.tell() != nbytes:
+        if len(raw) - offset != nbytes:
             raise FormatError(
-                f"{source}: parameter {name!r} holds {len(raw) - f.tell():,} data bytes, expected {nbytes:,}."
+                f"{source}: parameter {name!r} holds {len(raw) - offset:,} data bytes, expected {nbytes:,}."
             )
-        arr = np.frombuffer(raw, dtype=dtype, count=int(np.prod(shape, dtype=np.int64)), offset=f.tell())
-        out[name] = arr.reshape(shape, order="F" if fortran else "C").copy()
+        out[name] = npy_data(raw, f"parameter {name!r}", source, header)
     return out
 
 

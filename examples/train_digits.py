@@ -160,14 +160,7 @@ def save_figures(args, model, history, Xte, yte, fwd) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
-    a1.plot(history["loss"], marker="o")
-    a1.set(xlabel="epoch", ylabel="training loss", title="loss")
-    a2.plot(history["acc"], marker="o", color="C1")
-    a2.set(xlabel="epoch", ylabel="test accuracy", title=f"test accuracy (final {history['acc'][-1]:.3f})")
-    fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "curves.png"), dpi=100)
-    plt.close(fig)
+    train.plot_history(history, os.path.join(args.out, "curves.png"))
 
     pred = np.asarray(train.predict(model, Xte, **fwd))
     cm = np.zeros((10, 10), int)

@@ -142,27 +142,11 @@ def main(argv=None) -> float:
         print(f"model written to {args.save}")
     if not args.no_figures:
         os.makedirs(args.out, exist_ok=True)
-        save_curves(os.path.join(args.out, "curves.png"), history)
+        train.plot_history(history, os.path.join(args.out, "curves.png"))
         print(f"figures written to {args.out}/")
     acc = history["acc"][-1]
     print(f"test accuracy {acc:.4f}")
     return acc
-
-
-def save_curves(path: str, history: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
-    a1.plot(range(1, len(history["loss"]) + 1), history["loss"], marker="o")
-    a1.set(xlabel="epoch", ylabel="training loss", title="loss")
-    a2.plot(range(1, len(history["acc"]) + 1), history["acc"], marker="o", color="C1")
-    a2.set(xlabel="epoch", ylabel="test accuracy", title=f"test accuracy (final {history['acc'][-1]:.4f})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

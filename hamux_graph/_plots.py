@@ -1,6 +1,7 @@
-"""Plots of ``hg.analysis`` results (matplotlib, imported only when a plot is drawn).
+"""Plots of ``hg.analysis`` results and of training histories (matplotlib, imported only
+when a plot is drawn).
 
-A private module; ``hamux_graph.analysis`` re-exports its public names.
+A private module; ``hamux_graph.analysis`` and ``hamux_graph.train`` re-export its public names.
 """
 
 from __future__ import annotations
@@ -13,23 +14,59 @@ import numpy as np
 from ._census import Census
 
 
-__all__ = ["ALPHA_C", "plot_capacity", "plot_basin", "plot_census"]
+__all__ = ["ALPHA_C", "plot_capacity", "plot_basin", "plot_census", "plot_history"]
 
 ALPHA_C = 0.138
 """The critical load of the Hebbian Hopfield network (Amit, Gutfreund & Sompolinsky 1985)."""
 
 
-def _axes(ax: Any) -> Any:
-    if ax is not None:
-        return ax
+def _pyplot() -> Any:
     try:
         import matplotlib.pyplot as plt
     except ImportError as e:
         raise ImportError(
-            "hg.analysis plots need matplotlib, which is not installed. Install the 'draw' extra: "
-            "pip install hamux_graph[draw]"
+            "hg.analysis and hg.train plots need matplotlib, which is not installed. Install the 'draw' "
+            "extra: pip install hamux_graph[draw]"
         ) from e
-    return plt.subplots(figsize=(5.5, 3.8))[1]
+    return plt
+
+
+def _axes(ax: Any) -> Any:
+    return ax if ax is not None else _pyplot().subplots(figsize=(5.5, 3.8))[1]
+
+
+def plot_history(history: dict[str, Any], path: Any = None) -> Any:
+    """Training loss and test accuracy per epoch, side by side.
+
+    Args:
+        history: ``{"loss": [...], "acc": [...]}``, one entry per epoch.
+        path: write the figure there (PNG at 100 dpi) and close it; ``None`` keeps it open.
+
+    Returns:
+        The matplotlib figure.
+
+    Raises:
+        ImportError: without matplotlib (``pip install hamux_graph[draw]``).
+
+    Example:
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import hamux_graph as hg
+        >>> fig = hg.train.plot_history({"loss": [1.0, 0.5], "acc": [0.6, 0.8]})
+        >>> [ax.get_ylabel() for ax in fig.axes]
+        ['training loss', 'test accuracy']
+    """
+    plt = _pyplot()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    epochs = range(1, len(history["loss"]) + 1)
+    a1.plot(epochs, history["loss"], marker="o")
+    a1.set(xlabel="epoch", ylabel="training loss", title="loss")
+    a2.plot(range(1, len(history["acc"]) + 1), history["acc"], marker="o", color="C1")
+    a2.set(xlabel="epoch", ylabel="test accuracy", title=f"test accuracy (final {history['acc'][-1]:.4f})")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+    return fig
 
 
 def plot_capacity(

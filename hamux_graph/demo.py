@@ -222,20 +222,12 @@ def _retrieval_animation(hg, memory, stored, probes, gif, n=8, steps=60,
 
 
 def _figures(plt, hg, ham, memory_ham, model, history, Xte, stored, probes, retrieved, exact, r_energies, path):
-    if hasattr(ham, "draw"):
-        for h, name in ((ham, "classifier_topology.png"), (memory_ham, "memory_topology.png")):
-            ax = h.draw()  # a figure sized to the graph, with a legend of the colours
-            ax.figure.savefig(path(name), dpi=100, bbox_inches="tight")
-            plt.close(ax.figure)
+    for h, name in ((ham, "classifier_topology.png"), (memory_ham, "memory_topology.png")):
+        ax = h.draw()  # a figure sized to the graph, with a legend of the colours
+        ax.figure.savefig(path(name), dpi=100, bbox_inches="tight")
+        plt.close(ax.figure)
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
-    a1.plot(history["loss"], marker="o")
-    a1.set(xlabel="epoch", ylabel="training loss", title="loss")
-    a2.plot(history["acc"], marker="o", color="C1")
-    a2.set(xlabel="epoch", ylabel="test accuracy", title=f"test accuracy (final {history['acc'][-1]:.3f})")
-    fig.tight_layout()
-    fig.savefig(path("training.png"), dpi=100)
-    plt.close(fig)
+    hg.train.plot_history(history, path("training.png"))
 
     xs = model.init_states(batch_size=8)
     xs["input"] = jnp.asarray(Xte[:8])

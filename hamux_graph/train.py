@@ -35,12 +35,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
-
 from jax.sharding import NamedSharding, PartitionSpec
+from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
 from . import _multiprocess as M
 from . import _sharding as S
+from ._plots import plot_history
 from ._progress import progress
 from .checkpoint import Checkpointer, TrainState
 from ._errors import ArgumentError, StateError
@@ -59,6 +59,7 @@ __all__ = [
     "batches",
     "epoch_order",
     "progress",
+    "plot_history",
     "TrainState",
     "Checkpointer",
 ]

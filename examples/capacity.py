@@ -31,6 +31,7 @@ import numpy as np
 
 import hamux_graph as hg
 
+
 LOADS = [0.05, 0.1, 0.125, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6]
 RULES = ("hebbian", "storkey", "pseudo_inverse")
 
@@ -81,7 +82,9 @@ def main(argv=None):
     # 2. dense binary memory (polynomial n = 3) against Hebb, N = 100, K up to 8N
     dense_loads = [1, 2, 3, 4, 6]
     k_dense = jax.random.fold_in(key, 10)
-    dense = hg.analysis.capacity_curve(hg.memory.Polynomial(n=3), 100, dense_loads, corruption=0.1, key=k_dense, **common)
+    dense = hg.analysis.capacity_curve(
+        hg.memory.Polynomial(n=3), 100, dense_loads, corruption=0.1, key=k_dense, **common
+    )
     hebb = hg.analysis.capacity_curve("hebbian", 100, dense_loads, corruption=0.1, key=k_dense, **common)
     print(f"\n[{time.perf_counter() - t0:.0f} s]")
     table("dense binary memory F(m) = m^3, N = 100", dense)
@@ -100,8 +103,9 @@ def main(argv=None):
     levels = np.round(np.arange(0.0, 0.51, 0.05), 2)
     print("\nbasin radius (>= 90 % of probes retrieved with final overlap >= 0.95), Hebbian, N =", args.N)
     for j, load in enumerate((0.02, 0.06, 0.1, 0.13)):
-        b = hg.analysis.basin_radius("hebbian", args.N, load, corruptions=levels, min_overlap=0.95,
-                                     key=jax.random.fold_in(key, 20 + j), **common)
+        b = hg.analysis.basin_radius(
+            "hebbian", args.N, load, corruptions=levels, min_overlap=0.95, key=jax.random.fold_in(key, 20 + j), **common
+        )
         print(f"  alpha {load:4.2f}: radius {b.radius}")
         hg.analysis.plot_basin(b, ax=ax, label=f"α = {load}")
     fig.tight_layout()
@@ -115,17 +119,22 @@ def main(argv=None):
     W = hg.memory.hebbian(P)
     mixes = np.stack([np.sign(P[a] + P[b] + P[c]) for a, b, c in itertools.combinations(range(10), 3)])
     randoms = np.asarray(hg.memory.random_patterns(200, N, key=jax.random.fold_in(key, 31)))
-    census = hg.analysis.attractor_census(W, np.concatenate([randoms, mixes]), patterns=P,
-                                          key=jax.random.fold_in(key, 32))
-    print(f"\ncensus, Hebbian N = {N}, K = 10 (alpha = 0.02), {len(randoms)} random starts and "
-          f"{len(mixes)} 3-mixtures: {len(census.kinds)} distinct attractors")
+    census = hg.analysis.attractor_census(
+        W, np.concatenate([randoms, mixes]), patterns=P, key=jax.random.fold_in(key, 32)
+    )
+    print(
+        f"\ncensus, Hebbian N = {N}, K = 10 (alpha = 0.02), {len(randoms)} random starts and "
+        f"{len(mixes)} 3-mixtures: {len(census.kinds)} distinct attractors"
+    )
     print(f"  starts ending in a stored pattern (or its negative): {census.total('pattern')}")
     for k in sorted({int(s) for s, kind in zip(np.asarray(census.sizes), census.kinds) if kind == "mixture"}):
         found = census.select("mixture", k)
         m = np.abs(np.asarray(census.overlaps)[found])
         top = np.sort(m, axis=1)[:, ::-1][:, :k]
-        print(f"  {k}-mixtures: {len(found)} distinct, {census.total('mixture', k)} starts, mean overlaps "
-              f"{np.round(top.mean(0), 3).tolist()}")
+        print(
+            f"  {k}-mixtures: {len(found)} distinct, {census.total('mixture', k)} starts, mean overlaps "
+            f"{np.round(top.mean(0), 3).tolist()}"
+        )
     print(f"  other (spin-glass-like / asymmetric): {census.total('other')} starts")
     ax = hg.analysis.plot_census(census, top=30)
     ax.figure.set_size_inches(9, 4)

@@ -53,6 +53,7 @@ import optax
 import hamux_graph as hg
 from hamux_graph import train
 
+
 IMAGE_SHAPE = (28, 28, 1)
 
 
@@ -176,7 +177,7 @@ def main(argv=None) -> dict:
         order = train.epoch_order(k_data, epoch, len(Xtr))
         losses = []
         for b in range(per_epoch):
-            xb = jnp.asarray(Xtr[order[b * bs:(b + 1) * bs]])
+            xb = jnp.asarray(Xtr[order[b * bs : (b + 1) * bs]])
             mb = batch_mask(jax.random.fold_in(jax.random.fold_in(k_data, epoch), b))
             net, opt_state, loss, energies = step(net, opt_state, xb, mb)
             losses.append(float(loss))
@@ -185,9 +186,11 @@ def main(argv=None) -> dict:
         e_end.append(float(jnp.mean(energies[-1])))
         bar.set_postfix(loss=history[-1])
     train_time = time.perf_counter() - t0
-    print(f"trained {args.epochs} epochs on {len(Xtr)} digits in {train_time:.1f} s; "
-          f"training loss {history[0]:.4f} -> {history[-1]:.4f}; mean energy of the last batch "
-          f"{e_start[-1]:.3f} -> {e_end[-1]:.3f} along its {args.steps} steps")
+    print(
+        f"trained {args.epochs} epochs on {len(Xtr)} digits in {train_time:.1f} s; "
+        f"training loss {history[0]:.4f} -> {history[-1]:.4f}; mean energy of the last batch "
+        f"{e_start[-1]:.3f} -> {e_end[-1]:.3f} along its {args.steps} steps"
+    )
 
     # ---- evaluation on the held-out digits, fixed masks -----------------------------------
     Xte_j = jnp.asarray(Xte)
@@ -200,7 +203,7 @@ def main(argv=None) -> dict:
     mean_patches = hg.vision.patchify(jnp.asarray(Xtr), patch).mean(0)
     mse_mean = float(masked_mse(broadcast_image(mean_patches, len(Xte), patch), Xte_j, mte, patch))
     beyond = {args.steps + args.steps // 2, 2 * args.steps}
-    counts = sorted({0, 1, 2, args.steps} | beyond | {2 ** i for i in range(8) if 2 ** i <= args.steps})
+    counts = sorted({0, 1, 2, args.steps} | beyond | {2**i for i in range(8) if 2**i <= args.steps})
     curve, preds, energies = trajectory(net, Xte_j, mte, counts, args.dt, patch)
     for s in counts:
         line = f"steps {s:3d}: held-out masked-patch MSE {curve[s]:.4f}"
@@ -209,12 +212,24 @@ def main(argv=None) -> dict:
         print(line + ("   (trained)" if s == args.steps else ""))
     e = energies[: args.steps + 1]
     decreasing = bool(np.all(np.diff(e, axis=0) <= 1e-5 * (1.0 + np.abs(e[:-1]))))
-    print(f"energy along the trained dynamics (mean over held-out digits): start {e[0].mean():.4f}, "
-          f"end {e[-1].mean():.4f}; non-increasing at every step for every digit: {decreasing}")
+    print(
+        f"energy along the trained dynamics (mean over held-out digits): start {e[0].mean():.4f}, "
+        f"end {e[-1].mean():.4f}; non-increasing at every step for every digit: {decreasing}"
+    )
 
-    result = {"steps": args.steps, "model": curve[args.steps], "mask_token": mse_mask, "mean_patch": mse_mean, "zero_steps": curve[0],
-              "curve": curve, "train_time": train_time, "energy_start": float(e[0].mean()), "energy_end": float(e[-1].mean()),
-              "energy_decreasing": decreasing, "test_mask": np.asarray(mte)}
+    result = {
+        "steps": args.steps,
+        "model": curve[args.steps],
+        "mask_token": mse_mask,
+        "mean_patch": mse_mean,
+        "zero_steps": curve[0],
+        "curve": curve,
+        "train_time": train_time,
+        "energy_start": float(e[0].mean()),
+        "energy_end": float(e[-1].mean()),
+        "energy_decreasing": decreasing,
+        "test_mask": np.asarray(mte),
+    }
     if args.save:
         hg.save(net.model, args.save)
         print(f"energy model written to {args.save}")
@@ -222,8 +237,10 @@ def main(argv=None) -> dict:
         os.makedirs(args.out, exist_ok=True)
         save_figures(args, Xte_j, mte, preds[args.steps], curve, result)
         print(f"figures written to {args.out}/")
-    print(f"masked-patch MSE: model {curve[args.steps]:.4f} | mask token {mse_mask:.4f} | "
-          f"mean patch {mse_mean:.4f} | 0 steps {curve[0]:.4f}")
+    print(
+        f"masked-patch MSE: model {curve[args.steps]:.4f} | mask token {mse_mask:.4f} | "
+        f"mean patch {mse_mean:.4f} | 0 steps {curve[0]:.4f}"
+    )
     return result
 
 
@@ -239,7 +256,9 @@ def save_figures(args, Xte, mte, completed, curve, result) -> None:
     shown = hg.vision.patchify(images, patch)
     masked = hg.vision.unpatchify(jnp.where(mask[..., None], 0.5, shown), IMAGE_SHAPE, patch)
     # completed: the visible patches are the original pixels, the masked ones the model's
-    filled = hg.vision.unpatchify(jnp.where(mask[..., None], hg.vision.patchify(completed, patch), shown), IMAGE_SHAPE, patch)
+    filled = hg.vision.unpatchify(
+        jnp.where(mask[..., None], hg.vision.patchify(completed, patch), shown), IMAGE_SHAPE, patch
+    )
     fig, axes = plt.subplots(3, n, figsize=(1.3 * n, 4.2))
     for row, (name, imgs) in enumerate([("original", images), ("masked", masked), ("completed", filled)]):
         for j in range(n):

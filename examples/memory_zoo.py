@@ -39,6 +39,7 @@ import numpy as np
 
 import hamux_graph as hg
 
+
 LEVELS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 
 

@@ -84,9 +84,13 @@ def main(argv=None) -> float:
     pixels = float(np.mean(retrieved == stored))
     probe_ok = float(np.mean(np.sign(probes) == stored))
     acc = float(exact.mean())
-    print(f"\n{args.memory} Hopfield, {args.memories} stored digits, {args.frac:.0%} of pixels {PAST[args.corruption]}:")
-    print(f"retrieval accuracy {acc:.4f} (exactly recovered digits); pixel accuracy {pixels:.4f} "
-          f"(corrupted input: {probe_ok:.4f}); {args.steps} steps in {elapsed:.2f} s")
+    print(
+        f"\n{args.memory} Hopfield, {args.memories} stored digits, {args.frac:.0%} of pixels {PAST[args.corruption]}:"
+    )
+    print(
+        f"retrieval accuracy {acc:.4f} (exactly recovered digits); pixel accuracy {pixels:.4f} "
+        f"(corrupted input: {probe_ok:.4f}); {args.steps} steps in {elapsed:.2f} s"
+    )
 
     os.makedirs(args.out, exist_ok=True)
     save_figures(args.out, stored, probes, retrieved, exact, np.asarray(energies))

@@ -43,6 +43,7 @@ import optax
 import hamux_graph as hg
 from hamux_graph import train
 
+
 DEFAULTS = {  # model -> (zoo name, zoo kwargs, epochs)
     "hn": ("hn", {"input_shape": (8, 8), "nhid": 256, "hidden": "relu"}, 30),
     "conv": ("conv_ham", {"input_shape": (8, 8, 1), "channels": 16, "nhid": 128}, 20),
@@ -64,7 +65,9 @@ def load_data(input_shape):
 def main(argv=None) -> float:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", choices=sorted(DEFAULTS), default="hn")
-    p.add_argument("--hidden", choices=["relu", "repu", "softmax"], default="relu", help="hidden Lagrangian of --model hn")
+    p.add_argument(
+        "--hidden", choices=["relu", "repu", "softmax"], default="relu", help="hidden Lagrangian of --model hn"
+    )
     p.add_argument("--pool", choices=["avg", "max"], default="avg", help="pooling of --model conv")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--steps", type=int, default=5, help="Euler steps of the dynamics per forward pass")
@@ -76,7 +79,9 @@ def main(argv=None) -> float:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--checkpoint-dir", default=None, help="checkpoint here, and resume from the newest checkpoint")
-    p.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default: 4 per epoch)")
+    p.add_argument(
+        "--checkpoint-every", type=int, default=None, help="steps between checkpoints (default: 4 per epoch)"
+    )
     p.add_argument("--save", default=None, help="write the trained model to this file (hg.save)")
     args = p.parse_args(argv)
 
@@ -141,8 +146,10 @@ def main(argv=None) -> float:
     train_time = time.perf_counter() - t0
 
     acc = history["acc"][-1]
-    print(f"\nmodel {args.model}: test accuracy {acc:.4f} on {len(yte)} held-out digits; "
-          f"training took {train_time:.1f} s ({epochs} epochs)")
+    print(
+        f"\nmodel {args.model}: test accuracy {acc:.4f} on {len(yte)} held-out digits; "
+        f"training took {train_time:.1f} s ({epochs} epochs)"
+    )
 
     if args.save:
         hg.save(model, args.save)

@@ -39,14 +39,24 @@ import optax
 import hamux_graph as hg
 from hamux_graph import train
 
+
 # model -> zoo name, zoo kwargs, and the flags' defaults for that model
 DEFAULTS = {
-    "hn": ("hn", {"input_shape": (28, 28), "nhid": 1000},
-           {"epochs": 20, "lr": 3e-3, "shift": 0, "steps": 5, "dt": 0.5}),
-    "conv": ("conv_ham", {"input_shape": (28, 28, 1), "channels": 24, "nhid": 256, "pool_type": "max"},
-             {"epochs": 12, "lr": 1e-3, "shift": 1, "steps": 5, "dt": 0.5}),
-    "attn": ("energy_attn", {"input_shape": (28, 28, 1), "patch": 4, "dim": 32, "nhid": 128},
-             {"epochs": 8, "lr": 2e-3, "shift": 0, "steps": 5, "dt": 0.5}),
+    "hn": (
+        "hn",
+        {"input_shape": (28, 28), "nhid": 1000},
+        {"epochs": 20, "lr": 3e-3, "shift": 0, "steps": 5, "dt": 0.5},
+    ),
+    "conv": (
+        "conv_ham",
+        {"input_shape": (28, 28, 1), "channels": 24, "nhid": 256, "pool_type": "max"},
+        {"epochs": 12, "lr": 1e-3, "shift": 1, "steps": 5, "dt": 0.5},
+    ),
+    "attn": (
+        "energy_attn",
+        {"input_shape": (28, 28, 1), "patch": 4, "dim": 32, "nhid": 128},
+        {"epochs": 8, "lr": 2e-3, "shift": 0, "steps": 5, "dt": 0.5},
+    ),
 }
 
 
@@ -58,7 +68,7 @@ def shifted(x: np.ndarray, shift: int, rng: np.random.Generator) -> np.ndarray:
     big = np.pad(x, pad)
     h, w = x.shape[1:3]
     dy, dx = rng.integers(0, 2 * shift + 1, size=(2, len(x)))
-    return np.stack([big[i, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(len(x))])
+    return np.stack([big[i, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(len(x))])
 
 
 def main(argv=None) -> float:
@@ -131,11 +141,16 @@ def main(argv=None) -> float:
         history["acc"].append(train.accuracy(model, Xte, yte, **fwd))
         bar.set_postfix(loss=history["loss"][-1], acc=history["acc"][-1])
         if args.no_progress:  # the bar shows the same numbers
-            print(f"epoch {epoch + 1}: loss {history['loss'][-1]:.4f}, test accuracy {history['acc'][-1]:.4f}, "
-                  f"{time.perf_counter() - t0:.1f} s", flush=True)
+            print(
+                f"epoch {epoch + 1}: loss {history['loss'][-1]:.4f}, test accuracy {history['acc'][-1]:.4f}, "
+                f"{time.perf_counter() - t0:.1f} s",
+                flush=True,
+            )
     train_time = time.perf_counter() - t0
-    print(f"model {args.model}: {args.epochs} epochs on {len(Xtr)} digits in {train_time:.1f} s; "
-          f"final training loss {history['loss'][-1]:.4f}")
+    print(
+        f"model {args.model}: {args.epochs} epochs on {len(Xtr)} digits in {train_time:.1f} s; "
+        f"final training loss {history['loss'][-1]:.4f}"
+    )
 
     if args.save:
         hg.save(model, args.save)

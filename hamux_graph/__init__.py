@@ -12,6 +12,34 @@ Example:
 
 # The re-exports, in pipeline order (see docs/architecture.md).
 # errors
+# 6 use: training, devices, the model zoo, memory science
+from . import (
+    analysis as analysis,
+    datasets as datasets,
+    interop as interop,  # other libraries' models and files
+    memory as memory,
+    parallel as parallel,
+    train as train,
+    vision as vision,
+    zoo as zoo,
+)
+
+# 5 api: the user-facing classes
+from ._api import CompiledHAM as CompiledHAM, HAM as HAM
+
+# 4 dynamics: relaxation with implicit gradients, ODE solves, equilibrium propagation
+from ._dynamics.adjoint import (
+    AbstractAdjoint as AbstractAdjoint,
+    FixedPointAdjoint as FixedPointAdjoint,
+    GMRESAdjoint as GMRESAdjoint,
+    ImplicitAdjoint as ImplicitAdjoint,
+)
+from ._dynamics.eqprop import eqprop_grad as eqprop_grad
+from ._dynamics.ode import ODEResult as ODEResult, solve as solve
+from ._dynamics.relax import relax as relax, RelaxResult as RelaxResult
+
+# 3 energy: states in grouped form
+from ._energy.packed import PackedStates as PackedStates
 from ._errors import (
     ArgumentError as ArgumentError,
     ConvergenceError as ConvergenceError,
@@ -20,23 +48,43 @@ from ._errors import (
     StateError as StateError,
     ValidationError as ValidationError,
 )
+from ._internal.version import package_version as _package_version
+from .animation import animate_retrieval as animate_retrieval
+
+# 4b present (needs only the plan)
+from .draw import plot_energy as plot_energy
+
+# 7 io: files
+from .formats import (
+    load as load,
+    parameter_names as parameter_names,
+    read_graphml as read_graphml,
+    save as save,
+    saving as saving,
+    write_graphml as write_graphml,
+)  # one-release alias: docs named hamux_graph.saving (now hamux_graph.formats.saving)
 
 # 1 spec: Lagrangians, layers, synapses, the type registry
 from .lagrangians import (
-    LExp as LExp,
-    LIdentity as LIdentity,
     Lagrangian as Lagrangian,
+    LEntmax as LEntmax,
+    LExp as LExp,
+    LGhostmax as LGhostmax,
+    LIdentity as LIdentity,
     LLayerNorm as LLayerNorm,
     LRelu as LRelu,
     LRepu as LRepu,
     LRexp as LRexp,
     LSigmoid as LSigmoid,
     LSoftmax as LSoftmax,
+    LSparsemax as LSparsemax,
     LSphericalNorm as LSphericalNorm,
     LTanh as LTanh,
 )
 from .layers import (
+    EntmaxLayer as EntmaxLayer,
     ExpLayer as ExpLayer,
+    GhostmaxLayer as GhostmaxLayer,
     IdentityLayer as IdentityLayer,
     Layer as Layer,
     LayerNormLayer as LayerNormLayer,
@@ -45,13 +93,15 @@ from .layers import (
     RexpLayer as RexpLayer,
     SigmoidLayer as SigmoidLayer,
     SoftmaxLayer as SoftmaxLayer,
+    SparsemaxLayer as SparsemaxLayer,
     SphericalNormLayer as SphericalNormLayer,
     TanhLayer as TanhLayer,
-    SparsemaxLayer as SparsemaxLayer,
-    EntmaxLayer as EntmaxLayer,
-    GhostmaxLayer as GhostmaxLayer,
 )
-from .simplex_lagrangians import LEntmax as LEntmax, LGhostmax as LGhostmax, LSparsemax as LSparsemax
+from .registry import (
+    register_lagrangian as register_lagrangian,
+    register_synapse as register_synapse,
+    registered_types as registered_types,
+)
 from .synapses import (
     AttentionSynapse as AttentionSynapse,
     BinaryMixerSynapse as BinaryMixerSynapse,
@@ -60,49 +110,14 @@ from .synapses import (
     DenseMatrixSynapseWithHiddenLayer as DenseMatrixSynapseWithHiddenLayer,
     DenseSynapse as DenseSynapse,
     DenseTensorSynapseWithHiddenLayer as DenseTensorSynapseWithHiddenLayer,
+    EpanechnikovMemorySynapse as EpanechnikovMemorySynapse,
+    GaussianMemorySynapse as GaussianMemorySynapse,
+    RandomFeatureMemorySynapse as RandomFeatureMemorySynapse,
     SelfAttentionSynapse as SelfAttentionSynapse,
     SimpleDenseSynapse as SimpleDenseSynapse,
     Synapse as Synapse,
-    GaussianMemorySynapse as GaussianMemorySynapse,
-    EpanechnikovMemorySynapse as EpanechnikovMemorySynapse,
-    RandomFeatureMemorySynapse as RandomFeatureMemorySynapse,
-)
-from .registry import (
-    register_lagrangian as register_lagrangian,
-    register_synapse as register_synapse,
-    registered_types as registered_types,
 )
 
-# 4 energy: states in grouped form
-from .packed import PackedStates as PackedStates
-
-# 5 dynamics: relaxation with implicit gradients, ODE solves, equilibrium propagation
-from ._adjoint import (
-    AbstractAdjoint as AbstractAdjoint,
-    FixedPointAdjoint as FixedPointAdjoint,
-    GMRESAdjoint as GMRESAdjoint,
-    ImplicitAdjoint as ImplicitAdjoint,
-)
-from ._relax import RelaxResult as RelaxResult, relax as relax
-from ._ode import ODEResult as ODEResult, solve as solve
-from ._eqprop import eqprop_grad as eqprop_grad
-
-# 6 present
-from .draw import plot_energy as plot_energy
-from .animation import animate_retrieval as animate_retrieval
-
-# 7 api: the user-facing classes
-from ._api import CompiledHAM as CompiledHAM, HAM as HAM
-
-# 8 use: training, devices, the model zoo, memory science
-from . import analysis as analysis, datasets as datasets, memory as memory, parallel as parallel, train as train, vision as vision, zoo as zoo
-
-# 9 io: files
-from .graphml import read_graphml as read_graphml, write_graphml as write_graphml
-from .saving import load as load, parameter_names as parameter_names, save as save
-from . import interop as interop  # other libraries' models and files
-
-from ._config import package_version as _package_version
 
 __version__ = _package_version()
 

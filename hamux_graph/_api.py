@@ -8,30 +8,36 @@ Both are assembled here, above everything they delegate to: ``HAM`` edits its gr
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import equinox as eqx
 import networkx as nx
 from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from . import _builder as B, _euler, _jitcache, _schema as A, _sharding as S, _trace
-from ._adjoint import AbstractAdjoint, ImplicitAdjoint
-from ._builder import checked_copy, graph_of_plan
-from ._energy import AbstractEnergyCore, StatesLike
-from ._config import parse_bool, parse_int
+from ._dynamics import euler as _euler, trace as _trace
+from ._dynamics.adjoint import AbstractAdjoint, ImplicitAdjoint
+from ._dynamics.ode import ODEResult, solve
+from ._dynamics.relax import relax, RelaxResult
+from ._energy import calls
+from ._energy.core import AbstractEnergyCore, StatesLike
+from ._energy.sharding import check_mesh, init_sharded
 from ._errors import ArgumentError, ValidationError
-from ._ode import ODEResult, solve
-from ._relax import RelaxResult, relax
+from ._graph import edit
+from ._graph.compile import check_key, compile_fields, plan_of
+from ._graph.edit import checked_copy, graph_of_plan
+from ._graph.schema import kind_of, LAYER, layer_of, SYNAPSE, SYNAPSE_SPEC
+from ._graph.validate import Plan, plan_graph
+from ._internal.parse import parse_bool, parse_int
+from ._present.summary import summarize, summarize_model
 from ._types import ClampSpec, Shape
-from .compile import check_key, compile_fields, plan_of
 from .draw import draw_ham, to_dot
 from .html import write_html
-from .lagrangians import Lagrangian
+from .lagrangians.elementwise import Lagrangian
 from .layers import Layer
-from .summary import summarize, summarize_model
 from .synapses import Synapse
-from .validate import Plan, plan_graph
+
 
 __all__ = ["HAM", "CompiledHAM"]
 
@@ -73,7 +79,7 @@ class HAM:
         Raises:
             ValidationError: for a bad or duplicate name, or a non-``Layer``.
         """
-        B.add_layer(self._graph, name, layer)
+        edit.add_layer(self._graph, name, layer)
 
     def add_synapse(
         self,
@@ -94,7 +100,7 @@ class HAM:
         Raises:
             ValidationError: for an unknown layer, a bad or duplicate name, or a bad ``shares``.
         """
-        B.add_synapse(self._graph, name, synapse, layers, shares)
+        edit.add_synapse(self._graph, name, synapse, layers, shares)
 
     def remove_synapse(self, name: str) -> None:
         """Remove a synapse (hyperedge) and its slot edges.
@@ -109,7 +115,7 @@ class HAM:
             >>> ham.remove_synapse("s"); list(ham.synapses)
             []
         """
-        B.remove_synapse(self._graph, name)
+        edit.remove_synapse(self._graph, name)
 
     def remove_layer(self, name: str, *, with_synapses: bool = False) -> None:
         """Remove a layer; with ``with_synapses=True`` also the synapses that connect it.
@@ -128,7 +134,9 @@ class HAM:
             >>> ham.remove_layer("h", with_synapses=True); sorted(ham.layers), list(ham.synapses)
             (['v'], [])
         """
-        B.remove_layer(self._graph, name, with_synapses=parse_bool(with_synapses, "with_synapses", error=ArgumentError))
+        edit.remove_layer(
+            self._graph, name, with_synapses=parse_bool(with_synapses, "with_synapses", error=ArgumentError)
+        )
 
     def rename(self, old: str, new: str) -> None:
         """Rename a layer or synapse; connections and weight sharing follow the new name.
@@ -143,9 +151,9 @@ class HAM:
             >>> ham.rename("v", "visible"); ham.connections("s")
             ('visible', 'visible')
         """
-        self._graph = B.rename(self._graph, old, new)
+        self._graph = edit.rename(self._graph, old, new)
 
-    def copy(self) -> "HAM":
+    def copy(self) -> HAM:
         """An independent copy (editing one does not change the other).
 
         Example:
@@ -169,19 +177,19 @@ class HAM:
     @property
     def layers(self) -> dict[str, Layer]:
         """Layer name -> ``Layer``, in insertion order."""
-        return {n: A.layer_of(n, d) for n, d in self._graph.nodes(data=True) if A.kind_of(d) == A.LAYER}
+        return {n: layer_of(n, d) for n, d in self._graph.nodes(data=True) if kind_of(d) == LAYER}
 
     @property
     def synapses(self) -> dict[str, Synapse | None]:
         """Synapse name -> ``Synapse`` (``None`` for a node that shares another's parameters)."""
-        return {n: d.get(A.SYNAPSE_SPEC) for n, d in self._graph.nodes(data=True) if A.kind_of(d) == A.SYNAPSE}
+        return {n: d.get(SYNAPSE_SPEC) for n, d in self._graph.nodes(data=True) if kind_of(d) == SYNAPSE}
 
     def connections(self, synapse: str) -> tuple[str, ...]:
         """The layers a synapse connects, in slot order."""
-        return B.connections(self._graph, synapse)
+        return edit.connections(self._graph, synapse)
 
     def __repr__(self) -> str:
-        nl = sum(1 for _, d in self._graph.nodes(data=True) if A.kind_of(d) == A.LAYER)
+        nl = sum(1 for _, d in self._graph.nodes(data=True) if kind_of(d) == LAYER)
         return f"HAM({nl} layers, {self._graph.number_of_nodes() - nl} synapses)"
 
     # ---- conversion ------------------------------------------------------------
@@ -191,7 +199,7 @@ class HAM:
         return self._graph.copy()
 
     @classmethod
-    def from_networkx(cls, graph: Any) -> "HAM":
+    def from_networkx(cls, graph: Any) -> HAM:
         """Wrap a copy of a networkx graph laid out as a HAM (validated).
 
         Raises:
@@ -207,7 +215,7 @@ class HAM:
         return cls(graph)
 
     @classmethod
-    def from_plan(cls, plan: Plan) -> "HAM":
+    def from_plan(cls, plan: Plan) -> HAM:
         """The HAM of a validated plan (``ham.plan()``, a file reader's), without validating again.
 
         Example:
@@ -275,8 +283,10 @@ class HAM:
         plan = self.plan()
         if mesh is None:
             return CompiledHAM(**compile_fields(plan, key=key, max_param_bytes=max_param_bytes))
-        return S.init_sharded(lambda k, limit: CompiledHAM(**compile_fields(plan, key=k, max_param_bytes=limit)),
-                              key, mesh, max_param_bytes)
+        mesh = check_mesh(mesh, "HAM.compile")
+        devices = mesh.devices.size
+        build = lambda k: CompiledHAM(**compile_fields(plan, key=k, max_param_bytes=max_param_bytes, devices=devices))
+        return init_sharded(build, key, mesh)
 
     def summary(self) -> str:
         """A text table of layers, synapses and parameter counts."""
@@ -315,8 +325,9 @@ class HAM:
         """
         return draw_ham(self.plan(), ax=ax, layout=layout, energies=energies, collapse=collapse, **kwargs)
 
-    def to_html(self, path: Any, *, collapse: bool = True, energies: Any = None, trace: Any = None,
-                title: str | None = None) -> None:
+    def to_html(
+        self, path: Any, *, collapse: bool = True, energies: Any = None, trace: Any = None, title: str | None = None
+    ) -> None:
         """Write the hypergraph as one self-contained interactive HTML page.
 
         The page (inline script and style, no network, works offline and in an iframe)
@@ -375,7 +386,7 @@ class CompiledHAM(AbstractEnergyCore):
     edge_layers: tuple[tuple[int, ...], ...] = eqx.field(static=True)
     owner_names: tuple[str, ...] = eqx.field(static=True)
 
-    @_jitcache.fast_method
+    @calls.fast_method
     def step(self, xs: StatesLike, dt: float | Array = 0.1, clamp: ClampSpec = None) -> StatesLike:
         """One Euler step ``x_ℓ ← x_ℓ − (dt/τ_ℓ)·∂E/∂g_ℓ``; clamped entries stay fixed.
 
@@ -386,10 +397,10 @@ class CompiledHAM(AbstractEnergyCore):
         """
         return _euler.step(self, xs, dt=dt, clamp=clamp)
 
-    @_jitcache.fast_method
+    @calls.fast_method
     def run(
         self, xs: StatesLike, steps: int = 50, dt: float | Array = 0.1, clamp: ClampSpec = None
-    ) -> tuple[StatesLike, Float[Array, "steps+1 *batch"]]:
+    ) -> tuple[StatesLike, Float[Array, steps + 1 * batch]]:  # noqa: F821
         """Run ``steps`` Euler steps inside one compiled ``lax.scan``.
 
         Args:
@@ -406,7 +417,7 @@ class CompiledHAM(AbstractEnergyCore):
 
     def energy_trace(
         self, xs: StatesLike, steps: int = 50, dt: float | Array = 0.1, clamp: ClampSpec = None
-    ) -> dict[str, dict[str, Float[Array, "steps+1 *batch"]]]:
+    ) -> dict[str, dict[str, Float[Array, steps + 1 * batch]]]:  # noqa: F821
         """Every node's energy along ``steps`` Euler steps, in one compiled ``lax.scan``.
 
         The same steps as ``run``; the result is shaped like ``energy_tree`` with a leading
@@ -474,9 +485,21 @@ class CompiledHAM(AbstractEnergyCore):
     ) -> ODEResult:
         """Integrate the ODE with diffrax to a steady state; see ``hamux_graph.solve``."""
         return solve(
-            self, xs, solver=solver, t0=t0, t1=t1, dt0=dt0, rtol=rtol, atol=atol,
-            stepsize_controller=stepsize_controller, tol=tol, max_steps=max_steps, saveat=saveat, clamp=clamp,
-            throw=throw, adjoint=adjoint,
+            self,
+            xs,
+            solver=solver,
+            t0=t0,
+            t1=t1,
+            dt0=dt0,
+            rtol=rtol,
+            atol=atol,
+            stepsize_controller=stepsize_controller,
+            tol=tol,
+            max_steps=max_steps,
+            saveat=saveat,
+            clamp=clamp,
+            throw=throw,
+            adjoint=adjoint,
         )
 
     # ---- architecture ------------------------------------------------------------------

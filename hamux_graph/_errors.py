@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 __all__ = ["HamuxGraphError", "ValidationError", "StateError", "ArgumentError", "FormatError", "ConvergenceError"]
 
 

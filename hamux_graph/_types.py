@@ -6,6 +6,7 @@ from typing import Any
 
 from jaxtyping import Array
 
+
 __all__ = ["Shape", "States", "ClampSpec", "ClampEntry", "Clamp"]
 
 Shape = tuple[int, ...]

@@ -19,13 +19,14 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from jaxtyping import Array, Float
 
 from ._errors import ArgumentError, StateError
-from ._files import atomic_write
+from ._internal.files import atomic_write
+
 
 __all__ = ["animate_retrieval"]
 
@@ -55,11 +56,11 @@ def _images(a: np.ndarray, image_shape: Sequence[int] | None, lead: int, what: s
 
 def animate_retrieval(
     frames: Float[Array, "frames batch *shape"],
-    energies: Float[Array, "steps+1 *batch"],
+    energies: Float[Array, steps + 1 * batch],  # noqa: F821
     path: str | os.PathLike,
     *,
     steps: Sequence[int] | None = None,
-    targets: Float[Array, "batch *shape"] | None = None,
+    targets: Float[Array, batch * shape] | None = None,  # noqa: F821
     image_shape: Sequence[int] | None = None,
     max_samples: int = 8,
     fps: float = 6.0,

@@ -18,9 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ._errors import ArgumentError, HamuxGraphError
+
 
 __all__ = ["main", "COMMANDS", "build_parser"]
 
@@ -32,8 +34,8 @@ def _is_model_file(path: str) -> bool:
 
 def _read(args: argparse.Namespace, path: str, *, weights: bool = True) -> tuple[Any, Any]:
     """``(ham, model or None)`` from a GraphML file or a saved model."""
-    from .graphml import read_graphml
-    from .saving import load, load_architecture
+    from .formats.graphml import read_graphml
+    from .formats.saving import load, load_architecture
 
     opts = dict(allow_compressed=args.allow_compressed)
     if args.max_bytes is not None:
@@ -97,11 +99,19 @@ def _run_validate(args: argparse.Namespace) -> int:
 
 def _configure_draw(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="a .graphml file or a saved model")
-    p.add_argument("-o", "--output", required=True,
-                   help="file to write: an image (.png, .svg, .pdf, ...) or an interactive page (.html)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="file to write: an image (.png, .svg, .pdf, ...) or an interactive page (.html)",
+    )
     p.add_argument("--layout", default="layered", help="layered (default), spring, kamada_kawai, circular, shell, ...")
-    p.add_argument("--collapse", action=argparse.BooleanOptionalAction, default=None,
-                   help="draw each run of identical layers as one node (default: on for .html, off for images)")
+    p.add_argument(
+        "--collapse",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="draw each run of identical layers as one node (default: on for .html, off for images)",
+    )
     p.add_argument("--dpi", type=_positive_int, default=150, help="resolution of raster images (default 150)")
     _add_read_options(p)
 
@@ -146,8 +156,8 @@ def _configure_convert(p: argparse.ArgumentParser) -> None:
 
 
 def _run_convert(args: argparse.Namespace) -> int:
-    from .graphml import write_graphml
-    from .saving import save
+    from .formats.graphml import write_graphml
+    from .formats.saving import save
 
     ham, model = _read(args, args.input)
     if args.output.lower().endswith((".graphml", ".graphml.gz", ".xml")):
@@ -187,7 +197,11 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_from_args(args)
 
 
-COMMANDS["demo"] = ("train and retrieve on a small real data set, writing figures and files", _configure_demo, _run_demo)
+COMMANDS["demo"] = (
+    "train and retrieve on a small real data set, writing figures and files",
+    _configure_demo,
+    _run_demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,25 +23,26 @@ import argparse
 import os
 import sys
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+
 __all__ = ["run_demo", "main", "configure_parser", "run_from_args"]
 
 FORWARD = {"steps": 5, "dt": 0.5}
+DEFAULT_OUT = os.path.join("out", "demo")
 
 
 def _sklearn() -> Any:
     try:
         from sklearn import datasets, model_selection
     except ImportError as err:
-        raise ImportError(
-            "the demo needs scikit-learn for the digits data: pip install hamux_graph[examples]"
-        ) from err
+        raise ImportError("the demo needs scikit-learn for the digits data: pip install hamux_graph[examples]") from err
     return datasets, model_selection
 
 
@@ -57,7 +58,7 @@ def _pyplot() -> Any | None:
 
 
 def run_demo(
-    out: str | os.PathLike = os.path.join("out", "demo"),
+    out: str | os.PathLike = DEFAULT_OUT,
     *,
     epochs: int = 30,
     nhid: int = 256,
@@ -204,8 +205,9 @@ def run_demo(
     }
 
 
-def _retrieval_animation(hg, memory, stored, probes, gif, n=8, steps=60,
-                         shown=(0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 36, 60)):
+def _retrieval_animation(
+    hg, memory, stored, probes, gif, n=8, steps=60, shown=(0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 36, 60)
+):
     """States and energy converging for the first ``n`` probes: one Euler step at a time, the
     steps in ``shown`` as frames (most of the change happens in the first few)."""
     xs = memory.init_states(batch_size=n)
@@ -217,8 +219,15 @@ def _retrieval_animation(hg, memory, stored, probes, gif, n=8, steps=60,
         energies.append(np.asarray(e[1:]))
         if t in shown:
             frames.append(np.asarray(memory.activations(xs)["visible"]))
-    hg.animate_retrieval(np.stack(frames), np.concatenate(energies), gif, steps=list(shown), targets=stored[:n],
-                         title="retrieval from 40 % erased pixels", fps=3)
+    hg.animate_retrieval(
+        np.stack(frames),
+        np.concatenate(energies),
+        gif,
+        steps=list(shown),
+        targets=stored[:n],
+        title="retrieval from 40 % erased pixels",
+        fps=3,
+    )
 
 
 def _figures(plt, hg, ham, memory_ham, model, history, Xte, stored, probes, retrieved, exact, r_energies, path):

@@ -14,20 +14,30 @@ and links as one node (``_collapse``). matplotlib is imported only when drawing
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
-from ._collapse import Group, find_groups
 from ._errors import StateError, ValidationError
-from ._labels import Label, resolve
-from ._scene import LAYER_COLOR, SYNAPSE_COLOR, Scene, build_scene, colors_of, energy_values
-from ._sizing import MARGIN, MAX_INCHES, MIN_FONT, check_font, legend_layout, legend_texts, positions
-from .validate import Plan, plan_graph
+from ._graph.validate import Plan, plan_graph
+from ._present.collapse import find_groups, Group
+from ._present.labels import Label, resolve
+from ._present.scene import build_scene, colors_of, energy_values, LAYER_COLOR, Scene, SYNAPSE_COLOR
+from ._present.sizing import check_font, legend_layout, legend_texts, MARGIN, MAX_INCHES, MIN_FONT, positions
 
-__all__ = ["draw_ham", "layout_positions", "collapse_groups", "to_dot", "plot_energy", "dot_quote", "MAX_INCHES",
-           "MIN_FONT"]
+
+__all__ = [
+    "draw_ham",
+    "layout_positions",
+    "collapse_groups",
+    "to_dot",
+    "plot_energy",
+    "dot_quote",
+    "MAX_INCHES",
+    "MIN_FONT",
+]
 
 
 _RING = 2.5  # points between a group's disc and its ring
@@ -89,8 +99,13 @@ def collapse_groups(obj: Any) -> tuple[Group, ...]:
 
 
 def layout_positions(
-    obj: Any, layout: Any = "layered", *, collapse: bool = False, first: Iterable[str] | None = None,
-    last: Iterable[str] | None = None, font_size: float | None = None,
+    obj: Any,
+    layout: Any = "layered",
+    *,
+    collapse: bool = False,
+    first: Iterable[str] | None = None,
+    last: Iterable[str] | None = None,
+    font_size: float | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Node positions for drawing (in inches for ``"layered"``).
 
@@ -136,20 +151,53 @@ def _legend(fig: Any, ax: Any, scene: Scene, sz: Any, colors: dict[str, Any], ow
     handles, texts, m = [], [], sz.font
     for kind, text in legend_texts(scene):
         if kind == "group":
-            h = Line2D([], [], ls="none", marker="o", markersize=m, markerfacecolor="white", markeredgecolor="#333333",
-                       markeredgewidth=2.0)
+            h = Line2D(
+                [],
+                [],
+                ls="none",
+                marker="o",
+                markersize=m,
+                markerfacecolor="white",
+                markeredgecolor="#333333",
+                markeredgewidth=2.0,
+            )
         elif kind == "shared":
-            h = Line2D([], [], ls="--", color="#555555", marker="s", markersize=m, markerfacecolor="white",
-                       markeredgecolor="#333333")
+            h = Line2D(
+                [],
+                [],
+                ls="--",
+                color="#555555",
+                marker="s",
+                markersize=m,
+                markerfacecolor="white",
+                markeredgecolor="#333333",
+            )
         else:
-            h = Line2D([], [], ls="none", marker="s" if kind == "synapse" else "o", markersize=m,
-                       markerfacecolor=colors[first[(kind, text)]], markeredgecolor="#333333")
+            h = Line2D(
+                [],
+                [],
+                ls="none",
+                marker="s" if kind == "synapse" else "o",
+                markersize=m,
+                markerfacecolor=colors[first[(kind, text)]],
+                markeredgecolor="#333333",
+            )
         handles.append(h)
         texts.append(text)
     if own:
         ncol = legend_layout(scene, sz, width)[0]
-        fig.legend(handles, texts, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=ncol, fontsize=sz.font,
-                   frameon=False, handletextpad=0.3, columnspacing=1.2, borderaxespad=0.2)
+        fig.legend(
+            handles,
+            texts,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 1.0),
+            ncol=ncol,
+            fontsize=sz.font,
+            frameon=False,
+            handletextpad=0.3,
+            columnspacing=1.2,
+            borderaxespad=0.2,
+        )
     else:
         ax.legend(handles, texts, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=sz.font, frameon=False)
 
@@ -242,17 +290,31 @@ def draw_ham(
     radius = sz.radius
 
     def scatter(names, marker, gid, **kw):
-        sc = ax.scatter([pos[n][0] for n in names], [pos[n][1] for n in names], marker=marker,
-                        s=[(2 * radius[n]) ** 2 for n in names], c=[colors[n] for n in names] or None,
-                        edgecolors="#333333", zorder=3, **kw)
+        sc = ax.scatter(
+            [pos[n][0] for n in names],
+            [pos[n][1] for n in names],
+            marker=marker,
+            s=[(2 * radius[n]) ** 2 for n in names],
+            c=[colors[n] for n in names] or None,
+            edgecolors="#333333",
+            zorder=3,
+            **kw,
+        )
         sc.set_gid(gid)
         return sc
 
     L, G, S = scene.names("layer"), scene.names("group"), scene.names("synapse")
     scatter(L, "o", "hamux-layers", linewidths=1.0)
     if G:
-        ring = ax.scatter([pos[n][0] for n in G], [pos[n][1] for n in G], s=[(2 * (radius[n] + _RING)) ** 2 for n in G],
-                          facecolors="white", edgecolors="#333333", linewidths=1.0, zorder=2.5)
+        ring = ax.scatter(
+            [pos[n][0] for n in G],
+            [pos[n][1] for n in G],
+            s=[(2 * (radius[n] + _RING)) ** 2 for n in G],
+            facecolors="white",
+            edgecolors="#333333",
+            linewidths=1.0,
+            zorder=2.5,
+        )
         ring.set_gid("hamux-group-rings")
         scatter(G, "o", "hamux-groups", linewidths=1.6)
     if S:
@@ -277,8 +339,15 @@ def draw_ham(
         rads = [0.0] if len(slots) == 1 else list(np.linspace(-bend, bend, len(slots)))
         for slot, rad in zip(slots, rads):
             patch = FancyArrowPatch(
-                (x1, y1), (x2, y2), connectionstyle=f"arc3,rad={rad}", arrowstyle="-", color="#555555",
-                linewidth=1.0, shrinkA=radius[s], shrinkB=radius[t] + (_RING if t in G else 0.0), zorder=1,
+                (x1, y1),
+                (x2, y2),
+                connectionstyle=f"arc3,rad={rad}",
+                arrowstyle="-",
+                color="#555555",
+                linewidth=1.0,
+                shrinkA=radius[s],
+                shrinkB=radius[t] + (_RING if t in G else 0.0),
+                zorder=1,
                 linestyle="--" if scene.nodes[s].shared else "-",
             )
             patch.set_gid("hamux-edge")
@@ -315,15 +384,32 @@ def _place_labels(ax, scene, sz, pos, slot_specs, keep_out, groups) -> None:
         r = sz.radius[n] + (_RING if n in groups else 0.0)
         up = v.kind == "synapse"
         h = sz.text_height(len(v.lines))
-        ann = ax.annotate("\n".join(v.lines), pos[n], xytext=(0, (r + 2 + h / 2) * (1 if up else -1)),
-                          textcoords="offset points", ha="center", va="center", fontsize=sz.font, zorder=5,
-                          bbox=dict(boxstyle="square,pad=0.08", fc="white", ec="none", alpha=0.8))
+        ann = ax.annotate(
+            "\n".join(v.lines),
+            pos[n],
+            xytext=(0, (r + 2 + h / 2) * (1 if up else -1)),
+            textcoords="offset points",
+            ha="center",
+            va="center",
+            fontsize=sz.font,
+            zorder=5,
+            bbox=dict(boxstyle="square,pad=0.08", fc="white", ec="none", alpha=0.8),
+        )
         ann.set_gid("hamux-label")
         labels.append(Label(ann, tuple(to_disp(pos[n])), r * px, "above" if up else "below"))
     for s, text, along in slot_specs:
-        ann = ax.annotate(text, pos[s], xytext=(0, 0), textcoords="offset points", ha="center", va="center",
-                          fontsize=sz.slot_font, zorder=4, color="#333333",
-                          bbox=dict(boxstyle="round,pad=0.12", fc="white", ec="#999999", lw=0.5))
+        ann = ax.annotate(
+            text,
+            pos[s],
+            xytext=(0, 0),
+            textcoords="offset points",
+            ha="center",
+            va="center",
+            fontsize=sz.slot_font,
+            zorder=4,
+            color="#333333",
+            bbox=dict(boxstyle="round,pad=0.12", fc="white", ec="#999999", lw=0.5),
+        )
         ann.set_gid("hamux-slot")
         labels.append(Label(ann, tuple(to_disp(pos[s])), sz.radius[s] * px, along=along))
     obstacles = []
@@ -373,11 +459,15 @@ def to_dot(obj: Any) -> str:
     ]
     for n in plan.layer_names:
         label = "\n".join(scene.nodes[n].lines)
-        lines.append(f'  {dot_quote(n)} [shape=ellipse, style=filled, fillcolor="{LAYER_COLOR}", label={dot_quote(label)}];')
+        lines.append(
+            f'  {dot_quote(n)} [shape=ellipse, style=filled, fillcolor="{LAYER_COLOR}", label={dot_quote(label)}];'
+        )
     for n in plan.synapse_names:
         label = "\n".join(scene.nodes[n].lines)
         style = '"filled,dashed"' if shares.get(n) else "filled"
-        lines.append(f'  {dot_quote(n)} [shape=box, style={style}, fillcolor="{SYNAPSE_COLOR}", label={dot_quote(label)}];')
+        lines.append(
+            f'  {dot_quote(n)} [shape=box, style={style}, fillcolor="{SYNAPSE_COLOR}", label={dot_quote(label)}];'
+        )
     for s, conn in zip(plan.synapse_names, plan.connections):
         for slot, l in enumerate(conn):
             attr = f" [label={dot_quote(str(slot))}]" if len(conn) > 1 else ""

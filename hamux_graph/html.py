@@ -20,19 +20,21 @@ import html as _html_escape
 import json
 import math
 import os
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import equinox as eqx
 import jax
 import networkx as nx
 import numpy as np
 
-from ._collapse import find_groups
 from ._errors import StateError, ValidationError
-from ._scene import build_scene, colors_of, energy_values, grid
-from ._files import atomic_write
-from .summary import lagrangian_text
-from .validate import Plan, plan_graph
+from ._graph.validate import Plan, plan_graph
+from ._internal.files import atomic_write
+from ._present.collapse import find_groups
+from ._present.scene import build_scene, colors_of, energy_values, grid
+from ._present.summary import lagrangian_text
+
 
 __all__ = ["page_html", "write_html", "page_data", "MAX_TRACE_STEPS"]
 
@@ -178,37 +180,59 @@ def page_data(
     nodes = []
     for l in plan.layer_names:
         layer = plan.layer(l)
-        nodes.append({
-            "id": l, "kind": "layer", "col": cells[l][0], "key": list(cells[l][1]), "color": colors[l],
-            "sub": "×".join(str(s) for s in layer.shape), "r": round(7 + 9 * math.log10(layer.size + 1) / big, 2),
-            "group": group_of.get(l), "card": _layer_card(plan, l, slots_of[l]),
-            "legend": lagrangian_text(layer.lagrangian),
-        })
+        nodes.append(
+            {
+                "id": l,
+                "kind": "layer",
+                "col": cells[l][0],
+                "key": list(cells[l][1]),
+                "color": colors[l],
+                "sub": "×".join(str(s) for s in layer.shape),
+                "r": round(7 + 9 * math.log10(layer.size + 1) / big, 2),
+                "group": group_of.get(l),
+                "card": _layer_card(plan, l, slots_of[l]),
+                "legend": lagrangian_text(layer.lagrangian),
+            }
+        )
     edges = []
     for s, conn in zip(plan.synapse_names, plan.connections):
-        nodes.append({
-            "id": s, "kind": "synapse", "col": cells[s][0], "key": list(cells[s][1]), "color": colors[s],
-            "sub": f"shares {plan.shares(s)}" if plan.shares(s) else "", "slots": len(conn), "group": group_of.get(s),
-            "card": _synapse_card(plan, s, conn), "legend": type(plan.synapse_of(s)).__name__,
-            "shared": plan.shares(s) is not None,
-        })
+        nodes.append(
+            {
+                "id": s,
+                "kind": "synapse",
+                "col": cells[s][0],
+                "key": list(cells[s][1]),
+                "color": colors[s],
+                "sub": f"shares {plan.shares(s)}" if plan.shares(s) else "",
+                "slots": len(conn),
+                "group": group_of.get(s),
+                "card": _synapse_card(plan, s, conn),
+                "legend": type(plan.synapse_of(s)).__name__,
+                "shared": plan.shares(s) is not None,
+            }
+        )
         edges.extend({"s": s, "l": l, "slot": i} for i, l in enumerate(conn))
     gdata = []
     for g in groups:
         lead = plan.layer(g.layers[0])
         kinds = sorted({type(plan.synapse_of(s)).__name__ for s in g.synapses})
-        gdata.append({
-            "id": g.name, "label": g.label, "members": g.members, "layers": list(g.layers),
-            "synapses": list(g.synapses),
-            "card": [
-                ["kind", "group (collapsed run)"],
-                ["members", f"{len(g.layers)} layers, {len(g.synapses)} synapses"],
-                ["layers", f"{g.layers[0]} … {g.layers[-1]}"],
-                ["each layer", f"{tuple(lead.shape)}, {lagrangian_text(lead.lagrangian)}, τ={lead.tau:g}"],
-                ["links", f"{g.synapses[0]} … {g.synapses[-1]} ({', '.join(kinds)})" if g.synapses else "none"],
-                ["click", "expand"],
-            ],
-        })
+        gdata.append(
+            {
+                "id": g.name,
+                "label": g.label,
+                "members": g.members,
+                "layers": list(g.layers),
+                "synapses": list(g.synapses),
+                "card": [
+                    ["kind", "group (collapsed run)"],
+                    ["members", f"{len(g.layers)} layers, {len(g.synapses)} synapses"],
+                    ["layers", f"{g.layers[0]} … {g.layers[-1]}"],
+                    ["each layer", f"{tuple(lead.shape)}, {lagrangian_text(lead.lagrangian)}, τ={lead.tau:g}"],
+                    ["links", f"{g.synapses[0]} … {g.synapses[-1]} ({', '.join(kinds)})" if g.synapses else "none"],
+                    ["click", "expand"],
+                ],
+            }
+        )
     energy = None
     if energies is not None:
         values, label = energy_values(energies)
@@ -231,7 +255,7 @@ def page_data(
 
 
 def _asset(name: str) -> str:
-    with open(os.path.join(_HERE, name), encoding="utf-8") as f:
+    with open(os.path.join(_HERE, "_present", name), encoding="utf-8") as f:
         return f.read()
 
 
@@ -281,13 +305,13 @@ def page_html(
     """
     data = page_data(obj, collapse=collapse, energies=energies, trace=trace, title=title, first=first, last=last)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        "<link rel=\"icon\" href=\"data:,\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<link rel="icon" href="data:,">\n'
         f"<title>{_html_escape.escape(data['title'])}</title>\n"
-        f"<style>\n{_asset('_page.css')}</style>\n</head>\n<body>\n"
-        f"<script type=\"application/json\" id=\"hamux-data\">{_script_json(data)}</script>\n"
-        f"<script>\n{_asset('_page.js')}</script>\n</body>\n</html>\n"
+        f"<style>\n{_asset('page.css')}</style>\n</head>\n<body>\n"
+        f'<script type="application/json" id="hamux-data">{_script_json(data)}</script>\n'
+        f"<script>\n{_asset('page.js')}</script>\n</body>\n</html>\n"
     )
 
 

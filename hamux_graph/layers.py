@@ -13,9 +13,9 @@ from typing import Any
 
 import equinox as eqx
 
-from ._config import parse_bool, parse_float, parse_shape
 from ._errors import ValidationError
-from .lagrangians import (
+from ._internal.parse import parse_bool, parse_float, parse_shape
+from .lagrangians.elementwise import (
     Lagrangian,
     LExp,
     LIdentity,
@@ -28,7 +28,8 @@ from .lagrangians import (
     LSphericalNorm,
     LTanh,
 )
-from .simplex_lagrangians import LEntmax, LGhostmax, LSparsemax
+from .lagrangians.simplex import LEntmax, LGhostmax, LSparsemax
+
 
 __all__ = [
     "Layer",

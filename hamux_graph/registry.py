@@ -12,10 +12,25 @@ from __future__ import annotations
 import inspect
 from typing import Any, TypeVar
 
+from . import lagrangians
 from ._errors import FormatError, ValidationError
-from . import lagrangians as L, simplex_lagrangians as SL, synapses as S
-from .lagrangians import Lagrangian
-from .synapses import Synapse
+from .lagrangians.elementwise import Lagrangian
+from .synapses import (
+    AttentionSynapse,
+    BinaryMixerSynapse,
+    ConvSynapse,
+    ConvSynapseWithPool,
+    DenseMatrixSynapseWithHiddenLayer,
+    DenseSynapse,
+    DenseTensorSynapseWithHiddenLayer,
+    EpanechnikovMemorySynapse,
+    GaussianMemorySynapse,
+    RandomFeatureMemorySynapse,
+    SelfAttentionSynapse,
+    SimpleDenseSynapse,
+    Synapse,
+)
+
 
 __all__ = [
     "register_synapse",
@@ -45,31 +60,31 @@ def _concrete(obj: Any, base: type) -> bool:
 BUILTIN_TYPES: dict[str, type] = {
     cls.__name__: cls
     for cls in (
-        L.LIdentity,
-        L.LRepu,
-        L.LRelu,
-        L.LExp,
-        L.LRexp,
-        L.LTanh,
-        L.LSigmoid,
-        L.LSoftmax,
-        L.LLayerNorm,
-        L.LSphericalNorm,
-        SL.LSparsemax,
-        SL.LEntmax,
-        SL.LGhostmax,
-        S.SimpleDenseSynapse,
-        S.DenseSynapse,
-        S.DenseTensorSynapseWithHiddenLayer,
-        S.DenseMatrixSynapseWithHiddenLayer,
-        S.ConvSynapse,
-        S.ConvSynapseWithPool,
-        S.AttentionSynapse,
-        S.SelfAttentionSynapse,
-        S.BinaryMixerSynapse,
-        S.GaussianMemorySynapse,
-        S.EpanechnikovMemorySynapse,
-        S.RandomFeatureMemorySynapse,
+        lagrangians.LIdentity,
+        lagrangians.LRepu,
+        lagrangians.LRelu,
+        lagrangians.LExp,
+        lagrangians.LRexp,
+        lagrangians.LTanh,
+        lagrangians.LSigmoid,
+        lagrangians.LSoftmax,
+        lagrangians.LLayerNorm,
+        lagrangians.LSphericalNorm,
+        lagrangians.LSparsemax,
+        lagrangians.LEntmax,
+        lagrangians.LGhostmax,
+        SimpleDenseSynapse,
+        DenseSynapse,
+        DenseTensorSynapseWithHiddenLayer,
+        DenseMatrixSynapseWithHiddenLayer,
+        ConvSynapse,
+        ConvSynapseWithPool,
+        AttentionSynapse,
+        SelfAttentionSynapse,
+        BinaryMixerSynapse,
+        GaussianMemorySynapse,
+        EpanechnikovMemorySynapse,
+        RandomFeatureMemorySynapse,
     )
 }
 
@@ -91,8 +106,7 @@ def registered_types() -> dict[str, type]:
 def _register(cls: Any, base: type, what: str, name: str | None) -> type:
     if not _concrete(cls, base):
         raise ValidationError(
-            f"register_{what}: expected a concrete (non-abstract, public) subclass of hg.{base.__name__}, "
-            f"got {cls!r}."
+            f"register_{what}: expected a concrete (non-abstract, public) subclass of hg.{base.__name__}, got {cls!r}."
         )
     name = cls.__name__ if name is None else name
     if not isinstance(name, str) or not name.isidentifier():
@@ -208,4 +222,3 @@ def type_name(obj: Any, where: str) -> str:
         f"{where}: type {cls.__qualname__} is not registered, so a file cannot name it. Decorate the class "
         f"with @hg.register_{what} (then read files only after that registration has run)."
     )
-

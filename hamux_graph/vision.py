@@ -25,24 +25,30 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
-from ._config import parse_int, parse_shape
 from ._errors import ArgumentError, ValidationError
+from ._internal.parse import parse_int, parse_shape
+
 
 __all__ = ["num_patches", "patchify", "unpatchify", "PatchPipeline", "patch_pipeline", "random_mask"]
 
 
-def _geometry(image_shape: Any, patch_size: Any, error: type[Exception]) -> tuple[tuple[int, int, int], tuple[int, int]]:
+def _geometry(
+    image_shape: Any, patch_size: Any, error: type[Exception]
+) -> tuple[tuple[int, int, int], tuple[int, int]]:
     shape = parse_shape(image_shape, "image_shape", error=error, allow_int=False)
     patch = parse_shape(patch_size, "patch_size", error=error)
     if len(shape) != 3:
-        raise error(f"image_shape must be (height, width, channels), got {shape}. Add the channel axis, e.g. (28, 28, 1).")
+        raise error(
+            f"image_shape must be (height, width, channels), got {shape}. Add the channel axis, e.g. (28, 28, 1)."
+        )
     if len(patch) == 1:
         patch = (patch[0], patch[0])
     if len(patch) != 2:
@@ -72,7 +78,7 @@ def num_patches(image_shape: Sequence[int], patch_size: Sequence[int] | int) -> 
 
 
 def _check_trailing(x: Array, want: tuple[int, ...], what: str, fix: str) -> None:
-    if tuple(x.shape[-len(want):]) != want or x.ndim < len(want):
+    if tuple(x.shape[-len(want) :]) != want or x.ndim < len(want):
         raise ArgumentError(f"{what} must end in shape {want}, got {tuple(x.shape)}. {fix}")
 
 
@@ -128,7 +134,9 @@ def unpatchify(
     return x.reshape(lead + (h, w, c))
 
 
-def random_mask(num_patches: int, num_masked: int, *, key: Array, batch_size: int | None = None) -> Bool[Array, "*batch NP"]:
+def random_mask(
+    num_patches: int, num_masked: int, *, key: Array, batch_size: int | None = None
+) -> Bool[Array, "*batch NP"]:
     """A boolean patch mask with exactly ``num_masked`` True (masked) patches per image.
 
     Raises:
@@ -158,7 +166,9 @@ def _array(name: str) -> Any:
         try:
             return jnp.asarray(value, dtype=jnp.result_type(float))
         except (TypeError, ValueError):
-            raise ValidationError(f"PatchPipeline: {name} must be an array of numbers, got {type(value).__name__}.") from None
+            raise ValidationError(
+                f"PatchPipeline: {name} must be an array of numbers, got {type(value).__name__}."
+            ) from None
 
     return convert
 
@@ -211,8 +221,13 @@ class PatchPipeline(eqx.Module):
         P, n = p * q * c, (h // p) * (w // q)
         D = self.Wenc.shape[-1]
         want = {
-            "Wenc": (P, D), "Benc": (D,), "Wdec": (D, P), "Bdec": (P,),
-            "pos_embed": (1 + n, D), "cls_token": (D,), "mask_token": (D,),
+            "Wenc": (P, D),
+            "Benc": (D,),
+            "Wdec": (D, P),
+            "Bdec": (P,),
+            "pos_embed": (1 + n, D),
+            "cls_token": (D,),
+            "mask_token": (D,),
         }
         for name, shape in want.items():
             got = tuple(getattr(self, name).shape)
@@ -316,9 +331,13 @@ def patch_pipeline(
     k = jax.random.split(key, 5)
     normal = lambda kk, shape: stdinit * jax.random.normal(kk, shape)  # noqa: E731
     return PatchPipeline(
-        (h, w, c), (p, q),
-        Wenc=normal(k[0], (P, D)), Benc=jnp.zeros(D),
-        Wdec=normal(k[1], (D, P)), Bdec=jnp.zeros(P),
-        pos_embed=normal(k[2], (1 + n, D)), cls_token=normal(k[3], (D,)), mask_token=normal(k[4], (D,)),
+        (h, w, c),
+        (p, q),
+        Wenc=normal(k[0], (P, D)),
+        Benc=jnp.zeros(D),
+        Wdec=normal(k[1], (D, P)),
+        Bdec=jnp.zeros(P),
+        pos_embed=normal(k[2], (1 + n, D)),
+        cls_token=normal(k[3], (D,)),
+        mask_token=normal(k[4], (D,)),
     )
-

@@ -37,7 +37,18 @@ def lagrangians(draw, shape):
     axis = draw(st.integers(-rank, rank - 1))
     kind = draw(
         st.sampled_from(
-            ["LIdentity", "LRepu", "LRelu", "LExp", "LRexp", "LTanh", "LSigmoid", "LSoftmax", "LLayerNorm", "LSphericalNorm"]
+            [
+                "LIdentity",
+                "LRepu",
+                "LRelu",
+                "LExp",
+                "LRexp",
+                "LTanh",
+                "LSigmoid",
+                "LSoftmax",
+                "LLayerNorm",
+                "LSphericalNorm",
+            ]
         )
     )
     if kind == "LIdentity":
@@ -106,22 +117,31 @@ def hams(draw):
         elif t == "DenseTensor":
             conn = pick(anyl, draw(st.integers(1, 2)))
             syn = hg.DenseTensorSynapseWithHiddenLayer(
-                nhid=draw(st.sampled_from([2, 3])), num_heads=draw(st.integers(1, 2)), hidden_lagrangian=draw(hidden_lagrangians())
+                nhid=draw(st.sampled_from([2, 3])),
+                num_heads=draw(st.integers(1, 2)),
+                hidden_lagrangian=draw(hidden_lagrangians()),
             )
         elif t == "DenseMatrix":
             conn = pick(anyl, draw(st.integers(1, 3)))
             syn = hg.DenseMatrixSynapseWithHiddenLayer(
-                nhid=draw(st.sampled_from([2, 3])), hidden_lagrangian=draw(hidden_lagrangians()), do_norm=draw(st.booleans())
+                nhid=draw(st.sampled_from([2, 3])),
+                hidden_lagrangian=draw(hidden_lagrangians()),
+                do_norm=draw(st.booleans()),
             )
         elif t == "User":
             conn = pick(anyl, 2)
-            syn = ScaledBilinear(scale=draw(st.sampled_from([0.5, 2.0])), squash=draw(st.sampled_from([hg.LIdentity(), hg.LTanh(beta=2.0)])))
+            syn = ScaledBilinear(
+                scale=draw(st.sampled_from([0.5, 2.0])),
+                squash=draw(st.sampled_from([hg.LIdentity(), hg.LTanh(beta=2.0)])),
+            )
         elif t == "Attention":
             conn = pick(pool["tok"], 2)
             syn = hg.AttentionSynapse(num_heads=draw(st.integers(1, 2)), zspace_dim=2)
         elif t == "SelfAttention":
             conn = pick(pool["tok"], 1)
-            syn = hg.SelfAttentionSynapse(num_heads=draw(st.integers(1, 2)), zspace_dim=2, do_qk_norm=draw(st.booleans()))
+            syn = hg.SelfAttentionSynapse(
+                num_heads=draw(st.integers(1, 2)), zspace_dim=2, do_qk_norm=draw(st.booleans())
+            )
         elif t == "BinaryMixer":
             conn = pick(pool["tok"], 2)
             syn = hg.BinaryMixerSynapse(num_heads=draw(st.integers(1, 2)), zspace_dim=2)
@@ -130,12 +150,17 @@ def hams(draw):
             image = new_layer((size, size, draw(st.integers(1, 2))))
             if t == "Conv":
                 syn = hg.ConvSynapse(
-                    draw(st.sampled_from([1, 3])), strides=draw(st.sampled_from([1, 2])),
-                    padding=draw(st.sampled_from(["SAME", "VALID"])), use_bias=draw(st.booleans()),
+                    draw(st.sampled_from([1, 3])),
+                    strides=draw(st.sampled_from([1, 2])),
+                    padding=draw(st.sampled_from(["SAME", "VALID"])),
+                    use_bias=draw(st.booleans()),
                 )
             else:
                 syn = hg.ConvSynapseWithPool(
-                    3, pool_window=2, pool_stride=2, pool_type=draw(st.sampled_from(["avg", "max"])),
+                    3,
+                    pool_window=2,
+                    pool_stride=2,
+                    pool_type=draw(st.sampled_from(["avg", "max"])),
                     padding="SAME",
                 )
             out = new_layer(syn.output_shape(ham.layers[image].shape, draw(st.integers(1, 2))))

@@ -17,7 +17,8 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import hamux_graph as hg
 
@@ -52,9 +53,28 @@ RANGE: dict[str, list[Any]] = {
     "alpha": [0.5, 0.0],
 }
 # arguments whose wrong values are not simple scalars, or that take anything of a kind
-SKIP = {"shape", "hidden_lagrangian", "axis", "kernel_size", "strides", "padding", "input_dilation",
-        "kernel_dilation", "dtype", "param_dtype", "precision", "kernel_init", "bias_init", "pool_window",
-        "pool_stride", "pool_type", "solver", "kernel", "patterns", "delta"}
+SKIP = {
+    "shape",
+    "hidden_lagrangian",
+    "axis",
+    "kernel_size",
+    "strides",
+    "padding",
+    "input_dilation",
+    "kernel_dilation",
+    "dtype",
+    "param_dtype",
+    "precision",
+    "kernel_init",
+    "bias_init",
+    "pool_window",
+    "pool_stride",
+    "pool_type",
+    "solver",
+    "kernel",
+    "patterns",
+    "delta",
+}
 NAMED = {"nan": float("nan"), "inf": float("inf")}
 
 
@@ -62,7 +82,12 @@ def _public(base: type) -> list[type]:
     out = []
     for name in hg.__all__:
         obj = getattr(hg, name)
-        if isinstance(obj, type) and issubclass(obj, base) and not inspect.isabstract(obj) and not name.startswith("Abstract"):
+        if (
+            isinstance(obj, type)
+            and issubclass(obj, base)
+            and not inspect.isabstract(obj)
+            and not name.startswith("Abstract")
+        ):
             out.append(obj)
     return out
 
@@ -84,11 +109,17 @@ def _required(fn: Any) -> dict[str, Any]:
     """Valid values for required arguments, so that one bad argument is tested at a time."""
     table = {"nhid": 4, "kernel_size": 3, "shape": (4,), "num_memories": 3, "num_features": 8}
     if dataclasses.is_dataclass(fn):
-        names = [f.name for f in dataclasses.fields(fn) if f.init and f.default is dataclasses.MISSING
-                 and f.default_factory is dataclasses.MISSING]
+        names = [
+            f.name
+            for f in dataclasses.fields(fn)
+            if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
     else:
-        names = [p.name for p in inspect.signature(fn).parameters.values()
-                 if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        names = [
+            p.name
+            for p in inspect.signature(fn).parameters.values()
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
     return {n: table[n] for n in names if n in table}
 
 
@@ -124,9 +155,9 @@ def constructor_cases(family: str | None = None) -> list[Case]:
             for label, bad in _wrong_values(arg, default):
                 kwargs = {**required, arg: bad}
                 if fn in _layer_factories():
-                    call = (lambda fn=fn, kw=kwargs: fn(kw.pop("shape", (4,)), **kw))
+                    call = lambda fn=fn, kw=kwargs: fn(kw.pop("shape", (4,)), **kw)
                 else:
-                    call = (lambda fn=fn, kw=kwargs: fn(**kw))
+                    call = lambda fn=fn, kw=kwargs: fn(**kw)
                 is_adjoint = isinstance(fn, type) and issubclass(fn, hg.AbstractAdjoint)
                 error = hg.ArgumentError if is_adjoint else hg.ValidationError
                 cases.append(Case(f"{name}-{arg}-{label}", call, error, arg))
@@ -135,29 +166,42 @@ def constructor_cases(family: str | None = None) -> list[Case]:
 
 def shape_cases() -> list[Case]:
     """Bad layer shapes (each convenience layer and ``Layer`` itself)."""
-    bad = [("str", "64"), ("float", (6.0,)), ("zero", (0, 3)), ("negative", (-2,)), ("empty", ()),
-           ("bool", (True, 2)), ("none", None), ("nested", ((2,), 3))]
+    bad = [
+        ("str", "64"),
+        ("float", (6.0,)),
+        ("zero", (0, 3)),
+        ("negative", (-2,)),
+        ("empty", ()),
+        ("bool", (True, 2)),
+        ("none", None),
+        ("nested", ((2,), 3)),
+    ]
     out = []
     for fn in _layer_factories():
         for label, shape in bad:
             out.append(Case(f"{fn.__name__}-shape-{label}", lambda fn=fn, s=shape: fn(s), hg.ValidationError, "shape"))
     for label, shape in bad:
-        out.append(Case(f"Layer-shape-{label}", lambda s=shape: hg.Layer(hg.LTanh(), shape=s), hg.ValidationError, "shape"))
+        out.append(
+            Case(f"Layer-shape-{label}", lambda s=shape: hg.Layer(hg.LTanh(), shape=s), hg.ValidationError, "shape")
+        )
     return out
 
 
 def nonconvex_cases() -> list[Case]:
     """Hyperparameters that would make a Lagrangian non-convex, with the value named."""
     return [
-        Case("softmax-negative-beta", lambda: hg.SoftmaxLayer((3,), beta=-1, min_beta=-2), hg.ValidationError, "min_beta"),
+        Case(
+            "softmax-negative-beta", lambda: hg.SoftmaxLayer((3,), beta=-1, min_beta=-2), hg.ValidationError, "min_beta"
+        ),
         Case("tanh-zero-beta", lambda: hg.LTanh(beta=0.0), hg.ValidationError, r"beta must be > 0, got beta=0\.0"),
         Case("sigmoid-negative-scale", lambda: hg.LSigmoid(scale=-1), hg.ValidationError, r"scale=-1\.0.*non-convex"),
-        Case("layernorm-negative-gamma", lambda: hg.LLayerNorm(gamma=-1), hg.ValidationError, r"gamma=-1\.0.*non-convex"),
+        Case(
+            "layernorm-negative-gamma", lambda: hg.LLayerNorm(gamma=-1), hg.ValidationError, r"gamma=-1\.0.*non-convex"
+        ),
         Case("spherical-zero-gamma", lambda: hg.LSphericalNorm(gamma=0.0), hg.ValidationError, "gamma"),
         Case("repu-small-n", lambda: hg.LRepu(n=0.5), hg.ValidationError, "n must be a finite number >= 1"),
         Case("norm-nan-delta", lambda: hg.LLayerNorm(delta=math.nan), hg.ValidationError, "delta must be finite"),
     ]
-
 
 
 def check(case: Case) -> None:

@@ -7,6 +7,7 @@ import itertools
 import jax
 import pytest
 
+
 jax.config.update("jax_numpy_rank_promotion", "allow")
 
 
@@ -26,6 +27,7 @@ def getkey():
 import os  # noqa: E402
 
 from hypothesis import settings  # noqa: E402
+
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)

@@ -18,10 +18,10 @@ import zipfile
 
 import jax
 import numpy as np
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given, HealthCheck, settings, strategies as st
 
 import hamux_graph as hg
+
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "."
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 50
@@ -80,7 +80,7 @@ def read_graphml_bytes(data: bytes):
     again = os.path.join(OUT, "again.graphml")
     hg.write_graphml(ham, again)
     back = hg.read_graphml(again)
-    assert hg.graphml.graphml_bytes(back) == hg.graphml.graphml_bytes(ham), "a file that reads must round-trip"
+    assert hg.formats.graphml_bytes(back) == hg.formats.graphml_bytes(ham), "a file that reads must round-trip"
 
 
 def read_hamux_bytes(data: bytes):

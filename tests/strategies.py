@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 import hamux_graph as hg
 
+
 LAGRANGIANS = [
     lambda: hg.LIdentity(),
     lambda: hg.LRepu(n=3),

@@ -78,14 +78,18 @@ def test_capacity_curve_errors(getkey):
 @pytest.mark.slow
 def test_classical_capacity_numbers_slow(getkey):
     """Longer runs of the classical numbers: Hebb at N = 1000, dense n = 3 at K = N, 3N, 6N."""
-    hebb = analysis.capacity_curve("hebbian", 1000, [0.05, 0.1, 0.12, 0.16, 0.2], trials=2, key=getkey(), max_probes=100)
+    hebb = analysis.capacity_curve(
+        "hebbian", 1000, [0.05, 0.1, 0.12, 0.16, 0.2], trials=2, key=getkey(), max_probes=100
+    )
     m = np.asarray(hebb.overlap_mean)
     print(f"Hebbian N=1000 overlap {m.round(3).tolist()} exact {np.asarray(hebb.exact_mean).round(2).tolist()}")
     assert np.all(m[:3] >= 0.95) and m[4] <= 0.6 and np.all(np.diff(m) <= 1e-3)
     dense = analysis.capacity_curve(memory.Polynomial(n=3), 100, [1, 3, 6], trials=3, key=getkey())
     plain = analysis.capacity_curve("hebbian", 100, [1, 3, 6], trials=3, key=getkey())
     e = np.asarray(dense.exact_mean)
-    print(f"dense n=3 N=100 exact at K = N, 3N, 6N: {e.round(3).tolist()}; Hebbian {np.asarray(plain.exact_mean).tolist()}")
+    print(
+        f"dense n=3 N=100 exact at K = N, 3N, 6N: {e.round(3).tolist()}; Hebbian {np.asarray(plain.exact_mean).tolist()}"
+    )
     assert e[0] >= 0.99 and e[1] >= 0.9 and e[2] <= 0.6 and np.all(np.asarray(plain.exact_mean) == 0)
 
 
@@ -97,8 +101,10 @@ def test_basin_radius_shrinks_with_load(getkey):
     levels = [0.0, 0.1, 0.2, 0.3, 0.4]
     low = analysis.basin_radius("hebbian", N, 0.05, corruptions=levels, trials=10, min_overlap=0.95, key=getkey())
     high = analysis.basin_radius("hebbian", N, 0.12, corruptions=levels, trials=10, min_overlap=0.95, key=getkey())
-    print(f"basin radius N=64 (final overlap >= 0.95): alpha 0.05 -> {low.radius}, 0.12 -> {high.radius}; "
-          f"retrieved {np.asarray(low.retrieved_mean).tolist()} / {np.asarray(high.retrieved_mean).tolist()}")
+    print(
+        f"basin radius N=64 (final overlap >= 0.95): alpha 0.05 -> {low.radius}, 0.12 -> {high.radius}; "
+        f"retrieved {np.asarray(low.retrieved_mean).tolist()} / {np.asarray(high.retrieved_mean).tolist()}"
+    )
     for b in (low, high):  # the radius follows its definition from the curve itself
         r = np.asarray(b.retrieved_mean)
         ok = [all(r[: j + 1] >= b.fraction) for j in range(len(levels))]
@@ -130,8 +136,10 @@ def test_census_finds_symmetric_3_mixtures_at_low_load(getkey):
     c = analysis.attractor_census(W, starts, patterns=P, key=getkey())
     assert int(np.asarray(c.counts).sum()) == len(starts) and bool(c.converged.all())
     mixtures = c.select("mixture", 3)
-    print(f"alpha=0.02: {len(c.kinds)} attractors, {len(mixtures)} 3-mixtures, kinds of starts: "
-          f"pattern {c.total('pattern')}, mixture-3 {c.total('mixture', 3)}, other {c.total('other')}")
+    print(
+        f"alpha=0.02: {len(c.kinds)} attractors, {len(mixtures)} 3-mixtures, kinds of starts: "
+        f"pattern {c.total('pattern')}, mixture-3 {c.total('mixture', 3)}, other {c.total('other')}"
+    )
     assert len(mixtures) >= 20
     for i in mixtures:
         s = np.asarray(c.states[i], np.float64)
@@ -156,15 +164,17 @@ def test_census_no_stable_3_mixtures_at_high_load(getkey):
     starts = np.concatenate([mix, _pm1(10, N, 3)])
     c = analysis.attractor_census(W, starts, patterns=P, key=getkey())
     tops = np.sort(np.abs(np.asarray(c.states, np.float64) @ P.T / N), axis=1)[:, ::-1]
-    print(f"alpha=0.2: {len(c.kinds)} attractors, kinds {sorted(set(c.kinds))}, largest overlaps "
-          f"{np.round(tops[:, 0].mean(), 3)} (1st), {np.round(tops[:, 2].mean(), 3)} (3rd) on average")
+    print(
+        f"alpha=0.2: {len(c.kinds)} attractors, kinds {sorted(set(c.kinds))}, largest overlaps "
+        f"{np.round(tops[:, 0].mean(), 3)} (1st), {np.round(tops[:, 2].mean(), 3)} (3rd) on average"
+    )
     assert c.total("mixture", 3) == 0 and c.total("pattern") == 0
     assert c.total("other") == len(starts)
     assert np.all(tops[:, 0] < 0.6)  # no retrieval state either
 
 
 def test_census_classification_and_grouping(getkey):
-    from hamux_graph._census import classify  # the classifier on hand-made overlaps
+    from hamux_graph.analysis.census import classify  # the classifier on hand-made overlaps
 
     kw = dict(pattern_overlap=0.9, mixture_tol=0.2, min_gap=0.2)
     assert classify(np.array([0.02, -0.97, 0.1]), **kw) == ("pattern", 1, (1,))
@@ -199,7 +209,9 @@ def test_continuous_memories(getkey):
     assert c.kinds == ("pattern",) * 3 and np.asarray(c.counts).tolist() == [2, 2, 2]
     assert bool(c.converged.all())
     np.testing.assert_array_equal(np.sort(np.asarray(c.states), axis=0), np.sort(P, axis=0))
-    with pytest.raises(hg.ValidationError, match="attractor_census: the model has no layer 'input' to put the probes in"):
+    with pytest.raises(
+        hg.ValidationError, match="attractor_census: the model has no layer 'input' to put the probes in"
+    ):
         analysis.attractor_census(model, starts, patterns=P, key=None, visible="input")
 
 

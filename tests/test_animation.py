@@ -6,6 +6,7 @@ import os
 
 import matplotlib
 
+
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -19,8 +20,16 @@ def test_gif_has_one_frame_per_state(tmp_path):
     frames = np.cumsum(rng.normal(size=(7, 5, 64)), axis=0)
     energies = np.cumsum(-np.abs(rng.normal(size=(31, 5))), axis=0)
     path = tmp_path / "run.gif"
-    hg.animate_retrieval(frames, energies, path, steps=np.arange(0, 31, 5), targets=frames[-1], image_shape=(8, 8),
-                         max_samples=3, title="retrieval")
+    hg.animate_retrieval(
+        frames,
+        energies,
+        path,
+        steps=np.arange(0, 31, 5),
+        targets=frames[-1],
+        image_shape=(8, 8),
+        max_samples=3,
+        title="retrieval",
+    )
     with Image.open(path) as im:
         assert im.format == "GIF" and im.n_frames == 7
     assert os.listdir(tmp_path) == ["run.gif"]  # written atomically: no temporary file left

@@ -9,8 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given, HealthCheck, settings, strategies as st
 
 import hamux_graph as hg
 
@@ -77,8 +76,9 @@ def test_attention_matches_reference(q_shape, k_shape, heads, z, beta, qk_norm):
     Wq = _randn(rng, (q_shape[-1], heads, z))
     Wk = _randn(rng, (k_shape[-1], heads, z))
     gq, gk = _randn(rng, q_shape), _randn(rng, k_shape)
-    syn = hg.AttentionSynapse(num_heads=heads, zspace_dim=z, hidden_lagrangian=hg.LSoftmax(beta=beta),
-                              do_qk_norm=qk_norm, Wq=Wq, Wk=Wk)
+    syn = hg.AttentionSynapse(
+        num_heads=heads, zspace_dim=z, hidden_lagrangian=hg.LSoftmax(beta=beta), do_qk_norm=qk_norm, Wq=Wq, Wk=Wk
+    )
     syn.check_shapes([q_shape, k_shape])
     want = np_attention(gq, gk, Wq, Wk, beta, qk_norm)
     np.testing.assert_allclose(float(eqx.filter_jit(syn)(gq, gk)), want, rtol=1e-5, atol=1e-5)
@@ -100,8 +100,9 @@ def test_self_attention_is_attention_with_itself():
     rng = np.random.default_rng(4)
     Wq, Wk = _randn(rng, (6, 2, 3)), _randn(rng, (6, 2, 3))
     g = _randn(rng, (2, 2, 6))
-    syn = hg.SelfAttentionSynapse(num_heads=2, zspace_dim=3, hidden_lagrangian=hg.LSoftmax(beta=0.5),
-                                  do_qk_norm=True, Wq=Wq, Wk=Wk)
+    syn = hg.SelfAttentionSynapse(
+        num_heads=2, zspace_dim=3, hidden_lagrangian=hg.LSoftmax(beta=0.5), do_qk_norm=True, Wq=Wq, Wk=Wk
+    )
     assert syn.arity() == (1, 1) and syn.output_shape((2, 2, 6)) == (2, 4, 4)
     want = np_attention(g, g, Wq, Wk, 0.5, True)
     np.testing.assert_allclose(float(eqx.filter_jit(syn)(g)), want, rtol=1e-5, atol=1e-5)
@@ -138,13 +139,21 @@ def _graphml_round_trip(syn):
 
 
 def test_config_round_trip_and_init_shapes(getkey):
-    syn = hg.AttentionSynapse(num_heads=3, zspace_dim=4, stdinit=0.1, hidden_lagrangian=hg.LSoftmax(beta=0.25),
-                              do_qk_norm=True, qk_norm_eps=1e-4)
+    syn = hg.AttentionSynapse(
+        num_heads=3,
+        zspace_dim=4,
+        stdinit=0.1,
+        hidden_lagrangian=hg.LSoftmax(beta=0.25),
+        do_qk_norm=True,
+        qk_norm_eps=1e-4,
+    )
     cfg = json.loads(json.dumps(syn.config()))
     assert cfg["hidden_lagrangian"]["type"] == "LSoftmax" and cfg["num_heads"] == 3
     mix = hg.BinaryMixerSynapse(num_heads=2, zspace_dim=5)
     with pytest.raises(hg.ValidationError, match="hidden_lagrangian must be a hamux_graph Lagrangian"):
-        type(mix)(**json.loads(json.dumps(mix.config())))  # a plain dict is no Lagrangian: files go through the registry
+        type(mix)(
+            **json.loads(json.dumps(mix.config()))
+        )  # a plain dict is no Lagrangian: files go through the registry
     back = hg.read_graphml(_graphml_round_trip(mix))
     assert back.synapses["mix"].config() == mix.config()
     syn = syn.init([(5, 7), (2, 3, 6)], key=getkey())
@@ -180,8 +189,10 @@ def test_attention_validation_errors():
         hg.AttentionSynapse(qk_norm_eps=0.0)
     # explicit weights that fit the heads but not the connected layer
     syn = hg.AttentionSynapse(num_heads=1, zspace_dim=4, Wq=np.zeros((5, 1, 4)))
-    msg = (r"synapse 'att' over layers \['l0', 'l1'\]: AttentionSynapse: explicit parameter `Wq` has shape "
-           r"\(5, 1, 4\), .* need \(6, 1, 4\)")
+    msg = (
+        r"synapse 'att' over layers \['l0', 'l1'\]: AttentionSynapse: explicit parameter `Wq` has shape "
+        r"\(5, 1, 4\), .* need \(6, 1, 4\)"
+    )
     with pytest.raises(hg.ValidationError, match=msg):
         _ham(syn, [(3, 6), (2, 6)]).validate()
     mix = hg.BinaryMixerSynapse(num_heads=1, zspace_dim=2, W=np.zeros((1, 2, 3, 3)))
@@ -233,17 +244,30 @@ def _energy_attention_ham(rng):
     ham.add_layer("tok", hg.LayerNormLayer((2, 2, 32)))
     ham.add_layer("pooled", hg.ReluLayer((4, 4, 3)))
     ham.add_layer("label", hg.SoftmaxLayer((10,), beta=2.0))
-    patch = hg.ConvSynapse(4, strides=4, padding="VALID", kernel=_randn(rng, (4, 4, 1, 32), 0.25),
-                           bias=_randn(rng, (32,), 0.1))
+    patch = hg.ConvSynapse(
+        4, strides=4, padding="VALID", kernel=_randn(rng, (4, 4, 1, 32), 0.25), bias=_randn(rng, (32,), 0.1)
+    )
     ham.add_synapse("patch", patch, layers=("img", "tok"))
-    selfattn = hg.SelfAttentionSynapse(num_heads=2, zspace_dim=8, hidden_lagrangian=hg.LSoftmax(beta=0.5),
-                                       Wq=_randn(rng, (32, 2, 8), 0.2), Wk=_randn(rng, (32, 2, 8), 0.2))
+    selfattn = hg.SelfAttentionSynapse(
+        num_heads=2,
+        zspace_dim=8,
+        hidden_lagrangian=hg.LSoftmax(beta=0.5),
+        Wq=_randn(rng, (32, 2, 8), 0.2),
+        Wk=_randn(rng, (32, 2, 8), 0.2),
+    )
     ham.add_synapse("self", selfattn, layers=("tok",))
-    cross = hg.AttentionSynapse(num_heads=1, zspace_dim=8, do_qk_norm=True,
-                                Wq=_randn(rng, (32, 1, 8), 0.2), Wk=_randn(rng, (10, 1, 8), 0.2))
+    cross = hg.AttentionSynapse(
+        num_heads=1, zspace_dim=8, do_qk_norm=True, Wq=_randn(rng, (32, 1, 8), 0.2), Wk=_randn(rng, (10, 1, 8), 0.2)
+    )
     ham.add_synapse("cross", cross, layers=("tok", "label"))
-    pool = hg.ConvSynapseWithPool(3, pool_window=2, pool_stride=2, pool_type="max",
-                                  kernel=_randn(rng, (3, 3, 1, 3), 0.3), bias=np.zeros(3, np.float32))
+    pool = hg.ConvSynapseWithPool(
+        3,
+        pool_window=2,
+        pool_stride=2,
+        pool_type="max",
+        kernel=_randn(rng, (3, 3, 1, 3), 0.3),
+        bias=np.zeros(3, np.float32),
+    )
     ham.add_synapse("pool", pool, layers=("img", "pooled"))
     ham.add_synapse("readout", hg.DenseSynapse(W=_randn(rng, (48, 10), 0.2)), layers=("pooled", "label"))
     return ham
@@ -262,8 +286,10 @@ def test_energy_attention_graph(getkey):
     def batched(xs):
         E, dEdg = model.energy(xs), model.dEdg(xs)
         grads = jax.grad(lambda x: jnp.sum(model.energy(x)))(xs)
-        hvps = {n: jax.vjp(jax.vmap(model.lagrangians[i].activation), xs[n])[1](dEdg[n])[0]
-                for i, n in enumerate(model.layer_names)}
+        hvps = {
+            n: jax.vjp(jax.vmap(model.lagrangians[i].activation), xs[n])[1](dEdg[n])[0]
+            for i, n in enumerate(model.layer_names)
+        }
         return E, dEdg, model.energy_tree(xs), model.activations(xs), grads, hvps
 
     E, dEdg, tree, acts, grads, hvps = batched(xs)
@@ -334,17 +360,38 @@ def test_energy_never_increases_on_random_attention_graphs(shapes, lags, kind, h
     W = lambda *s: _randn(rng, s, 0.7)  # noqa: E731
     lsm = hg.LSoftmax(beta=float(rng.uniform(0.5, 2.0)))
     if kind in ("cross", "all"):
-        ham.add_synapse("cross", hg.AttentionSynapse(num_heads=heads, zspace_dim=z, hidden_lagrangian=lsm,
-                                                     do_qk_norm=qk_norm, qk_norm_eps=0.1,
-                                                     Wq=W(d0, heads, z), Wk=W(d1, heads, z)),
-                        layers=("l0", "l1"))
+        ham.add_synapse(
+            "cross",
+            hg.AttentionSynapse(
+                num_heads=heads,
+                zspace_dim=z,
+                hidden_lagrangian=lsm,
+                do_qk_norm=qk_norm,
+                qk_norm_eps=0.1,
+                Wq=W(d0, heads, z),
+                Wk=W(d1, heads, z),
+            ),
+            layers=("l0", "l1"),
+        )
     if kind in ("self", "all"):
-        ham.add_synapse("self", hg.SelfAttentionSynapse(num_heads=heads, zspace_dim=z, do_qk_norm=qk_norm,
-                                                        qk_norm_eps=0.1,
-                                                        Wq=W(d1, heads, z), Wk=W(d1, heads, z)), layers=("l1",))
+        ham.add_synapse(
+            "self",
+            hg.SelfAttentionSynapse(
+                num_heads=heads,
+                zspace_dim=z,
+                do_qk_norm=qk_norm,
+                qk_norm_eps=0.1,
+                Wq=W(d1, heads, z),
+                Wk=W(d1, heads, z),
+            ),
+            layers=("l1",),
+        )
     if kind in ("mixer", "all"):
-        ham.add_synapse("mix", hg.BinaryMixerSynapse(num_heads=heads, zspace_dim=z, hidden_lagrangian=lsm,
-                                                     W=W(heads, z, d1, d0)), layers=("l1", "l0"))
+        ham.add_synapse(
+            "mix",
+            hg.BinaryMixerSynapse(num_heads=heads, zspace_dim=z, hidden_lagrangian=lsm, W=W(heads, z, d1, d0)),
+            layers=("l1", "l0"),
+        )
     model = ham.compile(key=jax.random.key(seed))
     xs = {n: _randn(rng, (2,) + s) for n, s in zip(model.layer_names, model.shapes)}
     _, energies = model.run(xs, steps=30, dt=0.05)

@@ -19,6 +19,7 @@ import pytest
 import hamux_graph as hg
 from hamux_graph import train
 
+
 pytest.importorskip("orbax.checkpoint")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,7 +31,7 @@ def _data():
     return x, np.arange(N) % 2
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _setup():
     """The model, optimizer and one jitted step, shared by the tests (compiled once)."""
     model = hg.zoo.create("hn", input_shape=(4,), num_classes=2, nhid=8, stdinit=0.3).compile(key=jax.random.key(0))
@@ -58,7 +59,9 @@ def _loop(ckpt=None, stop=None):
         order = train.epoch_order(state.key, epoch, N)
         if resumed is not None and epoch == n // per_epoch and n % per_epoch:
             assert np.array_equal(state.order, order)  # the saved data order is this run's
-        for xb, yb in train.batches(x, y, batch_size=BATCH, order=order, start=n % per_epoch if epoch == n // per_epoch else 0):
+        for xb, yb in train.batches(
+            x, y, batch_size=BATCH, order=order, start=n % per_epoch if epoch == n // per_epoch else 0
+        ):
             model, opt_state, loss = step(model, opt_state, xb, yb)
             n += 1
             info["losses"].append(float(loss))
@@ -93,7 +96,9 @@ def test_interrupted_run_resumes_bit_identically(tmp_path):
 
 def test_restore_brings_back_every_field(tmp_path):
     model, opt, _ = _setup()
-    state = train.TrainState(model, train.init_opt_state(opt, model), 7, jax.random.key(3), np.arange(5)[::-1], {"a": [1.5]})
+    state = train.TrainState(
+        model, train.init_opt_state(opt, model), 7, jax.random.key(3), np.arange(5)[::-1], {"a": [1.5]}
+    )
     ckpt = train.Checkpointer(tmp_path, every=7)
     assert ckpt.save(state) and not ckpt.save(state._replace(step=8))
     got = ckpt.restore(train.TrainState(model, train.init_opt_state(opt, model)))
@@ -213,8 +218,17 @@ def test_sharded_model_checkpoints_into_its_layout(tmp_path):
 
 
 def _example(args, tmp_path):
-    cmd = [sys.executable, "-u", os.path.join(ROOT, "examples", "train_digits.py"), "--epochs", "2",
-           "--no-progress", "--no-figures", "--out", str(tmp_path / "out")] + args
+    cmd = [
+        sys.executable,
+        "-u",
+        os.path.join(ROOT, "examples", "train_digits.py"),
+        "--epochs",
+        "2",
+        "--no-progress",
+        "--no-figures",
+        "--out",
+        str(tmp_path / "out"),
+    ] + args
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("XLA_FLAGS", None)
     return cmd, env

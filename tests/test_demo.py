@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+
 pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
@@ -17,9 +18,18 @@ def test_short_demo_writes_everything_and_reloads_identically(tmp_path):
     lines: list[str] = []
     result = demo.run_demo(tmp_path / "demo", epochs=2, nhid=32, memories=30, progress=False, log=lines.append)
     names = sorted(os.path.basename(f) for f in result["files"])
-    for want in ("classifier.graphml", "classifier.hamux", "classifier_topology.png", "training.png",
-                 "retrieval.png", "retrieval_energy.png", "classifier_energy.png", "memory.graphml",
-                 "classifier.html", "retrieval.gif"):
+    for want in (
+        "classifier.graphml",
+        "classifier.hamux",
+        "classifier_topology.png",
+        "training.png",
+        "retrieval.png",
+        "retrieval_energy.png",
+        "classifier_energy.png",
+        "memory.graphml",
+        "classifier.html",
+        "retrieval.gif",
+    ):
         assert want in names
     for f in result["files"]:
         assert os.path.getsize(f) > 0

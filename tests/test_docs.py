@@ -10,6 +10,7 @@ import pytest
 
 import hamux_graph
 
+
 MODULES = sorted(
     m.name
     for m in pkgutil.walk_packages(hamux_graph.__path__, prefix="hamux_graph.")
@@ -30,6 +31,7 @@ import os  # noqa: E402
 import re  # noqa: E402
 import sys  # noqa: E402
 import types  # noqa: E402
+
 
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
 PAGES = sorted(f for f in os.listdir(DOCS) if f.endswith(".md"))

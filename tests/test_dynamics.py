@@ -7,10 +7,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, HealthCheck, settings
+from strategies import random_hams
 
 import hamux_graph as hg
-from strategies import random_hams
+
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(random_hams())
@@ -23,9 +24,15 @@ def test_energy_never_increases_along_run(case):
     model = eqx.tree_at(
         lambda m: [b for b in m.biases if b is not None],
         model,
-        [0.3 * jax.random.normal(jax.random.fold_in(k3, i), b.shape) for i, b in enumerate(b for b in model.biases if b is not None)],
+        [
+            0.3 * jax.random.normal(jax.random.fold_in(k3, i), b.shape)
+            for i, b in enumerate(b for b in model.biases if b is not None)
+        ],
     )
-    xs = {n: jax.random.normal(jax.random.fold_in(k2, i), (2,) + s) for i, (n, s) in enumerate(zip(model.layer_names, model.shapes))}
+    xs = {
+        n: jax.random.normal(jax.random.fold_in(k2, i), (2,) + s)
+        for i, (n, s) in enumerate(zip(model.layer_names, model.shapes))
+    }
     _, energies = model.run(xs, steps=40, dt=0.01)
     e = np.asarray(energies, dtype=np.float64)
     # Some random graphs have energies unbounded below (e.g. a cubic DenseSynapse over identity
@@ -202,10 +209,24 @@ DYNAMICS_CASES = [
     ("clamp-int", lambda m, x: m.run(x, steps=2, clamp=3), hg.StateError, "clamp must be a layer name"),
     ("clamp-none-mask", lambda m, x: m.run(x, steps=2, clamp={"v": None}), hg.StateError, r"clamp\['v'\] is None"),
     ("clamp-int-mask", lambda m, x: m.run(x, steps=2, clamp={"v": jnp.ones(3, int)}), hg.StateError, "must be boolean"),
-    ("clamp-mask-shape", lambda m, x: m.run(x, steps=2, clamp={"v": jnp.ones(5, bool)}), hg.StateError, "does not broadcast"),
-    ("clamp-mask-batch", lambda m, x: m.run(x, steps=2, clamp={"v": jnp.ones((3, 3), bool)}), hg.StateError, "batch size 2"),
-    ("clamp-batch-unbatched", lambda m, x: m.run({k: v[0] for k, v in x.items()}, steps=2, clamp={"v": jnp.ones((2, 3), bool)}),
-     hg.StateError, "unbatched"),
+    (
+        "clamp-mask-shape",
+        lambda m, x: m.run(x, steps=2, clamp={"v": jnp.ones(5, bool)}),
+        hg.StateError,
+        "does not broadcast",
+    ),
+    (
+        "clamp-mask-batch",
+        lambda m, x: m.run(x, steps=2, clamp={"v": jnp.ones((3, 3), bool)}),
+        hg.StateError,
+        "batch size 2",
+    ),
+    (
+        "clamp-batch-unbatched",
+        lambda m, x: m.run({k: v[0] for k, v in x.items()}, steps=2, clamp={"v": jnp.ones((2, 3), bool)}),
+        hg.StateError,
+        "unbatched",
+    ),
     ("clamp-key-int", lambda m, x: m.step(x, clamp={0: True}), hg.StateError, "unknown layer 0"),
     ("dt-str", lambda m, x: m.run(x, steps=2, dt="0.1"), hg.ArgumentError, "dt must be a number"),
     ("dt-none", lambda m, x: m.step(x, dt=None), hg.ArgumentError, "dt must be a number"),
@@ -218,9 +239,19 @@ DYNAMICS_CASES = [
     ("relax-tol-nan", lambda m, x: m.relax(x, tol=float("nan")), hg.ArgumentError, "tol"),
     ("relax-tol-str", lambda m, x: m.relax(x, tol="small"), hg.ArgumentError, "tol must be a number"),
     ("relax-max-steps-float", lambda m, x: m.relax(x, max_steps=10.0), hg.ArgumentError, "max_steps must be an int"),
-    ("relax-max-steps-negative", lambda m, x: m.relax(x, max_steps=-1), hg.ArgumentError, "max_steps must be an int >= 0"),
+    (
+        "relax-max-steps-negative",
+        lambda m, x: m.relax(x, max_steps=-1),
+        hg.ArgumentError,
+        "max_steps must be an int >= 0",
+    ),
     ("relax-dt-inf", lambda m, x: m.relax(x, dt=float("inf")), hg.ArgumentError, "dt must be a finite number > 0"),
-    ("relax-adjoint-str", lambda m, x: m.relax(x, adjoint="gmres"), hg.ArgumentError, "adjoint must be a hamux_graph adjoint"),
+    (
+        "relax-adjoint-str",
+        lambda m, x: m.relax(x, adjoint="gmres"),
+        hg.ArgumentError,
+        "adjoint must be a hamux_graph adjoint",
+    ),
     ("relax-clamp-unknown", lambda m, x: m.relax(x, clamp="nope"), hg.StateError, "unknown layer 'nope'"),
     ("solve-t1", lambda m, x: m.solve(x, t0=1.0, t1=0.5), hg.ArgumentError, "t1 must be greater than t0"),
     ("solve-max-steps-zero", lambda m, x: m.solve(x, max_steps=0), hg.ArgumentError, "max_steps must be an int >= 1"),
@@ -229,11 +260,31 @@ DYNAMICS_CASES = [
     ("solve-saveat-order", lambda m, x: m.solve(x, saveat=[1.0, 0.5]), hg.ArgumentError, "non-decreasing"),
     ("solve-tol-zero", lambda m, x: m.solve(x, tol=0.0), hg.ArgumentError, "tol must be a finite number > 0"),
     ("solve-rtol", lambda m, x: m.solve(x, rtol=-1.0), hg.ArgumentError, "rtol"),
-    ("solve-adjoint", lambda m, x: m.solve(x, adjoint=hg.GMRESAdjoint()), hg.ArgumentError, "adjoint must be a diffrax adjoint"),
-    ("eqprop-beta", lambda m, x: hg.eqprop_grad(m, x, jnp.zeros((2, 4)), _cost, beta=-0.1), hg.ArgumentError, "beta must be"),
-    ("eqprop-cost", lambda m, x: hg.eqprop_grad(m, x, jnp.zeros((2, 4)), "mse"), hg.ArgumentError, "cost must be a function"),
+    (
+        "solve-adjoint",
+        lambda m, x: m.solve(x, adjoint=hg.GMRESAdjoint()),
+        hg.ArgumentError,
+        "adjoint must be a diffrax adjoint",
+    ),
+    (
+        "eqprop-beta",
+        lambda m, x: hg.eqprop_grad(m, x, jnp.zeros((2, 4)), _cost, beta=-0.1),
+        hg.ArgumentError,
+        "beta must be",
+    ),
+    (
+        "eqprop-cost",
+        lambda m, x: hg.eqprop_grad(m, x, jnp.zeros((2, 4)), "mse"),
+        hg.ArgumentError,
+        "cost must be a function",
+    ),
     ("eqprop-dt", lambda m, x: hg.eqprop_grad(m, x, jnp.zeros((2, 4)), _cost, dt=0.0), hg.ArgumentError, "dt must be"),
-    ("eqprop-max-steps", lambda m, x: hg.eqprop_grad(m, x, jnp.zeros((2, 4)), _cost, max_steps="9"), hg.ArgumentError, "max_steps"),
+    (
+        "eqprop-max-steps",
+        lambda m, x: hg.eqprop_grad(m, x, jnp.zeros((2, 4)), _cost, max_steps="9"),
+        hg.ArgumentError,
+        "max_steps",
+    ),
 ]
 
 

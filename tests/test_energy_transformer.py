@@ -68,21 +68,31 @@ def _weights(model):
     att, mem = model.synapse("attention"), model.synapse("memory")
     lag = model.lagrangians[model.layer_index("tokens")]
     f64 = lambda a: np.asarray(a, np.float64)  # noqa: E731
-    return dict(gamma=float(lag.gamma), delta=f64(lag.delta), eps=lag.eps, Wq=f64(att.Wq), Wk=f64(att.Wk), Xi=f64(mem.Ws[0]))
+    return dict(
+        gamma=float(lag.gamma), delta=f64(lag.delta), eps=lag.eps, Wq=f64(att.Wq), Wk=f64(att.Wk), Xi=f64(mem.Ws[0])
+    )
 
 
 @pytest.mark.parametrize("exclude_self", [False, True])
 def test_energy_equals_the_paper_formula(getkey, exclude_self):
     Y = 8
     ham = hg.zoo.create(
-        "energy_transformer", image_shape=(8, 8, 2), patch_size=(4, 4), dim=12, num_heads=3, zspace_dim=Y,
-        num_memories=20, exclude_self=exclude_self, stdinit=0.3,
+        "energy_transformer",
+        image_shape=(8, 8, 2),
+        patch_size=(4, 4),
+        dim=12,
+        num_heads=3,
+        zspace_dim=Y,
+        num_memories=20,
+        exclude_self=exclude_self,
+        stdinit=0.3,
     )
     model = ham.compile(key=getkey())
     # random γ and δ, so that the layer norm's parameters are exercised too
     lag = lambda m: m.lagrangians[m.layer_index("tokens")]  # noqa: E731
-    model = eqx.tree_at(lambda m: (lag(m).gamma, lag(m).delta), model,
-                        (jnp.asarray(1.7), jax.random.normal(getkey(), (12,))))
+    model = eqx.tree_at(
+        lambda m: (lag(m).gamma, lag(m).delta), model, (jnp.asarray(1.7), jax.random.normal(getkey(), (12,)))
+    )
     w = _weights(model)
     assert w["gamma"] == pytest.approx(1.7) and np.abs(w["delta"]).sum() > 1
     x = np.asarray(jax.random.normal(getkey(), (3, 5, 12)), np.float64) * 2.0
@@ -94,22 +104,36 @@ def test_energy_equals_the_paper_formula(getkey, exclude_self):
 @pytest.mark.parametrize("exclude_self", [False, True])
 def test_legendre_gradient_is_x_plus_autodiff_of_the_synapses(getkey, exclude_self):
     Y = 4
-    ham = hg.zoo.energy_transformer((4, 4, 1), (2, 2), dim=8, num_heads=2, zspace_dim=Y, num_memories=16,
-                                    exclude_self=exclude_self, stdinit=0.4)
+    ham = hg.zoo.energy_transformer(
+        (4, 4, 1), (2, 2), dim=8, num_heads=2, zspace_dim=Y, num_memories=16, exclude_self=exclude_self, stdinit=0.4
+    )
     model = ham.compile(key=getkey())
     w = _weights(model)
     x = jax.random.normal(getkey(), (5, 8))
     with jax.default_matmul_precision("highest"):
         g = jnp.asarray(et_layernorm(np.asarray(x, np.float64), w["gamma"], w["delta"], w["eps"]), jnp.float32)
-        dsyn = jax.grad(et_synapse_energy_jax)(g, jnp.asarray(w["Wq"], jnp.float32), jnp.asarray(w["Wk"], jnp.float32),
-                                               jnp.asarray(w["Xi"], jnp.float32), 1 / math.sqrt(Y), exclude_self)
+        dsyn = jax.grad(et_synapse_energy_jax)(
+            g,
+            jnp.asarray(w["Wq"], jnp.float32),
+            jnp.asarray(w["Wk"], jnp.float32),
+            jnp.asarray(w["Xi"], jnp.float32),
+            1 / math.sqrt(Y),
+            exclude_self,
+        )
         got = model.dEdg({"tokens": x})["tokens"]
     np.testing.assert_allclose(np.asarray(got), np.asarray(x + dsyn), rtol=1e-4, atol=1e-4)
 
 
 def test_structure_and_layouts():
-    ham = hg.zoo.create("energy_transformer", image_shape=(28, 28, 1), patch_size=(7, 7), dim=32, num_heads=4,
-                        zspace_dim=8, num_memories=64)
+    ham = hg.zoo.create(
+        "energy_transformer",
+        image_shape=(28, 28, 1),
+        patch_size=(7, 7),
+        dim=32,
+        num_heads=4,
+        zspace_dim=8,
+        num_memories=64,
+    )
     assert list(ham.layers) == ["tokens"]
     tokens = ham.layers["tokens"]
     assert tokens.shape == (17, 32) and tokens.use_bias is False
@@ -123,8 +147,9 @@ def test_structure_and_layouts():
 
 
 def test_descent_lowers_the_energy_and_the_model_round_trips(tmp_path, getkey):
-    ham = hg.zoo.energy_transformer((8, 8, 1), (4, 4), dim=16, num_heads=2, zspace_dim=8, num_memories=32,
-                                    exclude_self=True, stdinit=0.2)
+    ham = hg.zoo.energy_transformer(
+        (8, 8, 1), (4, 4), dim=16, num_heads=2, zspace_dim=8, num_memories=32, exclude_self=True, stdinit=0.2
+    )
     model = ham.compile(key=getkey())
     xs = {"tokens": jax.random.normal(getkey(), (2, 5, 16))}
     _, E = model.run(xs, steps=20, dt=0.05)
@@ -158,8 +183,13 @@ def test_cross_attention_exclude_self_matches_the_loop(getkey):
     ham = hg.HAM()
     ham.add_layer("q", hg.IdentityLayer((4, 6)))
     ham.add_layer("k", hg.IdentityLayer((4, 5)))
-    ham.add_synapse("a", hg.AttentionSynapse(num_heads=2, zspace_dim=3, exclude_self=True, stdinit=0.5,
-                                             hidden_lagrangian=hg.LSoftmax(beta=0.7)), layers=("q", "k"))
+    ham.add_synapse(
+        "a",
+        hg.AttentionSynapse(
+            num_heads=2, zspace_dim=3, exclude_self=True, stdinit=0.5, hidden_lagrangian=hg.LSoftmax(beta=0.7)
+        ),
+        layers=("q", "k"),
+    )
     model = ham.compile(key=getkey())
     gq, gk = np.asarray(jax.random.normal(getkey(), (4, 6))), np.asarray(jax.random.normal(getkey(), (4, 5)))
     a = model.synapse("a")

@@ -10,6 +10,7 @@ import pytest
 
 import hamux_graph as hg
 
+
 TOL = 1e-5
 MAX_STEPS = 2000
 DT = 0.2
@@ -261,9 +262,13 @@ def test_adjoints_of_the_other_library_are_refused_by_name(getkey):
     diffrax = pytest.importorskip("diffrax")
     model = make_model(getkey())
     xs = init(model, getkey())
-    with pytest.raises(hg.ArgumentError, match=r"relax: adjoint must be a hamux_graph adjoint.*diffrax\.ImplicitAdjoint"):
+    with pytest.raises(
+        hg.ArgumentError, match=r"relax: adjoint must be a hamux_graph adjoint.*diffrax\.ImplicitAdjoint"
+    ):
         model.relax(xs, adjoint=diffrax.ImplicitAdjoint())
-    with pytest.raises(hg.ArgumentError, match=r"solve: adjoint must be a diffrax adjoint.*hamux_graph\.ImplicitAdjoint"):
+    with pytest.raises(
+        hg.ArgumentError, match=r"solve: adjoint must be a diffrax adjoint.*hamux_graph\.ImplicitAdjoint"
+    ):
         model.solve(xs, adjoint=hg.ImplicitAdjoint())
 
 
@@ -273,8 +278,12 @@ def test_adjoint_strategies_give_the_same_gradient(getkey):
     target = 0.3 * jax.random.normal(jax.random.key(5), (3, 4))
     grads = [
         _flat_grads(_implicit_grads(model, xs, target, adj)[0])
-        for adj in (hg.ImplicitAdjoint(), hg.FixedPointAdjoint(tol=1e-7), hg.GMRESAdjoint(tol=1e-7),
-                    hg.ImplicitAdjoint(solver="gmres", tol=1e-7))
+        for adj in (
+            hg.ImplicitAdjoint(),
+            hg.FixedPointAdjoint(tol=1e-7),
+            hg.GMRESAdjoint(tol=1e-7),
+            hg.ImplicitAdjoint(solver="gmres", tol=1e-7),
+        )
     ]
     for g in grads[1:]:
         np.testing.assert_allclose(g, grads[0], rtol=2e-3, atol=1e-6)

@@ -10,6 +10,7 @@ import pytest
 
 import hamux_graph as hg
 
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FINAL = re.compile(
     r"^masked-patch MSE: model (\d\.\d{4}) \| mask token (\d\.\d{4}) \| mean patch (\d\.\d{4}) \| 0 steps (\d\.\d{4})$"
@@ -19,7 +20,9 @@ FINAL = re.compile(
 def _example():
     pytest.importorskip("mlxtend")
     pytest.importorskip("matplotlib")
-    spec = importlib.util.spec_from_file_location("complete_images", os.path.join(ROOT, "examples", "complete_images.py"))
+    spec = importlib.util.spec_from_file_location(
+        "complete_images", os.path.join(ROOT, "examples", "complete_images.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -41,15 +44,37 @@ def _mean_patch_mse(module, mask, p, limit):
 def test_tiny_run_prints_the_comparison_writes_figures_and_descends_the_energy(tmp_path, capsys):
     module = _example()
     out, save = tmp_path / "out", tmp_path / "et.hamux"
-    result = module.main([
-        "--limit", "64", "--epochs", "1", "--steps", "2", "--dim", "16", "--heads", "2", "--zspace", "4",
-        "--memories", "32", "--batch-size", "32", "--no-progress", "--out", str(out), "--save", str(save),
-    ])
+    result = module.main(
+        [
+            "--limit",
+            "64",
+            "--epochs",
+            "1",
+            "--steps",
+            "2",
+            "--dim",
+            "16",
+            "--heads",
+            "2",
+            "--zspace",
+            "4",
+            "--memories",
+            "32",
+            "--batch-size",
+            "32",
+            "--no-progress",
+            "--out",
+            str(out),
+            "--save",
+            str(save),
+        ]
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     m = FINAL.match(lines[-1])
     assert m, lines[-1]
     assert [float(v) for v in m.groups()] == pytest.approx(
-        [result["model"], result["mask_token"], result["mean_patch"], result["zero_steps"]], abs=5e-5)
+        [result["model"], result["mask_token"], result["mean_patch"], result["zero_steps"]], abs=5e-5
+    )
     # MSE printed for 0, 1, 2 (trained), 3 and 4 (= 1.5 and 2 times the trained count) steps
     assert sorted(result["curve"]) == [0, 1, 2, 3, 4]
     assert any(line.startswith("steps   2: held-out masked-patch MSE") and line.endswith("(trained)") for line in lines)

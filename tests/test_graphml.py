@@ -12,11 +12,11 @@ import jax.numpy as jnp
 import networkx as nx
 import numpy as np
 import pytest
-from _io_strategies import ScaledBilinear, assert_same_model, graph_snapshot, hams, random_states, structure
-from hypothesis import HealthCheck, given, settings
+from _io_strategies import assert_same_model, graph_snapshot, hams, random_states, ScaledBilinear, structure
+from hypothesis import given, HealthCheck, settings
 
 import hamux_graph as hg
-from hamux_graph.graphml import graphml_bytes
+from hamux_graph.formats.graphml import graphml_bytes
 
 
 def small_ham():
@@ -43,7 +43,9 @@ def write(tmp_path, text, name="bad.graphml"):
 # ---- round trips ----------------------------------------------------------------------------
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(ham=hams())
 def test_roundtrip_random_hams(ham, tmp_path_factory):
     path = tmp_path_factory.mktemp("rt") / "m.graphml"
@@ -71,7 +73,13 @@ def test_new_synapse_families_are_registered_automatically():
     types = hg.registered_types()
     for name in ["DenseSynapse", "LSoftmax", "LLayerNorm", "ScaledBilinear"]:
         assert name in types
-    for name in ["ConvSynapse", "ConvSynapseWithPool", "AttentionSynapse", "SelfAttentionSynapse", "BinaryMixerSynapse"]:
+    for name in [
+        "ConvSynapse",
+        "ConvSynapseWithPool",
+        "AttentionSynapse",
+        "SelfAttentionSynapse",
+        "BinaryMixerSynapse",
+    ]:
         if hasattr(hg, name):
             assert types[name] is getattr(hg, name)
     assert "Synapse" not in types and "Lagrangian" not in types  # abstract bases are not file types
@@ -88,7 +96,12 @@ def test_plain_networkx_reads_the_file(tmp_path):
     assert v["kind"] == "layer" and v["type"] == "Layer" and json.loads(v["shape"]) == [4]
     assert v["tau"] == 1.0 and v["use_bias"] is True and G.nodes["h"]["use_bias"] is False
     assert json.loads(v["config"]) == {"lagrangian": {"type": "LTanh", "beta": 2.0, "min_beta": 1e-6}}
-    assert json.loads(G.nodes["h"]["config"])["lagrangian"] == {"type": "LSoftmax", "beta": 2.0, "min_beta": 1e-6, "axis": -1}
+    assert json.loads(G.nodes["h"]["config"])["lagrangian"] == {
+        "type": "LSoftmax",
+        "beta": 2.0,
+        "min_beta": 1e-6,
+        "axis": -1,
+    }
     assert G.nodes["mem"]["type"] == "DenseSynapse"
     assert json.loads(G.nodes["mem"]["config"]) == {"stdinit": 0.1, "flatten_args": True}
     assert G.nodes["mem2"]["shares"] == "mem" and "type" not in G.nodes["mem2"]
@@ -103,7 +116,9 @@ def test_nested_and_learned_lagrangians_roundtrip(tmp_path, getkey):
     ham = hg.HAM()
     ham.add_layer("x", hg.LayerNormLayer((2, 3), gamma=1.5, delta=[0.1, 0.2, 0.3]))
     ham.add_synapse(
-        "s", hg.DenseTensorSynapseWithHiddenLayer(nhid=3, num_heads=2, hidden_lagrangian=hg.LSoftmax(beta=3.0)), layers="x"
+        "s",
+        hg.DenseTensorSynapseWithHiddenLayer(nhid=3, num_heads=2, hidden_lagrangian=hg.LSoftmax(beta=3.0)),
+        layers="x",
     )
     model = ham.compile(key=getkey())
     # a "trained" model: learned Lagrangian scalars are written with the architecture
@@ -201,26 +216,53 @@ CASES = [
     (lambda t: t[: len(t) // 2], r"not readable as GraphML \(ParseError"),
     (lambda t: t.replace(">DenseSynapse<", ">EvilSynapse<"), r"node 'mem': unknown Synapse type 'EvilSynapse'"),
     (lambda t: t.replace(">DenseSynapse<", ">os.system<"), r"node 'mem': unknown Synapse type 'os.system'"),
-    (lambda t: t.replace('"type": "LTanh"', '"type": "LEvil"'), r"node 'v' lagrangian: unknown Lagrangian type 'LEvil'"),
+    (
+        lambda t: t.replace('"type": "LTanh"', '"type": "LEvil"'),
+        r"node 'v' lagrangian: unknown Lagrangian type 'LEvil'",
+    ),
     (lambda t: t.replace(">DenseSynapse<", ">LTanh<"), r"node 'mem': type 'LTanh' is not a Synapse"),
     (lambda t: t.replace('{"stdinit": 0.1', '{"stdinit": 0.1,,'), r"node 'mem': attribute 'config' is not valid JSON"),
     (lambda t: t.replace('"stdinit": 0.1', '"stdinit": NaN'), r"node 'mem': attribute 'config' is not valid JSON"),
     (lambda t: t.replace('"stdinit": 0.1', '"nhid": 3'), r"node 'mem': cannot build DenseSynapse"),
-    (lambda t: t.replace('"stdinit": 0.1', '"stdinit": -1.0'), r"node 'mem': cannot build DenseSynapse.*stdinit must be >= 0"),
+    (
+        lambda t: t.replace('"stdinit": 0.1', '"stdinit": -1.0'),
+        r"node 'mem': cannot build DenseSynapse.*stdinit must be >= 0",
+    ),
     (lambda t: t.replace(">[4]<", ">[0]<"), r"node 'v': 'shape' must be a non-empty JSON list of positive ints"),
     (lambda t: t.replace(">[4]<", ">[2.5]<"), r"node 'v': 'shape' must be"),
     (lambda t: t.replace(">[4]<", ">four<"), r"node 'v': attribute 'shape' is not valid JSON"),
     (lambda t: t.replace('<data key="e_slot">1</data>', "", 1), r"edge 'mem' -> 'h': missing the int attribute 'slot'"),
-    (lambda t: t.replace('<data key="e_slot">1</data>', '<data key="e_slot">0</data>', 1), r"synapse 'mem': slot 0 is used twice"),
-    (lambda t: t.replace('g_format_version">1<', 'g_format_version">2<'), r"format_version 2 is not supported \(written by a newer"),
+    (
+        lambda t: t.replace('<data key="e_slot">1</data>', '<data key="e_slot">0</data>', 1),
+        r"synapse 'mem': slot 0 is used twice",
+    ),
+    (
+        lambda t: t.replace('g_format_version">1<', 'g_format_version">2<'),
+        r"format_version 2 is not supported \(written by a newer",
+    ),
     (lambda t: t.replace('g_format">hamux_graph<', 'g_format">other<'), r"format='other', expected 'hamux_graph'"),
-    (lambda t: t.replace('source="mem" target="v"', 'source="h" target="v"', 1), r"edge 'h' -> 'v': edges go from a synapse to a layer"),
+    (
+        lambda t: t.replace('source="mem" target="v"', 'source="h" target="v"', 1),
+        r"edge 'h' -> 'v': edges go from a synapse to a layer",
+    ),
     (lambda t: t.replace('n_kind">synapse<', 'n_kind">hyperedge<', 1), r"node 'mem': attribute kind='hyperedge'"),
-    (lambda t: t.replace('"flatten_args": true', '"flatten_args": true, "W": [1.0]'), r"node 'mem': config sets the parameter array\(s\) \['W'\]"),
-    (lambda t: t.replace('n_shares">mem<', 'n_shares">ghost<'), r"shares the parameters of 'ghost', which is not a synapse"),
+    (
+        lambda t: t.replace('"flatten_args": true', '"flatten_args": true, "W": [1.0]'),
+        r"node 'mem': config sets the parameter array\(s\) \['W'\]",
+    ),
+    (
+        lambda t: t.replace('n_shares">mem<', 'n_shares">ghost<'),
+        r"shares the parameters of 'ghost', which is not a synapse",
+    ),
     (lambda t: t.replace('edgedefault="directed"', 'edgedefault="undirected"'), r"the graph is undirected"),
-    (lambda t: t.replace('<node id="v">', '<node id="v w">').replace('target="v"', 'target="v w"'), r"name 'v w' is not a valid name"),
-    (lambda t: t.replace('"min_beta": 1e-06}', '"min_beta": 1e-06, "bogus": 1}', 1), r"node 'v' lagrangian: cannot build LTanh"),
+    (
+        lambda t: t.replace('<node id="v">', '<node id="v w">').replace('target="v"', 'target="v w"'),
+        r"name 'v w' is not a valid name",
+    ),
+    (
+        lambda t: t.replace('"min_beta": 1e-06}', '"min_beta": 1e-06, "bogus": 1}', 1),
+        r"node 'v' lagrangian: cannot build LTanh",
+    ),
 ]
 
 
@@ -235,10 +277,14 @@ def test_bad_files_raise_format_error(tmp_path, good_text, mutate, message):
 
 def test_validation_errors_are_chained(tmp_path, good_text):
     # a SimpleDenseSynapse over three slots: each line is fine, the graph is not
-    text = good_text.replace(
-        '<edge id="e1" source="mem" target="h">',
-        '<edge id="x" source="mem" target="h"><data key="e_slot">2</data></edge><edge id="e1" source="mem" target="h">',
-    ).replace(">DenseSynapse<", ">SimpleDenseSynapse<", 1).replace('"stdinit": 0.1, "flatten_args": true', '"stdinit": 0.1')
+    text = (
+        good_text.replace(
+            '<edge id="e1" source="mem" target="h">',
+            '<edge id="x" source="mem" target="h"><data key="e_slot">2</data></edge><edge id="e1" source="mem" target="h">',
+        )
+        .replace(">DenseSynapse<", ">SimpleDenseSynapse<", 1)
+        .replace('"stdinit": 0.1, "flatten_args": true', '"stdinit": 0.1')
+    )
     with pytest.raises(hg.FormatError, match="synapse 'mem' over layers.*connects exactly 2 layer") as info:
         hg.read_graphml(write(tmp_path, text))
     assert isinstance(info.value.__cause__, hg.ValidationError)
@@ -289,51 +335,181 @@ FIELD_CASES = [
     ("tau-zero", lambda t: t.replace('n_tau">1.0<', 'n_tau">0.0<', 1), r"node 'v'.*tau"),
     ("tau-nan", lambda t: t.replace('n_tau">1.0<', 'n_tau">NaN<', 1), r"node 'v'.*tau"),
     ("tau-inf", lambda t: t.replace('n_tau">1.0<', 'n_tau">INF<', 1), r"node 'v'.*tau"),
-    ("use-bias-int", lambda t: t.replace('<data key="n_use_bias">true</data>', '<data key="n_use_bias">1</data>', 1).replace(
-        'attr.name="use_bias" attr.type="boolean"', 'attr.name="use_bias" attr.type="int"'), r"attribute 'use_bias' is declared int but holds 'false'"),
+    (
+        "use-bias-int",
+        lambda t: t.replace('<data key="n_use_bias">true</data>', '<data key="n_use_bias">1</data>', 1).replace(
+            'attr.name="use_bias" attr.type="boolean"', 'attr.name="use_bias" attr.type="int"'
+        ),
+        r"attribute 'use_bias' is declared int but holds 'false'",
+    ),
     ("shape-bool", lambda t: t.replace(">[4]<", ">[true]<"), r"node 'v': 'shape' must be"),
     ("shape-negative", lambda t: t.replace(">[4]<", ">[-4]<"), r"node 'v': 'shape' must be"),
     ("shape-empty", lambda t: t.replace(">[4]<", ">[]<"), r"node 'v': 'shape' must be"),
     ("shape-object", lambda t: t.replace(">[4]<", '>{"n": 4}<'), r"node 'v': 'shape' must be"),
     ("shape-missing", lambda t: t.replace('<data key="n_shape">[4]</data>', "", 1), r"node 'v': attribute 'shape'"),
-    ("layer-type", lambda t: t.replace('n_type">Layer<', 'n_type">Neuron<', 1), r"node 'v': a layer node has type 'Layer'"),
-    ("layer-config-extra", lambda t: t.replace('{"lagrangian": {"type": "LTanh"', '{"x": 1, "lagrangian": {"type": "LTanh"', 1), r"node 'v': a layer's 'config'"),
-    ("beta-negative", lambda t: t.replace('"type": "LTanh", "beta": 2.0', '"type": "LTanh", "beta": -2.0', 1), r"node 'v' lagrangian: cannot build LTanh.*beta must be > 0"),
-    ("beta-zero", lambda t: t.replace('"type": "LTanh", "beta": 2.0', '"type": "LTanh", "beta": 0.0', 1), r"node 'v' lagrangian.*beta"),
-    ("beta-str", lambda t: t.replace('"type": "LTanh", "beta": 2.0', '"type": "LTanh", "beta": "2"', 1), r"node 'v' lagrangian.*beta"),
-    ("beta-bool", lambda t: t.replace('"type": "LTanh", "beta": 2.0', '"type": "LTanh", "beta": true', 1), r"node 'v' lagrangian.*beta"),
-    ("min-beta-negative", lambda t: t.replace('"min_beta": 1e-06}', '"min_beta": -1.0}', 1), r"node 'v' lagrangian.*min_beta"),
+    (
+        "layer-type",
+        lambda t: t.replace('n_type">Layer<', 'n_type">Neuron<', 1),
+        r"node 'v': a layer node has type 'Layer'",
+    ),
+    (
+        "layer-config-extra",
+        lambda t: t.replace('{"lagrangian": {"type": "LTanh"', '{"x": 1, "lagrangian": {"type": "LTanh"', 1),
+        r"node 'v': a layer's 'config'",
+    ),
+    (
+        "beta-negative",
+        lambda t: t.replace('"type": "LTanh", "beta": 2.0', '"type": "LTanh", "beta": -2.0', 1),
+        r"node 'v' lagrangian: cannot build LTanh.*beta must be > 0",
+    ),
+    (
+        "beta-zero",
+        lambda t: t.replace('"type": "LTanh", "beta": 2.0', '"type": "LTanh", "beta": 0.0', 1),
+        r"node 'v' lagrangian.*beta",
+    ),
+    (
+        "beta-str",
+        lambda t: t.replace('"type": "LTanh", "beta": 2.0', '"type": "LTanh", "beta": "2"', 1),
+        r"node 'v' lagrangian.*beta",
+    ),
+    (
+        "beta-bool",
+        lambda t: t.replace('"type": "LTanh", "beta": 2.0', '"type": "LTanh", "beta": true', 1),
+        r"node 'v' lagrangian.*beta",
+    ),
+    (
+        "min-beta-negative",
+        lambda t: t.replace('"min_beta": 1e-06}', '"min_beta": -1.0}', 1),
+        r"node 'v' lagrangian.*min_beta",
+    ),
     ("axis-float", lambda t: t.replace('"axis": -1', '"axis": -1.5', 1), r"node 'h' lagrangian.*axis must be an int"),
     ("axis-range", lambda t: t.replace('"axis": -1', '"axis": 3', 1), r"node 'h'.*axis=3\) needs a layer of rank > 3"),
-    ("lagrangian-not-object", lambda t: t.replace('{"lagrangian": {"type": "LTanh", "beta": 2.0, "min_beta": 1e-06}}', '{"lagrangian": "tanh"}', 1), r"node 'v' lagrangian: expected a JSON object"),
+    (
+        "lagrangian-not-object",
+        lambda t: t.replace(
+            '{"lagrangian": {"type": "LTanh", "beta": 2.0, "min_beta": 1e-06}}', '{"lagrangian": "tanh"}', 1
+        ),
+        r"node 'v' lagrangian: expected a JSON object",
+    ),
     # synapse attributes
-    ("stdinit-str", lambda t: t.replace('"stdinit": 0.1', '"stdinit": "0.1"'), r"node 'mem': cannot build DenseSynapse.*stdinit"),
-    ("flatten-args-str", lambda t: t.replace('{"stdinit": 0.1, "flatten_args": true}', '{"stdinit": 0.1, "flatten_args": "yes"}'), r"node 'mem'.*flatten_args"),
-    ("synapse-type-missing", lambda t: t.replace('<data key="n_type">DenseSynapse</data>', "", 1), r"node 'mem': a synapse node needs a 'type'"),
-    ("synapse-config-list", lambda t: t.replace('{"stdinit": 0.1, "flatten_args": true}', "[0.1]"), r"node 'mem': 'config' must be a JSON object"),
-    ("synapse-config-missing", lambda t: t.replace('<data key="n_config">{"stdinit": 0.1, "flatten_args": true}</data>', ""), r"node 'mem': attribute 'config'"),
-    ("shares-and-type", lambda t: t.replace('<data key="n_shares">mem</data>', '<data key="n_shares">mem</data><data key="n_type">DenseSynapse</data>'), r"node 'mem2': a sharing synapse"),
+    (
+        "stdinit-str",
+        lambda t: t.replace('"stdinit": 0.1', '"stdinit": "0.1"'),
+        r"node 'mem': cannot build DenseSynapse.*stdinit",
+    ),
+    (
+        "flatten-args-str",
+        lambda t: t.replace('{"stdinit": 0.1, "flatten_args": true}', '{"stdinit": 0.1, "flatten_args": "yes"}'),
+        r"node 'mem'.*flatten_args",
+    ),
+    (
+        "synapse-type-missing",
+        lambda t: t.replace('<data key="n_type">DenseSynapse</data>', "", 1),
+        r"node 'mem': a synapse node needs a 'type'",
+    ),
+    (
+        "synapse-config-list",
+        lambda t: t.replace('{"stdinit": 0.1, "flatten_args": true}', "[0.1]"),
+        r"node 'mem': 'config' must be a JSON object",
+    ),
+    (
+        "synapse-config-missing",
+        lambda t: t.replace('<data key="n_config">{"stdinit": 0.1, "flatten_args": true}</data>', ""),
+        r"node 'mem': attribute 'config'",
+    ),
+    (
+        "shares-and-type",
+        lambda t: t.replace(
+            '<data key="n_shares">mem</data>', '<data key="n_shares">mem</data><data key="n_type">DenseSynapse</data>'
+        ),
+        r"node 'mem2': a sharing synapse",
+    ),
     ("shares-self", lambda t: t.replace('n_shares">mem<', 'n_shares">mem2<'), r"synapse 'mem2'"),
-    ("hidden-lagrangian-string", lambda t: t.replace('>DenseSynapse</data>\n      <data key="n_config">{"stdinit": 0.1, "flatten_args": true}', '>DenseMatrixSynapseWithHiddenLayer</data>\n      <data key="n_config">{"nhid": 3, "hidden_lagrangian": "relu"}', 1), r"node 'mem'.*hidden_lagrangian must be a hamux_graph Lagrangian"),
-    ("nhid-float", lambda t: t.replace('>DenseSynapse</data>\n      <data key="n_config">{"stdinit": 0.1, "flatten_args": true}', '>DenseMatrixSynapseWithHiddenLayer</data>\n      <data key="n_config">{"nhid": 3.5}', 1), r"node 'mem'.*nhid must be an int"),
+    (
+        "hidden-lagrangian-string",
+        lambda t: t.replace(
+            '>DenseSynapse</data>\n      <data key="n_config">{"stdinit": 0.1, "flatten_args": true}',
+            '>DenseMatrixSynapseWithHiddenLayer</data>\n      <data key="n_config">{"nhid": 3, "hidden_lagrangian": "relu"}',
+            1,
+        ),
+        r"node 'mem'.*hidden_lagrangian must be a hamux_graph Lagrangian",
+    ),
+    (
+        "nhid-float",
+        lambda t: t.replace(
+            '>DenseSynapse</data>\n      <data key="n_config">{"stdinit": 0.1, "flatten_args": true}',
+            '>DenseMatrixSynapseWithHiddenLayer</data>\n      <data key="n_config">{"nhid": 3.5}',
+            1,
+        ),
+        r"node 'mem'.*nhid must be an int",
+    ),
     ("kind-missing", lambda t: t.replace('<data key="n_kind">layer</data>', "", 1), r"node 'v': attribute kind=None"),
     # edges
-    ("slot-negative", lambda t: t.replace('<data key="e_slot">1</data>', '<data key="e_slot">-1</data>', 1), r"'slot' must be an int >= 0"),
-    ("slot-gap", lambda t: t.replace('<data key="e_slot">1</data>', '<data key="e_slot">5</data>', 1), r"synapse 'mem': slots must be 0\.\.1 without gaps"),
-    ("slot-str", lambda t: t.replace('<data key="e_slot">1</data>', '<data key="e_slot">one</data>', 1), r"edge .*attribute 'slot' is declared int but holds 'one'"),
+    (
+        "slot-negative",
+        lambda t: t.replace('<data key="e_slot">1</data>', '<data key="e_slot">-1</data>', 1),
+        r"'slot' must be an int >= 0",
+    ),
+    (
+        "slot-gap",
+        lambda t: t.replace('<data key="e_slot">1</data>', '<data key="e_slot">5</data>', 1),
+        r"synapse 'mem': slots must be 0\.\.1 without gaps",
+    ),
+    (
+        "slot-str",
+        lambda t: t.replace('<data key="e_slot">1</data>', '<data key="e_slot">one</data>', 1),
+        r"edge .*attribute 'slot' is declared int but holds 'one'",
+    ),
     ("edge-unknown-node", lambda t: t.replace('source="mem" target="h"', 'source="mem" target="ghost"', 1), r"ghost"),
     # graph attributes and structure
-    ("format-missing", lambda t: t.replace('<data key="g_format">hamux_graph</data>', ""), r"format=None, expected 'hamux_graph'"),
-    ("version-str", lambda t: t.replace('g_format_version">1<', 'g_format_version">one<'), r"graph: attribute 'format_version' is declared int"),
-    ("version-fraction", lambda t: t.replace('g_format_version">1<', 'g_format_version">1.5<').replace(
-        'attr.name="format_version" attr.type="int"', 'attr.name="format_version" attr.type="double"'), r"format_version"),
-    ("version-zero", lambda t: t.replace('g_format_version">1<', 'g_format_version">0<'), r"format_version 0 is not supported"),
-    ("duplicate-node-id", lambda t: t.replace('<node id="h">', '<node id="v">', 1).replace('target="h"', 'target="v"'), r"two <node> elements have id 'v'"),
-    ("two-graphs", lambda t: t.replace("</graphml>", '<graph id="x" edgedefault="directed"/></graphml>'), r"exactly one <graph>, found 2"),
-    ("nested-graph", lambda t: t.replace('<node id="v">', '<node id="v"><graph id="inner" edgedefault="directed"/>', 1), r"nested <graph>"),
+    (
+        "format-missing",
+        lambda t: t.replace('<data key="g_format">hamux_graph</data>', ""),
+        r"format=None, expected 'hamux_graph'",
+    ),
+    (
+        "version-str",
+        lambda t: t.replace('g_format_version">1<', 'g_format_version">one<'),
+        r"graph: attribute 'format_version' is declared int",
+    ),
+    (
+        "version-fraction",
+        lambda t: t.replace('g_format_version">1<', 'g_format_version">1.5<').replace(
+            'attr.name="format_version" attr.type="int"', 'attr.name="format_version" attr.type="double"'
+        ),
+        r"format_version",
+    ),
+    (
+        "version-zero",
+        lambda t: t.replace('g_format_version">1<', 'g_format_version">0<'),
+        r"format_version 0 is not supported",
+    ),
+    (
+        "duplicate-node-id",
+        lambda t: t.replace('<node id="h">', '<node id="v">', 1).replace('target="h"', 'target="v"'),
+        r"two <node> elements have id 'v'",
+    ),
+    (
+        "two-graphs",
+        lambda t: t.replace("</graphml>", '<graph id="x" edgedefault="directed"/></graphml>'),
+        r"exactly one <graph>, found 2",
+    ),
+    (
+        "nested-graph",
+        lambda t: t.replace('<node id="v">', '<node id="v"><graph id="inner" edgedefault="directed"/>', 1),
+        r"nested <graph>",
+    ),
     ("no-graph", lambda t: t[: t.index("<graph id")] + "</graphml>", r"exactly one <graph>, found 0"),
-    ("wrong-root", lambda t: t.replace("<graphml", "<gml", 1).replace("</graphml>", "</gml>"), r"root element is <gml>"),
-    ("dtd", lambda t: t.replace("<graphml", '<!DOCTYPE graphml [<!ENTITY x "y">]><graphml', 1), r"DTD or entity declaration"),
+    (
+        "wrong-root",
+        lambda t: t.replace("<graphml", "<gml", 1).replace("</graphml>", "</gml>"),
+        r"root element is <gml>",
+    ),
+    (
+        "dtd",
+        lambda t: t.replace("<graphml", '<!DOCTYPE graphml [<!ENTITY x "y">]><graphml', 1),
+        r"DTD or entity declaration",
+    ),
     ("binary", lambda t: t.replace("<graphml", "\x00<graphml", 1), r"not UTF-8 text"),
 ]
 
@@ -352,6 +528,7 @@ def test_readers_let_interrupts_and_memory_errors_through(tmp_path, good_text, m
 
     path = write(tmp_path, good_text)
     for exc in (KeyboardInterrupt, MemoryError):
+
         def boom(*a, exc=exc, **k):
             raise exc()
 
@@ -392,7 +569,9 @@ def test_fuzzed_files_only_raise_format_error_in_a_subprocess(tmp_path):
     here = os.path.dirname(os.path.abspath(__file__))
     out = subprocess.run(
         [sys.executable, os.path.join(here, "fuzz_files.py"), str(tmp_path), "60"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, (out.stdout[-3000:], out.stderr[-3000:])
     assert "fuzzed" in out.stdout

@@ -14,10 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from reference import node_by_node_energy
 
 import hamux_graph as hg
-from hamux_graph import _grouping, _stacking
-from reference import node_by_node_energy
+from hamux_graph._energy import kernel, stacking
+
 
 # ---- reference energies written out ------------------------------------------------------------
 
@@ -95,7 +96,8 @@ def reference(model, layers, synapses):
 def states(model, key, batch=None):
     lead = () if batch is None else (batch,)
     return {
-        n: jax.random.normal(jax.random.fold_in(key, i), lead + s) for i, (n, s) in enumerate(zip(model.layer_names, model.shapes))
+        n: jax.random.normal(jax.random.fold_in(key, i), lead + s)
+        for i, (n, s) in enumerate(zip(model.layer_names, model.shapes))
     }
 
 
@@ -138,7 +140,7 @@ MIXED = (
 def test_chain_groups_into_one_stacked_computation_and_matches_reference(getkey, biases):
     layers, synapses = chain(12)  # 13 layers > STACK_THRESHOLD: the dynamic stacking path
     model = build(layers, synapses, key=getkey(), biases=biases)
-    st = _grouping.build(model)
+    st = kernel.build(model)
     assert [len(g.members) for g in st.layer_groups] == [13]
     assert [len(g.edges) for g in st.edge_groups] == [12]
     energy, dEdg = reference(model, layers, synapses)
@@ -159,7 +161,7 @@ def test_chain_groups_into_one_stacked_computation_and_matches_reference(getkey,
 def test_partly_identical_graph_with_weight_sharing(getkey):
     layers, synapses = MIXED
     model = build(layers, synapses, key=getkey(), biases=True)
-    st = _grouping.build(model)
+    st = kernel.build(model)
     sizes = sorted(len(g.members) for g in st.layer_groups)
     assert sizes == [1, 1, 4]  # the four tanh layers form one group
     dense_groups = [g for g in st.edge_groups if len(g.edges) > 1]
@@ -248,8 +250,10 @@ def test_clamped_run_matches_plain_euler(getkey, batch):
     model = build(layers, synapses, key=getkey(), biases=True, taus=taus)
     mask = jnp.array([True, False, True, False, False, True, False])
     held = ("a0", "c")
-    st = _grouping.build(model, [_grouping.HELD if n in held else _grouping.MASK if n == "b" else _grouping.FREE for n in model.layer_names])
-    assert any(g.role == _grouping.DRIVE for g in st.edge_groups)  # e.g. s01: held a0, free a1
+    st = kernel.build(
+        model, [kernel.HELD if n in held else kernel.MASK if n == "b" else kernel.FREE for n in model.layer_names]
+    )
+    assert any(g.role == kernel.DRIVE for g in st.edge_groups)  # e.g. s01: held a0, free a1
     xs = states(model, getkey(), batch)
     clamp = {"a0": True, "c": True, "b": mask}
     out, es = model.run(xs, steps=6, dt=0.05, clamp=clamp)
@@ -331,7 +335,9 @@ def test_clamped_conv_run_matches_repeated_euler_steps(getkey):
     want = dict(xs)
     for _ in range(15):
         d = model.dEdg(want)
-        want = {n: want[n] if n == "img" else want[n] - 0.1 / tau * d[n] for n, tau in zip(model.layer_names, model.taus)}
+        want = {
+            n: want[n] if n == "img" else want[n] - 0.1 / tau * d[n] for n, tau in zip(model.layer_names, model.taus)
+        }
     for n in model.layer_names:
         np.testing.assert_allclose(np.asarray(got[n]), np.asarray(want[n]), rtol=1e-4, atol=1e-5)
 
@@ -343,7 +349,7 @@ def test_clamped_conv_run_matches_repeated_euler_steps(getkey):
 @pytest.mark.parametrize("axis", [0, 1])
 def test_split_returns_every_member_in_order(n, axis):
     a = np.arange(2 * n * 3, dtype=np.float32).reshape((n, 2, 3) if axis == 0 else (2, n, 3))
-    rows = _stacking.split(jnp.asarray(a), axis)
+    rows = stacking.split(jnp.asarray(a), axis)
     assert len(rows) == n
     for i, r in enumerate(rows):
         np.testing.assert_array_equal(np.asarray(r), np.take(a, i, axis=axis))
@@ -352,12 +358,12 @@ def test_split_returns_every_member_in_order(n, axis):
 @pytest.mark.parametrize("n", [5, 20, 70])
 def test_compiled_stacking_off_host_equals_numpy(monkeypatch, n):
     # the path used on accelerators (no host numpy), exercised here on the CPU
-    monkeypatch.setattr(_stacking, "_on_host", lambda arrays: False)
+    monkeypatch.setattr(stacking, "_on_host", lambda arrays: False)
     layers, synapses = chain(n - 1, size=3)
     model = build(layers, synapses, key=jax.random.key(0))
-    st = _grouping.build(model)
+    st = kernel.build(model)
     flat = [jnp.full((2, 3), float(i)) for i in range(n)]
-    (out,) = _stacking.stack_groups(st, flat, axis=1)
+    (out,) = stacking.stack_groups(st, flat, axis=1)
     np.testing.assert_array_equal(np.asarray(out), np.stack([np.asarray(f) for f in flat], axis=1))
 
 
@@ -378,8 +384,8 @@ def test_slot_gathered_from_many_groups_stacks_in_the_trace(getkey):
     layers = [(f"p{i}", "tanh" if i % 2 else "relu", 4) for i in range(12)] + [("q", "tanh", 4)]
     synapses = [(f"s{i}", (f"p{i}", "q"), "dense") for i in range(12)]
     model = build(layers, synapses, key=getkey())
-    st = _grouping.build(model)
-    assert _grouping.needs_index(st)
+    st = kernel.build(model)
+    assert kernel.needs_index(st)
     energy, dEdg = reference(model, layers, synapses)
     xs = states(model, getkey())
     close(model.energy_and_dEdg(xs), (energy(xs), dEdg(xs)), tol=1e-4)

@@ -17,15 +17,18 @@ import time
 
 import numpy as np
 import pytest
+from browser import Browser, require_browser
+from test_layout import chain
 
 import hamux_graph as hg
-from browser import Browser, require_browser
 from hamux_graph.cli import main
 from hamux_graph.draw import collapse_groups
 from hamux_graph.html import page_data, page_html
-from test_layout import chain
 
-COUNT = "JSON.stringify(['layer','synapse','group'].map(k => document.querySelectorAll('[data-kind=' + k + ']').length))"
+
+COUNT = (
+    "JSON.stringify(['layer','synapse','group'].map(k => document.querySelectorAll('[data-kind=' + k + ']').length))"
+)
 
 
 def counts(browser) -> list[int]:
@@ -36,7 +39,11 @@ def expected_counts(ham: hg.HAM, collapsed: bool) -> list[int]:
     plan = ham.plan()
     groups = collapse_groups(plan) if collapsed else ()
     inside = {m for g in groups for m in g.layers + g.synapses}
-    return [sum(l not in inside for l in plan.layer_names), sum(s not in inside for s in plan.synapse_names), len(groups)]
+    return [
+        sum(l not in inside for l in plan.layer_names),
+        sum(s not in inside for s in plan.synapse_names),
+        len(groups),
+    ]
 
 
 # ---- the file, as text ---------------------------------------------------------------------------
@@ -144,8 +151,10 @@ def test_collapsed_chain_hover_expand_and_screenshot(browser, tmp_path):
     browser.click(*center(browser, '.frame[data-group="x1…x11"] text'))  # collapse it again
     assert counts(browser) == [3, 5, 2]
     # search: typing a name inside a collapsed group highlights the group
-    browser.evaluate("(() => { const s = document.getElementById('search'); s.value = 'x7';"
-                     " s.dispatchEvent(new Event('input')); })()")
+    browser.evaluate(
+        "(() => { const s = document.getElementById('search'); s.value = 'x7';"
+        " s.dispatchEvent(new Event('input')); })()"
+    )
     assert browser.evaluate("document.querySelector('[data-node=\"x1…x11\"]').classList.contains('match')") is True
     assert_clean(browser, url)
 
@@ -156,8 +165,10 @@ def test_full_page_with_an_energy_trace_in_an_iframe(browser, tmp_path):
     # shaped like model.energy_trace(xs, steps=10) of a batch of 2 (docs/drawing.md runs the real one)
     rng = np.random.default_rng(0)
     plan = ham.plan()
-    trace = {part: {n: np.cumsum(rng.normal(size=(11, 2)), axis=0) for n in names}
-             for part, names in (("layers", plan.layer_names), ("synapses", plan.synapse_names))}
+    trace = {
+        part: {n: np.cumsum(rng.normal(size=(11, 2)), axis=0) for n in names}
+        for part, names in (("layers", plan.layer_names), ("synapses", plan.synapse_names))
+    }
     page = page_html(plan, collapse=False, trace=trace)
     url = load(browser, tmp_path, "trace.html", page)
     assert counts(browser) == expected_counts(ham, collapsed=False) == [6, 6, 0]
@@ -165,8 +176,9 @@ def test_full_page_with_an_energy_trace_in_an_iframe(browser, tmp_path):
     assert browser.evaluate("!!document.getElementById('panel') && !!document.getElementById('step')") is True
     fill = "document.querySelector('[data-node=\"x3\"] circle').getAttribute('fill')"
     last = browser.evaluate(fill)
-    browser.evaluate("(() => { const s = document.getElementById('step'); s.value = '0';"
-                     " s.dispatchEvent(new Event('input')); })()")
+    browser.evaluate(
+        "(() => { const s = document.getElementById('step'); s.value = '0'; s.dispatchEvent(new Event('input')); })()"
+    )
     assert browser.evaluate(fill) != last  # the nodes are recoloured at step 0
     x, y = center(browser, '[data-node="x3"] circle')
     browser.mouse("mouseMoved", 2, 60)
@@ -178,8 +190,10 @@ def test_full_page_with_an_energy_trace_in_an_iframe(browser, tmp_path):
     host = f"<!DOCTYPE html><html><body><iframe id=f width=900 height=600 srcdoc='{page.replace('&', '&amp;').replace(chr(39), '&#39;')}'></iframe></body></html>"
     url = load(browser, tmp_path, "host.html", host, ready=False)
     for _ in range(50):
-        n = browser.evaluate("(() => { const d = document.getElementById('f').contentDocument;"
-                             " return d ? d.querySelectorAll('[data-kind]').length : 0; })()")
+        n = browser.evaluate(
+            "(() => { const d = document.getElementById('f').contentDocument;"
+            " return d ? d.querySelectorAll('[data-kind]').length : 0; })()"
+        )
         if n:
             break
         time.sleep(0.05)
@@ -192,8 +206,10 @@ def test_a_page_of_1200_nodes(browser, tmp_path):
     ham = chain(600)  # 600 layers, 599 links and the skip hyperedge
     url = load(browser, tmp_path, "big.html", page_html(ham.plan()))
     assert counts(browser) == expected_counts(ham, collapsed=True)
-    ms = browser.evaluate("(() => { const t = performance.now(); document.getElementById('expand-all').click();"
-                          " return performance.now() - t; })()")
+    ms = browser.evaluate(
+        "(() => { const t = performance.now(); document.getElementById('expand-all').click();"
+        " return performance.now() - t; })()"
+    )
     assert counts(browser) == [600, 600, 0]
     assert ms < 5000, f"expanding 1200 nodes took {ms:.0f} ms"
     assert not_blank(browser.screenshot())

@@ -15,10 +15,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given, HealthCheck, settings, strategies as st
 
 import hamux_graph as hg
+
 
 EPS = 1e-5
 
@@ -28,10 +28,18 @@ def checkpoint(rng, side=8, p=4, D=16, heads=2, Y=8, M=32, dtype=np.float32):
     P, NP = 3 * p * p, (side // p) ** 2
     n = lambda *shape: rng.normal(size=shape).astype(dtype)  # noqa: E731
     return {
-        "Wq": n(heads, Y, D), "Wk": n(heads, Y, D), "Xi": 0.3 * n(D, M),
-        "Wenc": n(P, D), "Benc": n(D), "Wdec": n(D, P), "Bdec": n(P),
-        "POS_embed": n(1 + NP, D), "CLS_token": n(D), "MASK_token": n(D),
-        "LNORM_gamma": np.array(1.3, dtype), "LNORM_bias": 0.1 * n(D),
+        "Wq": n(heads, Y, D),
+        "Wk": n(heads, Y, D),
+        "Xi": 0.3 * n(D, M),
+        "Wenc": n(P, D),
+        "Benc": n(D),
+        "Wdec": n(D, P),
+        "Bdec": n(P),
+        "POS_embed": n(1 + NP, D),
+        "CLS_token": n(D),
+        "MASK_token": n(D),
+        "LNORM_gamma": np.array(1.3, dtype),
+        "LNORM_bias": 0.1 * n(D),
     }
 
 
@@ -163,7 +171,9 @@ def test_the_published_geometry_is_inferred(tmp_path, getkey):
     assert ham.layers["tokens"].shape == (197, 4)
     images = np.asarray(jax.random.normal(getkey(), (1, 224, 224, 3)))
     mask = np.zeros((1, 196), bool)
-    np.testing.assert_allclose(pipe.encode(images), ref_encode(w, images.transpose(0, 3, 1, 2), 16, mask), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(
+        pipe.encode(images), ref_encode(w, images.transpose(0, 3, 1, 2), 16, mask), rtol=1e-4, atol=1e-3
+    )
 
 
 # ---- (c) dynamics ----
@@ -212,8 +222,10 @@ def _bad_files(w):
         "nonfinite": (_with(w, "Xi", np.full_like(w["Xi"], np.nan)), r"key 'Xi' holds non-finite"),
         "int": (_with(w, "Wenc", w["Wenc"].astype(np.int32)), r"key 'Wenc' has dtype int32"),
         "complex": (_with(w, "Wq", w["Wq"].astype(np.complex64)), r"key 'Wq' has dtype complex64"),
-        "patch": (_with(_with(w, "Wenc", w["Wenc"][:40]), "Wdec", w["Wdec"][:, :40]) | {"Bdec": w["Bdec"][:40]},
-                  r"key 'Wenc' has 40 rows, expected P = 3·p²"),
+        "patch": (
+            _with(_with(w, "Wenc", w["Wenc"][:40]), "Wdec", w["Wdec"][:, :40]) | {"Bdec": w["Bdec"][:40]},
+            r"key 'Wenc' has 40 rows, expected P = 3·p²",
+        ),
         "grid": (_with(w, "POS_embed", w["POS_embed"][:4]), r"key 'POS_embed' has 4 rows.*NP = 3"),
         "gamma": (_with(w, "LNORM_gamma", np.array(-1.0, np.float32)), r"key 'LNORM_gamma' is -1.0"),
     }
@@ -266,10 +278,14 @@ def test_archive_tricks_are_refused(ckpt, tmp_path):
     cases = {
         "dup.npz": (members + [members[0]], r"a second member named 'Wq\.npy'"),
         "txt.npz": (members + [("readme.txt", b"hi")], r"the member 'readme\.txt'"),
-        "short.npz": ([(n, d[:-4] if n == "Xi.npy" else d) for n, d in members],
-                      r"key 'Xi' holds 2,044 data bytes, but its header declares shape \(16, 32\)"),
-        "header.npz": ([(n, b"\x93NUMPY\x01\x00garbage" if n == "Xi.npy" else d) for n, d in members],
-                       r"key 'Xi' is not a valid \.npy array"),
+        "short.npz": (
+            [(n, d[:-4] if n == "Xi.npy" else d) for n, d in members],
+            r"key 'Xi' holds 2,044 data bytes, but its header declares shape \(16, 32\)",
+        ),
+        "header.npz": (
+            [(n, b"\x93NUMPY\x01\x00garbage" if n == "Xi.npy" else d) for n, d in members],
+            r"key 'Xi' is not a valid \.npy array",
+        ),
     }
     for name, (ms, match) in cases.items():
         with pytest.raises(hg.FormatError, match=rf"{name}: {match}"):
@@ -328,12 +344,14 @@ FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(Healt
 
 
 @FUZZ
-@given(data=st.one_of(
-    st.binary(max_size=400),
-    st.integers(0, len(GOOD)).map(lambda n: GOOD[:n]),
-    st.tuples(st.integers(0, len(GOOD) - 1), st.integers(1, 255)).map(
-        lambda t: GOOD[: t[0]] + bytes([GOOD[t[0]] ^ t[1]]) + GOOD[t[0] + 1 :]
-    ),
-))
+@given(
+    data=st.one_of(
+        st.binary(max_size=400),
+        st.integers(0, len(GOOD)).map(lambda n: GOOD[:n]),
+        st.tuples(st.integers(0, len(GOOD) - 1), st.integers(1, 255)).map(
+            lambda t: GOOD[: t[0]] + bytes([GOOD[t[0]] ^ t[1]]) + GOOD[t[0] + 1 :]
+        ),
+    )
+)
 def test_random_and_damaged_files_raise_only_format_error(tmp_path_factory, data):
     _read_bytes(tmp_path_factory.mktemp("fuzz"), data)

@@ -19,6 +19,7 @@ import pytest
 
 import hamux_graph as hg
 
+
 L = hmx.lagrangians
 P = functools.partial
 TOL = dict(rtol=1e-5, atol=1e-5)
@@ -130,7 +131,12 @@ def test_one_synapse_shared_by_two_connections(getkey):
     ham, model = check_equal(old, random_states(old, getkey()))
     # first use keeps the hamux key, later uses share its parameters
     assert {k: s is None for k, s in ham.synapses.items()} == {
-        "W": False, "W_1": True, "U": False, "U_bias": False, "U_1": True, "U_1_bias": True,
+        "W": False,
+        "W_1": True,
+        "U": False,
+        "U_bias": False,
+        "U_1": True,
+        "U_1_bias": True,
     }
     assert ham.graph.nodes["W_1"]["shares"] == "W" and ham.graph.nodes["U_1_bias"]["shares"] == "U_bias"
     assert ham.connections("W_1") == ("b", "h")
@@ -204,7 +210,11 @@ def one_layer(fn, shape=(4,)):
         (lambda x: 0.5 * (x**2).sum(), (4,), r"neuron 'v'.*neither a function of hamux.lagrangians"),
         (jnp.sum, (4,), r"neither a function of hamux.lagrangians.*lagr_identity"),
         (P(L.lagr_tanh, gamma=2.0), (4,), r"lagr_tanh has no hyperparameter 'gamma'.*\['beta'\]"),
-        (P(L.lagr_repu, 3), (4,), r"binds positional arguments \(3,\).*by keyword \(n\), e.g. functools.partial\(lagr_repu, n=...\)"),
+        (
+            P(L.lagr_repu, 3),
+            (4,),
+            r"binds positional arguments \(3,\).*by keyword \(n\), e.g. functools.partial\(lagr_repu, n=...\)",
+        ),
         (L.lagr_repu, (4,), r"lagr_repu needs n \(no default\)"),
         (P(L.lagr_repu, n=0.5), (4,), r"lagr_repu\(n=0.5\).*n must be a finite number >= 1"),
         (P(L.lagr_tanh, beta=-1.0), (4,), r"lagr_tanh\(beta=-1.0\).*beta must be > 0"),
@@ -216,7 +226,11 @@ def one_layer(fn, shape=(4,)):
         (P(L.lagr_ghostmax, b=jnp.ones(4)), (4,), r"b=.* is not supported"),
         (P(L.lagr_ghostmax, return_sign=True), (4,), r"return_sign=True is not supported"),
         (P(L.lagr_layernorm, axis=None), (3, 4), r"lagr_layernorm\(axis=None\).*several axes"),
-        (P(L.lagr_layernorm, delta=jnp.arange(12.0).reshape(3, 4)), (3, 4), r"delta of shape \(3, 4\) differs between the rows"),
+        (
+            P(L.lagr_layernorm, delta=jnp.arange(12.0).reshape(3, 4)),
+            (3, 4),
+            r"delta of shape \(3, 4\) differs between the rows",
+        ),
         (P(L.lagr_spherical_norm, delta=jnp.ones(5)), (3, 4), r"does not broadcast to the layer shape"),
         (P(L.lagr_layernorm, gamma=-1.0), (4,), r"lagr_layernorm\(gamma=-1.0\).*gamma must be > 0"),
         (P(L.lagr_layernorm, eps=0.0), (4,), r"lagr_layernorm\(eps=0.0\).*eps"),
@@ -247,17 +261,48 @@ def two_layers(synapse, layers=("a", "b"), key="S", shapes=((3,), (2,))):
 @pytest.mark.parametrize(
     "old,match",
     [
-        (two_layers(MySynapse(W=jnp.ones((3, 2)))), r"synapse 'S'.*class .*MySynapse is not supported.*LinearSynapse, LinearSynapseWithBias, BiasSynapse, ConvSynapse"),
+        (
+            two_layers(MySynapse(W=jnp.ones((3, 2)))),
+            r"synapse 'S'.*class .*MySynapse is not supported.*LinearSynapse, LinearSynapseWithBias, BiasSynapse, ConvSynapse",
+        ),
         (two_layers(ScaledLinear(W=jnp.ones((3, 2)))), r"ScaledLinear is not supported"),
-        (two_layers(hmx.LinearSynapse(W=jnp.ones((2, 3)))), r"layers have shapes \[\(3,\), \(2,\)\].*needs \[\(2,\), \(3,\)\]"),
+        (
+            two_layers(hmx.LinearSynapse(W=jnp.ones((2, 3)))),
+            r"layers have shapes \[\(3,\), \(2,\)\].*needs \[\(2,\), \(3,\)\]",
+        ),
         (two_layers(hmx.LinearSynapse(W=jnp.ones((3, 2))), layers=("a",)), r"needs \[\(3,\), \(2,\)\]"),
-        (two_layers(hmx.BiasSynapse(b=jnp.ones(3)), shapes=((3, 1), (2,)), layers=("a",)), r"BiasSynapse with b of shape \(3,\) needs \[\(3,\)\]"),
-        (two_layers(hmx.ConvSynapse(W=jnp.ones((4, 1, 3, 3)), window_strides=(1, 1), padding="SAME"), shapes=((6, 6, 2), (6, 6, 4))), r"OIHW kernel of shape \(4, 1, 3, 3\)"),
-        (two_layers(hmx.ConvSynapse(W=jnp.ones((4, 2, 3, 3)), window_strides=(1, 1), padding="SAME"), shapes=((6, 6, 2), (5, 5, 4))), r"synapse 'S'.*output layer has shape \(5, 5, 4\)"),
+        (
+            two_layers(hmx.BiasSynapse(b=jnp.ones(3)), shapes=((3, 1), (2,)), layers=("a",)),
+            r"BiasSynapse with b of shape \(3,\) needs \[\(3,\)\]",
+        ),
+        (
+            two_layers(
+                hmx.ConvSynapse(W=jnp.ones((4, 1, 3, 3)), window_strides=(1, 1), padding="SAME"),
+                shapes=((6, 6, 2), (6, 6, 4)),
+            ),
+            r"OIHW kernel of shape \(4, 1, 3, 3\)",
+        ),
+        (
+            two_layers(
+                hmx.ConvSynapse(W=jnp.ones((4, 2, 3, 3)), window_strides=(1, 1), padding="SAME"),
+                shapes=((6, 6, 2), (5, 5, 4)),
+            ),
+            r"synapse 'S'.*output layer has shape \(5, 5, 4\)",
+        ),
         (two_layers(hmx.LinearSynapse(W=jnp.ones((3, 2))), key="T"), r"no hypersynapse named 'T'"),
         (two_layers(hmx.LinearSynapse(W=jnp.ones((3, 2))), layers=("a", "z")), r"unknown neuron\(s\) \['z'\]"),
     ],
-    ids=["unknown_class", "subclass", "W_shape", "arity", "bias_rank", "conv_channels", "conv_output", "unknown_key", "unknown_neuron"],
+    ids=[
+        "unknown_class",
+        "subclass",
+        "W_shape",
+        "arity",
+        "bias_rank",
+        "conv_channels",
+        "conv_output",
+        "unknown_key",
+        "unknown_neuron",
+    ],
 )
 def test_synapses_and_connections_that_do_not_convert_are_refused(old, match):
     with pytest.raises(hg.ValidationError, match=match):

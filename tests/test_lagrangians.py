@@ -11,7 +11,6 @@ import pytest
 import hamux_graph as hg
 
 
-
 def _np_softmax(z, axis):
     z = z - z.max(axis=axis, keepdims=True)
     e = np.exp(z)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import matplotlib
 
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -153,10 +154,10 @@ def test_collapse_rule_details():
 
 
 def test_collapsed_groups_refine_the_compilers_grouping(getkey):
-    from hamux_graph import _grouping
+    from hamux_graph._energy import kernel
 
     model = chain(12).compile(key=getkey())
-    st = _grouping.build(model)
+    st = kernel.build(model)
     layer_group = {model.layer_names[i]: gid for gid, lg in enumerate(st.layer_groups) for i in lg.members}
     edge_group = {model.synapse_names[e]: k for k, eg in enumerate(st.edge_groups) for e in eg.edges}
     for g in collapse_groups(model.plan()):

@@ -194,7 +194,9 @@ def test_async_energy_never_increases_sweep_by_sweep(getkey):
     out = memory.recall_binary(W, probes, key=key, max_sweeps=100)
     perms = perms_for(key, N, 100)
     Wd = W.astype(np.float64)
-    ref = np.stack([async_ref(Wd, p.astype(np.float64), perms, lambda s: -0.5 * s @ Wd @ s, ties(W))[0] for p in probes])
+    ref = np.stack(
+        [async_ref(Wd, p.astype(np.float64), perms, lambda s: -0.5 * s @ Wd @ s, ties(W))[0] for p in probes]
+    )
     np.testing.assert_array_equal(np.asarray(out.states), ref)
 
 
@@ -332,7 +334,12 @@ def _lse_energy(P, beta):
 @pytest.mark.parametrize(
     "energy, kwargs, make_E, strategy",
     [
-        ("rectified", dict(n=4), lambda P: (lambda s: -np.sum(np.maximum(P @ s, 0.0) ** 4)), memory.RectifiedPolynomial(4.0)),
+        (
+            "rectified",
+            dict(n=4),
+            lambda P: lambda s: -np.sum(np.maximum(P @ s, 0.0) ** 4),
+            memory.RectifiedPolynomial(4.0),
+        ),
         ("lse", dict(beta=0.5), lambda P: _lse_energy(P, 0.5), memory.LogSumExp(beta=0.5)),
     ],
 )
@@ -360,7 +367,9 @@ def test_dense_energy_objects_and_errors(getkey):
     m = s @ P.T
     np.testing.assert_allclose(np.asarray(memory.dense_energy(P, s, n=3)), -np.sum(m**3, axis=1), rtol=1e-5)
     np.testing.assert_allclose(
-        np.asarray(memory.dense_energy(P, s, energy="rectified", n=2.5)), -np.sum(np.maximum(m, 0) ** 2.5, axis=1), rtol=1e-5
+        np.asarray(memory.dense_energy(P, s, energy="rectified", n=2.5)),
+        -np.sum(np.maximum(m, 0) ** 2.5, axis=1),
+        rtol=1e-5,
     )
     lse = -np.log(np.sum(np.exp(0.3 * m), axis=1)) / 0.3
     np.testing.assert_allclose(np.asarray(memory.dense_energy(P, s, energy="lse", beta=0.3)), lse, rtol=1e-5)

@@ -15,6 +15,7 @@ import pytest
 
 import hamux_graph as hg
 
+
 matplotlib.use("Agg")
 
 call = eqx.filter_jit(lambda syn, g: syn(g))
@@ -77,16 +78,24 @@ def test_gaussian_value_and_gradient(getkey):
         h = 1e-5
         fd = (np_gauss(g, P, beta + h) - np_gauss(g, P, beta - h)) / (2 * h)
         np.testing.assert_allclose(float(dsyn.beta), fd, rtol=1e-3, atol=1e-4)
-        np.testing.assert_allclose(f64(dsyn.patterns), -(p[:, None, None] * (P - g)) , rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(f64(dsyn.patterns), -(p[:, None, None] * (P - g)), rtol=1e-4, atol=1e-5)
 
 
 def test_epanechnikov_value_inside_outside_and_continuity(getkey):
     beta, eps = 2.0, 1e-3
     P = np.array([[0.0, 0.0], [1.2, 0.0], [0.0, 3.0]])
     syn = hg.EpanechnikovMemorySynapse(3, beta=beta, eps=eps, patterns=jnp.asarray(P, jnp.float32))
-    pts = [np.array([0.1, 0.2]), np.array([0.6, 0.0]), np.array([0.9, 2.5]), np.array([5.0, 5.0]), np.array([40.0, -30.0])]
+    pts = [
+        np.array([0.1, 0.2]),
+        np.array([0.6, 0.0]),
+        np.array([0.9, 2.5]),
+        np.array([5.0, 5.0]),
+        np.array([40.0, -30.0]),
+    ]
     for g in pts:
-        np.testing.assert_allclose(float(call(syn, jnp.asarray(g, jnp.float32))), np_epan(g, P, beta, eps), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            float(call(syn, jnp.asarray(g, jnp.float32))), np_epan(g, P, beta, eps), rtol=1e-5, atol=1e-5
+        )
     # finite however far (the pure log-sum-ReLU would be −∞ there) and continuous across a
     # support boundary: the gap between F at depth δ inside and δ outside shrinks like δ
     assert np.isfinite(float(call(syn, jnp.array([1e3, 1e3]))))
@@ -141,7 +150,10 @@ def test_validation_errors_name_the_node():
         hg.GaussianMemorySynapse(0)
     with pytest.raises(hg.ValidationError, match="beta must be a scalar"):
         hg.GaussianMemorySynapse(3, beta=jnp.ones(2))
-    with pytest.raises(hg.ValidationError, match=r"explicit patterns must have shape \(num_memories, \*layer_shape\) = \(3, \.\.\.\), got \(2, 4\)"):
+    with pytest.raises(
+        hg.ValidationError,
+        match=r"explicit patterns must have shape \(num_memories, \*layer_shape\) = \(3, \.\.\.\), got \(2, 4\)",
+    ):
         hg.EpanechnikovMemorySynapse(3, patterns=jnp.ones((2, 4)))
     with pytest.raises(hg.ValidationError, match="eps must be > 0"):
         hg.EpanechnikovMemorySynapse(3, eps=0.0)
@@ -155,7 +167,9 @@ def test_validation_errors_name_the_node():
     ham.add_layer("v", hg.IdentityLayer((4,)))
     ham.add_layer("w", hg.IdentityLayer((4,)))
     ham.add_synapse("mem", hg.GaussianMemorySynapse(3, patterns=jnp.ones((3, 5))), layers=("v",))
-    with pytest.raises(hg.ValidationError, match=r"synapse 'mem' over layers \['v'\].*`patterns` has shape \(3, 5\).*need \(3, 4\)"):
+    with pytest.raises(
+        hg.ValidationError, match=r"synapse 'mem' over layers \['v'\].*`patterns` has shape \(3, 5\).*need \(3, 4\)"
+    ):
         ham.validate()
     ham = hg.HAM()
     ham.add_layer("v", hg.IdentityLayer((4,)))
@@ -199,7 +213,9 @@ def test_graphml_and_saved_model_round_trips(tmp_path, getkey, compiled):
         assert back.layers[name].lagrangian.config() == ham.layers[name].lagrangian.config()
     xs = model.init_states(batch_size=3, key=getkey())
     # the same architecture and key compile to the same model (patterns, frequencies drawn alike)
-    np.testing.assert_allclose(np.asarray(back.compile(key=jax.random.key(3)).energy(xs)), np.asarray(model.energy(xs)), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(back.compile(key=jax.random.key(3)).energy(xs)), np.asarray(model.energy(xs)), rtol=1e-6
+    )
     # a trained-looking model: stored patterns in the random-feature memory, changed betas
     rf = store(model.synapse("rf"), jax.random.normal(getkey(), (3, 2, 3)))
     model = eqx.tree_at(lambda m: m.synapses[model.owner_names.index("rf")], model, rf)
@@ -217,8 +233,14 @@ def test_graphml_and_saved_model_round_trips(tmp_path, getkey, compiled):
 def test_summary_and_drawing_labels(compiled):
     ham, model = compiled
     text = ham.summary()
-    for s in ("GaussianMemorySynapse", "EpanechnikovMemorySynapse", "RandomFeatureMemorySynapse",
-              "LSparsemax(beta=2)", "LEntmax(beta=0.5, alpha=1.25, axis=0)", "LGhostmax(beta=1.5)"):
+    for s in (
+        "GaussianMemorySynapse",
+        "EpanechnikovMemorySynapse",
+        "RandomFeatureMemorySynapse",
+        "LSparsemax(beta=2)",
+        "LEntmax(beta=0.5, alpha=1.25, axis=0)",
+        "LGhostmax(beta=1.5)",
+    ):
         assert s in text, s
     # parameter counts: patterns + beta; omega + T + beta
     rows = {line.split()[0]: line for line in text.splitlines() if line.strip()}
@@ -245,9 +267,9 @@ def test_identical_memories_group_and_match_the_written_out_energy(getkey):
         ham.add_synapse(f"mem_{name}", hg.GaussianMemorySynapse(7, beta=beta), layers=(name,))
         ham.add_synapse(f"epan_{name}", hg.EpanechnikovMemorySynapse(7, beta=0.2), layers=(name,))
     model = ham.compile(key=getkey())
-    from hamux_graph import _grouping  # as tests/test_grouping.py: the grouping itself
+    from hamux_graph._energy import kernel  # as tests/test_grouping.py: the grouping itself
 
-    st = _grouping.build(model)
+    st = kernel.build(model)
     assert sorted(len(g.edges) for g in st.edge_groups) == [2, 2]  # each kind of memory: one vmapped group
     xs = model.init_states(batch_size=4, key=getkey())
     tree = model.energy_tree(xs)

@@ -7,10 +7,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, HealthCheck, settings
+from strategies import random_hams
 
 import hamux_graph as hg
-from strategies import random_hams
 
 
 def _rand(key, shape, scale=1.0):
@@ -252,7 +252,10 @@ def test_legendre_gradient_equals_autodiff_on_random_graphs(case):
     ham, seed = case
     k1, k2 = jax.random.split(jax.random.key(seed))
     model = ham.compile(key=k1)
-    xs = {n: jax.random.normal(jax.random.fold_in(k2, i), s) for i, (n, s) in enumerate(zip(model.layer_names, model.shapes))}
+    xs = {
+        n: jax.random.normal(jax.random.fold_in(k2, i), s)
+        for i, (n, s) in enumerate(zip(model.layer_names, model.shapes))
+    }
     dEdx = jax.grad(model.energy)(xs)
     d = model.dEdg(xs)
     for i, n in enumerate(model.layer_names):
@@ -293,11 +296,26 @@ STATE_CASES = [
     ("missing-layer", lambda m: m.energy({"v": jnp.zeros(3)}), hg.StateError, r"missing \['h'\]"),
     ("extra-layer", lambda m: m.energy({**_xs(), "x": jnp.zeros(1)}), hg.StateError, r"unexpected \['x'\]"),
     ("wrong-shape", lambda m: m.energy({**_xs(), "v": jnp.zeros(5)}), hg.StateError, r"states\['v'\] has shape \(5,\)"),
-    ("mixed-batch", lambda m: m.energy({"v": jnp.zeros((2, 3)), "h": jnp.zeros(4)}), hg.StateError, "same leading batch"),
-    ("other-batch", lambda m: m.energy({"v": jnp.zeros((2, 3)), "h": jnp.zeros((3, 4))}), hg.StateError, "batch size 2"),
+    (
+        "mixed-batch",
+        lambda m: m.energy({"v": jnp.zeros((2, 3)), "h": jnp.zeros(4)}),
+        hg.StateError,
+        "same leading batch",
+    ),
+    (
+        "other-batch",
+        lambda m: m.energy({"v": jnp.zeros((2, 3)), "h": jnp.zeros((3, 4))}),
+        hg.StateError,
+        "batch size 2",
+    ),
     ("strings", lambda m: m.energy({**_xs(), "v": np.array(["a", "b", "c"])}), hg.StateError, r"states\['v'\]"),
     ("none-state", lambda m: m.energy({**_xs(), "v": None}), hg.StateError, r"states\['v'\]"),
-    ("complex", lambda m: m.energy({**_xs(), "v": jnp.zeros(3, jnp.complex64)}), hg.StateError, r"states\['v'\] has dtype complex64"),
+    (
+        "complex",
+        lambda m: m.energy({**_xs(), "v": jnp.zeros(3, jnp.complex64)}),
+        hg.StateError,
+        r"states\['v'\] has dtype complex64",
+    ),
     ("dEdg-missing", lambda m: m.dEdg({"h": jnp.zeros(4)}), hg.StateError, r"missing \['v'\]"),
     ("tree-wrong-shape", lambda m: m.energy_tree({**_xs(), "h": jnp.zeros((4, 1))}), hg.StateError, r"states\['h'\]"),
     ("unpack-dict", lambda m: m.unpack(_xs()), hg.StateError, "unpack takes PackedStates"),

@@ -13,6 +13,7 @@ from test_equilibrium import init, make_model, np_dEdg, np_energy, sample, weigh
 
 import hamux_graph as hg
 
+
 TOL = 1e-5
 TS = jnp.linspace(0.0, 200.0, 9)  # one save grid everywhere: one compilation per graph
 
@@ -63,7 +64,9 @@ def test_three_way_graph_matches_euler_with_masked_clamp(getkey):
     res = hg.solve(model, xs, clamp=clamp, tol=TOL, saveat=TS)
     euler, _ = model.run(xs, steps=800, dt=0.1, clamp=clamp)
     np.testing.assert_array_equal(np.asarray(res.states["b"]), np.asarray(xs["b"]))
-    np.testing.assert_array_equal(np.asarray(res.states["c"])[:, np.asarray(mask)], np.asarray(xs["c"])[:, np.asarray(mask)])
+    np.testing.assert_array_equal(
+        np.asarray(res.states["c"])[:, np.asarray(mask)], np.asarray(xs["c"])[:, np.asarray(mask)]
+    )
     for k in ("a", "c"):
         np.testing.assert_allclose(np.asarray(res.states[k]), np.asarray(euler[k]), atol=1e-3)
     # the fixed point: ∂E/∂g = 0 on free entries, by jax.grad of a plain energy written here
@@ -91,7 +94,9 @@ def test_euler_solver_retraces_the_core_run(getkey):
     np.testing.assert_allclose(np.asarray(res.ts[n:]), float(res.t_final))
     _, energies = model.run(xs, steps=n, dt=0.2, clamp=("v",))
     np.testing.assert_allclose(np.asarray(res.energies[:n]), np.asarray(energies[1:]), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(res.energies[n:]), np.broadcast_to(energies[-1], res.energies[n:].shape), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(res.energies[n:]), np.broadcast_to(energies[-1], res.energies[n:].shape), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_failed_solves_are_reported(getkey):

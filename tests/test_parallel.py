@@ -21,6 +21,7 @@ def _p(spec_text: str) -> str:
     """A PartitionSpec's text as newer jax prints it (older jax writes PartitionSpec(...))."""
     return spec_text.replace("PartitionSpec(", "P(")
 
+
 # Runs in a fresh interpreter: the host-device count must be set before jax is imported.
 _SCRIPT = textwrap.dedent(
     """
@@ -144,6 +145,7 @@ def test_model_parallel_argument_errors(monkeypatch):
 
 def test_layout_per_synapse_type():
     mesh = hg.parallel.make_mesh(data=1, model=1)
+
     def abstract(ham):  # the layout needs shapes only: no parameters are drawn
         return eqx.filter_eval_shape(lambda k: ham.compile(key=k), jax.random.key(0))
 
@@ -154,7 +156,10 @@ def test_layout_per_synapse_type():
     assert specs["synapses/patch/kernel"] == ()  # convolutions stay replicated
     hn = abstract(hg.zoo.create("hn", input_shape=(4,), num_classes=3, nhid=8))
     got = hg.parallel.parameter_specs(hn, mesh)
-    assert tuple(got["synapses/hidden/Ws/0"]) == (None, "model") and tuple(got["synapses/hidden/Ws/1"]) == (None, "model")
+    assert tuple(got["synapses/hidden/Ws/0"]) == (None, "model") and tuple(got["synapses/hidden/Ws/1"]) == (
+        None,
+        "model",
+    )
     assert tuple(got["layers/label/bias"]) == () and tuple(got["layers/label/lagrangian/beta"]) == ()
     plain = hg.parallel.parameter_specs(hn, hg.parallel.batch_mesh(1))  # no model axis: all replicated
     assert all(tuple(v) == () for v in plain.values())
@@ -270,7 +275,11 @@ def _sharded_run(n: int, full: bool, folder) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
-        [sys.executable, "-c", _SHARDED, str(n), "full" if full else "short", str(folder)], capture_output=True, text=True, env=env, timeout=600
+        [sys.executable, "-c", _SHARDED, str(n), "full" if full else "short", str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -360,8 +369,13 @@ def test_two_processes_match_one_process_with_four_devices(tmp_path):
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     port, two = _free_port(), str(tmp_path / "two.hamux")
     procs = [
-        subprocess.Popen([sys.executable, "-c", _PROCESS, str(i), "2", str(port), two], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", _PROCESS, str(i), "2", str(port), two],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(2)
     ]
     outs = []
@@ -369,15 +383,22 @@ def test_two_processes_match_one_process_with_four_devices(tmp_path):
         stdout, stderr = p.communicate(timeout=600)
         assert p.returncode == 0, stderr[-3000:]
         outs.append(json.loads(stdout.strip().splitlines()[-1]))
-    one = subprocess.run([sys.executable, "-c", _PROCESS, "0", "1", "0", str(tmp_path / "one.hamux")], env=env,
-                         capture_output=True, text=True, timeout=600)
+    one = subprocess.run(
+        [sys.executable, "-c", _PROCESS, "0", "1", "0", str(tmp_path / "one.hamux")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert one.returncode == 0, one.stderr[-3000:]
     single = json.loads(one.stdout.strip().splitlines()[-1])
     assert [o["process"] for o in outs] == [0, 1] and all(o["processes"] == 2 and o["devices"] == 4 for o in outs)
     assert [o["rows"] for o in outs] == [[0, 8], [8, 16]] and single["rows"] == [0, 16]
     assert all(o["local_w_shards"] == [[6, 8]] for o in outs)  # nhid 16 split over model = 2
-    assert all(o["restored_step"] == 2 and o["restored_same"] and _p(o["restored_spec"]) == "P(None, 'model')"
-               for o in outs + [single])
+    assert all(
+        o["restored_step"] == 2 and o["restored_same"] and _p(o["restored_spec"]) == "P(None, 'model')"
+        for o in outs + [single]
+    )
     a, b = hg.load(two), hg.load(tmp_path / "one.hamux")
     la, lb = jax.tree.leaves(eqx.filter(a, eqx.is_array)), jax.tree.leaves(eqx.filter(b, eqx.is_array))
     rel = max(float(jnp.max(jnp.abs(x - y)) / jnp.maximum(jnp.max(jnp.abs(y)), 1e-30)) for x, y in zip(la, lb))

@@ -11,10 +11,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _io_strategies import ScaledBilinear, assert_same_model, structure
+from _io_strategies import assert_same_model, ScaledBilinear, structure
 
 import hamux_graph as hg
-
 
 
 def every_type_ham():
@@ -33,7 +32,11 @@ def every_type_ham():
     ham.add_synapse("mem", hg.DenseSynapse(), layers=("v", "h"))
     ham.add_synapse("self", hg.SimpleDenseSynapse(stdinit=0.1), layers=("v", "v"))
     ham.add_synapse("tri", hg.DenseSynapse(), layers=("r", "e", "r"))
-    ham.add_synapse("ten", hg.DenseTensorSynapseWithHiddenLayer(nhid=3, num_heads=2, hidden_lagrangian=hg.LSoftmax(beta=2.0)), layers=("x", "s"))
+    ham.add_synapse(
+        "ten",
+        hg.DenseTensorSynapseWithHiddenLayer(nhid=3, num_heads=2, hidden_lagrangian=hg.LSoftmax(beta=2.0)),
+        layers=("x", "s"),
+    )
     ham.add_synapse("mat", hg.DenseMatrixSynapseWithHiddenLayer(nhid=4, do_norm=True), layers=("i", "u", "t"))
     ham.add_synapse("usr", ScaledBilinear(scale=0.5, squash=hg.LTanh(beta=2.0)), layers=("q", "v"))
     ham.add_synapse("mem2", shares="mem", layers=("v", "h"))
@@ -46,7 +49,11 @@ def every_type_ham():
         ham.add_layer("fm", hg.ReluLayer((2, 2, 3)))
         ham.add_layer("pool", hg.ReluLayer((2, 2, 2)))
         ham.add_synapse("conv", hg.ConvSynapse(3, strides=2, padding="SAME"), layers=("img", "fm"))
-        ham.add_synapse("cpool", hg.ConvSynapseWithPool(3, pool_window=2, pool_stride=2, pool_type="max", use_bias=False), layers=("img", "pool"))
+        ham.add_synapse(
+            "cpool",
+            hg.ConvSynapseWithPool(3, pool_window=2, pool_stride=2, pool_type="max", use_bias=False),
+            layers=("img", "pool"),
+        )
     return ham
 
 
@@ -54,9 +61,11 @@ def perturbed(model, seed=1):
     """The model with every parameter moved off its initial value (done in numpy: no JAX compiles)."""
     rng = np.random.default_rng(seed)
     return jax.tree_util.tree_map(
-        lambda a: jnp.asarray(np.asarray(a) + 0.01 * rng.standard_normal(a.shape).astype(a.dtype))
-        if eqx.is_inexact_array(a)
-        else a,
+        lambda a: (
+            jnp.asarray(np.asarray(a) + 0.01 * rng.standard_normal(a.shape).astype(a.dtype))
+            if eqx.is_inexact_array(a)
+            else a
+        ),
         model,
     )
 
@@ -68,7 +77,9 @@ def trained():
     abstract = eqx.filter_eval_shape(lambda k: ham.compile(key=k), jax.random.key(0))
     rng = np.random.default_rng(0)
     return jax.tree_util.tree_map(
-        lambda a: jnp.asarray(rng.standard_normal(a.shape).astype(a.dtype)) if isinstance(a, jax.ShapeDtypeStruct) else a,
+        lambda a: (
+            jnp.asarray(rng.standard_normal(a.shape).astype(a.dtype)) if isinstance(a, jax.ShapeDtypeStruct) else a
+        ),
         abstract,
     )
 
@@ -189,11 +200,17 @@ def good(tmp_path):
 def test_weights_of_another_architecture(tmp_path, good):
     hg.save(small(shape=(5,)), tmp_path / "other.hamux")
     parts = dict(good, **{"weights.npz": members(tmp_path / "other.hamux")["weights.npz"]})
-    with pytest.raises(hg.FormatError, match=r"bad.hamux: parameter 'synapses/mem/W' is stored with shape \(5, 4\).*needs shape \(3, 4\)"):
+    with pytest.raises(
+        hg.FormatError,
+        match=r"bad.hamux: parameter 'synapses/mem/W' is stored with shape \(5, 4\).*needs shape \(3, 4\)",
+    ):
         hg.load(rezip(tmp_path / "bad.hamux", parts))
     hg.save(small(use_bias=True), tmp_path / "bias.hamux")
     parts = dict(good, **{"weights.npz": members(tmp_path / "bias.hamux")["weights.npz"]})
-    with pytest.raises(hg.FormatError, match=r"do not match the architecture: missing parameters \[\], unexpected parameters \['layers/v/bias'\]"):
+    with pytest.raises(
+        hg.FormatError,
+        match=r"do not match the architecture: missing parameters \[\], unexpected parameters \['layers/v/bias'\]",
+    ):
         hg.load(rezip(tmp_path / "bad.hamux", parts))
 
 
@@ -205,7 +222,10 @@ def weights_of(good):
 def test_bad_arrays(tmp_path, good):
     w = weights_of(good)
     cases = [
-        (dict(w, **{"synapses/mem/W": w["synapses/mem/W"].astype(np.float64)}), r"dtype float64.*needs shape \(3, 4\) and dtype float32"),
+        (
+            dict(w, **{"synapses/mem/W": w["synapses/mem/W"].astype(np.float64)}),
+            r"dtype float64.*needs shape \(3, 4\) and dtype float32",
+        ),
         (dict(w, **{"synapses/mem/W": np.array([[object()] * 4] * 3, dtype=object)}), "dtype object"),
         ({k: v for k, v in w.items() if k != "synapses/mem/W"}, r"missing parameters \['synapses/mem/W'\]"),
     ]
@@ -249,7 +269,9 @@ def test_zip_bomb_member_is_refused(tmp_path, good):
     assert path.stat().st_size < 100_000
     with pytest.raises(hg.FormatError, match="bomb.hamux: member 'manifest.json' is compressed"):
         hg.load(path)
-    with pytest.raises(hg.FormatError, match="member 'model.graphml' declares 30,000,000 bytes, more than the remaining max_bytes"):
+    with pytest.raises(
+        hg.FormatError, match="member 'model.graphml' declares 30,000,000 bytes, more than the remaining max_bytes"
+    ):
         hg.load(path, allow_compressed=True, max_bytes=1_000_000)
 
 
@@ -257,7 +279,9 @@ def test_architecture_too_big_for_its_weights_is_not_allocated(tmp_path, good):
     # a hostile architecture asking for a 10^12-entry weight matrix: shapes are checked
     # abstractly against the stored arrays, nothing that size is ever created
     graph = good["model.graphml"].replace(b">[3]<", b">[1000000]<").replace(b">[4]<", b">[1000000]<")
-    with pytest.raises(hg.FormatError, match=r"'synapses/mem/W' is stored with shape \(3, 4\).*needs shape \(1000000, 1000000\)"):
+    with pytest.raises(
+        hg.FormatError, match=r"'synapses/mem/W' is stored with shape \(3, 4\).*needs shape \(1000000, 1000000\)"
+    ):
         hg.load(rezip(tmp_path / "huge.hamux", dict(good, **{"model.graphml": graph})))
 
 
@@ -272,7 +296,6 @@ def test_parameter_dtype_must_match_the_architecture(tmp_path):
 
 # ---- every saved-model field gets its wrong cases ----
 
-import json  # noqa: E402
 import os  # noqa: E402
 
 
@@ -283,22 +306,86 @@ def _manifest(good, **change):
 
 
 HAMUX_CASES = [
-    ("format-wrong", lambda g: dict(g, **{"manifest.json": _manifest(g, format="zip")}), r"manifest.json has format='zip'"),
+    (
+        "format-wrong",
+        lambda g: dict(g, **{"manifest.json": _manifest(g, format="zip")}),
+        r"manifest.json has format='zip'",
+    ),
     ("format-missing", lambda g: dict(g, **{"manifest.json": b"{}"}), r"manifest.json has format=None"),
     ("manifest-list", lambda g: dict(g, **{"manifest.json": b"[1, 2]"}), r"manifest.json has format=\[1, 2\]"),
     ("manifest-json", lambda g: dict(g, **{"manifest.json": b"{nope"}), r"manifest.json is not valid JSON"),
-    ("version-new", lambda g: dict(g, **{"manifest.json": _manifest(g, format_version=2)}), r"format_version 2 is not supported"),
-    ("version-str", lambda g: dict(g, **{"manifest.json": _manifest(g, format_version="1")}), r"format_version '1' is not supported"),
-    ("parameters-missing", lambda g: dict(g, **{"manifest.json": _manifest(g, parameters={})}), r"manifest.json lists parameters that do not match.*missing \["),
-    ("parameters-shape", lambda g: dict(g, **{"manifest.json": _manifest(g, parameters={k: {"shape": [9], "dtype": v["dtype"]} for k, v in json.loads(g["manifest.json"])["parameters"].items()})}), r"different shape/dtype"),
+    (
+        "version-new",
+        lambda g: dict(g, **{"manifest.json": _manifest(g, format_version=2)}),
+        r"format_version 2 is not supported",
+    ),
+    (
+        "version-str",
+        lambda g: dict(g, **{"manifest.json": _manifest(g, format_version="1")}),
+        r"format_version '1' is not supported",
+    ),
+    (
+        "parameters-missing",
+        lambda g: dict(g, **{"manifest.json": _manifest(g, parameters={})}),
+        r"manifest.json lists parameters that do not match.*missing \[",
+    ),
+    (
+        "parameters-shape",
+        lambda g: dict(
+            g,
+            **{
+                "manifest.json": _manifest(
+                    g,
+                    parameters={
+                        k: {"shape": [9], "dtype": v["dtype"]}
+                        for k, v in json.loads(g["manifest.json"])["parameters"].items()
+                    },
+                )
+            },
+        ),
+        r"different shape/dtype",
+    ),
     ("parameters-kind", lambda g: dict(g, **{"manifest.json": _manifest(g, parameters=[1])}), r"no 'parameters' table"),
-    ("no-graphml", lambda g: {k: v for k, v in g.items() if k != "model.graphml"}, r"missing the archive member 'model.graphml'"),
-    ("no-weights", lambda g: {k: v for k, v in g.items() if k != "weights.npz"}, r"missing the archive member 'weights.npz'"),
-    ("no-manifest", lambda g: {k: v for k, v in g.items() if k != "manifest.json"}, r"missing the archive member 'manifest.json'"),
-    ("weights-not-zip", lambda g: dict(g, **{"weights.npz": b"not a zip"}), r"weights.npz: not a saved hamux_graph model"),
-    ("weights-not-npy", lambda g: dict(g, **{"weights.npz": npz({"synapses/mem/W": np.zeros((3, 4), np.float32)}).replace(b"\x93NUMPY", b"\x93NUMPX")}), r"not a valid .npy array|do not match|holds"),
-    ("graphml-broken", lambda g: dict(g, **{"model.graphml": g["model.graphml"][:50]}), r"model.graphml: not readable as GraphML"),
-    ("graphml-nonconvex", lambda g: dict(g, **{"model.graphml": g["model.graphml"].replace(b'"beta": 1.0', b'"beta": -1.0', 1)}), r"beta must be > 0"),
+    (
+        "no-graphml",
+        lambda g: {k: v for k, v in g.items() if k != "model.graphml"},
+        r"missing the archive member 'model.graphml'",
+    ),
+    (
+        "no-weights",
+        lambda g: {k: v for k, v in g.items() if k != "weights.npz"},
+        r"missing the archive member 'weights.npz'",
+    ),
+    (
+        "no-manifest",
+        lambda g: {k: v for k, v in g.items() if k != "manifest.json"},
+        r"missing the archive member 'manifest.json'",
+    ),
+    (
+        "weights-not-zip",
+        lambda g: dict(g, **{"weights.npz": b"not a zip"}),
+        r"weights.npz: not a saved hamux_graph model",
+    ),
+    (
+        "weights-not-npy",
+        lambda g: dict(
+            g,
+            **{
+                "weights.npz": npz({"synapses/mem/W": np.zeros((3, 4), np.float32)}).replace(b"\x93NUMPY", b"\x93NUMPX")
+            },
+        ),
+        r"not a valid .npy array|do not match|holds",
+    ),
+    (
+        "graphml-broken",
+        lambda g: dict(g, **{"model.graphml": g["model.graphml"][:50]}),
+        r"model.graphml: not readable as GraphML",
+    ),
+    (
+        "graphml-nonconvex",
+        lambda g: dict(g, **{"model.graphml": g["model.graphml"].replace(b'"beta": 1.0', b'"beta": -1.0', 1)}),
+        r"beta must be > 0",
+    ),
 ]
 
 

@@ -8,8 +8,6 @@ float64, derivatives by central finite differences of those references.
 
 from __future__ import annotations
 
-import itertools
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -25,6 +23,7 @@ def _enable_x64(flag):
 
     ctx = jax.enable_x64 if "enable_x64" in dir(jax) else jax.experimental.enable_x64
     return ctx(flag)
+
 
 act = eqx.filter_jit(lambda lag, x: lag.activation(x))
 value = eqx.filter_jit(lambda lag, x: lag(x))
@@ -139,9 +138,11 @@ def test_activation_equals_sort_reference_every_rank_and_axis(name, make, alpha,
         lag = type(lag)(**{**lag.config(), "axis": axis})
         x = np.stack([inputs(kind, shape, rng) for kind in kinds])  # a leading axis: more rows, same axis
         gs = np.asarray(act(lag, jnp.asarray(x, jnp.float32)), dtype=np.float64)
-        for x, g, kind in zip(x, gs, kinds):
-            want = ref_activation(x.astype(np.float32).astype(np.float64), beta, alpha, axis)
-            np.testing.assert_allclose(g, want, atol=2e-5 if kind != "large" else 1e-3, err_msg=f"{shape} {axis} {kind}")
+        for xi, g, kind in zip(x, gs, kinds):
+            want = ref_activation(xi.astype(np.float32).astype(np.float64), beta, alpha, axis)
+            np.testing.assert_allclose(
+                g, want, atol=2e-5 if kind != "large" else 1e-3, err_msg=f"{shape} {axis} {kind}"
+            )
             np.testing.assert_allclose(g.sum(axis=axis), 1.0, atol=1e-5)
             assert g.min() >= 0.0
             if kind == "large":  # entries far apart: each row shares its mass among its tied maxima exactly
@@ -206,7 +207,9 @@ def test_ghostmax_closed_form(getkey):
     lag0 = hg.LGhostmax(beta=beta, axis=0)
     x[0, 0] = [0.5, -0.5, 0.0, 1.0, 2.0]
     e0 = np.exp(beta * x)
-    np.testing.assert_allclose(np.asarray(act(lag0, jnp.asarray(x, jnp.float32))), e0 / (1 + e0.sum(0)), rtol=2e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        np.asarray(act(lag0, jnp.asarray(x, jnp.float32))), e0 / (1 + e0.sum(0)), rtol=2e-5, atol=1e-7
+    )
 
 
 ALL = [
@@ -248,7 +251,9 @@ def test_legendre_identity_and_gradients_in_a_model(getkey):
         gp = np.stack([_ref_grad(xr + e_, beta, alpha, lag.axis) for e_ in _unit(shape, h)])
         gm = np.stack([_ref_grad(xr - e_, beta, alpha, lag.axis) for e_ in _unit(shape, h)])
         J = ((gp - gm) / (2 * h)).reshape(xr.size, xr.size)  # J[i, j] = ∂g_j/∂x_i
-        np.testing.assert_allclose(np.asarray(dEdx[name]), (J @ xr.ravel()).reshape(shape), rtol=2e-3, atol=2e-3, err_msg=name)
+        np.testing.assert_allclose(
+            np.asarray(dEdx[name]), (J @ xr.ravel()).reshape(shape), rtol=2e-3, atol=2e-3, err_msg=name
+        )
     np.testing.assert_allclose(float(E), want_E, rtol=1e-5, atol=1e-5)  # the layers' energies add up
 
 
@@ -288,7 +293,10 @@ def test_grad_wrt_beta_matches_finite_differences(getkey):
         beta = float(lag.beta)
         fd = (_ref_L(xr, beta + h, alpha, lag.axis) - _ref_L(xr, beta - h, alpha, lag.axis)) / (2 * h)
         np.testing.assert_allclose(float(a), fd, rtol=1e-4, atol=1e-5, err_msg=name)
-        fdg = (np.sum(_ref_grad(xr, beta + h, alpha, lag.axis) * wr) - np.sum(_ref_grad(xr, beta - h, alpha, lag.axis) * wr)) / (2 * h)
+        fdg = (
+            np.sum(_ref_grad(xr, beta + h, alpha, lag.axis) * wr)
+            - np.sum(_ref_grad(xr, beta - h, alpha, lag.axis) * wr)
+        ) / (2 * h)
         np.testing.assert_allclose(float(b), fdg, rtol=1e-3, atol=1e-4, err_msg=name)
 
 
@@ -341,7 +349,10 @@ def test_general_alpha_against_float64_bisection_and_fd_jacobian(alpha, getkey):
         J64 = np.asarray(jacs(lag, jnp.asarray(xr[r], jnp.float64))[0])
     h = 1e-6
     Jfd = np.stack(
-        [(ref_entmax_bisect(xr[r] + h * e, alpha) - ref_entmax_bisect(xr[r] - h * e, alpha)) / (2 * h) for e in np.eye(8)],
+        [
+            (ref_entmax_bisect(xr[r] + h * e, alpha) - ref_entmax_bisect(xr[r] - h * e, alpha)) / (2 * h)
+            for e in np.eye(8)
+        ],
         axis=1,
     )
     assert np.abs(Jfd).max() > 0.05
@@ -349,9 +360,11 @@ def test_general_alpha_against_float64_bisection_and_fd_jacobian(alpha, getkey):
     np.testing.assert_allclose(J64, Jfd, atol=1e-7)
     np.testing.assert_allclose(J32, Jfd, atol=5e-6)
     np.testing.assert_allclose(J32r, Jfd, atol=5e-6)
-    print(f"alpha={alpha}: max|p - ref| float32 {err32:.1e}, float64 {err64:.1e}; Jacobian on a row with "
-          f"{support} nonzero entries (max |J| {np.abs(Jfd).max():.2f}): max|J - J_fd| float64 "
-          f"{np.abs(J64 - Jfd).max():.1e}, float32 {np.abs(J32 - Jfd).max():.1e} (forward), {np.abs(J32r - Jfd).max():.1e} (reverse)")
+    print(
+        f"alpha={alpha}: max|p - ref| float32 {err32:.1e}, float64 {err64:.1e}; Jacobian on a row with "
+        f"{support} nonzero entries (max |J| {np.abs(Jfd).max():.2f}): max|J - J_fd| float64 "
+        f"{np.abs(J64 - Jfd).max():.1e}, float32 {np.abs(J32 - Jfd).max():.1e} (forward), {np.abs(J32r - Jfd).max():.1e} (reverse)"
+    )
 
 
 @pytest.mark.slow
@@ -384,12 +397,18 @@ def test_bad_hyperparameters_and_layers():
     with pytest.raises(hg.ValidationError, match="beta must be > 0"):
         hg.LSparsemax(beta=-1.0, min_beta=0.5)
     lag = eqx.tree_at(lambda l: l.beta, hg.LSparsemax(beta=1.0, min_beta=0.5), jnp.asarray(-1.0))
-    np.testing.assert_allclose(np.asarray(act(lag, jnp.array([1.0, 0.0]))), ref_sparsemax(np.array([0.5, 0.0]))[0], atol=1e-7)
+    np.testing.assert_allclose(
+        np.asarray(act(lag, jnp.array([1.0, 0.0]))), ref_sparsemax(np.array([0.5, 0.0]))[0], atol=1e-7
+    )
 
 
 def test_layers_config_and_positional_alpha():
     assert hg.LEntmax(1.25).alpha == 1.25 and float(hg.LEntmax(1.25, 2.0).beta) == 2.0
-    for layer in [hg.SparsemaxLayer((4, 3), beta=2.0, axis=0), hg.EntmaxLayer((5,), alpha=1.75, beta=0.5), hg.GhostmaxLayer((6,), beta=3.0)]:
+    for layer in [
+        hg.SparsemaxLayer((4, 3), beta=2.0, axis=0),
+        hg.EntmaxLayer((5,), alpha=1.75, beta=0.5),
+        hg.GhostmaxLayer((6,), beta=3.0),
+    ]:
         lag = layer.lagrangian
         again = type(lag)(**lag.config())
         x = jnp.linspace(-1.0, 1.0, layer.size).reshape(layer.shape)

@@ -77,7 +77,9 @@ def test_factories_build_by_name_and_store_the_patterns(getkey):
 def test_factory_errors():
     with pytest.raises(hg.ValidationError, match="zoo.gaussian_memory: give `patterns`"):
         zoo.gaussian_memory()
-    with pytest.raises(hg.ValidationError, match=r"zoo.sparse_hopfield: patterns must have shape \(K, \*pattern_shape\)"):
+    with pytest.raises(
+        hg.ValidationError, match=r"zoo.sparse_hopfield: patterns must have shape \(K, \*pattern_shape\)"
+    ):
         zoo.sparse_hopfield(np.ones(8))
     with pytest.raises(hg.ValidationError, match="zoo.sparse_hopfield: alpha must be a finite number >= 1, got 0.5"):
         zoo.sparse_hopfield(np.ones((2, 8)), alpha=0.5)
@@ -85,7 +87,9 @@ def test_factory_errors():
         zoo.epanechnikov_memory(np.ones((2, 8)), beta=-1)
     with pytest.raises(hg.ValidationError, match="zoo.gaussian_memory: num_memories=3 but 2 patterns"):
         zoo.gaussian_memory(np.ones((2, 8)), num_memories=3)
-    with pytest.raises(hg.ValidationError, match="zoo.random_feature_memory: storing patterns draws the random features; pass key"):
+    with pytest.raises(
+        hg.ValidationError, match="zoo.random_feature_memory: storing patterns draws the random features; pass key"
+    ):
         zoo.random_feature_memory(np.ones((2, 8)))
     with pytest.raises(hg.ValidationError, match="num_features must be even"):
         zoo.random_feature_memory(np.ones((2, 8)), num_features=7, key=jax.random.key(0))
@@ -248,7 +252,10 @@ def test_random_feature_memory_converges_to_the_gaussian_memory():
     for M in (2_000, 200_000):
         rf = store(hg.RandomFeatureMemorySynapse(M, beta=beta), jnp.asarray(P), jax.random.key(11))
         E, G = value_grad(rf, probes)
-        errs[M] = (float(jnp.linalg.norm(E - E0) / jnp.linalg.norm(E0)), float(jnp.linalg.norm(G - G0) / jnp.linalg.norm(G0)))
+        errs[M] = (
+            float(jnp.linalg.norm(E - E0) / jnp.linalg.norm(E0)),
+            float(jnp.linalg.norm(G - G0) / jnp.linalg.norm(G0)),
+        )
     print(
         f"\nrandom features vs exact Gaussian memory (K=8, N=16, beta={beta}, 40 probes): relative error of F "
         f"{errs[2_000][0]:.4f} -> {errs[200_000][0]:.4f}, of dF/dg {errs[2_000][1]:.4f} -> {errs[200_000][1]:.4f} "

@@ -62,7 +62,9 @@ def test_forward_matches_hand_written_dynamics(getkey, hidden):
     e = np.exp(1.5 * (ref - np.asarray(b)))
     np.testing.assert_allclose(np.asarray(probs), e / e.sum(-1, keepdims=True), rtol=1e-4, atol=1e-5)
     # one sample without a batch axis gives the same answer
-    np.testing.assert_allclose(np.asarray(train.forward(model, x[0], steps=7, dt=0.3, read="state")), ref[0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(train.forward(model, x[0], steps=7, dt=0.3, read="state")), ref[0], rtol=1e-4, atol=1e-5
+    )
 
 
 def test_gradient_flows_through_the_whole_run(getkey):
@@ -102,7 +104,11 @@ def test_cross_entropy_and_mse_formulas():
     np.testing.assert_allclose(
         float(train.cross_entropy(logits, labels, label_smoothing=eps)), -np.mean((target * logp).sum(-1)), rtol=1e-6
     )
-    np.testing.assert_allclose(float(train.cross_entropy(logits, jnp.asarray(np.eye(3, dtype=np.float32)[[1, 2]]))), -np.mean(logp[[0, 1], [1, 2]]), rtol=1e-6)
+    np.testing.assert_allclose(
+        float(train.cross_entropy(logits, jnp.asarray(np.eye(3, dtype=np.float32)[[1, 2]]))),
+        -np.mean(logp[[0, 1], [1, 2]]),
+        rtol=1e-6,
+    )
     assert float(train.mse(jnp.array([1.0, 2.0]), jnp.array([0.0, 0.0]))) == pytest.approx(2.5)
     with pytest.raises(hg.ArgumentError, match="label_smoothing"):
         train.cross_entropy(logits, labels, label_smoothing=1.5)
@@ -241,7 +247,7 @@ def test_progress_with_and_without_tqdm(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_tqdm)
     buf = io.StringIO()
     bar = train.progress(range(20), desc="epochs", file=buf)
-    for i in bar:
+    for _ in bar:
         bar.set_postfix(loss=0.5, acc=0.75)
     lines = buf.getvalue().strip().splitlines()
     assert 1 <= len(lines) <= 12

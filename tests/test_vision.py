@@ -6,8 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 import hamux_graph as hg
 
@@ -24,8 +23,14 @@ def np_patchify(img, p, q):
 
 
 @settings(max_examples=25, deadline=None)
-@given(gh=st.integers(1, 3), gw=st.integers(1, 3), p=st.integers(1, 3), q=st.integers(1, 3), c=st.integers(1, 3),
-       batch=st.sampled_from([(), (2,)]))
+@given(
+    gh=st.integers(1, 3),
+    gw=st.integers(1, 3),
+    p=st.integers(1, 3),
+    q=st.integers(1, 3),
+    c=st.integers(1, 3),
+    batch=st.sampled_from([(), (2,)]),
+)
 def test_patchify_matches_loops_and_unpatchify_inverts(gh, gw, p, q, c, batch):
     rng = np.random.default_rng(gh * 100 + gw * 10 + p)
     x = rng.normal(size=batch + (gh * p, gw * q, c)).astype(np.float32)
@@ -104,7 +109,16 @@ def test_pipeline_errors(getkey):
     with pytest.raises(hg.ArgumentError, match=r"must end in shape \(8, 8, 1\)"):
         pipe.encode(jnp.ones((2, 8, 8, 3)))
     with pytest.raises(hg.ValidationError, match=r"pos_embed has shape \(4, 6\), expected \(5, 6\)"):
-        hg.vision.PatchPipeline((8, 8, 1), (4, 4), pipe.Wenc, pipe.Benc, pipe.Wdec, pipe.Bdec,
-                                pipe.pos_embed[:4], pipe.cls_token, pipe.mask_token)
+        hg.vision.PatchPipeline(
+            (8, 8, 1),
+            (4, 4),
+            pipe.Wenc,
+            pipe.Benc,
+            pipe.Wdec,
+            pipe.Bdec,
+            pipe.pos_embed[:4],
+            pipe.cls_token,
+            pipe.mask_token,
+        )
     with pytest.raises(hg.ValidationError, match="dim"):
         hg.vision.patch_pipeline((8, 8, 1), 4, dim=0, key=getkey())

@@ -10,6 +10,7 @@ import pytest
 import hamux_graph as hg
 from hamux_graph import zoo
 
+
 CLASSIFIERS = [
     ("hn", {"input_shape": (64,), "num_classes": 10, "nhid": 16}),
     ("hn_repu", {"input_shape": (8, 8), "num_classes": 3, "nhid": 16}),
@@ -123,7 +124,10 @@ def test_memory_weights_are_the_stored_patterns(getkey):
     np.fill_diagonal(hebb, 0.0)
     np.testing.assert_allclose(np.asarray(hop.synapse("hebb").W), 0.5 * hebb, atol=1e-6)
     # trainable versions without stored patterns
-    assert zoo.modern_hopfield(input_shape=(4, 4), num_memories=7).compile(key=getkey()).synapse("store").W.shape == (16, 7)
+    assert zoo.modern_hopfield(input_shape=(4, 4), num_memories=7).compile(key=getkey()).synapse("store").W.shape == (
+        16,
+        7,
+    )
     with pytest.raises(hg.ValidationError, match="give `patterns`"):
         zoo.modern_hopfield()
     with pytest.raises(hg.ValidationError, match=r"patterns must have shape \(K, \*pattern_shape\)"):

@@ -21,4 +21,5 @@ from .energy_transformer import (
 )
 from .hamux_models import from_hamux as from_hamux
 
+
 __all__ = ["load_energy_transformer", "load_energy_transformer_pipeline", "from_hamux"]

@@ -35,14 +35,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._api import HAM, CompiledHAM
-from .._config import parse_int
+from .._api import CompiledHAM, HAM
 from .._errors import ArgumentError, FormatError
-from .._untrusted import read_limited, read_npz
-from ..lagrangians import POSITIVE_FLOOR, LRelu, LSoftmax
+from .._internal.parse import parse_int
+from .._internal.untrusted import read_limited, read_npz
+from ..lagrangians.elementwise import LRelu, LSoftmax, POSITIVE_FLOOR
 from ..layers import LayerNormLayer
 from ..synapses import DenseMatrixSynapseWithHiddenLayer, SelfAttentionSynapse
 from ..vision import PatchPipeline
+
 
 __all__ = ["load_energy_transformer", "load_energy_transformer_pipeline"]
 
@@ -51,10 +52,18 @@ ET_EPS = 1e-5
 CHANNELS = 3
 # key -> its shape in symbols (the sizes are inferred from Wq, Xi, Wenc and POS_embed)
 ET_KEYS = {
-    "Wq": ("heads", "Y", "D"), "Wk": ("heads", "Y", "D"), "Xi": ("D", "M"),
-    "Wenc": ("P", "D"), "Benc": ("D",), "Wdec": ("D", "P"), "Bdec": ("P",),
-    "POS_embed": ("T", "D"), "CLS_token": ("D",), "MASK_token": ("D",),
-    "LNORM_gamma": (), "LNORM_bias": ("D",),
+    "Wq": ("heads", "Y", "D"),
+    "Wk": ("heads", "Y", "D"),
+    "Xi": ("D", "M"),
+    "Wenc": ("P", "D"),
+    "Benc": ("D",),
+    "Wdec": ("D", "P"),
+    "Bdec": ("P",),
+    "POS_embed": ("T", "D"),
+    "CLS_token": ("D",),
+    "MASK_token": ("D",),
+    "LNORM_gamma": (),
+    "LNORM_bias": ("D",),
 }
 
 
@@ -75,9 +84,7 @@ def _read_checkpoint(path: Any, max_bytes: int) -> tuple[dict[str, np.ndarray], 
         if a.dtype.kind != "f":
             raise FormatError(f"{source}: key {key!r} has dtype {a.dtype}; the checkpoint's arrays are floating point.")
         if a.ndim != len(symbols):
-            raise FormatError(
-                f"{source}: key {key!r} has shape {a.shape}, expected rank {len(symbols)} {symbols}."
-            )
+            raise FormatError(f"{source}: key {key!r} has shape {a.shape}, expected rank {len(symbols)} {symbols}.")
         for axis, (symbol, n) in enumerate(zip(symbols, a.shape)):
             if sizes.setdefault(symbol, n) != n:
                 raise FormatError(
@@ -165,11 +172,17 @@ def load_energy_transformer(path: str | os.PathLike, *, max_bytes: int = DEFAULT
     )
     ham.add_layer("tokens", tokens)
     attention = SelfAttentionSynapse(
-        num_heads=n["heads"], zspace_dim=n["Y"], hidden_lagrangian=LSoftmax(beta=1.0 / math.sqrt(n["Y"])),
-        exclude_self=False, Wq=_float(arrays["Wq"].transpose(2, 0, 1)), Wk=_float(arrays["Wk"].transpose(2, 0, 1)),
+        num_heads=n["heads"],
+        zspace_dim=n["Y"],
+        hidden_lagrangian=LSoftmax(beta=1.0 / math.sqrt(n["Y"])),
+        exclude_self=False,
+        Wq=_float(arrays["Wq"].transpose(2, 0, 1)),
+        Wk=_float(arrays["Wk"].transpose(2, 0, 1)),
     )
     ham.add_synapse("attention", attention, layers=("tokens",))
-    memory = DenseMatrixSynapseWithHiddenLayer(nhid=n["M"], hidden_lagrangian=LRelu(), do_ravel=False, Ws=[_float(arrays["Xi"])])
+    memory = DenseMatrixSynapseWithHiddenLayer(
+        nhid=n["M"], hidden_lagrangian=LRelu(), do_ravel=False, Ws=[_float(arrays["Xi"])]
+    )
     ham.add_synapse("memory", memory, layers=("tokens",))
     return ham, ham.compile(key=jax.random.key(0))
 
@@ -200,9 +213,13 @@ def load_energy_transformer_pipeline(path: str | os.PathLike, *, max_bytes: int 
     # our flat index (r, s, c) -> the file's flat index (c, r, s)
     perm = np.arange(CHANNELS * p * p).reshape(CHANNELS, p, p).transpose(1, 2, 0).reshape(-1)
     return PatchPipeline(
-        (n["H"], n["H"], CHANNELS), (p, p),
-        Wenc=_float(arrays["Wenc"][perm]), Benc=_float(arrays["Benc"]),
-        Wdec=_float(arrays["Wdec"][:, perm]), Bdec=_float(arrays["Bdec"][perm]),
-        pos_embed=_float(arrays["POS_embed"]), cls_token=_float(arrays["CLS_token"]),
+        (n["H"], n["H"], CHANNELS),
+        (p, p),
+        Wenc=_float(arrays["Wenc"][perm]),
+        Benc=_float(arrays["Benc"]),
+        Wdec=_float(arrays["Wdec"][:, perm]),
+        Bdec=_float(arrays["Bdec"][perm]),
+        pos_embed=_float(arrays["POS_embed"]),
+        cls_token=_float(arrays["CLS_token"]),
         mask_token=_float(arrays["MASK_token"]),
     )

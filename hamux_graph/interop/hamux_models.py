@@ -31,17 +31,18 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import numpy as np
 
 from .._api import CompiledHAM, HAM
 from .._errors import ValidationError
-from ..lagrangians import (
+from ..lagrangians.elementwise import (
+    Lagrangian,
     LExp,
     LIdentity,
-    Lagrangian,
     LLayerNorm,
     LRelu,
     LRepu,
@@ -51,9 +52,10 @@ from ..lagrangians import (
     LSphericalNorm,
     LTanh,
 )
+from ..lagrangians.simplex import LGhostmax
 from ..layers import Layer
-from ..simplex_lagrangians import LGhostmax
 from ..synapses import ConvSynapse, DenseSynapse, SimpleDenseSynapse, Synapse
+
 
 __all__ = ["from_hamux", "SUPPORTED_SYNAPSES", "SUPPORTED_LAGRANGIANS"]
 
@@ -243,8 +245,7 @@ def _lagrangian(lagrangians: Any, fn: Any, shape: tuple[int, ...], where: str) -
     unknown = sorted(set(kwargs) - set(known))
     if unknown:
         raise ValidationError(
-            f"{where}: {name} has no hyperparameter {', '.join(map(repr, unknown))}; its keyword "
-            f"arguments are {known}."
+            f"{where}: {name} has no hyperparameter {', '.join(map(repr, unknown))}; its keyword arguments are {known}."
         )
     args = {p.name: kwargs.get(p.name, p.default) for p in params}
     missing = [k for k, v in args.items() if v is inspect.Parameter.empty]
@@ -301,23 +302,30 @@ def _synapse_parts(hmx: Any, syn: Any, shapes: list, where: str) -> list[tuple[s
         return [("", DenseSynapse(W=b), (0,))]
     if kind is hmx.ConvSynapse:
         W = _array(syn, "W", 4, where)  # (C_out, C_in, kh, kw)
-        if len(shapes) != 2 or any(len(s) != 3 for s in shapes) or shapes[0][-1] != W.shape[1] or shapes[1][-1] != W.shape[0]:
+        if (
+            len(shapes) != 2
+            or any(len(s) != 3 for s in shapes)
+            or shapes[0][-1] != W.shape[1]
+            or shapes[1][-1] != W.shape[0]
+        ):
             raise ValidationError(
                 f"{where}: ConvSynapse with an OIHW kernel of shape {W.shape} connects an (H, W, {W.shape[1]}) "
                 f"input to an (H', W', {W.shape[0]}) output, got layers of shapes {[tuple(s) for s in shapes]}."
             )
         try:
-            return [(
-                "",
-                ConvSynapse(
-                    tuple(W.shape[2:]),
-                    strides=syn.window_strides,
-                    padding=syn.padding,
-                    use_bias=False,
-                    kernel=W.transpose(2, 3, 1, 0),
-                ),
-                (0, 1),
-            )]
+            return [
+                (
+                    "",
+                    ConvSynapse(
+                        tuple(W.shape[2:]),
+                        strides=syn.window_strides,
+                        padding=syn.padding,
+                        use_bias=False,
+                        kernel=W.transpose(2, 3, 1, 0),
+                    ),
+                    (0, 1),
+                )
+            ]
         except ValidationError as err:
             raise ValidationError(f"{where}: {err}") from None
     raise ValidationError(

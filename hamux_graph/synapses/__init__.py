@@ -1,6 +1,16 @@
 """Hypersynapses: the abstract ``Synapse`` and its concrete families."""
 
 from ._base import Synapse as Synapse
+
+# --- attention (issue 3) ---
+from .attention import (
+    AttentionSynapse as AttentionSynapse,
+    BinaryMixerSynapse as BinaryMixerSynapse,
+    SelfAttentionSynapse as SelfAttentionSynapse,
+)
+
+# --- conv / pooling (issue 3) ---
+from .conv import ConvSynapse as ConvSynapse, ConvSynapseWithPool as ConvSynapseWithPool
 from .dense import (
     DenseMatrixSynapseWithHiddenLayer as DenseMatrixSynapseWithHiddenLayer,
     DenseSynapse as DenseSynapse,
@@ -8,14 +18,6 @@ from .dense import (
     SimpleDenseSynapse as SimpleDenseSynapse,
 )
 
-# --- conv / pooling (issue 3) ---
-from .conv import ConvSynapse as ConvSynapse, ConvSynapseWithPool as ConvSynapseWithPool
-# --- attention (issue 3) ---
-from .attention import (
-    AttentionSynapse as AttentionSynapse,
-    BinaryMixerSynapse as BinaryMixerSynapse,
-    SelfAttentionSynapse as SelfAttentionSynapse,
-)
 # --- distance-kernel memories (issue 13) ---
 from .memory import (
     EpanechnikovMemorySynapse as EpanechnikovMemorySynapse,

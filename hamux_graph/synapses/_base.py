@@ -6,7 +6,8 @@ import abc
 import dataclasses
 import inspect
 import math
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -14,10 +15,12 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._config import module_config, parse_bool, parse_float, parse_int
 from .._errors import ValidationError
+from .._internal.introspect import module_config
+from .._internal.parse import parse_bool, parse_float, parse_int
 from .._types import Shape
-from ..lagrangians import Lagrangian
+from ..lagrangians.elementwise import Lagrangian
+
 
 ParamShape = Any  # a Shape, or a list of Shapes for list-valued parameters
 
@@ -69,8 +72,10 @@ def numel(shape: Sequence[int]) -> int:
 def _is_param_value(value: Any) -> bool:
     if value is None or isinstance(value, (jax.Array, np.ndarray)):
         return True
-    return isinstance(value, (list, tuple)) and len(value) > 0 and all(
-        isinstance(v, (jax.Array, np.ndarray)) for v in value
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) > 0
+        and all(isinstance(v, (jax.Array, np.ndarray)) for v in value)
     )
 
 
@@ -106,10 +111,10 @@ class Synapse(eqx.Module):
     single free layer once per run instead of every step."""
 
     @abc.abstractmethod
-    def __call__(self, *gs: Float[Array, "..."]) -> Float[Array, ""]:
+    def __call__(self, *gs: Float[Array, ...]) -> Float[Array, ""]:
         """The alignment of one sample's activations, a scalar."""
 
-    def energy(self, *gs: Float[Array, "..."]) -> Float[Array, ""]:
+    def energy(self, *gs: Float[Array, ...]) -> Float[Array, ""]:
         """The synapse energy ``−F(g₁, …, g_k)``."""
         return -self(*gs)
 
@@ -123,9 +128,7 @@ class Synapse(eqx.Module):
         if any(p.kind is p.VAR_POSITIONAL for p in params):
             n = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
             return max(n, 1), None
-        required = sum(
-            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty for p in params
-        )
+        required = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty for p in params)
         total = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
         return required, total
 
@@ -223,7 +226,7 @@ class Synapse(eqx.Module):
         std = getattr(self, "stdinit", 0.02)
         return std * jax.random.normal(key, shape, dtype=jnp.result_type(float))
 
-    def init(self, shapes: Sequence[Shape], *, key: PRNGKeyArray) -> "Synapse":
+    def init(self, shapes: Sequence[Shape], *, key: PRNGKeyArray) -> Synapse:
         """A copy with every missing parameter created for these layer shapes.
 
         Raises:
@@ -242,9 +245,7 @@ class Synapse(eqx.Module):
                 new.append(tuple(self.init_param(name, tuple(w), key=kk) for w, kk in zip(want, ks)))
             else:
                 new.append(self.init_param(name, tuple(want), key=k))
-        return eqx.tree_at(
-            lambda s: [getattr(s, n) for n in missing], self, new, is_leaf=lambda x: x is None
-        )
+        return eqx.tree_at(lambda s: [getattr(s, n) for n in missing], self, new, is_leaf=lambda x: x is None)
 
     def num_params(self, shapes: Sequence[Shape]) -> int:
         """Number of learnable parameter entries for these layer shapes."""

@@ -11,15 +11,16 @@ Lagrangian is part of the alignment, and the hidden Lagrangian sees the whole sc
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._errors import ValidationError
-from ..lagrangians import Lagrangian, LSoftmax
-from ._base import Shape, Synapse, check_lagrangian_field, static_bool, static_float, static_int, optional_array
+from ..lagrangians.elementwise import Lagrangian, LSoftmax
+from ._base import check_lagrangian_field, optional_array, Shape, static_bool, static_float, static_int, Synapse
+
 
 __all__ = ["AttentionSynapse", "SelfAttentionSynapse", "BinaryMixerSynapse", "token_shape"]
 

@@ -17,7 +17,8 @@ are initializer *names* (see ``KERNEL_INITS``).
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -25,9 +26,10 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._config import parse_int_or_tuple
 from .._errors import ValidationError
-from ._base import Shape, Synapse, optional_array, static_bool, static_float, static_int
+from .._internal.parse import parse_int_or_tuple
+from ._base import optional_array, Shape, static_bool, static_float, static_int, Synapse
+
 
 __all__ = ["ConvSynapse", "ConvSynapseWithPool", "KERNEL_INITS", "BIAS_INITS"]
 
@@ -111,7 +113,9 @@ class _ConvBase(Synapse):
     """Shared fields and shape arithmetic of the convolutional synapses (not public)."""
 
     kernel_size: int | tuple[int, ...] = eqx.field(static=True, converter=_int_or_tuple("kernel_size"))
-    strides: int | tuple[int, ...] | None = eqx.field(static=True, converter=_int_or_tuple("strides"), default=None, kw_only=True)
+    strides: int | tuple[int, ...] | None = eqx.field(
+        static=True, converter=_int_or_tuple("strides"), default=None, kw_only=True
+    )
     padding: Any = eqx.field(static=True, converter=_padding, default="SAME", kw_only=True)
     input_dilation: int | tuple[int, ...] | None = eqx.field(
         static=True, converter=_int_or_tuple("input_dilation"), default=None, kw_only=True
@@ -119,14 +123,18 @@ class _ConvBase(Synapse):
     kernel_dilation: int | tuple[int, ...] | None = eqx.field(
         static=True, converter=_int_or_tuple("kernel_dilation"), default=None, kw_only=True
     )
-    feature_group_count: int = eqx.field(static=True, converter=static_int("feature_group_count"), default=1, kw_only=True)
+    feature_group_count: int = eqx.field(
+        static=True, converter=static_int("feature_group_count"), default=1, kw_only=True
+    )
     use_bias: bool = eqx.field(static=True, converter=static_bool("use_bias"), default=True, kw_only=True)
     dtype: str | None = eqx.field(static=True, converter=_dtype_name, default=None, kw_only=True)
     param_dtype: str | None = eqx.field(static=True, converter=_dtype_name, default=None, kw_only=True)
     precision: str | None = eqx.field(static=True, converter=_precision, default=None, kw_only=True)
     kernel_init: str = eqx.field(static=True, converter=_lower, default="lecun_normal", kw_only=True)
     bias_init: str = eqx.field(static=True, converter=_lower, default="zeros", kw_only=True)
-    stdinit: float = eqx.field(static=True, converter=static_float("stdinit", nonnegative=True), default=0.02, kw_only=True)
+    stdinit: float = eqx.field(
+        static=True, converter=static_float("stdinit", nonnegative=True), default=0.02, kw_only=True
+    )
     kernel: Array | None = eqx.field(converter=optional_array, default=None, kw_only=True)
     bias: Array | None = eqx.field(converter=optional_array, default=None, kw_only=True)
 
@@ -430,9 +438,7 @@ class ConvSynapse(_ConvBase):
 
 def _check_pool_type(pool_type: Any) -> None:
     if pool_type not in ("avg", "max"):
-        raise ValidationError(
-            f"ConvSynapseWithPool: pool_type {pool_type!r} is not supported; use 'avg' or 'max'."
-        )
+        raise ValidationError(f"ConvSynapseWithPool: pool_type {pool_type!r} is not supported; use 'avg' or 'max'.")
 
 
 class ConvSynapseWithPool(_ConvBase):
@@ -463,8 +469,12 @@ class ConvSynapseWithPool(_ConvBase):
         (4, 4, 6)
     """
 
-    pool_window: int | tuple[int, ...] = eqx.field(static=True, converter=_int_or_tuple("pool_window"), default=(5, 5), kw_only=True)
-    pool_stride: int | tuple[int, ...] = eqx.field(static=True, converter=_int_or_tuple("pool_stride"), default=(2, 2), kw_only=True)
+    pool_window: int | tuple[int, ...] = eqx.field(
+        static=True, converter=_int_or_tuple("pool_window"), default=(5, 5), kw_only=True
+    )
+    pool_stride: int | tuple[int, ...] = eqx.field(
+        static=True, converter=_int_or_tuple("pool_stride"), default=(2, 2), kw_only=True
+    )
     pool_type: str = eqx.field(static=True, converter=_lower, default="avg", kw_only=True)
 
     def __check_init__(self):

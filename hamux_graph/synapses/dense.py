@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import string
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -11,8 +12,19 @@ import numpy as np
 from jaxtyping import Array
 
 from .._errors import ValidationError
-from ..lagrangians import Lagrangian, LRelu
-from ._base import Shape, Synapse, check_lagrangian_field, static_bool, static_float, static_int, numel, optional_array, optional_array_list
+from ..lagrangians.elementwise import Lagrangian, LRelu
+from ._base import (
+    check_lagrangian_field,
+    numel,
+    optional_array,
+    optional_array_list,
+    Shape,
+    static_bool,
+    static_float,
+    static_int,
+    Synapse,
+)
+
 
 __all__ = [
     "SimpleDenseSynapse",

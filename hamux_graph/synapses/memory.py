@@ -31,8 +31,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import ValidationError
-from ..lagrangians import check_scalar_field, learnable
-from ._base import Synapse, numel, optional_array, static_float, static_int
+from ..lagrangians.elementwise import check_scalar_field, learnable
+from ._base import numel, optional_array, static_float, static_int, Synapse
+
 
 __all__ = ["GaussianMemorySynapse", "EpanechnikovMemorySynapse", "RandomFeatureMemorySynapse"]
 
@@ -261,7 +262,9 @@ class RandomFeatureMemorySynapse(Synapse):
     beta: Array = eqx.field(converter=learnable("beta"), default=1.0)
     kernel: str = eqx.field(static=True, default="gaussian", kw_only=True)
     eps: float = eqx.field(static=True, converter=static_float("eps", positive=True), default=1e-3, kw_only=True)
-    min_beta: float = eqx.field(static=True, converter=static_float("min_beta", positive=True), default=1e-6, kw_only=True)
+    min_beta: float = eqx.field(
+        static=True, converter=static_float("min_beta", positive=True), default=1e-6, kw_only=True
+    )
     omega: Array | None = eqx.field(converter=optional_array, default=None, kw_only=True)
     T: Array | None = eqx.field(converter=optional_array, default=None, kw_only=True)
 
@@ -330,9 +333,7 @@ class RandomFeatureMemorySynapse(Synapse):
         scale = jnp.sqrt(2.0 / self.num_features).astype(proj.dtype)
         return scale * jnp.concatenate([jnp.cos(proj), jnp.sin(proj)], axis=-1)
 
-    def store(
-        self, patterns: Float[Array, "K ..."], *, key: PRNGKeyArray | None = None
-    ) -> "RandomFeatureMemorySynapse":
+    def store(self, patterns: Float[Array, "K ..."], *, key: PRNGKeyArray | None = None) -> RandomFeatureMemorySynapse:
         """A copy with ``patterns`` (shape ``(K, *layer_shape)``) added to the memory ``T``.
 
         Args:
@@ -366,7 +367,9 @@ class RandomFeatureMemorySynapse(Synapse):
                     "them (or store into the compiled model's synapse)."
                 )
             syn = eqx.tree_at(
-                lambda s: s.omega, syn, self.init_param("omega", (self.num_features // 2, n), key=key),
+                lambda s: s.omega,
+                syn,
+                self.init_param("omega", (self.num_features // 2, n), key=key),
                 is_leaf=lambda x: x is None,
             )
         if syn.omega.shape[1] != n:

@@ -42,14 +42,16 @@ Example:
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from .._errors import ValidationError
 from .._api import HAM
+from .._errors import ValidationError
 from .classifiers import conv_ham, energy_attn, hn
 from .memories import classical_hopfield, dense_associative_memory, modern_hopfield, recall
 from .sparse_memories import epanechnikov_memory, gaussian_memory, random_feature_memory, sparse_hopfield
 from .transformers import energy_transformer
+
 
 __all__ = [
     "create",
@@ -124,7 +126,9 @@ def create(name: str, **kwargs: Any) -> HAM:
         inspect.signature(factory).bind(**kwargs)
     except TypeError as err:
         params = list(inspect.signature(factory).parameters)
-        raise ValidationError(f"zoo: model {name!r} does not accept {sorted(kwargs)} ({err}); its arguments are {params}.") from None
+        raise ValidationError(
+            f"zoo: model {name!r} does not accept {sorted(kwargs)} ({err}); its arguments are {params}."
+        ) from None
     return factory(**kwargs)
 
 

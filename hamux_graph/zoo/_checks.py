@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from .._errors import ValidationError
-from ..lagrangians import Lagrangian, LRelu, LRepu, LSoftmax
+from ..lagrangians.elementwise import Lagrangian, LRelu, LRepu, LSoftmax
+
 
 def check_shape(factory: str, shape: Any, rank: int | None = None, what: str = "input_shape") -> tuple[int, ...]:
     try:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._errors import ValidationError
 from .._api import HAM
-from ..lagrangians import Lagrangian, LSoftmax
+from .._errors import ValidationError
+from ..lagrangians.elementwise import Lagrangian, LSoftmax
 from ..layers import IdentityLayer, LayerNormLayer, SoftmaxLayer, TanhLayer
 from ..synapses import (
     AttentionSynapse,
@@ -21,6 +21,7 @@ from ..synapses import (
     SelfAttentionSynapse,
 )
 from ._checks import check_int, check_shape, hidden_lagrangian
+
 
 __all__ = ["hn", "conv_ham", "energy_attn"]
 
@@ -78,7 +79,8 @@ def hn(
     ham.add_layer("input", IdentityLayer(shape))
     ham.add_layer("label", SoftmaxLayer((c,), beta=label_beta, use_bias=label_bias))
     ham.add_synapse(
-        "hidden", DenseMatrixSynapseWithHiddenLayer(nhid=nhid, hidden_lagrangian=lag, stdinit=stdinit),
+        "hidden",
+        DenseMatrixSynapseWithHiddenLayer(nhid=nhid, hidden_lagrangian=lag, stdinit=stdinit),
         layers=("input", "label"),
     )
     return ham
@@ -231,7 +233,9 @@ def energy_attn(
     ham.add_layer("tokens", LayerNormLayer(tokens))
     ham.add_layer("label", SoftmaxLayer((c,), use_bias=label_bias))
     ham.add_synapse("patch", embed, layers=("input", "tokens"))
-    ham.add_synapse("self_attn", SelfAttentionSynapse(**attn, hidden_lagrangian=LSoftmax(beta=beta)), layers=("tokens",))
+    ham.add_synapse(
+        "self_attn", SelfAttentionSynapse(**attn, hidden_lagrangian=LSoftmax(beta=beta)), layers=("tokens",)
+    )
     ham.add_synapse(
         "cross_attn", AttentionSynapse(**attn, hidden_lagrangian=LSoftmax(beta=beta)), layers=("label", "tokens")
     )

@@ -12,13 +12,14 @@ from typing import Any
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .. import memory
-from .._errors import StateError, ValidationError
 from .._api import HAM
-from ..lagrangians import LRepu
+from .._errors import StateError, ValidationError
+from ..lagrangians.elementwise import LRepu
 from ..layers import IdentityLayer, Layer, SoftmaxLayer, TanhLayer
+from ..memory.binary import rule as storage_rule
 from ..synapses import DenseSynapse
 from ._checks import check_int, check_shape
+
 
 __all__ = ["classical_hopfield", "dense_associative_memory", "modern_hopfield", "recall"]
 
@@ -80,7 +81,7 @@ def classical_hopfield(
         >>> ham.connections("hebb")
         ('visible', 'visible')
     """
-    store = memory.rule(rule, where="zoo.classical_hopfield")
+    store = storage_rule(rule, where="zoo.classical_hopfield")
     if patterns is None:
         p, shape = None, check_shape("classical_hopfield", input_shape if input_shape is not None else ())
     else:

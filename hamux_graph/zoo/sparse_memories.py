@@ -28,11 +28,12 @@ from typing import Any
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._errors import ValidationError
 from .._api import HAM
+from .._errors import ValidationError
 from ..layers import EntmaxLayer, IdentityLayer, SparsemaxLayer
 from ..synapses import DenseSynapse, EpanechnikovMemorySynapse, GaussianMemorySynapse, RandomFeatureMemorySynapse
 from ._checks import check_int, check_shape
+
 
 __all__ = ["sparse_hopfield", "gaussian_memory", "epanechnikov_memory", "random_feature_memory"]
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._errors import ValidationError
 from .._api import HAM
-from ..lagrangians import LRelu, LSoftmax
+from .._errors import ValidationError
+from ..lagrangians.elementwise import LRelu, LSoftmax
 from ..layers import LayerNormLayer
 from ..synapses import DenseMatrixSynapseWithHiddenLayer, SelfAttentionSynapse
 from ..vision import num_patches
 from ._checks import check_int, check_shape
+
 
 __all__ = ["energy_transformer"]
 
@@ -89,7 +90,10 @@ def energy_transformer(
     ham.add_synapse(
         "attention",
         SelfAttentionSynapse(
-            num_heads=num_heads, zspace_dim=Y, stdinit=stdinit, hidden_lagrangian=LSoftmax(beta=beta),
+            num_heads=num_heads,
+            zspace_dim=Y,
+            stdinit=stdinit,
+            hidden_lagrangian=LSoftmax(beta=beta),
             exclude_self=exclude_self,
         ),
         layers=("tokens",),

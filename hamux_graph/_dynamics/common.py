@@ -1,0 +1,266 @@
+"""What every dynamics method shares: argument checks, the clamp, one update, one epilogue.
+
+``step``/``run`` (grouped Euler steps), ``relax`` (its loop and its implicit fixed-point
+map), ``solve`` (the ODE vector field) and ``eqprop_grad`` all use the pieces here, so they
+accept the same arguments, treat clamped entries the same way and report a missed fixed
+point the same way, concrete or traced:
+
+- ``normalize_clamp`` turns a user's ``clamp=`` into one entry per layer;
+- ``check_dt``, ``check_steps`` and ``check_scalar`` check step sizes, step counts and
+  tolerances (a concrete ``dt`` must be finite and > 0 in every method);
+- ``clamped_update`` is the one clamp-aware update ``x − rate·∂E/∂g``;
+- ``finish`` raises ``ConvergenceError`` for a concrete result that did not converge, and
+  attaches the same check as an equinox runtime error inside a trace (diffrax's
+  ``result.error_if`` pattern).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool
+
+from .._errors import ArgumentError, ConvergenceError, StateError
+from .._types import Clamp, ClampEntry, ClampSpec
+
+
+__all__ = [
+    "normalize_clamp",
+    "check_batched_clamp",
+    "check_dt",
+    "check_steps",
+    "check_scalar",
+    "is_concrete",
+    "clamped_update",
+    "free_rms",
+    "failure_message",
+    "finish",
+    "RELAX_HINT",
+]
+
+RELAX_HINT = (
+    "Increase max_steps, use a larger dt (if the energy trace still decreases smoothly), loosen tol, or "
+    "pass throw=False to get the result with its `converged` flag instead."
+)
+
+
+# ---- arguments ------------------------------------------------------------------------
+
+
+def is_concrete(x: Any) -> bool:
+    """Whether ``x`` has a value now (``False`` for tracers inside ``jit``/``grad``)."""
+    try:
+        np.asarray(x)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return False
+    return True
+
+
+def check_scalar(name: str, value: Any, *, allow_zero: bool = False) -> Array:
+    """A float scalar that is finite and > 0 (or >= 0); traced values pass unchecked.
+
+    Raises:
+        ArgumentError: for an array, a non-number, or a concrete value out of range.
+    """
+    if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
+        raise ArgumentError(f"{name} must be a number, got {value!r}.")
+    if isinstance(value, (int, float, np.integer, np.floating)):  # no device round trip
+        f = float(value)
+        _check_range(name, f, allow_zero)
+        return jnp.asarray(f, dtype=jnp.result_type(float))
+    try:
+        v = jnp.asarray(value, dtype=jnp.result_type(float))
+    except (TypeError, ValueError):
+        raise ArgumentError(f"{name} must be a number, got {type(value).__name__}.") from None
+    if v.ndim != 0:
+        raise ArgumentError(f"{name} must be a scalar, got an array of shape {v.shape}.")
+    if is_concrete(v):
+        _check_range(name, float(v), allow_zero)
+    return v
+
+
+def _check_range(name: str, f: float, allow_zero: bool) -> None:
+    if not ((f >= 0 if allow_zero else f > 0) and np.isfinite(f)):
+        raise ArgumentError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {f!r}.")
+
+
+def check_dt(dt: Any) -> Array:
+    """The step size as a float scalar array; a concrete ``dt`` must be finite and > 0.
+
+    Raises:
+        ArgumentError: for an array, a non-number, ``dt <= 0`` or a non-finite ``dt``.
+    """
+    return check_scalar("dt", dt)
+
+
+def check_steps(name: str, value: Any, minimum: int = 0) -> int:
+    """An int ``>= minimum`` (numpy integers accepted; bools and floats refused).
+
+    Raises:
+        ArgumentError: otherwise.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ArgumentError(f"{name} must be an int >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+# ---- the clamp ------------------------------------------------------------------------
+
+
+def normalize_clamp(model: Any, clamp: ClampSpec) -> Clamp:
+    """Turn a clamp specification into one entry per layer (None, True or a bool mask).
+
+    Raises:
+        StateError: for unknown layer names or masks that don't fit the layer.
+    """
+    out: list[ClampEntry] = [None] * len(model.layer_names)
+    if clamp is None:
+        return tuple(out)
+    if isinstance(clamp, str):
+        clamp = (clamp,)
+    if isinstance(clamp, Mapping):
+        items = list(clamp.items())
+    else:
+        try:
+            items = [(name, True) for name in clamp]
+        except TypeError:
+            raise StateError(
+                f"clamp must be a layer name, a sequence of layer names or a dict {{layer: bool mask}}, "
+                f"got {type(clamp).__name__}."
+            ) from None
+    for name, mask in items:
+        if not isinstance(name, str) or name not in model.layer_names:
+            raise StateError(f"clamp names unknown layer {name!r}; this model's layers are {list(model.layer_names)}.")
+        i = model.layer_names.index(name)
+        if isinstance(mask, (bool, np.bool_)):
+            out[i] = True if mask else None
+            continue
+        if mask is None:
+            raise StateError(
+                f"clamp[{name!r}] is None; give True (hold the whole layer), False (free) or a boolean mask."
+            )
+        m = jnp.asarray(mask)
+        if m.dtype != jnp.bool_:
+            raise StateError(f"clamp mask for layer {name!r} must be boolean (True = held), got dtype {m.dtype}.")
+        shape = model.shapes[i]
+        try:
+            np.broadcast_shapes(m.shape, shape)
+            if len(m.shape) > len(shape) + 1:
+                raise ValueError
+        except ValueError:
+            raise StateError(
+                f"clamp mask for layer {name!r} has shape {m.shape}, which does not broadcast to the layer "
+                f"shape {shape} (or (batch,) + {shape})."
+            ) from None
+        out[i] = m
+    return tuple(out)
+
+
+def check_batched_clamp(model: Any, clamp: Clamp, batch: int | None) -> None:
+    """Check masks carrying a batch axis against the states' batch size.
+
+    Raises:
+        StateError: for a batch axis the states do not have, or of another size.
+    """
+    for name, s, c in zip(model.layer_names, model.shapes, clamp):
+        if c is None or c is True or c.ndim <= len(s):
+            continue
+        if batch is None or c.shape[0] not in (1, batch):
+            raise StateError(
+                f"clamp mask for layer {name!r} has shape {c.shape} with a batch axis, but the states are "
+                f"{'unbatched' if batch is None else f'batched with batch size {batch}'}. Give a mask of "
+                f"shape {s} or (batch,) + {s} matching the states."
+            )
+
+
+# ---- the update -----------------------------------------------------------------------
+
+
+def clamped_update(x: Array, d: Array, rate: Any, entry: ClampEntry, held: Array | None = None) -> Array:
+    """``x − rate·d`` on free entries; held entries keep ``x`` (or take ``held``).
+
+    ``entry`` is ``None`` (free), ``True`` (all held) or a boolean mask (``True`` = held).
+    The result has ``x``'s dtype: ``rate·d`` is computed in the promoted (usually float32)
+    precision and rounded once into the state.
+    With ``x = 0`` and ``rate = 1/τ`` this is the ODE velocity ``−∂E/∂g / τ`` (zero on held
+    entries); with ``held`` the clamped values, the implicit map of ``relax``.
+    """
+    keep = x if held is None else held
+    if entry is True:
+        return jnp.broadcast_to(keep, x.shape).astype(x.dtype)
+    new = (x - rate * d).astype(x.dtype)  # states keep their dtype (bfloat16 stays bfloat16)
+    return new if entry is None else jnp.where(entry, keep, new).astype(x.dtype)
+
+
+def free_rms(model: Any, d: tuple[Array, ...], clamp: Clamp) -> Array:
+    """Per-sample RMS of ``d`` (batched flat tuple, leading axis B) over free entries."""
+    total, count = 0.0, 0.0
+    for x, c, s in zip(d, clamp, model.shapes):
+        if c is True:
+            continue
+        axes = tuple(range(1, x.ndim))
+        if c is None:
+            total = total + jnp.sum(x * x, axis=axes)
+            count = count + float(np.prod(s))
+        else:
+            free = jnp.broadcast_to(~c, x.shape)
+            total = total + jnp.sum(jnp.where(free, x * x, 0.0), axis=axes)
+            count = count + jnp.sum(free, axis=axes)
+    total = jnp.broadcast_to(jnp.asarray(total, d[0].dtype), d[0].shape[:1])
+    count = jnp.maximum(jnp.asarray(count, d[0].dtype), 1.0)
+    return jnp.sqrt(total / count)
+
+
+# ---- the epilogue ---------------------------------------------------------------------
+
+
+def failure_message(converged: Any, residual: Any, steps: Any, tol: float | None, what: str, hint: str) -> str:
+    """The message of a missed fixed point: how many samples, how far off, after how many steps."""
+    conv = np.atleast_1d(np.asarray(converged))
+    if residual is None or steps is None:
+        return f"{what} did not converge ({int((~conv).sum())} of {conv.size} failed). {hint}"
+    res = np.atleast_1d(np.asarray(residual))
+    n_bad = int((~conv).sum())
+    worst = float(np.nanmax(np.where(conv, -np.inf, res))) if n_bad else float("nan")
+    tol_txt = "" if tol is None else f" (tol={tol:g})"
+    return (
+        f"{what} did not reach a fixed point: {n_bad} of {conv.size} sample(s) still have RMS ∂E/∂g up to "
+        f"{worst:.3g}{tol_txt} after {int(np.max(np.asarray(steps)))} steps. {hint}"
+    )
+
+
+def finish(
+    guarded: Any,
+    converged: Bool[Array, "*batch"],
+    residual: Any,
+    steps: Any,
+    *,
+    throw: bool,
+    what: str,
+    hint: str = RELAX_HINT,
+    tol: Any = None,
+    result: Any = None,
+) -> Any:
+    """Check convergence once, the same way concrete or traced; returns ``guarded``.
+
+    With ``throw`` and a concrete ``converged`` that is not all true, raises
+    ``ConvergenceError`` (``err.result = result``). With ``throw`` inside a trace,
+    returns ``guarded`` (a pytree of arrays) wrapped in ``eqx.error_if``, so the same
+    failure raises when the compiled function runs. Without ``throw``, returns
+    ``guarded`` unchanged.
+    """
+    if not throw:
+        return guarded
+    if is_concrete(converged):
+        if not bool(np.all(np.asarray(converged))):
+            tol_f = float(tol) if tol is not None and is_concrete(tol) else None
+            err = ConvergenceError(failure_message(converged, residual, steps, tol_f, what, hint))
+            err.result = result
+            raise err
+        return guarded
+    return eqx.error_if(guarded, ~jnp.all(converged), f"ConvergenceError: {what} did not reach a fixed point. {hint}")

@@ -1,0 +1,151 @@
+"""Equilibrium propagation: parameter gradients from two (or three) relaxed phases.
+
+For a loss ``C(g, y)`` of the activations at the fixed point, the nudged energy
+``E_β = E + β·C`` still gives a Lyapunov flow (``τ dx/dt = −∂E_β/∂g``, because ``C``
+depends on ``x`` only through ``g = ∇L(x − b)``). With ``x_β`` its fixed point,
+
+    d C(x_0) / dθ = lim_{β→0} [∂E/∂θ(x_β) − ∂E/∂θ(x_{−β})] / (2β)
+
+(Scellier & Bengio 2017; the symmetric form has an O(β²) bias, the one-sided
+``[∂E/∂θ(x_β) − ∂E/∂θ(x_0)]/β`` an O(β) bias). Only relaxations and one energy gradient
+per phase are needed: no backward pass through the dynamics and no adjoint solve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, PyTree
+
+from .._energy.core import AbstractEnergyCore, StatesLike
+from .._errors import ArgumentError
+from .common import check_batched_clamp, check_scalar, check_steps, finish, normalize_clamp, RELAX_HINT
+from .relax import relax_loop
+
+
+__all__ = ["eqprop_grad"]
+
+
+@eqx.filter_jit
+def _eqprop_jit(model, flat, batch, target, cost, beta, clamp, dt, tol, max_steps: int, symmetric: bool):
+    check_batched_clamp(model, clamp, batch)
+    if batch is None:
+        flat = tuple(x[None] for x in flat)
+        target = jax.tree.map(lambda y: jnp.asarray(y)[None], target)
+
+    def nudged(b):
+        def one(x, y):
+            e, d = model.sample_energy_and_dEdg(x)
+            gs = model.activations(model.as_dict(x))
+            c, dc = jax.value_and_grad(lambda g: cost(g, y))(gs)
+            return e + b * c, tuple(di + b * dc[n] for di, n in zip(d, model.layer_names))
+
+        return lambda f: jax.vmap(one)(f, target)
+
+    def phase(start, b):
+        return relax_loop(model, start, clamp, dt, tol, max_steps, False, None if b is None else nudged(b))
+
+    def dE_dtheta(f):
+        f = jax.lax.stop_gradient(f)
+        return eqx.filter_grad(lambda m: jnp.mean(jax.vmap(m.sample_energy)(f)))(model)
+
+    free, _, _, conv0, res0 = phase(flat, None)
+    loss = jnp.mean(jax.vmap(lambda x, y: cost(model.activations(model.as_dict(x)), y))(free, target))
+    plus, _, _, conv1, res1 = phase(free, beta)
+    g_plus = dE_dtheta(plus)
+    if symmetric:
+        minus, _, _, conv2, res2 = phase(free, -beta)
+        g_other, scale = dE_dtheta(minus), 2.0 * beta
+    else:
+        conv2, res2 = conv0, res0
+        g_other, scale = dE_dtheta(free), beta
+    grads = jax.tree.map(lambda a, b: (a - b) / scale, g_plus, g_other)
+    return loss, grads, (conv0, conv1, conv2), (res0, res1, res2)
+
+
+def eqprop_grad(
+    model: AbstractEnergyCore,
+    xs: StatesLike,
+    target: PyTree,
+    cost: Callable[[dict[str, Array], PyTree], Array],
+    *,
+    beta: float = 0.05,
+    symmetric: bool = True,
+    tol: float = 1e-6,
+    max_steps: int = 2000,
+    dt: float | Array = 0.1,
+    clamp: Any = None,
+    throw: bool = True,
+) -> tuple[Array, PyTree]:
+    """Loss and equilibrium-propagation estimate of its parameter gradient.
+
+    Args:
+        model: the compiled HAM.
+        xs: initial states (optionally batched); clamped layers hold the inputs.
+        target: what ``cost`` compares with, per sample (leading batch axis for batched states).
+        cost: ``cost(activations, target) -> scalar`` for ONE sample; ``activations`` is a
+            dict ``{layer: g}``. Use a module-level function (a new lambda each call recompiles).
+        beta: nudging strength ``β > 0``.
+        symmetric: use phases ``±β`` (bias O(β²)) instead of ``0`` and ``β`` (bias O(β)).
+        tol: convergence threshold of every phase (RMS of the phase's ``∂E_β/∂g``).
+        max_steps: step cap of every phase.
+        dt: Euler step size.
+        clamp: layer names held fixed, or ``{layer: bool mask}``.
+        throw: raise ``ConvergenceError`` if a phase did not converge (the estimate is
+            meaningless away from fixed points); inside a user's ``jit`` this becomes an
+            equinox runtime error with the same message. With ``False`` nothing is checked.
+
+    Returns:
+        ``(loss, grads)``: the batch-mean cost at the free fixed point, and a pytree like
+        ``model`` (``None`` on non-array leaves, as ``eqx.filter_grad``) estimating its gradient.
+
+    Raises:
+        ConvergenceError: when ``throw`` and a phase did not converge.
+        StateError: for bad states or clamp.
+        ArgumentError: for bad ``beta``, ``tol``, ``dt``, ``max_steps`` or ``cost``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, hamux_graph as hg
+        >>> ham = hg.HAM()
+        >>> ham.add_layer("v", hg.IdentityLayer((3,)))
+        >>> ham.add_layer("o", hg.TanhLayer((2,)))
+        >>> ham.add_synapse("vo", hg.DenseSynapse(stdinit=0.3), layers=("v", "o"))
+        >>> model = ham.compile(key=jax.random.key(0))
+        >>> def mse(g, y):
+        ...     return 0.5 * jnp.sum((g["o"] - y) ** 2)
+        >>> xs = {"v": jnp.ones(3), "o": jnp.zeros(2)}
+        >>> loss, grads = hg.eqprop_grad(model, xs, jnp.array([0.5, -0.5]), mse, clamp=("v",))
+        >>> grads.synapse("vo").W.shape
+        (3, 2)
+    """
+    beta_a = check_scalar("beta", beta)
+    tol_a = check_scalar("tol", tol, allow_zero=True)
+    dt_a = check_scalar("dt", dt)
+    max_steps = check_steps("max_steps", max_steps)
+    if not callable(cost):
+        raise ArgumentError(f"cost must be a function cost(activations, target) -> scalar, got {type(cost).__name__}.")
+    clamp_n = normalize_clamp(model, clamp)
+    flat, batch = model.flat_states(xs)
+    loss, grads, convs, ress = _eqprop_jit(
+        model, flat, batch, target, cost, beta_a, clamp_n, dt_a, tol_a, max_steps, bool(symmetric)
+    )
+    hint = RELAX_HINT.replace(
+        "pass throw=False to get the result with its `converged` flag instead", "use a smaller beta"
+    )
+    names = ("free", "nudged +β", "nudged −β" if symmetric else "free")
+    for name, conv, res in zip(names, convs, ress):
+        loss, grads = finish(
+            (loss, grads),
+            conv,
+            res,
+            max_steps,
+            throw=bool(throw),
+            what=f"equilibrium propagation ({name} phase)",
+            hint=hint,
+            tol=tol_a,
+        )
+    return loss, grads

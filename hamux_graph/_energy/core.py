@@ -1,0 +1,370 @@
+"""The energy core: one flat JAX energy function of all layer states.
+
+``AbstractEnergyCore`` holds what the energy needs and nothing of the graph: its array
+leaves are the parameters (synapse weights, layer biases, learnable Lagrangian scalars);
+everything structural (names, shapes, τ, which layers each hyperedge connects) is static.
+The energy and its Legendre gradient are written once as a flat function of the tuple of
+states: no graph is walked at run time. ``CompiledHAM`` (the user-facing class) declares the
+fields and adds the dynamics.
+
+States are dicts ``{layer name: array}``; every method accepts them with or without one
+leading batch axis (batched calls are ``jax.vmap`` of the per-sample function). Methods
+also accept ``PackedStates`` (``model.pack(xs)``: identical layers kept stacked) and then
+return states in that form.
+
+The methods under "internal API" have public names because the dynamics modules drive the
+core through them (the way ``equinox.internal`` serves diffrax); they are not re-exported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from .._errors import ArgumentError, StateError
+from .._internal.parse import parse_int
+from .._types import Shape, States
+from ..lagrangians.elementwise import Lagrangian
+from ..synapses import Synapse
+from . import calls, kernel, stacking
+from .packed import check as check_packed, PackedStates
+
+
+__all__ = ["AbstractEnergyCore", "StatesLike", "leaf_name", "PARAMETER_FIELDS"]
+
+StatesLike = States | PackedStates  # a dict, or PackedStates (returned in kind)
+
+# the fields that hold parameters, and how a saved file names their leaves
+PARAMETER_FIELDS = ("lagrangians", "biases", "synapses")
+
+
+class AbstractEnergyCore(eqx.Module):
+    """The energy of a compiled HAM and its Legendre gradient (see ``CompiledHAM``).
+
+    Energy ``E = Σ_ℓ [⟨g_ℓ, u_ℓ⟩ − L_ℓ(u_ℓ)] − Σ_σ F_σ(g…)`` with ``u_ℓ = x_ℓ − b_ℓ`` and
+    ``g_ℓ = ∇L_ℓ(u_ℓ)``.
+    """
+
+    lagrangians: eqx.AbstractVar[tuple[Lagrangian, ...]]
+    biases: eqx.AbstractVar[tuple[Array | None, ...]]
+    synapses: eqx.AbstractVar[tuple[Synapse, ...]]
+    layer_names: eqx.AbstractVar[tuple[str, ...]]
+    shapes: eqx.AbstractVar[tuple[Shape, ...]]
+    taus: eqx.AbstractVar[tuple[float, ...]]
+    synapse_names: eqx.AbstractVar[tuple[str, ...]]
+    edge_params: eqx.AbstractVar[tuple[int, ...]]
+    edge_layers: eqx.AbstractVar[tuple[tuple[int, ...], ...]]
+    owner_names: eqx.AbstractVar[tuple[str, ...]]
+
+    # ---- structure -------------------------------------------------------------
+
+    def layer_index(self, name: str) -> int:
+        """Position of a layer in the flat state tuple."""
+        try:
+            return self.layer_names.index(name)
+        except ValueError:
+            raise StateError(f"unknown layer {name!r}; this model's layers are {list(self.layer_names)}.") from None
+
+    def synapse(self, name: str) -> Synapse:
+        """The (parameter-holding) synapse used by the hyperedge ``name``."""
+        if name not in self.synapse_names:
+            raise StateError(f"unknown synapse {name!r}; this model's synapses are {list(self.synapse_names)}.")
+        return self.synapses[self.edge_params[self.synapse_names.index(name)]]
+
+    def bias(self, name: str) -> Array | None:
+        """The bias of layer ``name`` (``None`` if it has none)."""
+        return self.biases[self.layer_index(name)]
+
+    # ---- states ----------------------------------------------------------------
+
+    def init_states(self, batch_size: int | None = None, *, key: PRNGKeyArray | None = None) -> States:
+        """Zero states (or ``N(0, 0.01²)`` noise with ``key``), with an optional batch axis.
+
+        Example:
+            >>> import jax, hamux_graph as hg
+            >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((4,)))
+            >>> ham.compile(key=jax.random.key(0)).init_states(batch_size=2)["v"].shape
+            (2, 4)
+        """
+        lead = () if batch_size is None else (parse_int(batch_size, "batch_size", minimum=1, error=ArgumentError),)
+        if key is not None and not (
+            isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+        ):
+            raise ArgumentError(
+                f"init_states: key must be a PRNG key such as jax.random.key(0), got {type(key).__name__}."
+            )
+        dtype = jnp.result_type(float)
+        if key is None:
+            return {n: jnp.zeros(lead + s, dtype) for n, s in zip(self.layer_names, self.shapes)}
+        keys = jax.random.split(key, len(self.layer_names))
+        return {n: 0.01 * jax.random.normal(k, lead + s, dtype) for n, s, k in zip(self.layer_names, self.shapes, keys)}
+
+    def pack(self, xs: States) -> PackedStates:
+        """The states in grouped form: every method then skips splitting and stacking groups.
+
+        Identical layers are evaluated as stacked groups; a ``PackedStates`` keeps them
+        stacked between calls (see ``hamux_graph.PackedStates``). Worth it for deep models
+        of repeated blocks; for a few layers it makes no difference.
+
+        Example:
+            >>> import jax, hamux_graph as hg
+            >>> ham = hg.HAM()
+            >>> for n in ("a", "b", "c"):
+            ...     ham.add_layer(n, hg.TanhLayer((4,)))
+            >>> ham.add_synapse("ab", hg.DenseSynapse(), layers=("a", "b"))
+            >>> ham.add_synapse("bc", hg.DenseSynapse(), layers=("b", "c"))
+            >>> model = ham.compile(key=jax.random.key(0))
+            >>> ps = model.pack(model.init_states(key=jax.random.key(1)))
+            >>> e, d = model.energy_and_dEdg(ps)
+            >>> type(d).__name__, d["b"].shape
+            ('PackedStates', (4,))
+        """
+        flat, batch = self.flat_states(xs)
+        lay = calls.layout(self)
+        st = calls.grouped(self, None)[0]
+        groups = stacking.stack_groups(st, flat, 0 if batch is None else 1)
+        return PackedStates(tuple(groups), lay, batch is not None)
+
+    def unpack(self, ps: PackedStates) -> States:
+        """The per-layer states dict of a ``PackedStates`` (the inverse of ``pack``)."""
+        if not isinstance(ps, PackedStates):
+            raise StateError(f"unpack takes PackedStates (from model.pack), got {type(ps).__name__}.")
+        lay = calls.layout(self)
+        batch = check_packed(ps, lay)
+        st = calls.grouped(self, None)[0]
+        flat = stacking.unstack_groups(st, dict(enumerate(ps.groups)), len(lay.names), 0 if batch is None else 1)
+        return self.as_dict(flat)
+
+    # ---- internal API (the dynamics drive the core through these) ---------------------
+
+    @calls.fast_method
+    def states_in(self, xs: Any) -> tuple[tuple[Array, ...], int | None, Any]:
+        """``(arrays, batch size, layout)``: per-layer arrays and layout None, or for
+        PackedStates its groups and layout."""
+        if type(xs) is PackedStates:
+            return xs.groups, check_packed(xs, calls.layout(self)), xs.layout
+        flat, batch = self.flat_states(xs)
+        return flat, batch, None
+
+    @calls.fast_method
+    def states_out(self, st: Any, arrays: dict, n: int, batch: int | None, layout: Any) -> Any:
+        """Grouped outputs ``{group id: array}`` as a states dict, or PackedStates with ``layout``."""
+        if layout is not None:
+            return PackedStates(tuple(arrays[g] for g in range(len(arrays))), layout, batch is not None)
+        return self.as_dict(stacking.unstack_groups(st, arrays, n, 0 if batch is None else 1))
+
+    @calls.fast_method
+    def flat_states(self, xs: Any) -> tuple[tuple[Array, ...], int | None]:
+        """Check a states dict against the model; return the state tuple and batch size."""
+        if isinstance(xs, PackedStates):
+            xs = self.unpack(xs)
+        if type(xs) is not dict and not isinstance(xs, Mapping):
+            raise StateError(
+                f"states must be a dict {{layer name: array}}, got {type(xs).__name__}. Start from model.init_states()."
+            )
+        names, shapes = self.layer_names, self.shapes
+        try:
+            if len(xs) != len(names):
+                raise KeyError
+            given = [xs[n] for n in names]
+        except KeyError:
+            missing = [n for n in names if n not in xs]
+            extra = [n for n in xs if n not in names]
+            raise StateError(
+                f"states dict does not match the model's layers: missing {missing}, unexpected {extra}. "
+                f"Expected keys {list(names)}."
+            ) from None
+        batch: int | None = None
+        batched: bool | None = None
+        flat = []
+        for n, s, a in zip(names, shapes, given):
+            if not isinstance(a, jax.Array):
+                try:
+                    a = jnp.asarray(a)
+                except (TypeError, ValueError):
+                    raise StateError(f"states['{n}'] must be an array of numbers, got {type(a).__name__}.") from None
+            if not jnp.issubdtype(a.dtype, jnp.floating):
+                if not (jnp.issubdtype(a.dtype, jnp.integer) or a.dtype == jnp.bool_):
+                    raise StateError(f"states['{n}'] has dtype {a.dtype}; states are real floating-point arrays.")
+                a = a.astype(jnp.result_type(float))  # ints and bools become the default float
+            sh = a.shape
+            if sh == s:
+                b, is_b = None, False
+            elif len(sh) == len(s) + 1 and sh[1:] == s:
+                b, is_b = sh[0], True
+            else:
+                raise StateError(f"states['{n}'] has shape {sh}, expected {s} (one sample) or (batch,) + {s}.")
+            if batched is not None and (is_b != batched or b != batch):
+                raise StateError(
+                    f"states['{n}'] has shape {sh}, but other layers were "
+                    f"{'batched with batch size ' + str(batch) if batched else 'unbatched'}. Give every layer "
+                    "the same leading batch axis, or none."
+                )
+            batched, batch = is_b, b
+            flat.append(a)
+        return tuple(flat), batch
+
+    @calls.fast_method
+    def as_dict(self, flat: tuple[Array, ...]) -> States:
+        """The states dict of a flat tuple (one array per layer, in layer order)."""
+        return dict(zip(self.layer_names, flat))
+
+    # ---- the flat energy of one sample (internal API) ------------------------------
+    # The energy is evaluated in grouped form (see kernel.py): identical layers and
+    # hyperedges are stacked and vmapped, so compile time does not grow with depth.
+
+    def _grouped(self, group: bool = True):
+        st = kernel.build(self, group=group)
+        return st, kernel.pack(st, self)
+
+    def sample_energy(self, xs: tuple[Array, ...], *, group: bool = True) -> Float[Array, ""]:
+        """The energy of one sample's flat state tuple (traceable; ``group=False`` node by node)."""
+        st, packed = self._grouped(group)
+        return kernel.energy_and_dEdg(st, packed, kernel.to_groups(st, xs), need_grad=False)[0]
+
+    def sample_energy_and_dEdg(
+        self, xs: tuple[Array, ...], *, group: bool = True
+    ) -> tuple[Float[Array, ""], tuple[Array, ...]]:
+        """The energy and ``∂E/∂g`` (a flat tuple) of one sample's flat state tuple."""
+        st, packed = self._grouped(group)
+        e, d = kernel.energy_and_dEdg(st, packed, kernel.to_groups(st, xs))
+        return e, stacking.from_groups(st, d, len(self.layer_names))
+
+    def sample_dEdg(self, xs: tuple[Array, ...], *, group: bool = True) -> tuple[Array, ...]:
+        """``∂E/∂g`` (a flat tuple) of one sample's flat state tuple."""
+        st, packed = self._grouped(group)
+        d = kernel.dEdg(st, packed, kernel.to_groups(st, xs))
+        return stacking.from_groups(st, d, len(self.layer_names))
+
+    # ---- public, batched or not ----------------------------------------------------
+    # Each method validates the states in Python, then calls one cached ``jax.jit``
+    # function over (array leaves, states): see calls.py.
+
+    @calls.fast_method
+    def activations(self, xs: StatesLike) -> StatesLike:
+        """Layer activations ``g_ℓ = ∇L_ℓ(x_ℓ − b_ℓ)`` (PackedStates in, PackedStates out)."""
+        flat, batch, layout = self.states_in(xs)
+        st, _, gs = _call(self, _activations_impl, flat, batch, layout)
+        return self.states_out(st, gs, len(self.layer_names), batch, layout)
+
+    @calls.fast_method
+    def energy(self, xs: StatesLike) -> Float[Array, "*batch"]:
+        """Total energy: a scalar, or shape ``(B,)`` for batched states."""
+        flat, batch, layout = self.states_in(xs)
+        return _call(self, _energy_impl, flat, batch, layout)[2]
+
+    @calls.fast_method
+    def energy_and_dEdg(self, xs: StatesLike) -> tuple[Float[Array, "*batch"], StatesLike]:
+        """The energy and the Legendre gradient ``∂E/∂g`` in one compiled call.
+
+        Example:
+            >>> import jax, hamux_graph as hg
+            >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((4,)))
+            >>> ham.add_synapse("self", hg.DenseSynapse(), layers=("v", "v"))
+            >>> model = ham.compile(key=jax.random.key(0))
+            >>> e, d = model.energy_and_dEdg(model.init_states(batch_size=2))
+            >>> e.shape, d["v"].shape
+            ((2,), (2, 4))
+        """
+        flat, batch, layout = self.states_in(xs)
+        st, _, (e, d) = _call(self, _energy_and_dEdg_impl, flat, batch, layout)
+        return e, self.states_out(st, d, len(self.layer_names), batch, layout)
+
+    @calls.fast_method
+    def energy_tree(self, xs: StatesLike) -> dict[str, dict[str, Array]]:
+        """Energy of every node: ``{"layers": {name: E_ℓ}, "synapses": {name: E_σ}}``."""
+        flat, batch, layout = self.states_in(xs)
+        st, _, (el, es) = _call(self, _energy_tree_impl, flat, batch, layout)
+        layers: list[Any] = [None] * len(self.layer_names)
+        for gid, e in el.items():
+            for i, v in zip(st.layer_groups[gid].members, stacking.unstack_vector(e, batch is not None)):
+                layers[i] = v
+        synapses: list[Any] = [None] * len(self.synapse_names)
+        for k, e in es.items():
+            for j, v in zip(st.edge_groups[k].edges, stacking.unstack_vector(e, batch is not None)):
+                synapses[j] = v
+        return {"layers": dict(zip(self.layer_names, layers)), "synapses": dict(zip(self.synapse_names, synapses))}
+
+    @calls.fast_method
+    def dEdg(self, xs: StatesLike) -> StatesLike:
+        """The Legendre gradient ``∂E/∂g_ℓ = u_ℓ + Σ_σ ∂E_σ/∂g_ℓ`` (no Hessian involved)."""
+        flat, batch, layout = self.states_in(xs)
+        st, _, d = _call(self, _dEdg_impl, flat, batch, layout)
+        return self.states_out(st, d, len(self.layer_names), batch, layout)
+
+
+def _per_sample(model: AbstractEnergyCore, batched: bool, fn: Callable) -> Callable:
+    return jax.vmap(fn) if batched else fn
+
+
+# The jitted implementations take and return states in grouped form ({group id: array},
+# members stacked along axis 0 of one sample); ``_call`` converts at the boundary.
+
+
+def _call(model: AbstractEnergyCore, impl: Callable, flat, batch, layout: Any = None):
+    return calls.grouped_call(model, impl, None, (), flat, batch is not None, packed=layout is not None)
+
+
+def _activations_impl(model: AbstractEnergyCore, static, packed, xg):
+    st, batched = static
+    return _per_sample(model, batched, lambda f: kernel.layer_terms(st, packed[0], f)[1])(xg)
+
+
+def _energy_impl(model: AbstractEnergyCore, static, packed, xg):
+    st, batched = static
+    one = lambda f: kernel.energy_and_dEdg(st, packed, f, need_grad=False)[0]
+    return _per_sample(model, batched, one)(xg)
+
+
+def _energy_and_dEdg_impl(model: AbstractEnergyCore, static, packed, xg):
+    st, batched = static
+    return _per_sample(model, batched, lambda f: kernel.energy_and_dEdg(st, packed, f))(xg)
+
+
+def _dEdg_impl(model: AbstractEnergyCore, static, packed, xg):
+    st, batched = static
+    return _per_sample(model, batched, lambda f: kernel.dEdg(st, packed, f))(xg)
+
+
+def _energy_tree_impl(model: AbstractEnergyCore, static, packed, xg):
+    st, batched = static
+
+    def one(f):
+        _, gs, el = kernel.layer_terms(st, packed[0], f)
+        return el, kernel.synapse_terms(st, packed[1], gs, range(len(st.edge_groups)))
+
+    return _per_sample(model, batched, one)(xg)
+
+
+def leaf_name(core: AbstractEnergyCore, path: tuple[Any, ...]) -> str:
+    """The saved name of the parameter leaf at ``path`` (from ``jax.tree_util``) of ``core``.
+
+    ``layers/<layer>/lagrangian/<field>``, ``layers/<layer>/bias`` or
+    ``synapses/<owner>/<field>[/<index>]``.
+    """
+    parts = [_key_text(k) for k in path]
+    if len(parts) >= 2 and parts[0] in PARAMETER_FIELDS:
+        i = int(parts[1])
+        if parts[0] == "lagrangians":
+            head = f"layers/{core.layer_names[i]}/lagrangian"
+        elif parts[0] == "biases":
+            head = f"layers/{core.layer_names[i]}/bias"
+        else:
+            head = f"synapses/{core.owner_names[i]}"
+        parts = [head] + parts[2:]
+    return "/".join(parts)
+
+
+def _key_text(k: Any) -> str:
+    if isinstance(k, jax.tree_util.GetAttrKey):
+        return k.name
+    if isinstance(k, jax.tree_util.SequenceKey):
+        return str(k.idx)
+    if isinstance(k, jax.tree_util.DictKey):
+        return str(k.key)
+    return str(k)

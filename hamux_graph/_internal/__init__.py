@@ -1,0 +1,1 @@
+"""Helpers every stage may use: argument parsing, introspection, files, untrusted input, optional extras, progress."""

@@ -1,0 +1,30 @@
+"""Measuring associative memories: capacity curves, basins of attraction, attractor census."""
+
+from .census import Census as Census
+from .measures import (
+    attractor_census as attractor_census,
+    basin_radius as basin_radius,
+    BasinCurve as BasinCurve,
+    capacity_curve as capacity_curve,
+    CapacityCurve as CapacityCurve,
+)
+from .plots import (
+    ALPHA_C as ALPHA_C,
+    plot_basin as plot_basin,
+    plot_capacity as plot_capacity,
+    plot_census as plot_census,
+)
+
+
+__all__ = [
+    "ALPHA_C",
+    "CapacityCurve",
+    "BasinCurve",
+    "Census",
+    "capacity_curve",
+    "basin_radius",
+    "attractor_census",
+    "plot_capacity",
+    "plot_basin",
+    "plot_census",
+]

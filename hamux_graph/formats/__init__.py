@@ -1,0 +1,38 @@
+"""Files: GraphML (the architecture) and saved models (architecture and weights, no pickle)."""
+
+from .graphml import (
+    FORMAT as FORMAT,
+    FORMAT_VERSION as FORMAT_VERSION,
+    graphml_bytes as graphml_bytes,
+    parse_graphml_bytes as parse_graphml_bytes,
+    parse_graphml_plan as parse_graphml_plan,
+    plan_of_architecture as plan_of_architecture,
+    read_graphml as read_graphml,
+    write_graphml as write_graphml,
+)
+from .saving import (
+    load as load,
+    load_architecture as load_architecture,
+    MODEL_FORMAT as MODEL_FORMAT,
+    MODEL_FORMAT_VERSION as MODEL_FORMAT_VERSION,
+    parameter_names as parameter_names,
+    save as save,
+)
+
+
+__all__ = [
+    "write_graphml",
+    "read_graphml",
+    "graphml_bytes",
+    "parse_graphml_bytes",
+    "parse_graphml_plan",
+    "plan_of_architecture",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "save",
+    "load",
+    "load_architecture",
+    "parameter_names",
+    "MODEL_FORMAT",
+    "MODEL_FORMAT_VERSION",
+]

@@ -1,0 +1,455 @@
+"""Resumable training: checkpoints of the whole training state, written atomically.
+
+``TrainState`` is what a training loop needs to continue exactly where it stopped: the
+model, the optimizer state, the step count, the RNG key and the data order of the current
+epoch (plus small JSON values such as the loss history). ``Checkpointer(directory,
+every=N, keep=k)`` writes it with orbax-checkpoint (the ``checkpoint`` extra) every ``N``
+steps and keeps the last ``k``; ``restore`` brings back the newest *complete* one.
+
+On disk a checkpoint is a folder ``step_<9 digits>`` holding ``state/`` (orbax's arrays,
+sharded and multi-process aware) and ``checkpoint.json`` (format, step, the JSON values,
+every array's shape and dtype, and the size and CRC-32 of every file of ``state/``). Both
+are written into a temporary folder that is renamed into place at the end, so a folder
+with the final name is always finished; a folder whose files do not match its
+``checkpoint.json`` (a truncated or damaged file) is skipped with a warning and the
+previous checkpoint is used.
+
+Example:
+    >>> import os, tempfile, jax, optax, hamux_graph as hg
+    >>> model = hg.zoo.create("hn", input_shape=(4,), num_classes=2, nhid=8).compile(key=jax.random.key(0))
+    >>> opt = optax.adam(1e-2)
+    >>> state = hg.train.TrainState(model, hg.train.init_opt_state(opt, model), step=4, key=jax.random.key(1))
+    >>> ckpt = hg.train.Checkpointer(os.path.join(tempfile.mkdtemp(), "ckpt"), every=2, keep=2)
+    >>> ckpt.save(state)
+    True
+    >>> ckpt.restore(state._replace(step=0)).step
+    4
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import warnings
+import zlib
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import numpy as np
+from jaxtyping import Array, PRNGKeyArray, PyTree
+
+from .._errors import ArgumentError, FormatError
+from .._internal.files import atomic_write
+from .._internal.version import package_version
+
+
+__all__ = ["TrainState", "Checkpointer", "CHECKPOINT_FORMAT", "CHECKPOINT_FORMAT_VERSION"]
+
+CHECKPOINT_FORMAT = "hamux_graph-checkpoint"
+CHECKPOINT_FORMAT_VERSION = 1
+_MANIFEST = "checkpoint.json"
+_STATE = "state"
+_NAME = re.compile(r"^step_(\d{9})$")
+_MAX_MANIFEST = 64 * 2**20
+
+
+class TrainState(NamedTuple):
+    """Everything a training loop needs to continue exactly: see ``Checkpointer``.
+
+    Attributes:
+        model: the model (an equinox Module, e.g. a ``CompiledHAM``).
+        opt_state: the optax state.
+        step: optimizer steps taken so far.
+        key: the RNG key the loop draws from next (or ``None``).
+        order: the data order of the current epoch, e.g. a permutation (or ``None``).
+        info: small JSON-able values to keep with it (loss history, epoch counters).
+    """
+
+    model: PyTree
+    opt_state: PyTree
+    step: int = 0
+    key: PRNGKeyArray | None = None
+    order: Array | np.ndarray | None = None
+    info: dict | None = None
+
+
+def _orbax() -> Any:
+    try:
+        import orbax.checkpoint as ocp
+    except ImportError as err:
+        raise ImportError(
+            "hamux_graph.train.Checkpointer needs orbax-checkpoint: pip install hamux_graph[checkpoint]"
+        ) from err
+    return ocp
+
+
+def _positive(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ArgumentError(f"Checkpointer: {name} must be a positive int, got {value!r}.")
+    return int(value)
+
+
+def _arrays(tree: PyTree) -> list[Any]:
+    return [x for x in jax.tree.leaves(tree) if eqx.is_array(x)]
+
+
+def _describe(leaves: list[Any]) -> list[list[Any]]:
+    return [[list(np.shape(x)), str(np.dtype(x.dtype))] for x in leaves]
+
+
+def _host_only(x: Any) -> bool:
+    # with several processes, arrays living on one process's devices are saved as numpy
+    return jax.process_count() > 1 and isinstance(x, jax.Array) and x.is_fully_addressable
+
+
+def _files(folder: str) -> dict[str, list[int]]:
+    out = {}
+    for root, _, names in os.walk(folder):
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            crc = 0
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    crc = zlib.crc32(chunk, crc)
+            out[os.path.relpath(path, folder).replace(os.sep, "/")] = [os.path.getsize(path), crc]
+    return dict(sorted(out.items()))
+
+
+def _barrier(name: str) -> None:
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
+class Checkpointer:
+    """Write a ``TrainState`` every ``every`` steps (atomically), keep the last ``keep``, resume.
+
+    ``save(state)`` writes when ``state.step`` is a multiple of ``every`` (or with
+    ``force=True``) and returns whether it wrote. ``restore(template)`` returns the newest
+    complete checkpoint in the layout (shapes, dtypes, shardings) of ``template``, or
+    ``None`` when there is none; an incomplete or damaged checkpoint is skipped with a
+    ``UserWarning`` naming it, and the one before it is tried. Saving step ``s`` discards
+    checkpoints of later steps (they belong to a run that was rolled back) and all but the
+    ``keep`` newest. With several processes every process calls ``save`` and ``restore``
+    (orbax writes each array's shards once); process 0 writes the manifest and renames.
+
+    For a resumed run to be bit-identical to an uninterrupted one, draw everything random
+    from ``state.key`` (or from ``(seed, step)``) and the data order from ``(seed, epoch)``
+    (``state.order`` is checked against it by the caller), and restore before the first step.
+
+    Args:
+        directory: the folder of the checkpoints (created if missing).
+        every: save every this many steps.
+        keep: how many of the newest checkpoints to keep.
+
+    Raises:
+        ArgumentError: for a bad ``every``/``keep`` or a ``directory`` that cannot be a folder.
+        ImportError: without orbax-checkpoint (the ``checkpoint`` extra).
+
+    Example:
+        >>> import os, tempfile, hamux_graph as hg
+        >>> ckpt = hg.train.Checkpointer(os.path.join(tempfile.mkdtemp(), "run"), every=100)
+        >>> ckpt.steps(), ckpt.due(200), ckpt.due(250)
+        ([], True, False)
+    """
+
+    def __init__(self, directory: str | os.PathLike, *, every: int, keep: int = 3):
+        self.every = _positive("every", every)
+        self.keep = _positive("keep", keep)
+        try:
+            self.directory = os.path.abspath(os.fspath(directory))
+        except TypeError:
+            raise ArgumentError(f"Checkpointer: directory must be a path, got {type(directory).__name__}.") from None
+        if os.path.exists(self.directory) and not os.path.isdir(self.directory):
+            raise ArgumentError(
+                f"Checkpointer: directory {self.directory!r} exists and is not a folder; give a folder path "
+                "(it is created if missing)."
+            )
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+        except OSError as e:
+            raise ArgumentError(f"Checkpointer: cannot create the folder {self.directory!r} ({e.strerror}).") from None
+        self._ocp = _orbax()
+
+    def __repr__(self) -> str:
+        return f"Checkpointer({self.directory!r}, every={self.every}, keep={self.keep})"
+
+    # ---- listing --------------------------------------------------------------------------
+
+    def _path(self, step: int) -> str:
+        return os.path.join(self.directory, f"step_{step:09d}")
+
+    def _all_steps(self) -> list[int]:
+        return sorted(int(m.group(1)) for n in os.listdir(self.directory) if (m := _NAME.match(n)))
+
+    def _problem(self, step: int, full: bool) -> str | None:
+        """Why checkpoint ``step`` cannot be used (None if it is complete)."""
+        path = self._path(step)
+        try:
+            manifest = self._manifest(step)
+        except FormatError as e:
+            return str(e)
+        if manifest.get("step") != step:
+            return f"{_MANIFEST} names step {manifest.get('step')!r}"
+        recorded = manifest.get("files")
+        if not isinstance(recorded, dict) or not recorded:
+            return f"{_MANIFEST} lists no files"
+        if full:
+            found = _files(os.path.join(path, _STATE))
+        else:
+            found = {}
+            for rel in recorded:
+                p = os.path.join(path, _STATE, *rel.split("/"))
+                found[rel] = [os.path.getsize(p), None] if os.path.isfile(p) else None
+        for rel, want in recorded.items():
+            got = found.get(rel)
+            if got is None:
+                return f"file state/{rel} is missing"
+            if got[0] != want[0]:
+                return f"file state/{rel} has {got[0]} bytes, expected {want[0]} (truncated?)"
+            if full and got[1] != want[1]:
+                return f"file state/{rel} does not match its recorded CRC-32 (damaged)"
+        return None
+
+    def _manifest(self, step: int) -> dict:
+        path = os.path.join(self._path(step), _MANIFEST)
+        if not os.path.isfile(path):
+            raise FormatError(f"{self._path(step)}: no {_MANIFEST} (an incomplete checkpoint).")
+        if os.path.getsize(path) > _MAX_MANIFEST:
+            raise FormatError(f"{path}: larger than {_MAX_MANIFEST:,} bytes; not a checkpoint manifest.")
+        try:
+            with open(path, "rb") as f:
+                manifest = json.loads(f.read().decode("utf-8"))
+        except (ValueError, OSError, RecursionError) as e:
+            raise FormatError(f"{path}: not readable JSON ({e}).") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != CHECKPOINT_FORMAT:
+            raise FormatError(f"{path}: not a {CHECKPOINT_FORMAT!r} manifest.")
+        if manifest.get("format_version") != CHECKPOINT_FORMAT_VERSION:
+            raise FormatError(
+                f"{path}: checkpoint format_version {manifest.get('format_version')!r} is not supported; this "
+                f"hamux_graph reads version {CHECKPOINT_FORMAT_VERSION}."
+            )
+        return manifest
+
+    def steps(self) -> list[int]:
+        """The steps of the complete checkpoints (their files present with their recorded sizes), oldest first."""
+        return [s for s in self._all_steps() if self._problem(s, full=False) is None]
+
+    def due(self, step: int) -> bool:
+        """Whether ``save`` writes at ``step`` (a positive multiple of ``every``)."""
+        return int(step) > 0 and int(step) % self.every == 0
+
+    # ---- saving ---------------------------------------------------------------------------
+
+    def save(self, state: TrainState, *, force: bool = False) -> bool:
+        """Write ``state`` if its step is due (see ``due``) or ``force``; return whether it wrote.
+
+        Raises:
+            ArgumentError: if ``state`` is not a ``TrainState``, its step is negative or its
+                ``info`` is not JSON.
+        """
+        if not isinstance(state, TrainState):
+            raise ArgumentError(f"Checkpointer.save takes a hg.train.TrainState, got {type(state).__name__}.")
+        step = state.step
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+            raise ArgumentError(f"Checkpointer.save: state.step must be an int >= 0, got {step!r}.")
+        step = int(step)
+        if not (force or self.due(step)):
+            return False
+        try:
+            json.dumps(state.info or {})
+        except (TypeError, ValueError) as e:
+            raise ArgumentError(
+                f"Checkpointer.save: state.info must hold JSON values only (numbers, strings, lists, dicts): {e}. "
+                "Convert arrays with .tolist() or float()."
+            ) from None
+        tree, described = self._tree(state)
+        final, tmp = self._path(step), os.path.join(self.directory, f".tmp-step_{step:09d}")
+        main = jax.process_index() == 0
+        if main:
+            if os.path.exists(tmp):  # left by a run killed while writing this step
+                shutil.rmtree(tmp)
+            os.makedirs(tmp)
+        _barrier(f"hamux_graph checkpoint {step} start")
+        ckpt = self._ocp.Checkpointer(self._ocp.StandardCheckpointHandler())
+        ckpt.save(os.path.join(tmp, _STATE), args=self._ocp.args.StandardSave(tree))
+        ckpt.close()
+        _barrier(f"hamux_graph checkpoint {step} written")
+        if main:
+            manifest = {
+                "format": CHECKPOINT_FORMAT,
+                "format_version": CHECKPOINT_FORMAT_VERSION,
+                "hamux_graph_version": package_version(),
+                "step": step,
+                "info": state.info or {},
+                "arrays": described,
+                "key_impl": str(jax.random.key_impl(state.key)) if _typed_key(state.key) else None,
+                "files": _files(os.path.join(tmp, _STATE)),
+            }
+            atomic_write(os.path.join(tmp, _MANIFEST), json.dumps(manifest, indent=1).encode())
+            if os.path.exists(final):
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            self._prune(step)
+        _barrier(f"hamux_graph checkpoint {step} done")
+        return True
+
+    def _tree(self, state: TrainState) -> tuple[dict, dict]:
+        groups = {"model": _arrays(state.model), "opt_state": _arrays(state.opt_state)}
+        tree: dict[str, Any] = {}
+        described: dict[str, Any] = {}
+        for name, leaves in groups.items():
+            described[name] = _describe(leaves)
+            if leaves:
+                tree[name] = {f"{i:06d}": np.asarray(x) if _host_only(x) else x for i, x in enumerate(leaves)}
+        for name, value in (("key", state.key), ("order", state.order)):
+            if value is None:
+                described[name] = None
+                continue
+            host = np.asarray(jax.random.key_data(value) if _typed_key(value) else value)
+            described[name] = _describe([host])[0]
+            tree[name] = host
+        return tree, described
+
+    def _prune(self, step: int) -> None:
+        for s in self._all_steps():
+            if s > step:
+                shutil.rmtree(self._path(s), ignore_errors=True)
+        steps = self._all_steps()
+        complete = [s for s in steps if self._problem(s, full=False) is None]
+        keep = set(complete[-self.keep :])
+        for s in steps:
+            if s not in keep:
+                shutil.rmtree(self._path(s), ignore_errors=True)
+
+    # ---- restoring ------------------------------------------------------------------------
+
+    def restore(self, template: TrainState, *, step: int | None = None) -> TrainState | None:
+        """The newest complete checkpoint (or checkpoint ``step``) in the layout of ``template``.
+
+        ``template`` gives the structure, shapes, dtypes and shardings to restore into (e.g.
+        the freshly initialised model and optimizer state); its ``step``, ``key``, ``order``
+        and ``info`` are replaced by the checkpoint's.
+
+        Args:
+            template: a ``TrainState`` like the one that was saved.
+            step: restore this checkpoint instead of the newest complete one.
+
+        Returns:
+            The restored ``TrainState``, or ``None`` when there is no complete checkpoint.
+
+        Raises:
+            ArgumentError: if the checkpoint holds arrays of other shapes or dtypes than
+                ``template`` (written for another model or optimizer), or ``step`` names no
+                checkpoint.
+            FormatError: if the checkpoint ``step`` is incomplete or unreadable.
+        """
+        if not isinstance(template, TrainState):
+            raise ArgumentError(f"Checkpointer.restore takes a hg.train.TrainState, got {type(template).__name__}.")
+        if step is not None:
+            if int(step) not in self._all_steps():
+                raise ArgumentError(
+                    f"Checkpointer.restore: there is no checkpoint of step {step} in {self.directory!r}; its "
+                    f"checkpoints are of steps {self._all_steps()}."
+                )
+            problem = self._problem(int(step), full=True)
+            if problem is not None:
+                raise FormatError(f"{self._path(int(step))}: not a usable checkpoint: {problem}.")
+            return self._read(template, int(step))
+        for tmp in sorted(n for n in os.listdir(self.directory) if n.startswith(".tmp-step_")):
+            warnings.warn(
+                f"checkpoint {os.path.join(self.directory, tmp)} was never finished (the run stopped while writing "
+                "it); skipped.",
+                UserWarning,
+                stacklevel=2,
+            )
+        for s in reversed(self._all_steps()):
+            problem = self._problem(s, full=True)
+            if problem is None:
+                try:
+                    return self._read(template, s)
+                except FormatError as e:
+                    problem = str(e)
+            warnings.warn(
+                f"checkpoint {self._path(s)} is incomplete or damaged ({problem}); skipped, trying the one before.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return None
+
+    def _read(self, template: TrainState, step: int) -> TrainState:
+        manifest = self._manifest(step)
+        arrays = manifest.get("arrays") or {}
+        groups = {"model": _arrays(template.model), "opt_state": _arrays(template.opt_state)}
+        target: dict[str, Any] = {}
+        for name, leaves in groups.items():
+            want = _describe(leaves)
+            if arrays.get(name) != want:
+                got = arrays.get(name) or []
+                first = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+                raise ArgumentError(
+                    f"Checkpointer.restore: {self._path(step)} holds a {name} of {len(got)} arrays that does not match "
+                    f"the template's {len(want)} (first difference at array {first}: "
+                    f"{got[first] if first < len(got) else None} vs {want[first] if first < len(want) else None}). "
+                    "It was written for another model or optimizer: use another directory, or the same settings."
+                )
+            if leaves:
+                target[name] = {f"{i:06d}": _target(x) for i, x in enumerate(leaves)}
+        for name in ("key", "order"):
+            d = arrays.get(name)
+            if d is not None:
+                target[name] = np.zeros(tuple(d[0]), np.dtype(d[1]))
+        ckpt = self._ocp.Checkpointer(self._ocp.StandardCheckpointHandler())
+        try:
+            got = ckpt.restore(os.path.join(self._path(step), _STATE), args=self._ocp.args.StandardRestore(target))
+        except (ValueError, OSError, RuntimeError, KeyError, TypeError) as e:
+            raise FormatError(f"{self._path(step)}: orbax cannot read the arrays ({type(e).__name__}: {e}).") from None
+        finally:
+            ckpt.close()
+
+        def fill(tree: PyTree, name: str) -> PyTree:
+            if name not in got:
+                return tree
+            new = iter(got[name][k] for k in sorted(got[name]))
+            leaves, treedef = jax.tree.flatten(tree)
+            out = []
+            for x in leaves:
+                if not eqx.is_array(x):
+                    out.append(x)
+                    continue
+                v = next(new)
+                if isinstance(x, jax.Array) and isinstance(v, np.ndarray):
+                    v = jax.device_put(v, x.sharding) if x.committed else jax.numpy.asarray(v)
+                out.append(v)
+            return jax.tree.unflatten(treedef, out)
+
+        key = None
+        if "key" in got:
+            impl = manifest.get("key_impl")
+            key = jax.random.wrap_key_data(got["key"], impl=impl) if impl else jax.numpy.asarray(got["key"])
+        info = manifest.get("info")
+        return TrainState(
+            model=fill(template.model, "model"),
+            opt_state=fill(template.opt_state, "opt_state"),
+            step=int(manifest["step"]),
+            key=key,
+            order=got.get("order"),
+            info=info if isinstance(info, dict) else {},
+        )
+
+
+def _target(x: Any) -> Any:
+    """What orbax restores a leaf like ``x`` into: its shape, dtype and sharding (numpy for host
+    arrays and for arrays not committed to a device, which are then restored uncommitted, as
+    a fresh model's are: a jitted step compiled for one then serves the other)."""
+    if isinstance(x, jax.Array) and x.committed and not _host_only(x):
+        return jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=x.sharding)
+    return np.zeros(np.shape(x), x.dtype)
+
+
+def _typed_key(x: Any) -> bool:
+    return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)

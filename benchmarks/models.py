@@ -5,6 +5,10 @@ A hand-written model is a pair of plain functions over a ``params`` dict and a s
 ``run(params, xs, dt) -> (final xs, energies)`` (T Euler steps in one ``lax.scan``, the
 energy before every step and after the last, clamped layers held), written the way one
 would write them by hand: batched matmuls and convolutions, no graph machinery.
+
+For the ``relax`` and training-step rows: ``make_handwritten_relax`` (``hg.relax`` written
+out: Euler steps in a ``lax.while_loop`` with the per-sample convergence test and energy
+trace) and ``make_bptt_step`` (one BPTT training step of ``dense_classifier`` with optax).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from jax import lax
 
 import hamux_graph as hg
@@ -74,16 +79,30 @@ def softmax_layer(x, beta=1.0):
 # ---- hand-written energy+gradient and run ------------------------------------------------------
 
 
+def _layer_terms(layer_fns: dict[str, Callable], xs):
+    """Per layer ``x`` (= the layer part of ∂E/∂g) and ``g``, and the summed layer energies."""
+    us, gs, el = {}, {}, 0.0
+    for n, f in layer_fns.items():
+        u, g, e = f(xs[n])
+        us[n], gs[n] = u, g
+        el = el + e
+    return us, gs, el
+
+
+def _free_energy_and_grad(synapse_energy, layer_fns, params, held, fx):
+    """Energy (B,) and ``{layer: ∂E/∂g}`` of the free layers ``fx``, the layers ``held`` fixed."""
+    us, gs, el = _layer_terms(layer_fns, {**held, **fx})
+    gheld = {n: gs[n] for n in held}
+    es, vjp = jax.vjp(lambda g: synapse_energy(params, {**gheld, **g}), {n: gs[n] for n in fx})
+    (dg,) = vjp(jnp.ones_like(es))
+    return el + es, {n: us[n] + dg[n] for n in fx}
+
+
 def make_handwritten(pair: Pair, layer_fns: dict[str, Callable], steps: int = 100):
     names = list(layer_fns)
 
     def terms(params, xs):
-        us, gs, el = {}, {}, 0.0
-        for n in names:
-            u, g, e = layer_fns[n](xs[n])
-            us[n], gs[n] = u, g
-            el = el + e
-        return us, gs, el
+        return _layer_terms(layer_fns, xs)
 
     def energy_and_dEdg_batched(params, xs):
         us, gs, el = terms(params, xs)
@@ -104,13 +123,7 @@ def make_handwritten(pair: Pair, layer_fns: dict[str, Callable], steps: int = 10
         held = {n: xs[n] for n in pair.clamp}
 
         def energy_grad(fx):
-            allx = {**held, **fx}
-            us, gs, el = terms(params, allx)
-            gfree = {n: gs[n] for n in free}
-            gheld = {n: gs[n] for n in pair.clamp}
-            es, vjp = jax.vjp(lambda g: pair.synapse_energy(params, {**gheld, **g}), gfree)
-            (dg,) = vjp(jnp.ones_like(es))
-            return el + es, {n: us[n] + dg[n] for n in free}
+            return _free_energy_and_grad(pair.synapse_energy, layer_fns, params, held, fx)
 
         def body(fx, _):
             e, d = energy_grad(fx)
@@ -131,14 +144,111 @@ def make_handwritten(pair: Pair, layer_fns: dict[str, Callable], steps: int = 10
     return jax.jit(energy_and_dEdg), jax.jit(run)
 
 
+def make_handwritten_relax(pair: Pair, layer_fns: dict[str, Callable], max_steps: int):
+    """``relax(params, xs, dt, tol) -> (final xs, energies, converged, residual)``, jitted.
+
+    What ``hg.relax`` does, written out: Euler steps ``x ← x − dt·∂E/∂g`` (every τ = 1) of
+    the free layers in one ``lax.while_loop``, the clamped layers held. After every step the
+    per-sample RMS of ∂E/∂g over the free entries is compared with ``tol``; a sample that
+    reached it stops updating, and the loop ends when all have or after ``max_steps`` steps.
+    ``energies[t]`` is the energy after ``t`` steps (the last value repeated after the loop
+    ended). With ``tol = 0`` every sample takes ``max_steps`` steps.
+    """
+    free = [n for n in layer_fns if n not in pair.clamp]
+    shapes = dict(zip(pair.model.layer_names, pair.model.shapes))
+    size = float(sum(math.prod(shapes[n]) for n in free))
+
+    def rms(d):
+        total = sum(jnp.sum(jnp.square(v).reshape(v.shape[0], -1), axis=1) for v in d.values())
+        return jnp.sqrt(total / size)
+
+    def relax_batched(params, xs, dt, tol):
+        held = {n: xs[n] for n in pair.clamp}
+
+        def energy_grad(fx):
+            return _free_energy_and_grad(pair.synapse_energy, layer_fns, params, held, fx)
+
+        fx0 = {n: xs[n] for n in free}
+        e0, d0 = energy_grad(fx0)
+        trace0 = jnp.broadcast_to(e0, (max_steps + 1,) + e0.shape)
+
+        def cond(carry):
+            t, _, _, _, conv, _ = carry
+            return (t < max_steps) & ~jnp.all(conv)
+
+        def body(carry):
+            t, fx, _, d, conv, trace = carry
+            fx = {n: jnp.where(conv.reshape((-1,) + (1,) * (v.ndim - 1)), v, v - dt * d[n]) for n, v in fx.items()}
+            e, d = energy_grad(fx)
+            conv = conv | (rms(d) <= tol)
+            return t + 1, fx, e, d, conv, trace.at[t + 1].set(e)
+
+        carry = (jnp.zeros((), jnp.int32), fx0, e0, d0, rms(d0) <= tol, trace0)
+        t, fx, e, d, conv, trace = lax.while_loop(cond, body, carry)
+        energies = jnp.where(jnp.arange(max_steps + 1)[:, None] <= t, trace, e[None])
+        return {**held, **fx}, energies, conv, rms(d)
+
+    def relax(params, xs, dt, tol):
+        batched = xs[free[0]].ndim > len(shapes[free[0]])
+        if batched:
+            return relax_batched(params, xs, dt, tol)
+        out, es, conv, res = relax_batched(params, {n: x[None] for n, x in xs.items()}, dt, tol)
+        return {n: v[0] for n, v in out.items()}, es[:, 0], conv[0], res[0]
+
+    return jax.jit(relax)
+
+
+# ---- hand-written BPTT training step ----------------------------------------------------------
+
+
+def make_bptt_step(optimizer, steps: int, dt: float, hoist: bool = False):
+    """A hand-written training step of ``dense_classifier`` by backpropagation through time.
+
+    Returns ``(step, loss_and_grad)``, both jitted: ``step(params, opt_state, img, labels)
+    -> (params, opt_state, loss)`` and ``loss_and_grad(params, img, labels)``, over
+    ``params = {"W1", "W2", "beta"}`` (β of the softmax label layer, used as ``max(β, 1e-6)``).
+    The image is held, the hidden and label layers start at 0 and take ``steps`` Euler steps
+    ``x ← x − dt·∂E/∂g`` in a ``lax.scan``; the loss is the mean softmax cross-entropy of the
+    logits ``β·x_lab``; ``jax.value_and_grad`` of it, then the optax update. The held image's
+    drive ``img @ W1`` is computed inside every step, or once before the loop with ``hoist``.
+    """
+
+    def loss(p, img, labels):
+        beta = jnp.maximum(p["beta"], 1e-6)
+        layers = {"img": identity_layer, "hid": relu_layer, "lab": lambda x: softmax_layer(x, beta)}
+        drive = img @ p["W1"] if hoist else None
+
+        def synapses(q, gs):
+            a = drive if hoist else gs["img"] @ q["W1"]
+            return -(jnp.sum(a * gs["hid"], axis=-1) + jnp.sum((gs["hid"] @ q["W2"]) * gs["lab"], axis=-1))
+
+        def body(fx, _):
+            _, d = _free_energy_and_grad(synapses, layers, p, {"img": img}, fx)
+            return {n: fx[n] - dt * d[n] for n in fx}, None
+
+        B = img.shape[0]
+        fx0 = {"hid": jnp.zeros((B, p["W1"].shape[1]), img.dtype), "lab": jnp.zeros((B, p["W2"].shape[1]), img.dtype)}
+        final, _ = lax.scan(body, fx0, None, length=steps)
+        logits = beta * final["lab"]
+        onehot = jax.nn.one_hot(labels, logits.shape[-1])
+        return jnp.mean(-jnp.sum(onehot * jax.nn.log_softmax(logits, axis=-1), axis=-1))
+
+    def step(p, opt_state, img, labels):
+        value, grads = jax.value_and_grad(loss)(p, img, labels)
+        updates, opt_state = optimizer.update(grads, opt_state, p)
+        return optax.apply_updates(p, updates), opt_state, value
+
+    return jax.jit(step), jax.jit(jax.value_and_grad(loss))
+
+
 # ---- the models -------------------------------------------------------------------------------
 
 
-def dense_classifier(key) -> tuple[Pair, dict]:
+def dense_classifier(key, n_in: int = 784, n_hid: int = 1000, n_out: int = 10) -> tuple[Pair, dict]:
     ham = hg.HAM()
-    ham.add_layer("img", hg.IdentityLayer((784,)))
-    ham.add_layer("hid", hg.ReluLayer((1000,)))
-    ham.add_layer("lab", hg.SoftmaxLayer((10,)))
+    ham.add_layer("img", hg.IdentityLayer((n_in,)))
+    ham.add_layer("hid", hg.ReluLayer((n_hid,)))
+    ham.add_layer("lab", hg.SoftmaxLayer((n_out,)))
     ham.add_synapse("s1", hg.DenseSynapse(), layers=("img", "hid"))
     ham.add_synapse("s2", hg.DenseSynapse(), layers=("hid", "lab"))
     model = ham.compile(key=key)
@@ -149,7 +259,7 @@ def dense_classifier(key) -> tuple[Pair, dict]:
         b = jnp.sum((gs["hid"] @ p["W2"]) * gs["lab"], axis=-1)
         return -(a + b)
 
-    pair = Pair("dense 784-1000-10", model, params, syn, clamp=("img",))
+    pair = Pair(f"dense {n_in}-{n_hid}-{n_out}", model, params, syn, clamp=("img",))
     return pair, {"img": identity_layer, "hid": relu_layer, "lab": softmax_layer}
 
 

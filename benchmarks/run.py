@@ -3,6 +3,14 @@
 Usage::
 
     python benchmarks/run.py [--quick] [--out benchmarks/results/NAME.json]
+                             [--only SECTION[,SECTION...]] [--rounds N]
+
+Sections: ``compile`` (cold compile time), ``models`` (energy + gradient, ``run``), ``relax``
+(``hg.relax`` at a fixed number of steps), ``train_step`` (one BPTT training step with
+optax), ``large_dense`` (energy + gradient against the matmul roof; ``flops`` is an alias)
+and ``et`` (Energy Transformer). ``--only`` runs some of them (their tables are printed;
+``RESULTS.md`` is written by a run of every section); ``--rounds`` sets the number of
+alternating rounds of every timed section (the large dense one reports the per-round spread).
 
 Every model is built in hamux_graph and as hand-written JAX with the same weights (and, if
 the reference package ``hamux`` v0.2 is installed, in hamux: ``hamux_ref.py``); all are
@@ -54,12 +62,11 @@ def per_call(fn, n):
     return (time.perf_counter() - t) / n
 
 
-def alternate(fns: dict, n: int, rounds: int) -> tuple[dict, dict]:
-    """Median seconds per call of each fn, and its median per-round ratio to the first fn's.
+def alternate_rounds(fns: dict, n: int, rounds: int) -> dict[str, list[float]]:
+    """Seconds per call of each fn in every round; rounds alternate between the functions.
 
-    Rounds alternate between the functions (in a rotating order); a ratio is taken within
-    each round, between measurements seconds apart, so slow drifts of the machine's speed
-    cancel, and the median over rounds discards rounds hit by interference.
+    Each round times every function once, in a rotating order, so the k-th entries of the
+    lists were measured seconds apart.
     """
     times = {k: [] for k in fns}
     keys = list(fns)
@@ -67,6 +74,18 @@ def alternate(fns: dict, n: int, rounds: int) -> tuple[dict, dict]:
         order = keys[r % len(keys) :] + keys[: r % len(keys)]
         for k in order:
             times[k].append(per_call(fns[k], n))
+    return times
+
+
+def alternate(fns: dict, n: int, rounds: int) -> tuple[dict, dict]:
+    """Median seconds per call of each fn, and its median per-round ratio to the first fn's.
+
+    Rounds alternate between the functions (in a rotating order); a ratio is taken within
+    each round, between measurements seconds apart, so slow drifts of the machine's speed
+    cancel, and the median over rounds discards rounds hit by interference.
+    """
+    times = alternate_rounds(fns, n, rounds)
+    keys = list(fns)
     base = times[keys[0]]
     ratios = {k: statistics.median([a / b for a, b in zip(v, base)]) for k, v in times.items()}
     return {k: statistics.median(v) for k, v in times.items()}, ratios
@@ -80,9 +99,9 @@ def calls_for(f, budget=0.05):
 # ---- 1. energy + gradient per call, and run throughput ----------------------------------------
 
 
-def bench_models(quick: bool, hamux: bool) -> list[dict]:
+def bench_models(quick: bool, hamux: bool, rounds: int | None = None) -> list[dict]:
     rows = []
-    rounds = 9 if quick else 21
+    rounds = rounds or (9 if quick else 21)
     steps = 100
     for name, build in M.MODELS.items():
         pair, layer_fns = build(jax.random.key(0))
@@ -146,7 +165,156 @@ def bench_models(quick: bool, hamux: bool) -> list[dict]:
     return rows
 
 
-# ---- 2. cold compile time vs graph size ---------------------------------------------------------
+# ---- 2. relax at a fixed number of steps ----------------------------------------------------------
+
+RELAX_MODELS = ("dense", "hopfield")
+
+
+def bench_relax(quick: bool, rounds: int | None = None) -> list[dict]:
+    """``hg.relax`` with ``tol = 0`` (so exactly ``max_steps`` steps) against a hand-written loop.
+
+    The hand-written loop (``M.make_handwritten_relax``) does what ``relax`` does: Euler
+    steps in a ``lax.while_loop``, the per-sample RMS of ∂E/∂g checked against ``tol`` after
+    every step, the energy trace recorded. hg is timed with its default ``trace=True`` (the
+    ratio) and with ``trace=False`` (no energy trace: an extra column).
+    """
+    rows = []
+    rounds = rounds or (7 if quick else 21)
+    steps = 100
+    for name in RELAX_MODELS:
+        pair, layer_fns = M.MODELS[name](jax.random.key(0))
+        model = pair.model
+        assert all(t == 1.0 for t in model.taus), "the hand-written relax takes every tau = 1"
+        hw_relax = M.make_handwritten_relax(pair, layer_fns, steps)
+        for batch in (None, 64):
+            xs = M.random_states(model, batch, jax.random.key(1))
+            dt, tol = jnp.float32(0.05), jnp.float32(0.0)
+
+            def hg_relax(trace=True):
+                return hg.relax(
+                    model, xs, tol=0.0, max_steps=steps, dt=dt, clamp=pair.clamp, throw=False, trace=trace
+                )
+
+            # correctness first: every sample took all the steps, same states and energy traces
+            r1, r0 = hg_relax(), hg_relax(trace=False)
+            r2 = hw_relax(pair.params, xs, dt, tol)
+            assert np.all(np.asarray(r1.steps) == steps), f"{name} relax batch={batch}: stopped early"
+            what = f"{name} relax batch={batch}"
+            M.assert_close((r1.states, r1.energies), r2[:2], what, rtol=2e-3, atol=2e-3)
+            M.assert_close(r0.states, r2[0], what + " trace=False", rtol=2e-3, atol=2e-3)
+            fns = {
+                "hw": lambda: hw_relax(pair.params, xs, dt, tol),
+                "hg": hg_relax,
+                "hg_notrace": lambda: hg_relax(False),
+            }
+            n = min(calls_for(f, 0.2) for f in fns.values())  # ~0.2 s for the slowest
+            t, q = alternate(fns, n, rounds)
+            row = {
+                "model": pair.name,
+                "batch": 1 if batch is None else batch,
+                "steps": steps,
+                "relax_ms_hg": t["hg"] * 1e3,
+                "relax_ms_hw": t["hw"] * 1e3,
+                "relax_ratio": q["hg"],
+                "relax_ms_hg_notrace": t["hg_notrace"] * 1e3,
+                "relax_ratio_notrace": q["hg_notrace"],
+                "clamp": list(pair.clamp),
+            }
+            rows.append(row)
+            print(
+                f"relax {pair.name:28s} batch {row['batch']:3d}, {steps} steps: hg {row['relax_ms_hg']:9.2f} ms vs "
+                f"{row['relax_ms_hw']:9.2f} ms (x{row['relax_ratio']:.3f}); trace=False "
+                f"{row['relax_ms_hg_notrace']:9.2f} ms (x{row['relax_ratio_notrace']:.3f})",
+                flush=True,
+            )
+    return rows
+
+
+# ---- 3. one BPTT training step --------------------------------------------------------------------
+
+TRAIN_ROWS = (((784, 1000, 10), 64, 10), ((784, 1000, 10), 64, 20), ((784, 256, 10), 64, 20))
+TRAIN_DT, TRAIN_LR = 0.2, 1e-3
+
+
+def bench_train_step(quick: bool, rounds: int | None = None) -> list[dict]:
+    """``hg.train.make_train_step`` (BPTT through ``hg.train.forward``) against a hand-written step.
+
+    The hand-written step (``M.make_bptt_step``): ``jax.value_and_grad`` of the loss through
+    a ``lax.scan`` of the same Euler steps, then the same ``optax.adam`` update of W1, W2 and
+    the softmax β (everything hg trains by default). The ratio is against that step as one
+    would write it (the held image's drive ``img @ W1`` inside each step); an extra column
+    times it with that drive hoisted out of the loop (what hg's ``run`` does for held layers).
+    """
+    import equinox as eqx
+    import optax
+
+    rows = []
+    rounds = rounds or (9 if quick else 21)
+    opt = optax.adam(TRAIN_LR)
+    for sizes, B, steps in TRAIN_ROWS:
+        pair, _ = M.dense_classifier(jax.random.key(0), *sizes)
+        model = pair.model
+        img = jax.random.uniform(jax.random.key(2), (B, sizes[0]))
+        labels = jax.random.randint(jax.random.key(3), (B,), 0, sizes[2])
+
+        def loss_fn(m, x, y, steps=steps):
+            logits = hg.train.forward(m, x, input="img", output="lab", steps=steps, dt=TRAIN_DT, read="logits")
+            return hg.train.cross_entropy(logits, y)
+
+        hg_step = hg.train.make_train_step(opt, loss_fn)
+        hg_state = hg.train.init_opt_state(opt, model)
+        params = {"W1": model.synapse("s1").W, "W2": model.synapse("s2").W, "beta": model.lagrangians[2].beta}
+        hw_step, hw_loss_grad = M.make_bptt_step(opt, steps, TRAIN_DT)
+        hw_hoisted, _ = M.make_bptt_step(opt, steps, TRAIN_DT, hoist=True)
+        hw_state = opt.init(params)
+
+        def as_params(m):
+            return {"W1": m.synapse("s1").W, "W2": m.synapse("s2").W, "beta": m.lagrangians[2].beta}
+
+        # correctness first: the same loss and gradients, and the same parameters after one step
+        what = f"train step {pair.name} steps={steps}"
+        l1, g1 = eqx.filter_value_and_grad(loss_fn)(model, img, labels)
+        l2, g2 = hw_loss_grad(params, img, labels)
+        M.assert_close(l1, l2, what + " loss", rtol=1e-5, atol=1e-6)
+        g1 = {"W1": g1.synapses[0].W, "W2": g1.synapses[1].W, "beta": g1.lagrangians[2].beta}
+        for k in params:
+            scale = float(jnp.max(jnp.abs(g2[k])))
+            M.assert_close(g1[k], g2[k], f"{what} grad {k}", rtol=1e-3, atol=1e-4 * scale)
+        new_hg, _, la = hg_step(model, hg_state, img, labels)
+        for f in (hw_step, hw_hoisted):
+            new_hw, _, lb = f(params, hw_state, img, labels)
+            M.assert_close(la, lb, what + " step loss", rtol=1e-5, atol=1e-6)
+            # adam's first update is ±lr where the gradient is not tiny: allow 5 % of lr
+            M.assert_close(as_params(new_hg), new_hw, what + " updated params", rtol=0, atol=0.05 * TRAIN_LR)
+        fns = {
+            "hw": lambda: hw_step(params, hw_state, img, labels),
+            "hg": lambda: hg_step(model, hg_state, img, labels),
+            "hw_hoisted": lambda: hw_hoisted(params, hw_state, img, labels),
+        }
+        times = alternate_rounds(fns, min(calls_for(f, 0.2) for f in fns.values()), rounds)
+        med = statistics.median
+        row = {
+            "model": pair.name,
+            "batch": B,
+            "steps": steps,
+            "optimizer": f"adam({TRAIN_LR:g})",
+            "step_ms_hg": med(times["hg"]) * 1e3,
+            "step_ms_hw": med(times["hw"]) * 1e3,
+            "step_ratio": med([a / b for a, b in zip(times["hg"], times["hw"])]),
+            "step_ms_hw_hoisted": med(times["hw_hoisted"]) * 1e3,
+            "step_ratio_hoisted": med([a / b for a, b in zip(times["hg"], times["hw_hoisted"])]),
+        }
+        rows.append(row)
+        print(
+            f"train step {pair.name:20s} batch {B:3d}, {steps:2d} steps: hg {row['step_ms_hg']:8.2f} ms vs "
+            f"{row['step_ms_hw']:8.2f} ms (x{row['step_ratio']:.3f}); vs drive hoisted "
+            f"{row['step_ms_hw_hoisted']:8.2f} ms (x{row['step_ratio_hoisted']:.3f})",
+            flush=True,
+        )
+    return rows
+
+
+# ---- 4. cold compile time vs graph size ---------------------------------------------------------
 
 
 def _timed(f):
@@ -247,10 +415,16 @@ def bench_compile(quick: bool, hamux: bool) -> dict:
     return out
 
 
-# ---- 3. large dense model vs the matmul roof ---------------------------------------------------
+# ---- 5. large dense model vs the matmul roof ---------------------------------------------------
 
 
-def bench_flops(quick: bool) -> dict:
+def bench_flops(quick: bool, rounds: int | None = None) -> dict:
+    """Energy + gradient of a large dense model as a fraction of the plain matmul's GFLOP/s.
+
+    Rounds alternate between the plain matmul, hg and hand-written; a fraction is taken
+    within each round (``2 · t_matmul / t``), and the median and min–max over rounds are
+    reported (7 rounds unless ``rounds`` says otherwise).
+    """
     d1, d2, B = 2048, 4096, 256
     model = M.big_dense(jax.random.key(7), d1, d2)
     xs = M.random_states(model, B, jax.random.key(8))
@@ -271,25 +445,32 @@ def bench_flops(quick: bool) -> dict:
 
     M.assert_close(model.energy_and_dEdg(xs), hw(W, xs), "big dense", rtol=1e-3, atol=1e-2)
     a = jnp.tanh(xs["a"])
-    rounds = 3 if quick else 7
-    t, _ = alternate(
+    rounds = rounds or 7
+    times = alternate_rounds(
         {"matmul": lambda: matmul(a, W), "hg": lambda: model.energy_and_dEdg(xs), "hw": lambda: hw(W, xs)},
         2 if quick else 5,
         rounds,
     )
+    t = {k: statistics.median(v) for k, v in times.items()}
     flop_mm = 2 * B * d1 * d2
     flop_eg = 2 * flop_mm  # forward product + the gradient's second matmul (the first is reused)
     res = {
         "shape": [B, d1, d2],
+        "rounds": rounds,
         "matmul_gflops": flop_mm / t["matmul"] / 1e9,
         "hg_gflops": flop_eg / t["hg"] / 1e9,
         "hw_gflops": flop_eg / t["hw"] / 1e9,
     }
-    res["hg_fraction_of_roof"] = res["hg_gflops"] / res["matmul_gflops"]
-    res["hw_fraction_of_roof"] = res["hw_gflops"] / res["matmul_gflops"]
+    for k in ("hg", "hw"):
+        fr = [(flop_eg / tk) / (flop_mm / tm) for tk, tm in zip(times[k], times["matmul"])]
+        res[f"{k}_fraction_rounds"] = fr
+        res[f"{k}_fraction_of_roof"] = statistics.median(fr)
+        res[f"{k}_fraction_min"], res[f"{k}_fraction_max"] = min(fr), max(fr)
     print(
-        f"dense {d1}x{d2} batch {B}: matmul {res['matmul_gflops']:.1f} GFLOP/s, hg {res['hg_gflops']:.1f} "
-        f"({res['hg_fraction_of_roof']:.0%}), hand-written {res['hw_gflops']:.1f} ({res['hw_fraction_of_roof']:.0%})",
+        f"dense {d1}x{d2} batch {B}, {rounds} rounds: matmul {res['matmul_gflops']:.1f} GFLOP/s, "
+        f"hg {res['hg_gflops']:.1f} ({res['hg_fraction_of_roof']:.0%}, rounds {res['hg_fraction_min']:.0%}–"
+        f"{res['hg_fraction_max']:.0%}), hand-written {res['hw_gflops']:.1f} ({res['hw_fraction_of_roof']:.0%}, "
+        f"rounds {res['hw_fraction_min']:.0%}–{res['hw_fraction_max']:.0%})",
         flush=True,
     )
     return res
@@ -298,16 +479,9 @@ def bench_flops(quick: bool) -> dict:
 # ---- report -------------------------------------------------------------------------------------
 
 
-def markdown(result: dict) -> str:
+def _md_models(result: dict) -> list[str]:
     hx = "hamux_version" in result
     lines = [
-        "# Benchmarks: hamux_graph vs hand-written JAX",
-        "",
-        f"Run {result['date']} on {result['machine']} ({result['cpus']} CPUs, jax {result['jax']}, "
-        f"backend {result['backend']}){' with --quick' if result['quick'] else ''}. "
-        "Timings are medians of rounds alternating between the implementations in one process; "
-        "ratios are medians over rounds of the ratio within a round (the machine may be shared, "
-        "so compare the ratios). Reproduce with `python benchmarks/run.py`.",
         "",
         "## Energy + gradient per call, and `run` (100 Euler steps)",
         "",
@@ -329,8 +503,64 @@ def markdown(result: dict) -> str:
             + f"{r['run_steps_per_s_hg']:.0f} | {r['run_steps_per_s_hw']:.0f} | **{r['run_throughput_ratio']:.3f}** |"
             + ((f" {r['run_throughput_ratio_hamux']:.3f} |" if has_hx else " — |") if hx else "")
         )
+    return lines
+
+
+def _md_relax(rows: list[dict]) -> list[str]:
+    lines = [
+        "",
+        "## `relax` at a fixed number of steps",
+        "",
+        "`hg.relax(model, xs, tol=0.0, max_steps=100, dt=0.05, clamp=..., throw=False)` (every sample "
+        "takes all 100 steps) against a hand-written jitted `lax.while_loop` doing the same: clamped Euler "
+        "steps x ← x − dt·∂E/∂g, the per-sample RMS of ∂E/∂g checked against tol after every step, the "
+        "energy trace recorded (`M.make_handwritten_relax`). Final states and energy traces agree before "
+        "timing. Time ratio = hg time / hand-written time (the default `trace=True`; `trace=False` drops "
+        "the energy trace and is an extra column).",
+        "",
+        "| model | batch | steps | relax hg (ms) | hand-written (ms) | time ratio hg | hg, trace=False (ms) "
+        "| time ratio trace=False |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['batch']} | {r['steps']} | {r['relax_ms_hg']:.2f} | {r['relax_ms_hw']:.2f} | "
+            f"**{r['relax_ratio']:.3f}** | {r['relax_ms_hg_notrace']:.2f} | {r['relax_ratio_notrace']:.3f} |"
+        )
+    return lines
+
+
+def _md_train_step(rows: list[dict]) -> list[str]:
+    opt = rows[0]["optimizer"] if rows else ""
+    lines = [
+        "",
+        "## One BPTT training step",
+        "",
+        f"`hg.train.make_train_step(optax.{opt}, loss_fn)` with `loss_fn` the cross-entropy of "
+        f"`hg.train.forward(model, img, steps=T, dt={TRAIN_DT}, read=\"logits\")` (image held, BPTT through "
+        "the T Euler steps of `model.run`; W1, W2 and the softmax β train), against a hand-written jitted "
+        "step: `jax.value_and_grad` of the same loss through a `lax.scan` of the same Euler steps, then the "
+        "same optax update (`M.make_bptt_step`). Loss, gradients and updated parameters agree before timing. "
+        "Time ratio = hg time / hand-written time; hg precomputes the held image's drive `img @ W1` once "
+        "per run, the hand-written step computes it inside every step; the last columns time the "
+        "hand-written step with that drive hoisted out of the loop.",
+        "",
+        "| model | batch | steps | train step hg (ms) | hand-written (ms) | time ratio hg | "
+        "hand-written, `img @ W1` hoisted (ms) | time ratio vs hoisted |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['batch']} | {r['steps']} | {r['step_ms_hg']:.2f} | {r['step_ms_hw']:.2f} | "
+            f"**{r['step_ratio']:.3f}** | {r['step_ms_hw_hoisted']:.2f} | {r['step_ratio_hoisted']:.3f} |"
+        )
+    return lines
+
+
+def _md_compile(result: dict) -> list[str]:
+    hx = "hamux_version" in result
     c = result["compile"]
-    lines += [
+    lines = [
         "",
         "## Cold compile time (first call of energy + ∂E/∂g, seconds)",
         "",
@@ -374,23 +604,61 @@ def markdown(result: dict) -> str:
     ]
     for r in c["hyperedge"]:
         lines.append(f"| {r['k']} | {r['compile_s_hg']:.2f} | {r['compile_s_hw']:.2f} |")
-    f = result["flops"]
-    lines += [
+    return lines
+
+
+def _md_flops(f: dict) -> list[str]:
+    spread = "hg_fraction_min" in f  # results from before the per-round fractions have none
+    sp = lambda k: f" | {f[k + '_fraction_min']:.0%}–{f[k + '_fraction_max']:.0%}" if spread else ""  # noqa: E731
+    return [
         "",
         "## Large dense model (energy + ∂E/∂g) against the matmul roof",
         "",
         f"Layers {f['shape'][1]} (tanh) and {f['shape'][2]} (relu), batch {f['shape'][0]}; "
-        "energy + gradient counted as two matmuls of that shape.",
+        "energy + gradient counted as two matmuls of that shape."
+        + (
+            f" {f['rounds']} rounds alternating matmul, hg and hand-written; a fraction is taken within each "
+            "round (median over rounds, and the per-round min–max)."
+            if spread
+            else ""
+        ),
         "",
-        "| | GFLOP/s | fraction of plain matmul (target ≥ 90 %) |",
-        "|---|---|---|",
-        f"| plain `a @ W` | {f['matmul_gflops']:.1f} | 100 % |",
-        f"| hamux_graph | {f['hg_gflops']:.1f} | {f['hg_fraction_of_roof']:.0%} |",
-        f"| hand-written | {f['hw_gflops']:.1f} | {f['hw_fraction_of_roof']:.0%} |",
+        "| | GFLOP/s | fraction of plain matmul (target ≥ 90 %) |" + (" per-round min–max |" if spread else ""),
+        "|---|---|---|" + ("---|" if spread else ""),
+        f"| plain `a @ W` | {f['matmul_gflops']:.1f} | 100 % |" + (" — |" if spread else ""),
+        f"| hamux_graph | {f['hg_gflops']:.1f} | {f['hg_fraction_of_roof']:.0%}{sp('hg')} |",
+        f"| hand-written | {f['hw_gflops']:.1f} | {f['hw_fraction_of_roof']:.0%}{sp('hw')} |",
         "",
     ]
-    lines += ET.markdown_rows(result.get("et", []))
-    if not hx:
+
+
+def markdown(result: dict) -> str:
+    """The markdown report of the sections in ``result`` (every section: ``RESULTS.md``)."""
+    hx = "hamux_version" in result
+    lines = [
+        "# Benchmarks: hamux_graph vs hand-written JAX",
+        "",
+        f"Run {result['date']} on {result['machine']} ({result['cpus']} CPUs, jax {result['jax']}, "
+        f"backend {result['backend']}){' with --quick' if result['quick'] else ''}"
+        + (f", sections {', '.join(result['only'])} only" if result.get("only") else "")
+        + ". Timings are medians of rounds alternating between the implementations in one process; "
+        "ratios are medians over rounds of the ratio within a round (the machine may be shared, "
+        "so compare the ratios). Reproduce with `python benchmarks/run.py` "
+        "(`--only SECTION[,SECTION]` for some sections, `--rounds N` for more rounds).",
+    ]
+    if "models" in result:
+        lines += _md_models(result)
+    if "relax" in result:
+        lines += _md_relax(result["relax"])
+    if "train_step" in result:
+        lines += _md_train_step(result["train_step"])
+    if "compile" in result:
+        lines += _md_compile(result)
+    if "flops" in result:
+        lines += _md_flops(result["flops"])
+    if "et" in result:
+        lines += ET.markdown_rows(result["et"])
+    if not hx and ("models" in result or "compile" in result):
         lines.append(
             "(The reference `hamux` package was not installed: no column for it. "
             "`pip install hamux==0.2.2 fastcore` adds one.)"
@@ -398,13 +666,52 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+SECTIONS = ("compile", "models", "relax", "train_step", "large_dense", "et")
+SECTION_ALIASES = {"flops": "large_dense"}  # the JSON key of large_dense stays "flops"
+
+
+def sections_arg(text: str) -> list[str]:
+    """``--only``: comma-separated section names (in any order; run in the order of SECTIONS)."""
+    names = [SECTION_ALIASES.get(n.strip(), n.strip()) for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in SECTIONS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown section(s) {bad or [text]}; choose from {', '.join(SECTIONS)} (flops = large_dense), "
+            "comma-separated"
+        )
+    return [n for n in SECTIONS if n in names]
+
+
+def rounds_arg(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--rounds must be >= 1, got {n}")
+    return n
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer rounds (a few minutes on 2 cores)")
     p.add_argument("--out", default=None, help="JSON output path (default benchmarks/results/<date>.json)")
-    p.add_argument("--only", default=None, choices=["models", "compile", "flops", "et"], help="run one section")
+    p.add_argument(
+        "--only",
+        default=None,
+        type=sections_arg,
+        metavar="SECTION[,SECTION]",
+        help=f"run only these sections, of {', '.join(SECTIONS)} (flops = large_dense); prints their tables "
+        "instead of writing RESULTS.md",
+    )
+    p.add_argument(
+        "--rounds",
+        default=None,
+        type=rounds_arg,
+        metavar="N",
+        help="alternating rounds of every timed section (default: per section; large_dense 7, and it "
+        "reports the per-round min-max of its roof fractions)",
+    )
     p.add_argument("--no-hamux", action="store_true", help="skip the reference hamux column even if installed")
     args = p.parse_args(argv)
+    run = set(args.only or SECTIONS)
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": platform.processor() or platform.machine(),
@@ -413,21 +720,29 @@ def main(argv=None):
         "hamux_graph": hg.__version__,
         "backend": jax.default_backend(),
         "quick": args.quick,
+        "rounds": args.rounds,
         "loadavg": os.getloadavg(),
     }
+    if args.only:
+        result["only"] = args.only
     hamux = HX.available() and not args.no_hamux
     if hamux:
         import importlib.metadata
 
         result["hamux_version"] = importlib.metadata.version("hamux")
-    if args.only in (None, "compile"):
+    if "compile" in run:
         result["compile"] = bench_compile(args.quick, hamux)
-    if args.only in (None, "models"):
-        result["models"] = bench_models(args.quick, hamux)
-    if args.only in (None, "flops"):
-        result["flops"] = bench_flops(args.quick)
-    if args.only in (None, "et"):
-        result["et"] = ET.bench_et(args.quick, alternate, calls_for)
+    if "models" in run:
+        result["models"] = bench_models(args.quick, hamux, args.rounds)
+    if "relax" in run:
+        result["relax"] = bench_relax(args.quick, args.rounds)
+    if "train_step" in run:
+        result["train_step"] = bench_train_step(args.quick, args.rounds)
+    if "large_dense" in run:
+        result["flops"] = bench_flops(args.quick, args.rounds)
+    if "et" in run:
+        et_alternate = alternate if args.rounds is None else (lambda fns, n, _: alternate(fns, n, args.rounds))
+        result["et"] = ET.bench_et(args.quick, et_alternate, calls_for)
     result["loadavg_end"] = os.getloadavg()
     out = args.out or os.path.join(HERE, "results", result["date"].replace(" ", "_").replace(":", "") + ".json")
     os.makedirs(os.path.dirname(out), exist_ok=True)
@@ -438,6 +753,8 @@ def main(argv=None):
         with open(os.path.join(HERE, "RESULTS.md"), "w") as fh:
             fh.write(markdown(result))
         print("wrote", os.path.join(HERE, "RESULTS.md"))
+    else:
+        print(markdown(result))
 
 
 if __name__ == "__main__":

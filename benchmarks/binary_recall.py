@@ -86,8 +86,10 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     key = jax.random.key(0)
     perms = [np.asarray(jax.random.permutation(jax.random.fold_in(key, t), N)) for t in range(T)]
-    print(f"{platform.machine()}, {jax.devices()[0].platform}, jax {jax.__version__}; {B} probes, N = {N}, "
-          f"up to {T} sweeps")
+    print(
+        f"{platform.machine()}, {jax.devices()[0].platform}, jax {jax.__version__}; {B} probes, N = {N}, "
+        f"up to {T} sweeps"
+    )
 
     # 1. asymmetric random weights: every probe runs all T sweeps
     W = (rng.normal(size=(N, N)) / np.sqrt(N)).astype(np.float32)
@@ -113,8 +115,10 @@ def main(argv=None):
     print(f"\nasymmetric random W (sweeps run: min {int(out.sweeps.min())}, max {int(out.sweeps.max())}):")
     print(f"  hg.memory.recall_binary  {t_hg:8.3f} s   (first call incl. compile {first:.2f} s)")
     print(f"  numpy, batched over probes {t_np:6.3f} s   ({t_np / t_hg:.1f}x; {same}/{B} probes bit-equal)")
-    print(f"  numpy, per probe         {t_pp_all:8.2f} s   (measured on {k} probes, scaled; {t_pp_all / t_hg:.0f}x; "
-          f"{same_pp}/{k} bit-equal)")
+    print(
+        f"  numpy, per probe         {t_pp_all:8.2f} s   (measured on {k} probes, scaled; {t_pp_all / t_hg:.0f}x; "
+        f"{same_pp}/{k} bit-equal)"
+    )
 
     # 2. Hebbian memory at alpha = 0.1, recall from 10 % flips (stops at the fixed points)
     P = np.where(rng.random((int(0.1 * N), N)) < 0.5, 1.0, -1.0).astype(np.float32)
@@ -131,11 +135,15 @@ def main(argv=None):
     t_h, o = timed(run_hebb, args.rounds)
     t_hn, S_hn = timed(lambda: numpy_batched(Wh, probes, perms), 1)
     exact = float(np.all(np.asarray(o.states) == targets, axis=1).mean())
-    print(f"\nHebbian, alpha = 0.1, 10 % flips (sweeps that changed a probe: max {int(o.sweeps.max())}; "
-          f"exact recall {exact:.3f}):")
+    print(
+        f"\nHebbian, alpha = 0.1, 10 % flips (sweeps that changed a probe: max {int(o.sweeps.max())}; "
+        f"exact recall {exact:.3f}):"
+    )
     print(f"  hg.memory.recall_binary  {t_h:8.3f} s   (stops when no probe changes)")
-    print(f"  numpy, batched, {T} sweeps {t_hn:6.3f} s   "
-          f"({int(np.all(np.asarray(o.states) == S_hn, axis=1).sum())}/{B} probes bit-equal)")
+    print(
+        f"  numpy, batched, {T} sweeps {t_hn:6.3f} s   "
+        f"({int(np.all(np.asarray(o.states) == S_hn, axis=1).sum())}/{B} probes bit-equal)"
+    )
 
 
 if __name__ == "__main__":

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import models as M
 from jax import lax
 
-import models as M
-
 import hamux_graph as hg
+
 
 FULL = dict(image_shape=(224, 224, 3), patch_size=(16, 16), dim=768, num_heads=12, zspace_dim=64, num_memories=3072)
 SMALL = dict(image_shape=(32, 32, 3), patch_size=(4, 4), dim=128, num_heads=4, zspace_dim=32, num_memories=512)
@@ -108,13 +108,24 @@ def bench_et(quick: bool, alternate, calls_for) -> list[dict]:
                 e1, d1 = model.energy_and_dEdg(xs)
                 e2, d2 = hw_eg(p, x)
                 sq = (lambda a: a) if batch is not None else (lambda a: a[0])
-                M.assert_close((e1, d1["tokens"]), (sq(e2), sq(d2)), f"{label} energy+grad batch={b}", rtol=1e-4, atol=1e-3)
+                M.assert_close(
+                    (e1, d1["tokens"]), (sq(e2), sq(d2)), f"{label} energy+grad batch={b}", rtol=1e-4, atol=1e-3
+                )
                 dt = jnp.float32(0.01)
                 r1 = model.run(xs, steps=steps, dt=dt)
                 r2 = hw_run(p, x, dt, steps)
-                M.assert_close((r1[0]["tokens"], r1[1]), (sq(r2[0]), r2[1] if batch is not None else r2[1][:, 0]),
-                               f"{label} run batch={b}", rtol=1e-3, atol=1e-2)
-                t, q = alternate({"hw": lambda: hw_eg(p, x), "hg": lambda: model.energy_and_dEdg(xs)}, calls_for(lambda: hw_eg(p, x)), rounds)
+                M.assert_close(
+                    (r1[0]["tokens"], r1[1]),
+                    (sq(r2[0]), r2[1] if batch is not None else r2[1][:, 0]),
+                    f"{label} run batch={b}",
+                    rtol=1e-3,
+                    atol=1e-2,
+                )
+                t, q = alternate(
+                    {"hw": lambda: hw_eg(p, x), "hg": lambda: model.energy_and_dEdg(xs)},
+                    calls_for(lambda: hw_eg(p, x)),
+                    rounds,
+                )
                 runs = {"hw": lambda: hw_run(p, x, dt, steps), "hg": lambda: model.run(xs, steps=steps, dt=dt)}
                 tr, qr = alternate(runs, calls_for(runs["hw"], 0.2), rounds)
                 rows.append(_row(label, b, steps, t, q, tr, qr, "none"))
@@ -135,7 +146,9 @@ def bench_et(quick: bool, alternate, calls_for) -> list[dict]:
                     "hg": lambda: model.run({"tokens": x}, steps=steps, dt=dt, clamp=clamp),
                 }
                 tr, qr = alternate(runs, calls_for(runs["hw"], 0.2), rounds)
-                rows.append(_row(label + ", masked completion (half the patches held)", b, steps, None, None, tr, qr, "mask"))
+                rows.append(
+                    _row(label + ", masked completion (half the patches held)", b, steps, None, None, tr, qr, "mask")
+                )
                 _print(rows[-1])
     return rows
 
@@ -181,12 +194,9 @@ def markdown_rows(rows: list[dict]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        eg = (
-            f"{r['eg_us_hg']:.0f} | {r['eg_us_hw']:.0f} | **{r['eg_ratio']:.3f}**" if "eg_ratio" in r else "— | — | —"
-        )
+        eg = f"{r['eg_us_hg']:.0f} | {r['eg_us_hw']:.0f} | **{r['eg_ratio']:.3f}**" if "eg_ratio" in r else "— | — | —"
         lines.append(
             f"| {r['model']} | {r['batch']} | {r['steps']} | {eg} | {r['run_steps_per_s_hg']:.1f} | "
             f"{r['run_steps_per_s_hw']:.1f} | **{r['run_throughput_ratio']:.3f}** |"
         )
     return lines
-

@@ -43,10 +43,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+
 
 __all__ = ["available", "supports", "build", "energy_and_grad", "run", "chain_energy_and_grad"]
 

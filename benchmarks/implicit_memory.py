@@ -81,8 +81,10 @@ def main() -> None:
     xs["v"] = jax.random.normal(jax.random.fold_in(key, 2), (args.batch, 64))
     target = 0.5 * jax.random.normal(jax.random.fold_in(key, 3), (args.batch, 10))
     res = model.relax(xs, tol=1e-5, max_steps=max(args.steps), dt=0.2, clamp=("v",), throw=False)
-    print(f"device: {jax.devices()[0].device_kind}; steps the forward relaxation needs to reach tol=1e-5: "
-          f"{int(jnp.max(res.steps))} (converged: {bool(jnp.all(res.converged))})")
+    print(
+        f"device: {jax.devices()[0].device_kind}; steps the forward relaxation needs to reach tol=1e-5: "
+        f"{int(jnp.max(res.steps))} (converged: {bool(jnp.all(res.converged))})"
+    )
     print(f"{'N steps':>8} | {'BPTT temp MiB':>13} | {'implicit temp MiB':>17} | {'BPTT s':>7} | {'implicit s':>10}")
     for n in args.steps:
         mb, tb = measure(bptt_grad, model, xs, target, n)

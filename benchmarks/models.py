@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -434,9 +435,7 @@ def big_dense(key, d1=2048, d2=4096) -> hg.CompiledHAM:
 def random_states(model, batch, key):
     keys = jax.random.split(key, len(model.layer_names))
     lead = () if batch is None else (batch,)
-    return {
-        n: jax.random.normal(k, lead + s, jnp.float32) for n, s, k in zip(model.layer_names, model.shapes, keys)
-    }
+    return {n: jax.random.normal(k, lead + s, jnp.float32) for n, s, k in zip(model.layer_names, model.shapes, keys)}
 
 
 def assert_close(a, b, what, rtol=2e-4, atol=2e-4):

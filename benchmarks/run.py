@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import et as ET  # noqa: E402
@@ -44,6 +45,7 @@ import models as M  # noqa: E402
 
 import hamux_graph as hg  # noqa: E402
 from hamux_graph._energy import calls  # noqa: E402  (cold-compile timings clear its cache)
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -191,9 +193,7 @@ def bench_relax(quick: bool, rounds: int | None = None) -> list[dict]:
             dt, tol = jnp.float32(0.05), jnp.float32(0.0)
 
             def hg_relax(trace=True):
-                return hg.relax(
-                    model, xs, tol=0.0, max_steps=steps, dt=dt, clamp=pair.clamp, throw=False, trace=trace
-                )
+                return hg.relax(model, xs, tol=0.0, max_steps=steps, dt=dt, clamp=pair.clamp, throw=False, trace=trace)
 
             # correctness first: every sample took all the steps, same states and energy traces
             r1, r0 = hg_relax(), hg_relax(trace=False)
@@ -537,7 +537,7 @@ def _md_train_step(rows: list[dict]) -> list[str]:
         "## One BPTT training step",
         "",
         f"`hg.train.make_train_step(optax.{opt}, loss_fn)` with `loss_fn` the cross-entropy of "
-        f"`hg.train.forward(model, img, steps=T, dt={TRAIN_DT}, read=\"logits\")` (image held, BPTT through "
+        f'`hg.train.forward(model, img, steps=T, dt={TRAIN_DT}, read="logits")` (image held, BPTT through '
         "the T Euler steps of `model.run`; W1, W2 and the softmax β train), against a hand-written jitted "
         "step: `jax.value_and_grad` of the same loss through a `lax.scan` of the same Euler steps, then the "
         "same optax update (`M.make_bptt_step`). Loss, gradients and updated parameters agree before timing. "
@@ -585,15 +585,13 @@ def _md_compile(result: dict) -> list[str]:
             f"{dash(r, 'compile_s_hw_unstacked')} |"
             + (f" {dash(r, 'compile_s_hamux')} |" if hx else "")
             + f" {r['call_ms_hg']:.2f} | {dash(r, 'call_ms_hg_packed')} | {r['call_ms_hw_stacked']:.2f} | "
-            f"{dash(r, 'call_ms_hw_unstacked')} |"
-            + (f" {dash(r, 'call_ms_hamux')} |" if hx else "")
+            f"{dash(r, 'call_ms_hw_unstacked')} |" + (f" {dash(r, 'call_ms_hamux')} |" if hx else "")
         )
     chain = {r["L"]: r for r in c["chain"]}
     if 8 in chain and 512 in chain:
         lines.append("")
         lines.append(
-            f"hamux_graph L=512 / L=8 compile time: "
-            f"{chain[512]['compile_s_hg'] / chain[8]['compile_s_hg']:.2f}×."
+            f"hamux_graph L=512 / L=8 compile time: {chain[512]['compile_s_hg'] / chain[8]['compile_s_hg']:.2f}×."
         )
     lines += [
         "",
@@ -713,7 +711,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     run = set(args.only or SECTIONS)
     result = {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
         "jax": jax.__version__,

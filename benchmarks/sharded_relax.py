@@ -57,6 +57,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P  # noqa: E402
 import hamux_graph as hg  # noqa: E402
 from hamux_graph import parallel  # noqa: E402
 
+
 DT = 0.05
 
 
@@ -148,30 +149,46 @@ def bench(log2k: int) -> dict:
     s_dev = device_bytes([xs["memories"], out_hg["memories"]])
     s_total = xs["memories"].nbytes + out_hg["memories"].nbytes
     return {
-        "K": K, "N": N, "B": B, "devices": D, "steps": ARGS.steps, "create_s": t_create,
-        "hg_s": statistics.median(t_hg), "hand_s": statistics.median(t_hand), "ratio": statistics.median(ratios),
+        "K": K,
+        "N": N,
+        "B": B,
+        "devices": D,
+        "steps": ARGS.steps,
+        "create_s": t_create,
+        "hg_s": statistics.median(t_hg),
+        "hand_s": statistics.median(t_hand),
+        "ratio": statistics.median(ratios),
         "gap": gap,
-        "param_bytes_total": p_total, "param_bytes_per_device": max(p_dev.values()),
-        "state_bytes_total": s_total, "state_bytes_per_device": max(s_dev.values()),
+        "param_bytes_total": p_total,
+        "param_bytes_per_device": max(p_dev.values()),
+        "state_bytes_total": s_total,
+        "state_bytes_per_device": max(s_dev.values()),
         "w_shard": tuple(W.addressable_shards[0].data.shape),
     }
 
 
 def main() -> None:
     dev = jax.devices()
-    print(f"jax {jax.__version__}, {len(dev)} x {dev[0].device_kind} ({jax.default_backend()}); N={ARGS.n}, "
-          f"batch {ARGS.batch}, {ARGS.steps} Euler steps per relax, {ARGS.rounds} alternating rounds")
-    print("| K | W shard per device | create W (s) | relax hg (s) | hand-written (s) | time ratio | max |diff| | "
-          "param MiB total / per device | memory-state MiB total / per device |")
+    print(
+        f"jax {jax.__version__}, {len(dev)} x {dev[0].device_kind} ({jax.default_backend()}); N={ARGS.n}, "
+        f"batch {ARGS.batch}, {ARGS.steps} Euler steps per relax, {ARGS.rounds} alternating rounds"
+    )
+    print(
+        "| K | W shard per device | create W (s) | relax hg (s) | hand-written (s) | time ratio | max |diff| | "
+        "param MiB total / per device | memory-state MiB total / per device |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for log2k in ARGS.log2k:
         r = bench(log2k)
         mib = 2.0**20
-        print(f"| 2^{log2k} = {r['K']} | {r['w_shard']} | {r['create_s']:.2f} | {r['hg_s']:.3f} | {r['hand_s']:.3f} | "
-              f"**{r['ratio']:.3f}** | {r['gap']:.1e} | {r['param_bytes_total'] / mib:.1f} / "
-              f"{r['param_bytes_per_device'] / mib:.1f} ({r['param_bytes_per_device'] / r['param_bytes_total']:.3f}) | "
-              f"{r['state_bytes_total'] / mib:.1f} / {r['state_bytes_per_device'] / mib:.1f} "
-              f"({r['state_bytes_per_device'] / r['state_bytes_total']:.3f}) |", flush=True)
+        print(
+            f"| 2^{log2k} = {r['K']} | {r['w_shard']} | {r['create_s']:.2f} | {r['hg_s']:.3f} | {r['hand_s']:.3f} | "
+            f"**{r['ratio']:.3f}** | {r['gap']:.1e} | {r['param_bytes_total'] / mib:.1f} / "
+            f"{r['param_bytes_per_device'] / mib:.1f} ({r['param_bytes_per_device'] / r['param_bytes_total']:.3f}) | "
+            f"{r['state_bytes_total'] / mib:.1f} / {r['state_bytes_per_device'] / mib:.1f} "
+            f"({r['state_bytes_per_device'] / r['state_bytes_total']:.3f}) |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -13,11 +13,14 @@ import re
 import sys
 import tomllib
 
+
 path = sys.argv[1] if len(sys.argv) > 1 else "pyproject.toml"
 with open(path, "rb") as f:
     project = tomllib.load(f)["project"]
 extras = project.get("optional-dependencies", {})
-wanted = [e for e in re.findall(r"\[([^\]]*)\]", " ".join(extras.get("all", [])))[0].split(",")] if "all" in extras else []
+wanted = (
+    [e for e in re.findall(r"\[([^\]]*)\]", " ".join(extras.get("all", [])))[0].split(",")] if "all" in extras else []
+)
 reqs = list(project["dependencies"]) + [r for e in wanted for r in extras.get(e.strip(), [])]
 pins: dict[str, str] = {}
 for req in reqs:

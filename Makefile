@@ -1,9 +1,10 @@
-# Two entry points for a fresh machine: `make demo` (the main job) and `make test`.
+# Two entry points for a fresh machine: `make demo` (the main job) and `make test`;
+# `make check` runs the linters and the type checker (CONTRIBUTING.md).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test venv clean
+.PHONY: demo test check venv clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +19,12 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest -q
+
+# the checks CI runs before the tests: lint, format and types (the tools the `check` extra pins)
+check: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/basedpyright
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -21,7 +21,9 @@ extras = project.get("optional-dependencies", {})
 wanted = (
     [e for e in re.findall(r"\[([^\]]*)\]", " ".join(extras.get("all", [])))[0].split(",")] if "all" in extras else []
 )
-reqs = list(project["dependencies"]) + [r for e in wanted for r in extras.get(e.strip(), [])]
+# the `check` extra holds the linters and the type checker, pinned exactly: tools, not floors
+TOOLS = {"check"}
+reqs = list(project["dependencies"]) + [r for e in wanted if e.strip() not in TOOLS for r in extras.get(e.strip(), [])]
 pins: dict[str, str] = {}
 for req in reqs:
     m = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(?:>=\s*([0-9][^,;\s]*))?.*", req)

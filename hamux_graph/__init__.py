@@ -10,22 +10,73 @@ Example:
     >>> xs, energies = model.run(model.init_states(), steps=20, dt=0.1)
 """
 
-# The re-exports, in pipeline order (see docs/architecture.md).
-# errors
-# 6 use: training, devices, the model zoo, memory science
-from . import (
-    analysis as analysis,
-    datasets as datasets,
-    interop as interop,  # other libraries' models and files
-    memory as memory,
-    parallel as parallel,
-    train as train,
-    vision as vision,
-    zoo as zoo,
+# The re-exports, in pipeline order (see docs/architecture.md); isort is off for this file.
+# leaves: the errors
+from ._errors import (
+    HamuxGraphError as HamuxGraphError,
+    ValidationError as ValidationError,
+    StateError as StateError,
+    ArgumentError as ArgumentError,
+    FormatError as FormatError,
+    ConvergenceError as ConvergenceError,
 )
 
-# 5 api: the user-facing classes
-from ._api import CompiledHAM as CompiledHAM, HAM as HAM
+# 1 spec: Lagrangians, layers, synapses, the type registry
+from .lagrangians import (
+    Lagrangian as Lagrangian,
+    LIdentity as LIdentity,
+    LRepu as LRepu,
+    LRelu as LRelu,
+    LExp as LExp,
+    LRexp as LRexp,
+    LTanh as LTanh,
+    LSigmoid as LSigmoid,
+    LSoftmax as LSoftmax,
+    LLayerNorm as LLayerNorm,
+    LSphericalNorm as LSphericalNorm,
+    LSparsemax as LSparsemax,
+    LEntmax as LEntmax,
+    LGhostmax as LGhostmax,
+)
+from .layers import (
+    Layer as Layer,
+    IdentityLayer as IdentityLayer,
+    RepuLayer as RepuLayer,
+    ReluLayer as ReluLayer,
+    ExpLayer as ExpLayer,
+    RexpLayer as RexpLayer,
+    TanhLayer as TanhLayer,
+    SigmoidLayer as SigmoidLayer,
+    SoftmaxLayer as SoftmaxLayer,
+    LayerNormLayer as LayerNormLayer,
+    SphericalNormLayer as SphericalNormLayer,
+    SparsemaxLayer as SparsemaxLayer,
+    EntmaxLayer as EntmaxLayer,
+    GhostmaxLayer as GhostmaxLayer,
+)
+from .synapses import (
+    Synapse as Synapse,
+    SimpleDenseSynapse as SimpleDenseSynapse,
+    DenseSynapse as DenseSynapse,
+    DenseTensorSynapseWithHiddenLayer as DenseTensorSynapseWithHiddenLayer,
+    DenseMatrixSynapseWithHiddenLayer as DenseMatrixSynapseWithHiddenLayer,
+    ConvSynapse as ConvSynapse,
+    ConvSynapseWithPool as ConvSynapseWithPool,
+    AttentionSynapse as AttentionSynapse,
+    SelfAttentionSynapse as SelfAttentionSynapse,
+    BinaryMixerSynapse as BinaryMixerSynapse,
+    GaussianMemorySynapse as GaussianMemorySynapse,
+    EpanechnikovMemorySynapse as EpanechnikovMemorySynapse,
+    RandomFeatureMemorySynapse as RandomFeatureMemorySynapse,
+)
+from .registry import (
+    register_synapse as register_synapse,
+    register_lagrangian as register_lagrangian,
+    registered_types as registered_types,
+)
+
+# 3 energy: states in grouped form
+from ._energy.packed import PackedStates as PackedStates
 
 # 4 dynamics: relaxation with implicit gradients, ODE solves, equilibrium propagation
 from ._dynamics.adjoint import (
@@ -34,90 +85,42 @@ from ._dynamics.adjoint import (
     GMRESAdjoint as GMRESAdjoint,
     ImplicitAdjoint as ImplicitAdjoint,
 )
-from ._dynamics.eqprop import eqprop_grad as eqprop_grad
+from ._dynamics.relax import RelaxResult as RelaxResult, relax as relax
 from ._dynamics.ode import ODEResult as ODEResult, solve as solve
-from ._dynamics.relax import relax as relax, RelaxResult as RelaxResult
+from ._dynamics.eqprop import eqprop_grad as eqprop_grad
 
-# 3 energy: states in grouped form
-from ._energy.packed import PackedStates as PackedStates
-from ._errors import (
-    ArgumentError as ArgumentError,
-    ConvergenceError as ConvergenceError,
-    FormatError as FormatError,
-    HamuxGraphError as HamuxGraphError,
-    StateError as StateError,
-    ValidationError as ValidationError,
-)
-from ._internal.version import package_version as _package_version
+# 4' present: pictures of a plan
+from .draw import plot_energy as plot_energy
 from .animation import animate_retrieval as animate_retrieval
 
-# 4b present (needs only the plan)
-from .draw import plot_energy as plot_energy
+# 5 api: the user-facing classes
+from ._api import CompiledHAM as CompiledHAM, HAM as HAM
 
-# 7 io: files
+# 6 use: training, devices, memory science, the model zoo, images, data
+from . import (
+    train as train,
+    parallel as parallel,
+    memory as memory,
+    analysis as analysis,
+    zoo as zoo,
+    vision as vision,
+    datasets as datasets,
+)
+
+# 7 io: files, and other libraries' models and files
+from . import formats as formats, interop as interop
 from .formats import (
-    load as load,
-    parameter_names as parameter_names,
+    write_graphml as write_graphml,
     read_graphml as read_graphml,
     save as save,
-    saving as saving,
-    write_graphml as write_graphml,
-)  # one-release alias: docs named hamux_graph.saving (now hamux_graph.formats.saving)
-
-# 1 spec: Lagrangians, layers, synapses, the type registry
-from .lagrangians import (
-    Lagrangian as Lagrangian,
-    LEntmax as LEntmax,
-    LExp as LExp,
-    LGhostmax as LGhostmax,
-    LIdentity as LIdentity,
-    LLayerNorm as LLayerNorm,
-    LRelu as LRelu,
-    LRepu as LRepu,
-    LRexp as LRexp,
-    LSigmoid as LSigmoid,
-    LSoftmax as LSoftmax,
-    LSparsemax as LSparsemax,
-    LSphericalNorm as LSphericalNorm,
-    LTanh as LTanh,
-)
-from .layers import (
-    EntmaxLayer as EntmaxLayer,
-    ExpLayer as ExpLayer,
-    GhostmaxLayer as GhostmaxLayer,
-    IdentityLayer as IdentityLayer,
-    Layer as Layer,
-    LayerNormLayer as LayerNormLayer,
-    ReluLayer as ReluLayer,
-    RepuLayer as RepuLayer,
-    RexpLayer as RexpLayer,
-    SigmoidLayer as SigmoidLayer,
-    SoftmaxLayer as SoftmaxLayer,
-    SparsemaxLayer as SparsemaxLayer,
-    SphericalNormLayer as SphericalNormLayer,
-    TanhLayer as TanhLayer,
-)
-from .registry import (
-    register_lagrangian as register_lagrangian,
-    register_synapse as register_synapse,
-    registered_types as registered_types,
-)
-from .synapses import (
-    AttentionSynapse as AttentionSynapse,
-    BinaryMixerSynapse as BinaryMixerSynapse,
-    ConvSynapse as ConvSynapse,
-    ConvSynapseWithPool as ConvSynapseWithPool,
-    DenseMatrixSynapseWithHiddenLayer as DenseMatrixSynapseWithHiddenLayer,
-    DenseSynapse as DenseSynapse,
-    DenseTensorSynapseWithHiddenLayer as DenseTensorSynapseWithHiddenLayer,
-    EpanechnikovMemorySynapse as EpanechnikovMemorySynapse,
-    GaussianMemorySynapse as GaussianMemorySynapse,
-    RandomFeatureMemorySynapse as RandomFeatureMemorySynapse,
-    SelfAttentionSynapse as SelfAttentionSynapse,
-    SimpleDenseSynapse as SimpleDenseSynapse,
-    Synapse as Synapse,
+    load as load,
+    parameter_names as parameter_names,
 )
 
+# one-release alias (CHANGELOG.md): docs named hamux_graph.saving, now hamux_graph.formats.saving
+from .formats import saving as saving
+
+from ._internal.version import package_version as _package_version
 
 __version__ = _package_version()
 
@@ -199,4 +202,5 @@ __all__ = [
     "load",
     "interop",
     "parameter_names",
+    "formats",
 ]

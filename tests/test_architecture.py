@@ -26,7 +26,7 @@ LAZY_IMPORTER = "hamux_graph._internal.optional"
 
 # Which entries of hamux_graph/ each entry may import (the pipeline, docs/architecture.md).
 _BASE = {"_errors", "_types", "_internal"}
-_SPEC = _BASE | {"lagrangians", "layers", "synapses", "registry"}
+_SPEC = _BASE | {"lagrangians", "layers", "synapses", "registry", "draw", "html", "animation"}
 _GRAPH = _SPEC | {"_graph"}
 _FACES = _GRAPH | {"_present", "draw", "html", "animation"}
 _API = _FACES | {"_energy", "_dynamics", "_api"}
@@ -292,3 +292,23 @@ def test_version_has_one_source():
         for node in ast.walk(tree):
             if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__version__" for t in node.targets):
                 assert not isinstance(node.value, ast.Constant), f"{m} writes the version as a literal"
+
+
+# the public namespaces: every module object reachable as hg.NAME is one of these (or an alias
+# kept for one release), so a stage's module never leaks into hg (hg.compile used to be a module)
+NAMESPACES = {"analysis", "datasets", "formats", "interop", "memory", "parallel", "train", "vision", "zoo"}
+PUBLIC_MODULES = {"lagrangians", "layers", "synapses", "registry", "draw", "html", "animation"}
+ONE_RELEASE_ALIASES = {"saving"}  # hamux_graph.saving -> hamux_graph.formats.saving (CHANGELOG.md)
+
+
+def test_the_public_namespace_holds_only_the_documented_modules():
+    import types
+
+    modules = {n for n, v in vars(hamux_graph).items() if isinstance(v, types.ModuleType) and not n.startswith("_")}
+    assert modules <= NAMESPACES | PUBLIC_MODULES | ONE_RELEASE_ALIASES, sorted(
+        modules - NAMESPACES - PUBLIC_MODULES - ONE_RELEASE_ALIASES
+    )
+    assert set(hamux_graph.__all__) >= NAMESPACES
+    for name in ("compile", "validate", "graphml", "packed", "summary", "checkpoint"):
+        assert not isinstance(getattr(hamux_graph, name, None), types.ModuleType), name
+    assert hamux_graph.saving.load_architecture is hamux_graph.formats.load_architecture

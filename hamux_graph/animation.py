@@ -56,11 +56,11 @@ def _images(a: np.ndarray, image_shape: Sequence[int] | None, lead: int, what: s
 
 def animate_retrieval(
     frames: Float[Array, "frames batch *shape"],
-    energies: Float[Array, steps + 1 * batch],  # noqa: F821
+    energies: Float[Array, "steps+1 *batch"],  # noqa: F821
     path: str | os.PathLike,
     *,
     steps: Sequence[int] | None = None,
-    targets: Float[Array, batch * shape] | None = None,  # noqa: F821
+    targets: Float[Array, "batch *shape"] | None = None,  # noqa: F821
     image_shape: Sequence[int] | None = None,
     max_samples: int = 8,
     fps: float = 6.0,
@@ -119,10 +119,13 @@ def animate_retrieval(
     if e.ndim != 2 or e.shape[1] not in (1, batch):
         raise StateError(f"energies must have shape (steps+1,) or (steps+1, {batch}), got {np.shape(energies)}.")
     if steps is None:
-        steps = np.linspace(0, e.shape[0] - 1, n_frames).round().astype(int)
-    steps = np.asarray(steps, dtype=int)
-    if steps.shape != (n_frames,) or steps.min() < 0 or steps.max() >= e.shape[0]:
-        raise StateError(f"steps must give one step in [0, {e.shape[0] - 1}] per frame ({n_frames}), got {steps}.")
+        frame_steps = np.linspace(0, e.shape[0] - 1, n_frames).round().astype(int)
+    else:
+        frame_steps = np.asarray(steps, dtype=int)
+    if frame_steps.shape != (n_frames,) or frame_steps.min() < 0 or frame_steps.max() >= e.shape[0]:
+        raise StateError(
+            f"steps must give one step in [0, {e.shape[0] - 1}] per frame ({n_frames}), got {frame_steps}."
+        )
     t = None
     if targets is not None:
         t = _images(np.asarray(targets, dtype=float), image_shape, 1, "targets")
@@ -157,22 +160,22 @@ def animate_retrieval(
     ax_e.set_xlabel("step", fontsize=8)
     ax_e.set_ylabel("energy", fontsize=8)
     ax_e.tick_params(labelsize=7)
-    marker = ax_e.axvline(steps[0], color="#d62728", lw=1.0)
-    head = fig.suptitle(f"{title + ' — ' if title else ''}step {steps[0]}", fontsize=9)
+    marker = ax_e.axvline(frame_steps[0], color="#d62728", lw=1.0)
+    head = fig.suptitle(f"{title + ' — ' if title else ''}step {frame_steps[0]}", fontsize=9)
     fig.tight_layout()
 
     def update(i):
         for j, im in enumerate(ims):
             im.set_data(f[i, j])
-        marker.set_xdata([steps[i], steps[i]])
-        head.set_text(f"{title + ' — ' if title else ''}step {steps[i]}")
+        marker.set_xdata([frame_steps[i], frame_steps[i]])
+        head.set_text(f"{title + ' — ' if title else ''}step {frame_steps[i]}")
         return ims + [marker, head]
 
     anim = FuncAnimation(fig, update, frames=n_frames, blit=False)
     target = os.fspath(path)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = os.path.join(tmp, "animation.gif")
-        anim.save(scratch, writer=PillowWriter(fps=fps), dpi=dpi)
+        anim.save(scratch, writer=PillowWriter(fps=fps), dpi=dpi)  # pyright: ignore[reportArgumentType]  # stubs say int; any fps > 0 works
         with open(scratch, "rb") as fh:
             data = fh.read()
     plt.close(fig)

@@ -30,9 +30,9 @@ class MNIST5k(NamedTuple):
     """The split returned by ``mnist_5k``: images (float32 in ``[0, 1]``) and int64 labels."""
 
     x_train: Float[np.ndarray, "4000 ..."]
-    y_train: Int[np.ndarray, 4000]
+    y_train: Int[np.ndarray, "4000"]
     x_test: Float[np.ndarray, "1000 ..."]
-    y_test: Int[np.ndarray, 1000]
+    y_test: Int[np.ndarray, "1000"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,7 +53,7 @@ def _raw() -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def split_indices(labels: Int[np.ndarray, n], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:  # noqa: F821
+def split_indices(labels: Int[np.ndarray, "n"], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:  # noqa: F821
     """The canonical stratified split of ``mnist_5k``: ``(train indices, test indices)``.
 
     With ``rng = np.random.default_rng(seed)``: for each class ``c = 0, 1, …, 9`` in turn,

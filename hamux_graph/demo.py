@@ -305,7 +305,9 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m hamux_graph.demo [--out DIR] [--epochs N]``."""
-    p = argparse.ArgumentParser(prog="python -m hamux_graph.demo", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m hamux_graph.demo", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     configure_parser(p)
     return run_from_args(p.parse_args(argv))
 

@@ -275,6 +275,7 @@ def draw_ham(
     legend_h = legend_layout(scene, sz, (box[1] - box[0]) * ipu)[1] if show_legend else 0.0
     own = ax is None
     cb_w = 1.0 if norm is not None else 0.0
+    W = 0.0  # the figure's width in inches, set when this call makes the figure
     if own:
         w = (box[1] - box[0]) * ipu
         h = (box[3] - box[2]) * ipu

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import typing
 
 import matplotlib
 
@@ -50,3 +51,8 @@ def test_shapes_that_do_not_fit_are_refused(tmp_path):
     with pytest.raises(hg.ArgumentError, match="fps must be a number > 0"):
         hg.animate_retrieval(frames, np.zeros(4), tmp_path / "a.gif", fps=0)
     assert not os.listdir(tmp_path)
+
+
+def test_shape_annotations_evaluate():
+    hints = typing.get_type_hints(hg.animate_retrieval)
+    assert hints["energies"].dim_str == "steps+1 *batch"

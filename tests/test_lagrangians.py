@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -209,3 +211,14 @@ import bad_inputs as BAD  # noqa: E402
 @pytest.mark.parametrize("case", BAD.constructor_cases("lagrangian") + BAD.nonconvex_cases(), ids=lambda c: c.id)
 def test_bad_lagrangian_arguments_raise_named_errors(case):
     BAD.check(case)
+
+
+def test_shape_annotations_are_jaxtyping_strings():
+    # "..." must stay a string: the bare Ellipsis (what unquoting gave) breaks jaxtyping when evaluated
+    from hamux_graph.lagrangians import entmax
+
+    for fn in (hg.Lagrangian.activation, entmax.sparsemax, entmax.entmax, entmax.ghostmax, entmax.tsallis_entropy):
+        hints = typing.get_type_hints(fn)
+        assert hints["return"].dim_str == "..."
+    assert typing.get_type_hints(hg.Lagrangian.__call__)["x"].dim_str == "..."
+    assert typing.get_type_hints(hg.Synapse.energy)["return"].dim_str == ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+
 import jax
 import numpy as np
 import pytest
@@ -422,3 +424,10 @@ def test_zoo_classical_hopfield_rules(getkey):
     imgs = P.reshape(3, 3, 4)
     W2 = hg.zoo.classical_hopfield(imgs, rule="storkey").compile(key=getkey()).synapse("hebb").W
     np.testing.assert_allclose(np.asarray(W2), 0.5 * storkey_ref(P), atol=1e-5)
+
+
+@pytest.mark.parametrize("energy", [memory.Polynomial, memory.RectifiedPolynomial, memory.LogSumExp])
+def test_energy_shape_annotations_evaluate(energy):
+    # "K *batch" must stay a string: unquoted, it is the expression K * batch (a NameError)
+    hints = typing.get_type_hints(energy.energy)
+    assert (hints["m"].dim_str, hints["return"].dim_str) == ("K *batch", "*batch")

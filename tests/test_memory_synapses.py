@@ -284,3 +284,17 @@ def test_identical_memories_group_and_match_the_written_out_energy(getkey):
         np.testing.assert_allclose(E[i], want, rtol=1e-5, atol=1e-5)
     # the patterns of the two memories differ (drawn from the node keys)
     assert not np.allclose(np.asarray(model.synapse("mem_a").patterns), np.asarray(model.synapse("mem_b").patterns))
+
+
+def test_a_synapse_without_its_parameters_says_how_to_create_them():
+    g = jnp.ones(4)
+    with pytest.raises(hg.ValidationError, match=r"GaussianMemorySynapse: parameter 'patterns' has not been created"):
+        hg.GaussianMemorySynapse(3)(g)
+    with pytest.raises(hg.ValidationError, match=r"RandomFeatureMemorySynapse: parameter 'omega' .*\.init\("):
+        hg.RandomFeatureMemorySynapse(8).features(g)
+    with pytest.raises(hg.ValidationError, match=r"DenseSynapse: parameter 'W' has not been created"):
+        hg.DenseSynapse()(g, g)
+    with pytest.raises(hg.ValidationError, match=r"SelfAttentionSynapse: parameter 'Wq' has not been created"):
+        hg.SelfAttentionSynapse(num_heads=1, zspace_dim=2)(jnp.ones((3, 4)))
+    syn = hg.GaussianMemorySynapse(3).init([(4,)], key=jax.random.key(0))
+    assert jnp.isfinite(syn(g))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import io
+import typing
 
 import equinox as eqx
 import jax
@@ -268,3 +269,8 @@ def test_training_helpers_name_mismatches(getkey):
         train.cross_entropy(jnp.zeros((2, 3)), jnp.array([0, 12]))
     with pytest.raises(hg.ArgumentError, match=r"labels in \[-1, 1\]"):
         train.cross_entropy(jnp.zeros((2, 3)), jnp.array([-1, 1]))
+
+
+def test_mse_shape_annotations_evaluate():
+    hints = typing.get_type_hints(train.mse)
+    assert (hints["prediction"].dim_str, hints["return"].dim_str) == ("...", "")

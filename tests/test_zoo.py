@@ -200,3 +200,14 @@ def test_conv_ham_default_init_keeps_the_28x28_feature_dynamics_stable(getkey):
         else:  # the control: the old init is the unstable case this test guards against
             assert gain > 3.0
             assert peaks[40][0] > 3 * peaks[5][0] and peaks[40][1] > 0.1
+
+
+def test_a_bare_int_input_shape_means_a_vector():
+    # check_shape turns an int n into (n,); it used to iterate the int and refuse it
+    ham = zoo.hn(8, 3, nhid=4)
+    assert ham.layers["input"].shape == (8,)
+    assert zoo.modern_hopfield(input_shape=6, num_memories=2).layers["visible"].shape == (6,)
+    with pytest.raises(hg.ValidationError, match="zoo.hn: input_shape must be a tuple of positive ints"):
+        zoo.hn(True, 3)
+    with pytest.raises(hg.ValidationError, match="zoo.hn: input_shape must be a tuple of positive ints"):
+        zoo.hn(0, 3)

@@ -39,7 +39,7 @@ def check_key(key: Any, where: str) -> PRNGKeyArray:
         ArgumentError: for anything else (an int seed, a batch of keys, ...).
     """
     ok = isinstance(key, jax.Array) and (
-        jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+        jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
         and key.shape == ()
         or key.dtype == jnp.uint32
         and key.shape == (2,)

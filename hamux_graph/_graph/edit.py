@@ -125,7 +125,7 @@ def checked_copy(graph: Any) -> nx.MultiDiGraph:
             "expected a directed networkx graph (edges synapse -> layer), got an undirected "
             f"{type(graph).__name__}. A HAM graph is a networkx.MultiDiGraph; build it with hg.HAM()."
         )
-    if not graph.is_multigraph():
+    if not isinstance(graph, nx.MultiDiGraph):
         raise ValidationError(
             f"expected a networkx.MultiDiGraph (one edge per argument slot), got {type(graph).__name__}, "
             "which cannot hold self-connections. Convert with nx.MultiDiGraph(G)."

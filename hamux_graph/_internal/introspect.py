@@ -9,13 +9,22 @@ equivalent object (parameter arrays excluded). GraphML files, summaries and repr
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import jax
 import numpy as np
 
 
-__all__ = ["to_plain", "module_config"]
+__all__ = ["to_plain", "module_config", "Configurable"]
+
+
+@runtime_checkable
+class Configurable(Protocol):
+    """What ``to_plain`` nests as ``{"type": ..., **config()}``: an object with a ``config()`` method."""
+
+    def config(self) -> dict[str, Any]:
+        """Hyperparameters as plain Python values."""
+        ...
 
 
 def to_plain(value: Any) -> Any:
@@ -27,7 +36,7 @@ def to_plain(value: Any) -> Any:
         return [to_plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): to_plain(v) for k, v in value.items()}
-    if hasattr(value, "config") and callable(value.config) and dataclasses.is_dataclass(value):
+    if isinstance(value, Configurable) and dataclasses.is_dataclass(value):
         return {"type": type(value).__name__, **value.config()}
     return value
 

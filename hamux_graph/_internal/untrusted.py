@@ -160,9 +160,9 @@ def check_graphml_structure(text: str, source: str) -> None:
     for kind in ("node", "edge"):
         seen: set[str] = set()
         for el in graphs[0]:
-            if tag(el) != kind or el.get("id") is None:
-                continue
             i = el.get("id")
+            if tag(el) != kind or i is None:
+                continue
             if i in seen:
                 raise FormatError(f"{source}: two <{kind}> elements have id {i!r}; ids are unique.")
             seen.add(i)

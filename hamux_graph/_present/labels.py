@@ -173,7 +173,7 @@ def resolve(
         def inside(b):
             return b[0] >= bounds[0] and b[1] >= bounds[1] and b[2] <= bounds[2] and b[3] <= bounds[3]
 
-        chosen = None
+        chosen, far = None, False
         for strict in (True, False):
             for i, c in enumerate(itertools.chain(cands, _rings(lab.radius, w, h, gap))):
                 b = box_at(c)

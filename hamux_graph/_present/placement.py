@@ -143,7 +143,7 @@ def place(
         xs.append((row, x))
     full = max(w for _, w in xs)
     pos: dict[str, tuple[float, float]] = {}
-    y0 = 0.0
+    y0 = line = 0.0
     xmin = ymin = math.inf
     xmax = ymax = -math.inf
     for bi, ((a, b), (row, _width)) in enumerate(zip(bands, xs)):
@@ -187,7 +187,7 @@ def networkx_positions(
             "bipartite": lambda g: nx.bipartite_layout(g, list(layers)),
         }
         if callable(layout):
-            fn = layout
+            fn: Callable[[nx.Graph], Any] = layout
         elif isinstance(layout, str) and layout in named:
             fn = named[layout]
         else:

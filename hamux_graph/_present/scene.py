@@ -195,8 +195,8 @@ def grid(
     for j, (s, conn) in enumerate(zip(plan.synapse_names, plan.connections)):
         rs = [rank[l] for l in dict.fromkeys(conn)]
         col = int(math.floor(2 * float(np.mean(rs)) + 0.5))
-        bary = float(np.mean([pos[l] for l in conn]))
-        out[s] = (col, (1, max(rs) - min(rs), bary, j))
+        centre = float(np.mean([pos[l] for l in conn]))
+        out[s] = (col, (1, max(rs) - min(rs), centre, j))
     return out
 
 
@@ -248,7 +248,7 @@ def build_scene(
             g = firsts[l]
             lines = _layer_lines(g.label, plan, detail, l)
             if detail == "full" and g.synapses:
-                via = f"{g.synapses[0]}…{g.synapses[-1]}" if len(g.synapses) > 1 else g.synapses[0]
+                via = g.synapses[0] if len(g.synapses) == 1 else f"{g.synapses[0]}…{g.synapses[-1]}"
                 lines = lines + (f"via {via}",)
             nodes[g.name] = SceneNode(
                 g.name, "group", lines, lag, neurons=layer.size, members=g.members, col=cells[l][0], key=cells[l][1]

@@ -125,7 +125,7 @@ def fit(scene_of, font: float | None, layered: bool):
     """Font, scene, sizes and placement that fit ``MAX_INCHES`` (smaller font, then less detail)."""
     fonts = [font] if font is not None else [9.0, 8.0, 7.0, 6.0]
     details = ["auto", "compact"]
-    best = None
+    best: tuple[Scene, Sizes, Placement] | None = None
     for detail in details:
         scene = scene_of(detail)
         for f in fonts:
@@ -148,6 +148,8 @@ def fit(scene_of, font: float | None, layered: bool):
                 return best
         if scene.detail == "compact":
             break
+    if best is None:
+        raise AssertionError("unreachable: a layered fit tries at least one font")  # pragma: no cover
     w, h = best[2].box[1] - best[2].box[0], best[2].box[3] - best[2].box[2]
     warnings.warn(
         f"this graph needs {w:.1f} × {h:.1f} inches at {MIN_FONT:g} pt, more than {MAX_INCHES:g} × {MAX_INCHES:g}; "
@@ -177,7 +179,7 @@ def positions(plan: Plan, layout: Any, collapse: bool, first: Any, last: Any, fo
     """Scene, sizes, positions, content box and inches per data unit (the box fits the legend)."""
     layered = isinstance(layout, str) and layout == "layered"
     scene, sz, pl = fit(lambda d: build_scene(plan, collapse=collapse, detail=d, first=first, last=last), font, layered)
-    if layered:
+    if pl is not None:  # layered
         return scene, sz, dict(pl.pos), pl.box, 1.0
     layers = scene.names("layer", "group")
     syns = scene.names("synapse")

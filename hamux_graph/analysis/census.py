@@ -105,7 +105,7 @@ def classify(
 def tally(
     ends: Array,
     converged: Array,
-    patterns: Array,
+    patterns: Array | np.ndarray,
     *,
     pattern_overlap: float,
     mixture_tol: float,

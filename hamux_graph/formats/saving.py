@@ -130,7 +130,7 @@ def save(model: CompiledHAM, path: str | os.PathLike, *, compress: bool = False)
     for name, leaf in named:
         if name is None:
             continue
-        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+        if jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
             raise FormatError(f"parameter {name!r} is a PRNG key array, which a weights file cannot store.")
         try:
             arr = np.asarray(jax.block_until_ready(leaf))

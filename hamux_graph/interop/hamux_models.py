@@ -290,7 +290,7 @@ def _synapse_parts(hmx: Any, syn: Any, shapes: list, where: str) -> list[tuple[s
     if kind is hmx.LinearSynapse or kind is hmx.LinearSynapseWithBias:
         W = _array(syn, "W", 2, where)
         _need(shapes, [(W.shape[0],), (W.shape[1],)], where, f"{kind.__name__} with W of shape {W.shape}")
-        parts = [("", SimpleDenseSynapse(W=W), (0, 1))]
+        parts: list[tuple[str, Synapse, tuple[int, ...]]] = [("", SimpleDenseSynapse(W=W), (0, 1))]
         if kind is hmx.LinearSynapseWithBias:
             b = _array(syn, "b", 1, where)
             _need(shapes[1:], [b.shape], where, f"the bias b of shape {b.shape} (on the second layer)")

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import abc
 import math
+from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from .._errors import ValidationError
 from .._internal.introspect import module_config
@@ -70,7 +72,7 @@ def scalar_param(value: Any) -> Array:
         raise ValidationError(f"a learnable scalar must be a number, got {type(value).__name__}.") from None
 
 
-def learnable(what: str) -> Any:
+def learnable(what: str) -> Callable[[ArrayLike], Array]:
     """A field converter for the learnable scalar ``what`` (errors name it)."""
 
     def convert(value: Any) -> Array:
@@ -135,14 +137,14 @@ class Lagrangian(eqx.Module):
     """
 
     @abc.abstractmethod
-    def __call__(self, x: Float[Array, ...]) -> Float[Array, ""]:
+    def __call__(self, x: Float[Array, "..."]) -> Float[Array, ""]:
         """The Lagrangian of one sample's state, a scalar."""
 
-    def activation(self, x: Float[Array, ...]) -> Float[Array, ...]:
+    def activation(self, x: Float[Array, "..."]) -> Float[Array, "..."]:
         """The gradient of the Lagrangian (the layer's activation ``g``)."""
         return jax.grad(self)(x)
 
-    def activation_and_value(self, x: Float[Array, ...]) -> tuple[Float[Array, ...], Float[Array, ""]]:
+    def activation_and_value(self, x: Float[Array, "..."]) -> tuple[Float[Array, "..."], Float[Array, ""]]:
         """``(activation(x), L(x))`` together; override where the two share work.
 
         Example:

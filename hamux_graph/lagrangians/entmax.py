@@ -76,7 +76,7 @@ def _sparsemax_tau(w: Array) -> Array:
     return (jnp.take_along_axis(cs, n - 1, axis=-1) - 1.0) / n.astype(w.dtype)
 
 
-def sparsemax_threshold(z: Float[Array, ...], axis: int = -1) -> Float[Array, ...]:
+def sparsemax_threshold(z: Float[Array, "..."], axis: int = -1) -> Float[Array, "..."]:
     """The sparsemax threshold ``τ`` of every row (the row axis kept with size 1).
 
     Args:
@@ -99,7 +99,7 @@ def sparsemax_threshold(z: Float[Array, ...], axis: int = -1) -> Float[Array, ..
     return _last(row, z, axis)
 
 
-def sparsemax(z: Float[Array, ...], axis: int = -1) -> Float[Array, ...]:
+def sparsemax(z: Float[Array, "..."], axis: int = -1) -> Float[Array, "..."]:
     """``[z − τ]₊`` row by row: the Euclidean projection of ``z`` onto the simplex.
 
     Differentiable (through the sort) with the exact sparsemax Jacobian.
@@ -124,7 +124,7 @@ def sparsemax(z: Float[Array, ...], axis: int = -1) -> Float[Array, ...]:
     return _last(row, z, axis)
 
 
-def sparsemax_and_conjugate(z: Float[Array, ...], axis: int = -1) -> tuple[Float[Array, ...], Float[Array, ...]]:
+def sparsemax_and_conjugate(z: Float[Array, "..."], axis: int = -1) -> tuple[Float[Array, "..."], Float[Array, "..."]]:
     """``(sparsemax(z), sparsemax_conjugate(z))`` sharing one sort (the value has ``axis`` removed).
 
     Args:
@@ -148,7 +148,7 @@ def sparsemax_and_conjugate(z: Float[Array, ...], axis: int = -1) -> tuple[Float
     return jnp.moveaxis(jnp.maximum(w - tau, 0.0), -1, axis), 0.5 * jnp.sum(terms, axis=-1) + c[..., 0]
 
 
-def sparsemax_conjugate(z: Float[Array, ...], axis: int = -1) -> Float[Array, ...]:
+def sparsemax_conjugate(z: Float[Array, "..."], axis: int = -1) -> Float[Array, "..."]:
     """``max_{p∈Δ} ⟨p, z⟩ − ½‖p‖²`` per row, in closed form ``½ Σ_i [z_i − τ]₊ (z_i + τ)``.
 
     The row axis is reduced. Its gradient (by autodiff through the threshold) is
@@ -289,8 +289,8 @@ def _check_alpha(alpha: float) -> float:
 
 
 def entmax_and_conjugate(
-    z: Float[Array, ...], alpha: float = 1.5, axis: int = -1
-) -> tuple[Float[Array, ...], Float[Array, ...]]:
+    z: Float[Array, "..."], alpha: float = 1.5, axis: int = -1
+) -> tuple[Float[Array, "..."], Float[Array, "..."]]:
     """``(entmax_α(z), Ω*_α(z))`` row by row along ``axis`` (the value has that axis removed).
 
     Differentiable with a custom JVP: the closed-form entmax Jacobian for the first output
@@ -319,7 +319,7 @@ def entmax_and_conjugate(
     return jnp.moveaxis(p, -1, axis), value
 
 
-def entmax(z: Float[Array, ...], alpha: float = 1.5, axis: int = -1) -> Float[Array, ...]:
+def entmax(z: Float[Array, "..."], alpha: float = 1.5, axis: int = -1) -> Float[Array, "..."]:
     """α-entmax row by row along ``axis`` (α = 1 softmax, α = 2 sparsemax).
 
     Args:
@@ -338,7 +338,7 @@ def entmax(z: Float[Array, ...], alpha: float = 1.5, axis: int = -1) -> Float[Ar
     return entmax_and_conjugate(z, alpha, axis)[0]
 
 
-def entmax_conjugate(z: Float[Array, ...], alpha: float = 1.5, axis: int = -1) -> Float[Array, ...]:
+def entmax_conjugate(z: Float[Array, "..."], alpha: float = 1.5, axis: int = -1) -> Float[Array, "..."]:
     """``Ω*_α(z) = max_{p∈Δ} ⟨p, z⟩ + H_α(p)`` per row (``axis`` reduced).
 
     Args:
@@ -357,7 +357,7 @@ def entmax_conjugate(z: Float[Array, ...], alpha: float = 1.5, axis: int = -1) -
     return entmax_and_conjugate(z, alpha, axis)[1]
 
 
-def tsallis_entropy(p: Float[Array, ...], alpha: float = 1.5, axis: int = -1) -> Float[Array, ...]:
+def tsallis_entropy(p: Float[Array, "..."], alpha: float = 1.5, axis: int = -1) -> Float[Array, "..."]:
     """``H_α(p) = Σ (p − p^α)/(α(α−1))`` per row (α = 1: ``−Σ p log p``).
 
     Args:
@@ -379,7 +379,7 @@ def tsallis_entropy(p: Float[Array, ...], alpha: float = 1.5, axis: int = -1) ->
 # ---- ghostmax: softmax with one extra zero logit --------------------------------------------
 
 
-def ghostmax(z: Float[Array, ...], axis: int = -1) -> Float[Array, ...]:
+def ghostmax(z: Float[Array, "..."], axis: int = -1) -> Float[Array, "..."]:
     """``e^{z} / (1 + Σ e^{z})`` row by row (softmax with a "null" logit fixed at 0).
 
     Args:
@@ -403,7 +403,7 @@ def ghostmax(z: Float[Array, ...], axis: int = -1) -> Float[Array, ...]:
     return _last(row, z, axis)
 
 
-def ghostmax_conjugate(z: Float[Array, ...], axis: int = -1) -> Float[Array, ...]:
+def ghostmax_conjugate(z: Float[Array, "..."], axis: int = -1) -> Float[Array, "..."]:
     """``log(1 + Σ e^{z})`` per row (``axis`` reduced); its gradient is ``ghostmax(z)``.
 
     Args:

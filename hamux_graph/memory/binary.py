@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -242,7 +243,7 @@ class BinaryRecall(NamedTuple):
     converged: Bool[Array, "*batch"]
 
 
-def _run(system, dtype: Any, probes: Array, key: Any, synchronous: bool, max_sweeps: int) -> BinaryRecall:
+def _run(system, dtype: Any, probes: Array | np.ndarray, key: Any, synchronous: bool, max_sweeps: int) -> BinaryRecall:
     """Run ``drive`` on probes ``(..., N)`` (kept neuron-major inside) and restore their shape."""
     lead, N = probes.shape[:-1], probes.shape[-1]
     # Concrete probes are reshaped and padded with numpy, so that a new batch size compiles
@@ -335,7 +336,8 @@ def recall_binary(
     s = check_probes(where, probes, Wa.shape[0])
     synchronous = check_order(where, order, key)
     sweeps = check_sweeps(where, max_sweeps)
-    return _run(Classical(Wa, tie_tolerance(Wa)), Wa.dtype, s, key, synchronous, sweeps)
+    system = Classical(jnp.asarray(Wa), jnp.asarray(tie_tolerance(Wa)))
+    return _run(system, Wa.dtype, s, key, synchronous, sweeps)
 
 
 def recall_binary_dense(
@@ -397,4 +399,4 @@ def recall_binary_dense(
     s = check_probes(where, probes, P.shape[1])
     synchronous = check_order(where, order, key)
     sweeps = check_sweeps(where, max_sweeps)
-    return _run(Dense(P.T, strategy), P.dtype, s, key, synchronous, sweeps)
+    return _run(Dense(jnp.asarray(P.T), strategy), P.dtype, s, key, synchronous, sweeps)

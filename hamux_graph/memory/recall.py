@@ -18,6 +18,7 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -70,7 +71,7 @@ def float_array(where: str, name: str, x: Any) -> Array | np.ndarray:
     return a.astype(dtype) if traced else np.asarray(a, dtype=dtype)
 
 
-def check_pm1(where: str, name: str, a: Array) -> None:
+def check_pm1(where: str, name: str, a: Array | np.ndarray) -> None:
     """Raise unless every entry is +1 or −1 (skipped for traced values, which have no values yet)."""
     if isinstance(a, jax.core.Tracer):
         return
@@ -84,7 +85,7 @@ def check_pm1(where: str, name: str, a: Array) -> None:
         )
 
 
-def check_patterns(where: str, patterns: Any) -> Array:
+def check_patterns(where: str, patterns: Any) -> Array | np.ndarray:
     """Stored patterns: a float ``(K, N)`` array of ±1."""
     p = float_array(where, "patterns", patterns)
     if p.ndim != 2 or 0 in p.shape:
@@ -96,7 +97,7 @@ def check_patterns(where: str, patterns: Any) -> Array:
     return p
 
 
-def check_probes(where: str, probes: Any, N: int) -> Array:
+def check_probes(where: str, probes: Any, N: int) -> Array | np.ndarray:
     """Start states: a float ``(..., N)`` array of ±1."""
     s = float_array(where, "probes", probes)
     if s.ndim < 1 or s.shape[-1] != N:
@@ -203,7 +204,7 @@ class DenseEnergy(eqx.Module):
     """
 
     @abc.abstractmethod
-    def energy(self, m: Float[Array, K * batch]) -> Float[Array, "*batch"]:  # noqa: F821
+    def energy(self, m: Float[Array, "K *batch"]) -> Float[Array, "*batch"]:  # noqa: F821
         """Energy of states whose overlaps with the K patterns are ``m`` (axis 0: patterns)."""
 
     @abc.abstractmethod
@@ -215,10 +216,10 @@ class _Separable(DenseEnergy):
     """``E = −Σ_μ F(m_μ)``: the gain is summed pattern by pattern (no cancellation of large sums)."""
 
     @abc.abstractmethod
-    def F(self, m: Float[Array, ...]) -> Float[Array, ...]:
+    def F(self, m: Float[Array, "..."]) -> Float[Array, "..."]:
         """The separation function applied to each overlap."""
 
-    def energy(self, m: Float[Array, K * batch]) -> Float[Array, "*batch"]:  # noqa: F821
+    def energy(self, m: Float[Array, "K *batch"]) -> Float[Array, "*batch"]:  # noqa: F821
         return -jnp.sum(self.F(m), axis=0)
 
     def gain(self, a: Float[Array, "K B"], xi: Float[Array, " K"]) -> Float[Array, " B"]:
@@ -230,7 +231,7 @@ class Polynomial(_Separable):
 
     n: int = 3
 
-    def F(self, m: Float[Array, ...]) -> Float[Array, ...]:
+    def F(self, m: Float[Array, "..."]) -> Float[Array, "..."]:
         return lax.integer_pow(m, self.n)
 
 
@@ -239,7 +240,7 @@ class RectifiedPolynomial(_Separable):
 
     n: float = 3.0
 
-    def F(self, m: Float[Array, ...]) -> Float[Array, ...]:
+    def F(self, m: Float[Array, "..."]) -> Float[Array, "..."]:
         return jnp.maximum(m, 0.0) ** self.n
 
 
@@ -248,7 +249,7 @@ class LogSumExp(DenseEnergy):
 
     beta: float = 1.0
 
-    def energy(self, m: Float[Array, K * batch]) -> Float[Array, "*batch"]:  # noqa: F821
+    def energy(self, m: Float[Array, "K *batch"]) -> Float[Array, "*batch"]:  # noqa: F821
         return -jax.nn.logsumexp(self.beta * m, axis=0) / self.beta
 
     def gain(self, a: Float[Array, "K B"], xi: Float[Array, " K"]) -> Float[Array, " B"]:
@@ -321,7 +322,11 @@ class Dense(_System):
 
 @eqx.filter_jit
 def drive(
-    system: _System, S0: Float[Array, "N B"], key: Array | None, synchronous: bool, max_sweeps: Int[Array, ""]
+    system: _System,
+    S0: Float[Array | np.ndarray, "N B"],
+    key: Array | None,
+    synchronous: bool,
+    max_sweeps: Int[Array | np.integer, ""],
 ) -> tuple[Float[Array, "N B"], Int[Array, " B"], Bool[Array, " B"]]:
     """Sweeps until no probe changes or ``max_sweeps``; returns ``(S, sweeps, converged)``.
 
@@ -329,12 +334,15 @@ def drive(
     sweep left probe ``b`` unchanged, which proves a fixed point (no neuron would change;
     for an asynchronous sweep every neuron was checked against the final state).
     """
+    S0 = jnp.asarray(S0)  # traced already (drive is jitted): a no-op that types it
     N, B = S0.shape
 
     def sweep(t, S, aux):
         if synchronous:
             S1 = system.preferred(S, aux)
             return S1, system.init(S1)
+        if key is None:  # check_order refuses order="async" without a key
+            raise ValidationError("drive: an asynchronous sweep needs a key; pass key=jax.random.key(0).")
         perm = jax.random.permutation(sweep_key(key, t), N)
         return lax.fori_loop(0, N, lambda j, c: system.neuron(c[0], c[1], perm[j]), (S, aux))
 

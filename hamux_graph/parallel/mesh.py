@@ -76,7 +76,7 @@ _FORCE_HINT = "On CPU, set XLA_FLAGS=--xla_force_host_platform_device_count=N be
 # ---- meshes ---------------------------------------------------------------------------------
 
 
-def make_mesh(data: int | None = None, model: int = 1, *, devices: Sequence[jax.Device] | None = None) -> Mesh:
+def make_mesh(data: int | None = None, model: int = 1, *, devices: Sequence[jax.Device] | None = None) -> Mesh:  # pyright: ignore[reportInvalidTypeForm]  # jax.Device: pyright reads the alias as a variable
     """A 2-D device mesh with axes ``"data"`` (batches) and ``"model"`` (memory/hidden axes).
 
     Both axes have JAX's ``Auto`` type (what ``eqx.filter_shard`` and XLA's partitioner
@@ -120,7 +120,7 @@ def make_mesh(data: int | None = None, model: int = 1, *, devices: Sequence[jax.
     )
 
 
-def batch_mesh(n_devices: int | None = None, *, devices: Sequence[jax.Device] | None = None) -> Mesh:
+def batch_mesh(n_devices: int | None = None, *, devices: Sequence[jax.Device] | None = None) -> Mesh:  # pyright: ignore[reportInvalidTypeForm]  # jax.Device: pyright reads the alias as a variable
     """A 1-D mesh named ``"batch"`` over ``n_devices`` devices (default: all of them).
 
     Args:

@@ -15,6 +15,7 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, PyTree
@@ -154,7 +155,7 @@ def initialize(
         host, _, port = address.rpartition(":") if isinstance(address, str) else ("", "", "")
         if not host or not port.isdigit():
             raise ArgumentError(f"initialize: coordinator_address must be 'host:port', got {address!r}.")
-    if jax.config.jax_cpu_collectives_implementation in (None, "none"):
+    if jax.config.jax_cpu_collectives_implementation in (None, "none"):  # pyright: ignore[reportAttributeAccessIssue]  # jax.config's flags are not in its stubs
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     try:
         jax.distributed.initialize(
@@ -191,7 +192,9 @@ def process_slice(batch_size: int, mesh: Mesh) -> slice:
     batch_size = count("batch_size", batch_size, "process_slice")
     check_batch("process_slice", (batch_size,), data_size(mesh), "batch")
     index = data_sharding(mesh).addressable_devices_indices_map((batch_size,))
-    rows = sorted({(s[0].start or 0, batch_size if s[0].stop is None else s[0].stop) for s in index.values()})
+    rows = sorted(
+        {(s[0].start or 0, batch_size if s[0].stop is None else s[0].stop) for s in index.values() if s is not None}
+    )
     start, stop = rows[0][0], rows[0][1]
     for a, b in rows[1:]:
         if a != stop:
@@ -285,8 +288,8 @@ def gather(tree: PyTree) -> PyTree:
         'ndarray'
     """
 
-    def one(x: Array) -> np.ndarray:
-        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+    def one(x: Array | np.ndarray) -> np.ndarray | Array:
+        if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
             return x  # key arrays have no numpy form; they stay as they are
         if isinstance(x, jax.Array) and not x.is_fully_addressable:
             from jax.experimental import multihost_utils

@@ -7,7 +7,7 @@ import dataclasses
 import inspect
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import equinox as eqx
 import jax
@@ -65,6 +65,24 @@ def optional_array_list(value: Any) -> tuple[Array, ...] | None:
     return tuple(jnp.asarray(v) for v in value)
 
 
+_Param = TypeVar("_Param")
+
+
+def created_param(value: _Param | None, owner: Any, name: str) -> _Param:
+    """The parameter ``name`` of ``owner``, checked to exist (parameters start as ``None``).
+
+    Raises:
+        ValidationError: if the parameter has not been created yet.
+    """
+    if value is None:
+        raise ValidationError(
+            f"{type(owner).__name__}: parameter {name!r} has not been created yet (it is None). Create it with "
+            f".init(layer_shapes, key=...), pass {name}=... to the constructor, or use the synapse of a compiled "
+            "model."
+        )
+    return value
+
+
 def numel(shape: Sequence[int]) -> int:
     return int(math.prod(shape))
 
@@ -111,10 +129,14 @@ class Synapse(eqx.Module):
     single free layer once per run instead of every step."""
 
     @abc.abstractmethod
-    def __call__(self, *gs: Float[Array, ...]) -> Float[Array, ""]:
-        """The alignment of one sample's activations, a scalar."""
+    def __call__(self, *gs: Any, **kwargs: Any) -> Float[Array, ""]:
+        """The alignment of one sample's activations, a scalar.
 
-    def energy(self, *gs: Float[Array, ...]) -> Float[Array, ""]:
+        The signature is open: each subclass fixes its own (``arity`` reads it), so
+        ``(self, g1, g2)`` and ``(self, *gs)`` both override this.
+        """
+
+    def energy(self, *gs: Float[Array, "..."]) -> Float[Array, ""]:
         """The synapse energy ``−F(g₁, …, g_k)``."""
         return -self(*gs)
 

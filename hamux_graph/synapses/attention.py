@@ -19,7 +19,16 @@ from jaxtyping import Array, Float
 
 from .._errors import ValidationError
 from ..lagrangians.elementwise import Lagrangian, LSoftmax
-from ._base import check_lagrangian_field, optional_array, Shape, static_bool, static_float, static_int, Synapse
+from ._base import (
+    check_lagrangian_field,
+    created_param,
+    optional_array,
+    Shape,
+    static_bool,
+    static_float,
+    static_int,
+    Synapse,
+)
 
 
 __all__ = ["AttentionSynapse", "SelfAttentionSynapse", "BinaryMixerSynapse", "token_shape"]
@@ -124,7 +133,8 @@ class _QKAttention(Synapse):
         return P
 
     def _align(self, gq: Array, gk: Array) -> Array:
-        scores = jnp.einsum("qhz,khz->hqk", self._project(gq, self.Wq), self._project(gk, self.Wk))
+        Wq, Wk = created_param(self.Wq, self, "Wq"), created_param(self.Wk, self, "Wk")
+        scores = jnp.einsum("qhz,khz->hqk", self._project(gq, Wq), self._project(gk, Wk))
         if self.exclude_self:
             n = scores.shape[-1]
             scores = jnp.where(jnp.eye(n, dtype=bool), -jnp.inf, scores)

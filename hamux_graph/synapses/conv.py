@@ -28,7 +28,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import ValidationError
 from .._internal.parse import parse_int_or_tuple
-from ._base import optional_array, Shape, static_bool, static_float, static_int, Synapse
+from ._base import created_param, optional_array, Shape, static_bool, static_float, static_int, Synapse
 
 
 __all__ = ["ConvSynapse", "ConvSynapseWithPool", "KERNEL_INITS", "BIAS_INITS"]
@@ -59,9 +59,13 @@ def _padding(value: Any) -> str | int | tuple[tuple[int, int], ...]:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     try:
+        if isinstance(value, bool):
+            raise TypeError(value)  # not a padding (reported below)
         pairs = []
         for p in value:
-            if isinstance(p, int) and not isinstance(p, bool):
+            if isinstance(p, bool):
+                raise TypeError(p)
+            if isinstance(p, int):
                 pairs.append((p, p))
             else:
                 lo, hi = p
@@ -351,7 +355,7 @@ class _ConvBase(Synapse):
 
     def _conv(self, g1: Array) -> Array:
         n = self._n
-        x, k = g1[None], self.kernel
+        x, k = g1[None], created_param(self.kernel, self, "kernel")
         dtype = jnp.dtype(self.dtype) if self.dtype else jnp.result_type(x, k)
         dn = lax.ConvDimensionNumbers(
             lhs_spec=(0, n + 1) + tuple(range(1, n + 1)),
@@ -378,7 +382,7 @@ class _ConvBase(Synapse):
         y = self._pool(self._conv(g1))
         align = jnp.sum(y * g2)
         if self.use_bias:
-            align = align + jnp.sum(self.bias * jnp.sum(g2, axis=tuple(range(self._n))))
+            align = align + jnp.sum(created_param(self.bias, self, "bias") * jnp.sum(g2, axis=tuple(range(self._n))))
         return align
 
 

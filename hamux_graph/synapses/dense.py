@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import cast, ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -15,6 +15,7 @@ from .._errors import ValidationError
 from ..lagrangians.elementwise import Lagrangian, LRelu
 from ._base import (
     check_lagrangian_field,
+    created_param,
     numel,
     optional_array,
     optional_array_list,
@@ -136,7 +137,7 @@ class SimpleDenseSynapse(Synapse):
         return {axis: 0} if name == "W" else {}
 
     def __call__(self, g1, g2):
-        return _bilinear(self.W, g1, g2)
+        return _bilinear(created_param(self.W, self, "W"), g1, g2)
 
 
 class DenseSynapse(Synapse):
@@ -210,7 +211,7 @@ class DenseSynapse(Synapse):
 
     def __call__(self, *gs):
         if self.flatten_args:
-            return _contract_all(self.W, [g.reshape(-1) for g in gs])
+            return _contract_all(created_param(self.W, self, "W"), [g.reshape(-1) for g in gs])
         k = len(gs)
         idx = _LETTERS[:k]
         spec = idx + "," + ",".join("..." + c for c in idx) + "->..."
@@ -265,7 +266,8 @@ class DenseTensorSynapseWithHiddenLayer(Synapse):
         return {"W": (1, 0)}
 
     def __call__(self, *gs):
-        W = self.W.reshape((self.num_heads * self.nhid,) + self.W.shape[2:])
+        W = created_param(self.W, self, "W")
+        W = W.reshape((self.num_heads * self.nhid,) + W.shape[2:])
         h = _contract_all(jnp.moveaxis(W, 0, -1), [g.reshape(-1) for g in gs])
         return self.hidden_lagrangian(h.reshape(self.num_heads, self.nhid))
 
@@ -335,7 +337,7 @@ class DenseMatrixSynapseWithHiddenLayer(Synapse):
         return {"Ws": (1,)}
 
     def __call__(self, *gs):
-        Ws = self.Ws
+        Ws = created_param(self.Ws, self, "Ws")
         if self.do_norm:
             sq = sum(jnp.sum(W * W, axis=0) for W in Ws)
             Ws = [W / jnp.sqrt(sq + 1e-12) for W in Ws]
@@ -343,4 +345,4 @@ class DenseMatrixSynapseWithHiddenLayer(Synapse):
             h = sum(g.reshape(-1) @ W for g, W in zip(gs, Ws))
         else:
             h = sum(g @ W for g, W in zip(gs, Ws))
-        return self.hidden_lagrangian(h)
+        return self.hidden_lagrangian(cast(Array, h))  # one layer or more (arity): a sum of arrays, never 0

@@ -32,7 +32,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import ValidationError
 from ..lagrangians.elementwise import check_scalar_field, learnable
-from ._base import numel, optional_array, static_float, static_int, Synapse
+from ._base import created_param, numel, optional_array, static_float, static_int, Synapse
 
 
 __all__ = ["GaussianMemorySynapse", "EpanechnikovMemorySynapse", "RandomFeatureMemorySynapse"]
@@ -121,7 +121,7 @@ class GaussianMemorySynapse(Synapse):
 
     def __call__(self, g):
         b = self.effective_beta
-        return jax.nn.logsumexp(-0.5 * b * _sq_distances(g, self.patterns)) / b
+        return jax.nn.logsumexp(-0.5 * b * _sq_distances(g, created_param(self.patterns, self, "patterns"))) / b
 
 
 class EpanechnikovMemorySynapse(Synapse):
@@ -202,7 +202,7 @@ class EpanechnikovMemorySynapse(Synapse):
 
     def __call__(self, g):
         b = self.effective_beta
-        u = 0.5 * b * _sq_distances(g, self.patterns)  # (K,)
+        u = 0.5 * b * _sq_distances(g, created_param(self.patterns, self, "patterns"))  # (K,)
         support = jnp.sum(jnp.maximum(1.0 - u, 0.0))
         outside = jnp.maximum(jnp.min(u) - 1.0, 0.0)  # 0 inside any support
         inside = support > 0
@@ -329,7 +329,7 @@ class RandomFeatureMemorySynapse(Synapse):
         """
         x = jnp.asarray(x)
         flat = x.reshape(-1) if ndim is None else x.reshape(x.shape[: x.ndim - ndim] + (-1,))
-        proj = jnp.sqrt(self.effective_beta) * (flat @ self.omega.T)
+        proj = jnp.sqrt(self.effective_beta) * (flat @ created_param(self.omega, self, "omega").T)
         scale = jnp.sqrt(2.0 / self.num_features).astype(proj.dtype)
         return scale * jnp.concatenate([jnp.cos(proj), jnp.sin(proj)], axis=-1)
 
@@ -359,28 +359,24 @@ class RandomFeatureMemorySynapse(Synapse):
                 f"{tuple(p.shape)}. Stack a single pattern with patterns[None]."
             )
         n = numel(p.shape[1:])
-        syn = self
-        if syn.omega is None:
+        syn, omega = self, self.omega
+        if omega is None:
             if key is None:
                 raise ValidationError(
                     "RandomFeatureMemorySynapse.store: this synapse has no frequencies yet; pass key=... to draw "
                     "them (or store into the compiled model's synapse)."
                 )
-            syn = eqx.tree_at(
-                lambda s: s.omega,
-                syn,
-                self.init_param("omega", (self.num_features // 2, n), key=key),
-                is_leaf=lambda x: x is None,
-            )
-        if syn.omega.shape[1] != n:
+            omega = self.init_param("omega", (self.num_features // 2, n), key=key)
+            syn = eqx.tree_at(lambda s: s.omega, syn, omega, is_leaf=lambda x: x is None)
+        if omega.shape[1] != n:
             raise ValidationError(
                 f"RandomFeatureMemorySynapse.store: patterns of shape {tuple(p.shape[1:])} ({n} entries) do not fit "
-                f"frequencies for layers of {syn.omega.shape[1]} entries."
+                f"frequencies for layers of {omega.shape[1]} entries."
             )
         added = jnp.sum(syn.features(p, ndim=p.ndim - 1), axis=0)
         T = added if syn.T is None else syn.T + added
         return eqx.tree_at(lambda s: s.T, syn, T, is_leaf=lambda x: x is None)
 
     def __call__(self, g):
-        s = jnp.dot(self.features(g), self.T)
+        s = jnp.dot(self.features(g), created_param(self.T, self, "T"))
         return (jnp.arcsinh(s / self.eps) + math.log(self.eps / 2.0)) / self.effective_beta

@@ -34,10 +34,11 @@ import re
 import shutil
 import warnings
 import zlib
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray, PyTree
 
@@ -451,5 +452,5 @@ def _target(x: Any) -> Any:
     return np.zeros(np.shape(x), x.dtype)
 
 
-def _typed_key(x: Any) -> bool:
-    return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+def _typed_key(x: Any) -> TypeGuard[Array]:
+    return isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)

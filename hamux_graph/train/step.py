@@ -33,6 +33,7 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -153,7 +154,7 @@ def forward(
     b = model.biases[i_out]
     u = final[output] if b is None else final[output] - b
     lag = model.lagrangians[i_out]
-    return lag.effective_beta * u if read == "logits" else lag.activation(u)
+    return lag.effective_beta * u if read == "logits" and isinstance(lag, LSoftmax) else lag.activation(u)
 
 
 # ---- losses ----------------------------------------------------------------------------------
@@ -215,7 +216,7 @@ def cross_entropy(
     return jnp.mean(-jnp.sum(target * jax.nn.log_softmax(logits, axis=-1), axis=-1))
 
 
-def mse(prediction: Float[Array, ...], target: Float[Array, ...]) -> Float[Array, ""]:
+def mse(prediction: Float[Array, "..."], target: Float[Array, "..."]) -> Float[Array, ""]:
     """Mean squared error (e.g. a reconstruction loss on a visible layer).
 
     Raises:
@@ -327,12 +328,11 @@ def make_train_step(
     spec = eqx.is_inexact_array if filter_spec is None else filter_spec
     if mesh is not None:
         mesh = check_mesh(mesh, "make_train_step")
-        data_sh = data_sharding(mesh)
-        repl_sh = NamedSharding(mesh, PartitionSpec())
 
-    def constrain(model, opt_state):
+    def constrain(model, opt_state, mesh: jax.sharding.Mesh):
         # the layout is a function of the model's structure and shapes: the same in the trace
         model_sh = parameter_shardings(model, mesh)
+        repl_sh = NamedSharding(mesh, PartitionSpec())
         dynamic, static = eqx.partition(model, eqx.is_array)
         model = eqx.combine(jax.lax.with_sharding_constraint(dynamic, model_sh), static)
         mask = jax.tree.map(spec, model) if callable(spec) else spec
@@ -352,8 +352,8 @@ def make_train_step(
     @eqx.filter_jit
     def step(model, opt_state, *batch):
         if mesh is not None:
-            model, opt_state = constrain(model, opt_state)
-            batch = eqx.filter_shard(batch, data_sh)
+            model, opt_state = constrain(model, opt_state, mesh)
+            batch = eqx.filter_shard(batch, data_sharding(mesh))
         params, static = eqx.partition(model, spec)
         _check_opt_state(optimizer, params, opt_state)
 
@@ -364,7 +364,7 @@ def make_train_step(
         updates, opt_state = optimizer.update(grads, opt_state, params)
         model = eqx.combine(eqx.apply_updates(params, updates), static)
         if mesh is not None:
-            model, opt_state = constrain(model, opt_state)
+            model, opt_state = constrain(model, opt_state, mesh)
         if has_aux:
             loss, aux = out
             return model, opt_state, loss, aux

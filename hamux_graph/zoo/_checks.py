@@ -12,8 +12,9 @@ from ..lagrangians.elementwise import Lagrangian, LRelu, LRepu, LSoftmax
 
 def check_shape(factory: str, shape: Any, rank: int | None = None, what: str = "input_shape") -> tuple[int, ...]:
     try:
-        out = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
-        ok = len(out) > 0 and all(s > 0 for s in out) and not any(isinstance(s, bool) for s in shape)
+        items = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        out = tuple(int(s) for s in items)
+        ok = len(out) > 0 and all(s > 0 for s in out) and not any(isinstance(s, bool) for s in items)
     except (TypeError, ValueError):
         ok, out = False, ()
     if not ok:

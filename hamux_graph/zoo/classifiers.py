@@ -227,7 +227,7 @@ def energy_attn(
     beta = 1.0 / math.sqrt(check_int("energy_attn", "zspace_dim", zspace_dim))
     embed = ConvSynapse(patch, strides=patch, padding="VALID")
     tokens = _out_shape("energy_attn", embed, shape, dim)
-    attn = dict(num_heads=num_heads, zspace_dim=zspace_dim, stdinit=stdinit)
+    attn: dict[str, Any] = dict(num_heads=num_heads, zspace_dim=zspace_dim, stdinit=stdinit)
     ham = HAM()
     ham.add_layer("input", IdentityLayer(shape))
     ham.add_layer("tokens", LayerNormLayer(tokens))

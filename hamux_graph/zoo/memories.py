@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from .._api import HAM
 from .._errors import StateError, ValidationError
@@ -194,7 +194,7 @@ def modern_hopfield(
 
 def recall(
     model: Any,
-    probes: Float[Array, "batch ..."],
+    probes: Float[ArrayLike, "batch ..."],
     *,
     visible: str = "visible",
     steps: int = 100,

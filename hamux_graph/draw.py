@@ -25,7 +25,7 @@ from ._internal.optional import require
 from ._present.collapse import find_groups, Group
 from ._present.labels import Label, resolve
 from ._present.scene import build_scene, colors_of, energy_values, LAYER_COLOR, Scene, SYNAPSE_COLOR
-from ._present.sizing import check_font, legend_layout, legend_texts, MARGIN, MAX_INCHES, MIN_FONT, positions
+from ._present.sizing import check_font, legend_layout, legend_texts, MARGIN, MAX_INCHES, MIN_FONT, positions, Sizes
 
 
 __all__ = [
@@ -122,7 +122,7 @@ def _colors(scene: Scene, values: dict[str, float], norm: Any, cmap: Any) -> dic
     return {name: cmap(norm(values[name])) if name in values else "#dddddd" for name in scene.nodes}
 
 
-def _legend(fig: Any, ax: Any, scene: Scene, sz: Any, colors: dict[str, Any], own: bool, width: float) -> None:
+def _legend(fig: Any, ax: Any, scene: Scene, sz: Sizes, colors: dict[str, Any], own: bool, width: float) -> None:
     from matplotlib.lines import Line2D
 
     first = {}

@@ -20,7 +20,7 @@ import html as _html_escape
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import equinox as eqx
@@ -30,7 +30,7 @@ import numpy as np
 from ._errors import StateError
 from ._graph.validate import as_plan, Plan
 from ._internal.files import atomic_write
-from ._present.collapse import find_groups
+from ._present.collapse import find_groups, Group
 from ._present.scene import build_scene, colors_of, energy_values, grid
 from ._present.summary import lagrangian_text
 
@@ -106,7 +106,7 @@ def _series(a: Any) -> list[float]:
     return [float(f"{x:.6g}") if math.isfinite(x) else 0.0 for x in a]
 
 
-def _trace_data(trace: Any, groups: Any) -> dict[str, Any]:
+def _trace_data(trace: Any, groups: Sequence[Group]) -> dict[str, Any]:
     if not (isinstance(trace, Mapping) and set(trace) >= {"layers", "synapses"}):
         raise StateError(
             "trace must be the dict model.energy_trace(xs, steps, dt) returns ({'layers': ..., 'synapses': ...}), "

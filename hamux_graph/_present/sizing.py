@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
+from collections.abc import Iterable
 from typing import Any
 
 from .._errors import ArgumentError
@@ -168,7 +169,14 @@ def check_font(font_size: Any) -> float | None:
     return parse_float(font_size, "font_size", minimum=MIN_FONT, error=ArgumentError, hint=" Font sizes are in points.")
 
 
-def positions(plan: Plan, layout: Any, collapse: bool, first: Any, last: Any, font: float | None):
+def positions(
+    plan: Plan,
+    layout: Any,
+    collapse: bool,
+    first: Iterable[str] | None,
+    last: Iterable[str] | None,
+    font: float | None,
+):
     """Scene, sizes, positions, content box and inches per data unit (the box fits the legend)."""
     layered = isinstance(layout, str) and layout == "layered"
     scene, sz, pl = fit(lambda d: build_scene(plan, collapse=collapse, detail=d, first=first, last=last), font, layered)

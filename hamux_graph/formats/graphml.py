@@ -104,7 +104,7 @@ def _json(value: Any, where: str) -> str:
         ) from None
 
 
-def _module_json(obj: Any, where: str) -> dict[str, Any]:
+def _module_json(obj: Lagrangian | Synapse, where: str) -> dict[str, Any]:
     """``{"type": registered name, **config}``, nested Lagrangians/synapses included."""
     cfg = obj.config()
     for f in dataclasses.fields(obj):
@@ -327,7 +327,7 @@ def _to_arg(value: Any, where: str) -> Any:
     return value
 
 
-def _build(cfg: Any, base: Any, where: str) -> Any:
+def _build(cfg: Any, base: type | tuple[type, ...], where: str) -> Any:
     if not isinstance(cfg, dict) or "type" not in cfg:
         raise FormatError(f"{where}: expected a JSON object with a 'type' key, got {cfg!r}.")
     cfg = dict(cfg)

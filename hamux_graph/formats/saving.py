@@ -55,7 +55,7 @@ _DATE = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: identical models give identic
 # ---- parameter names ------------------------------------------------------------------
 
 
-def _named_leaves(model: Any) -> tuple[list[tuple[str | None, Any]], Any]:
+def _named_leaves(model: CompiledHAM) -> tuple[list[tuple[str | None, Any]], Any]:
     """``[(name or None for non-arrays, leaf)]`` and the treedef of ``model``."""
     leaves, treedef = jax.tree_util.tree_flatten_with_path(model)
     out: list[tuple[str | None, Any]] = []
@@ -170,7 +170,7 @@ def save(model: CompiledHAM, path: str | os.PathLike, *, compress: bool = False)
 # ---- loading -------------------------------------------------------------------------------
 
 
-def _open_zip(src: Any, source: str) -> zipfile.ZipFile:
+def _open_zip(src: io.BytesIO, source: str) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(src)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:

@@ -26,21 +26,11 @@ from jaxtyping import Array, Float
 
 from ._errors import ArgumentError, StateError
 from ._internal.files import atomic_write
+from ._internal.optional import require
+from ._internal.parse import parse_float, parse_int
 
 
 __all__ = ["animate_retrieval"]
-
-
-def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-        from matplotlib.animation import FuncAnimation, PillowWriter
-    except ImportError as e:
-        raise ImportError(
-            "animations need matplotlib (with Pillow), which is not installed. Install the 'draw' extra: "
-            "pip install 'hamux_graph[draw]'"
-        ) from e
-    return plt, FuncAnimation, PillowWriter
 
 
 def _images(a: np.ndarray, image_shape: Sequence[int] | None, lead: int, what: str) -> np.ndarray:
@@ -98,12 +88,9 @@ def animate_retrieval(
         >>> open(path, "rb").read(3)
         b'GIF'
     """
-    if not (isinstance(fps, (int, float)) and not isinstance(fps, bool) and fps > 0):
-        raise ArgumentError(f"fps must be a number > 0, got {fps!r}.")
-    if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 1:
-        raise ArgumentError(f"max_samples must be an int >= 1, got {max_samples!r}.")
-    if isinstance(dpi, bool) or not isinstance(dpi, int) or dpi < 10:
-        raise ArgumentError(f"dpi must be an int >= 10, got {dpi!r}.")
+    fps = parse_float(fps, "fps", positive=True, error=ArgumentError)
+    max_samples = parse_int(max_samples, "max_samples", minimum=1, error=ArgumentError)
+    dpi = parse_int(dpi, "dpi", minimum=10, error=ArgumentError)
     f = np.asarray(frames, dtype=float)
     if f.ndim < 3:
         raise StateError(f"frames must have shape (frames, batch, *sample shape), got {f.shape}.")
@@ -133,7 +120,8 @@ def animate_retrieval(
             t = t[:, None, :]
         if t.shape != f.shape[1:]:
             raise StateError(f"targets have shape {np.shape(targets)}, expected (batch,) + the frames' sample shape.")
-    plt, FuncAnimation, PillowWriter = _pyplot()
+    plt = require("matplotlib.pyplot", feature="hg.animate_retrieval")
+    animation = require("matplotlib.animation", feature="hg.animate_retrieval")
     k = min(batch, max_samples)
     rows = 3 if t is not None else 2
     fig = plt.figure(figsize=(max(4.0, 1.1 * k), 1.2 * (rows - 1) + 2.0), dpi=dpi)
@@ -171,11 +159,11 @@ def animate_retrieval(
         head.set_text(f"{title + ' — ' if title else ''}step {frame_steps[i]}")
         return ims + [marker, head]
 
-    anim = FuncAnimation(fig, update, frames=n_frames, blit=False)
+    anim = animation.FuncAnimation(fig, update, frames=n_frames, blit=False)
     target = os.fspath(path)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = os.path.join(tmp, "animation.gif")
-        anim.save(scratch, writer=PillowWriter(fps=fps), dpi=dpi)  # pyright: ignore[reportArgumentType]  # stubs say int; any fps > 0 works
+        anim.save(scratch, writer=animation.PillowWriter(fps=fps), dpi=dpi)  # pyright: ignore[reportArgumentType]  # stubs say int; any fps > 0 works
         with open(scratch, "rb") as fh:
             data = fh.read()
     plt.close(fig)

@@ -19,9 +19,15 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from ._errors import ArgumentError, HamuxGraphError
+from ._internal.parse import parse_int_text
+
+
+if TYPE_CHECKING:
+    from ._api import CompiledHAM
+    from ._graph.validate import Plan
 
 
 __all__ = ["main", "COMMANDS", "build_parser"]
@@ -32,30 +38,25 @@ def _is_model_file(path: str) -> bool:
         return f.read(4) == b"PK\x03\x04"
 
 
-def _read(args: argparse.Namespace, path: str, *, weights: bool = True) -> tuple[Any, Any]:
-    """``(ham, model or None)`` from a GraphML file or a saved model."""
-    from .formats.graphml import read_graphml
-    from .formats.saving import load, load_architecture
+def _read(args: argparse.Namespace, path: str, *, weights: bool = True) -> tuple[Plan, CompiledHAM | None]:
+    """``(the validated plan, the model or None)`` of a GraphML file or a saved model."""
+    from .formats.graphml import read_graphml_plan
+    from .formats.saving import load, load_architecture_plan
 
-    opts = dict(allow_compressed=args.allow_compressed)
+    opts: dict[str, Any] = dict(allow_compressed=args.allow_compressed)
     if args.max_bytes is not None:
         opts["max_bytes"] = args.max_bytes
     if _is_model_file(path):
         if weights:
             model = load(path, **opts)
-            return model.to_ham(), model
-        return load_architecture(path, **opts), None
-    return read_graphml(path, **opts), None
+            return model.plan(), model
+        return load_architecture_plan(path, **opts), None
+    return read_graphml_plan(path, **opts), None
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+    """The argparse type of a positive int option (argparse names the option in its message)."""
+    return parse_int_text(text, "the value", minimum=1, error=argparse.ArgumentTypeError)
 
 
 def _add_debug(p: argparse.ArgumentParser, default: Any) -> None:
@@ -77,10 +78,12 @@ def _configure_info(p: argparse.ArgumentParser) -> None:
 
 
 def _run_info(args: argparse.Namespace) -> int:
-    ham, model = _read(args, args.file)
+    from ._present.summary import summarize
+
+    plan, model = _read(args, args.file)
     kind = "saved model" if model is not None else "GraphML architecture"
     print(f"{args.file}: {kind}")
-    print(model.summary() if model is not None else ham.summary())
+    print(model.summary() if model is not None else summarize(plan))
     return 0
 
 
@@ -90,8 +93,8 @@ def _configure_validate(p: argparse.ArgumentParser) -> None:
 
 
 def _run_validate(args: argparse.Namespace) -> int:
-    ham, model = _read(args, args.file)
-    nl, ns = len(ham.layers), len(ham.synapses)
+    plan, model = _read(args, args.file)
+    nl, ns = len(plan.layer_names), len(plan.synapse_names)
     what = "saved model (weights match the architecture)" if model is not None else "GraphML architecture"
     print(f"OK: {args.file} is a valid {what}: {nl} layers, {ns} synapses")
     return 0
@@ -117,17 +120,17 @@ def _configure_draw(p: argparse.ArgumentParser) -> None:
 
 
 def _run_draw(args: argparse.Namespace) -> int:
-    ham, _ = _read(args, args.file, weights=False)
+    from ._internal.optional import require
+    from .draw import draw_ham
+    from .html import write_html
+
+    plan, _ = _read(args, args.file, weights=False)
     if args.output.lower().endswith((".html", ".htm")):
-        ham.to_html(args.output, collapse=True if args.collapse is None else args.collapse)
+        write_html(plan, args.output, collapse=True if args.collapse is None else args.collapse)
         print(f"wrote {args.output}")
         return 0
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError("drawing needs matplotlib: pip install 'hamux_graph[draw]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    require("matplotlib", feature="hamux-graph draw (an image)").use("Agg")
+    plt = require("matplotlib.pyplot", feature="hamux-graph draw (an image)")
 
     ext = os.path.splitext(args.output)[1].lower().lstrip(".")
     formats = plt.gcf().canvas.get_supported_filetypes()
@@ -137,7 +140,7 @@ def _run_draw(args: argparse.Namespace) -> int:
             f"-o/--output {args.output!r}: the file name must end in .html (an interactive page) or an image "
             f"format matplotlib writes, one of {sorted('.' + f for f in formats)} (for example m.png)."
         )
-    ax = ham.draw(layout=args.layout, collapse=bool(args.collapse))
+    ax = draw_ham(plan, layout=args.layout, collapse=bool(args.collapse))
     ax.figure.savefig(args.output, dpi=args.dpi, bbox_inches="tight", format=ext)
     plt.close(ax.figure)
     print(f"wrote {args.output}")
@@ -159,15 +162,18 @@ def _run_convert(args: argparse.Namespace) -> int:
     from .formats.graphml import write_graphml
     from .formats.saving import save
 
-    ham, model = _read(args, args.input)
+    plan, model = _read(args, args.input)
     if args.output.lower().endswith((".graphml", ".graphml.gz", ".xml")):
-        write_graphml(model if model is not None else ham, args.output)
+        write_graphml(plan, args.output)
         print(f"wrote architecture to {args.output}")
         return 0
     if model is None:
         import jax
 
-        model = ham.compile(key=jax.random.key(args.seed))
+        from ._api import CompiledHAM
+        from ._graph.compile import compile_fields
+
+        model = CompiledHAM(**compile_fields(plan, key=jax.random.key(args.seed)))
         note = f" (weights drawn with seed {args.seed})"
     else:
         note = ""

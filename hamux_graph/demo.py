@@ -24,12 +24,16 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+from ._internal.optional import import_if_installed, require
+from ._internal.parse import parse_int_text
 
 
 __all__ = ["run_demo", "main", "configure_parser", "run_from_args"]
@@ -38,23 +42,13 @@ FORWARD = {"steps": 5, "dt": 0.5}
 DEFAULT_OUT = os.path.join("out", "demo")
 
 
-def _sklearn() -> Any:
-    try:
-        from sklearn import datasets, model_selection
-    except ImportError as err:
-        raise ImportError("the demo needs scikit-learn for the digits data: pip install hamux_graph[examples]") from err
-    return datasets, model_selection
-
-
-def _pyplot() -> Any | None:
-    try:
-        import matplotlib
-    except ImportError:
+def _pyplot() -> ModuleType | None:
+    """matplotlib's pyplot on the Agg backend, or ``None`` without matplotlib (the figures are skipped)."""
+    matplotlib = import_if_installed("matplotlib")
+    if matplotlib is None:
         return None
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return require("matplotlib.pyplot", feature="the demo's figures")
 
 
 def run_demo(
@@ -92,7 +86,9 @@ def run_demo(
     import hamux_graph as hg
     from hamux_graph import train, zoo
 
-    datasets, model_selection = _sklearn()
+    feature = "the demo (the scikit-learn digits)"
+    datasets = require("sklearn.datasets", feature=feature)
+    model_selection = require("sklearn.model_selection", feature=feature)
     plt = _pyplot()
     out = os.fspath(out)
     os.makedirs(out, exist_ok=True)
@@ -276,13 +272,8 @@ def _energy_axes(plt, hg, energies, title):
 
 
 def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+    """The argparse type of ``--epochs`` (argparse names the option in its message)."""
+    return parse_int_text(text, "the value", minimum=1, error=argparse.ArgumentTypeError)
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:

@@ -17,15 +17,15 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
 from ._errors import StateError, ValidationError
-from ._graph.validate import Plan, plan_graph
+from ._graph.validate import as_plan, Plan
+from ._internal.optional import require
 from ._present.collapse import find_groups, Group
 from ._present.labels import Label, resolve
 from ._present.scene import build_scene, colors_of, energy_values, LAYER_COLOR, Scene, SYNAPSE_COLOR
-from ._present.sizing import check_font, legend_layout, legend_texts, MARGIN, MAX_INCHES, MIN_FONT, positions
+from ._present.sizing import check_font, legend_layout, legend_texts, MARGIN, MAX_INCHES, MIN_FONT, positions, Sizes
 
 
 __all__ = [
@@ -43,33 +43,13 @@ __all__ = [
 _RING = 2.5  # points between a group's disc and its ring
 
 
-def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise ImportError(
-            "drawing needs matplotlib, which is not installed. Install the 'draw' extra: "
-            "pip install 'hamux_graph[draw]'"
-        ) from e
-    return plt
-
-
-def _structure(obj: Any) -> tuple[Plan, dict[str, str | None]]:
-    """The plan to draw (of a plan, or of a networkx HAM graph) and who shares whose parameters."""
-    if isinstance(obj, Plan):
-        plan = obj
-    elif isinstance(obj, nx.MultiDiGraph):
-        plan = plan_graph(obj)
-    else:
-        raise ValidationError(
-            f"drawing takes a validated plan (ham.plan(), model.plan()) or a networkx HAM graph, got "
-            f"{type(obj).__name__}. Call ham.draw() / ham.to_dot() on a HAM."
-        )
-    return plan, {n: plan.shares(n) for n in plan.synapse_names}
+def _plan(obj: Any) -> Plan:
+    """The plan to draw: the one conversion of the public functions here (``as_plan``)."""
+    return as_plan(obj, "drawing", "Call ham.draw() / ham.to_dot() on a HAM.")
 
 
 def _drawable(obj: Any) -> Plan:
-    plan = _structure(obj)[0]
+    plan = _plan(obj)
     if not plan.layer_names:
         raise ValidationError("the HAM has no layers to draw. Add one with ham.add_layer(name, layer) first.")
     return plan
@@ -95,7 +75,7 @@ def collapse_groups(obj: Any) -> tuple[Group, ...]:
         >>> [g.label for g in collapse_groups(ham.plan())]
         ['x1…x4 ×4']
     """
-    return find_groups(_structure(obj)[0])
+    return find_groups(_plan(obj))
 
 
 def layout_positions(
@@ -142,7 +122,7 @@ def _colors(scene: Scene, values: dict[str, float], norm: Any, cmap: Any) -> dic
     return {name: cmap(norm(values[name])) if name in values else "#dddddd" for name in scene.nodes}
 
 
-def _legend(fig: Any, ax: Any, scene: Scene, sz: Any, colors: dict[str, Any], own: bool, width: float) -> None:
+def _legend(fig: Any, ax: Any, scene: Scene, sz: Sizes, colors: dict[str, Any], own: bool, width: float) -> None:
     from matplotlib.lines import Line2D
 
     first = {}
@@ -260,7 +240,7 @@ def draw_ham(
         >>> sum(p.get_gid() == "hamux-edge" for p in ax.patches)
         2
     """
-    plt = _pyplot()
+    plt = require("matplotlib.pyplot", feature="drawing")
     from matplotlib.colors import Normalize
     from matplotlib.patches import FancyArrowPatch
 
@@ -450,7 +430,7 @@ def to_dot(obj: Any) -> str:
         >>> print(ham.to_dot().splitlines()[0])
         digraph HAM {
     """
-    plan, shares = _structure(obj)
+    plan = _plan(obj)
     scene = build_scene(plan, detail="full")
     lines = [
         "digraph HAM {",
@@ -465,7 +445,7 @@ def to_dot(obj: Any) -> str:
         )
     for n in plan.synapse_names:
         label = "\n".join(scene.nodes[n].lines)
-        style = '"filled,dashed"' if shares.get(n) else "filled"
+        style = '"filled,dashed"' if plan.shares(n) else "filled"
         lines.append(
             f'  {dot_quote(n)} [shape=box, style={style}, fillcolor="{SYNAPSE_COLOR}", label={dot_quote(label)}];'
         )
@@ -501,7 +481,7 @@ def plot_energy(energies: Any, ax: Any = None, *, title: str | None = None) -> A
     e = np.asarray(energies, dtype=float)
     if e.ndim not in (1, 2):
         raise StateError(f"energies must have shape (steps+1,) or (steps+1, B) as model.run returns, got {e.shape}.")
-    plt = _pyplot()
+    plt = require("matplotlib.pyplot", feature="hg.plot_energy")
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.5))
     steps = np.arange(e.shape[0])

@@ -20,18 +20,17 @@ import html as _html_escape
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import equinox as eqx
 import jax
-import networkx as nx
 import numpy as np
 
-from ._errors import StateError, ValidationError
-from ._graph.validate import Plan, plan_graph
+from ._errors import StateError
+from ._graph.validate import as_plan, Plan
 from ._internal.files import atomic_write
-from ._present.collapse import find_groups
+from ._present.collapse import find_groups, Group
 from ._present.scene import build_scene, colors_of, energy_values, grid
 from ._present.summary import lagrangian_text
 
@@ -43,14 +42,8 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _plan(obj: Any) -> Plan:
-    if isinstance(obj, Plan):
-        return obj
-    if isinstance(obj, nx.MultiDiGraph):
-        return plan_graph(obj)
-    raise ValidationError(
-        f"the page takes a validated plan (ham.plan(), model.plan()) or a networkx HAM graph, got "
-        f"{type(obj).__name__}. Call ham.to_html(path) on a HAM."
-    )
+    """The plan of the page: the one conversion of the public functions here (``as_plan``)."""
+    return as_plan(obj, "the page", "Call ham.to_html(path) on a HAM.")
 
 
 def _value(v: Any) -> str:
@@ -113,7 +106,7 @@ def _series(a: Any) -> list[float]:
     return [float(f"{x:.6g}") if math.isfinite(x) else 0.0 for x in a]
 
 
-def _trace_data(trace: Any, groups: Any) -> dict[str, Any]:
+def _trace_data(trace: Any, groups: Sequence[Group]) -> dict[str, Any]:
     if not (isinstance(trace, Mapping) and set(trace) >= {"layers", "synapses"}):
         raise StateError(
             "trace must be the dict model.energy_trace(xs, steps, dt) returns ({'layers': ..., 'synapses': ...}), "
@@ -163,7 +156,20 @@ def page_data(
         >>> [n["id"] for n in data["nodes"]], [e["slot"] for e in data["edges"]]
         (['v', 's'], [0, 1])
     """
-    plan = _plan(obj)
+    return _data(_plan(obj), collapse=collapse, energies=energies, trace=trace, title=title, first=first, last=last)
+
+
+def _data(
+    plan: Plan,
+    *,
+    collapse: bool,
+    energies: Any,
+    trace: Any,
+    title: str | None,
+    first: Iterable[str] | None,
+    last: Iterable[str] | None,
+) -> dict[str, Any]:
+    """``page_data`` of a plan."""
     if energies is not None and trace is not None:
         raise StateError("give energies= (one energy_tree snapshot) or trace= (an energy_trace), not both.")
     scene = build_scene(plan, detail="compact", first=first, last=last)
@@ -303,7 +309,13 @@ def page_html(
         >>> text.startswith("<!DOCTYPE html>") and "<script src" not in text
         True
     """
-    data = page_data(obj, collapse=collapse, energies=energies, trace=trace, title=title, first=first, last=last)
+    return _html(
+        _data(_plan(obj), collapse=collapse, energies=energies, trace=trace, title=title, first=first, last=last)
+    )
+
+
+def _html(data: dict[str, Any]) -> str:
+    """The page around its JSON ``data``."""
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -315,10 +327,22 @@ def page_html(
     )
 
 
-def write_html(obj: Any, path: str | os.PathLike, **kwargs: Any) -> None:
-    """Write ``page_html(obj, **kwargs)`` to ``path`` atomically (UTF-8).
+def write_html(
+    obj: Any,
+    path: str | os.PathLike,
+    *,
+    collapse: bool = True,
+    energies: Any = None,
+    trace: Any = None,
+    title: str | None = None,
+    first: Iterable[str] | None = None,
+    last: Iterable[str] | None = None,
+) -> None:
+    """Write ``page_html(obj, ...)`` to ``path`` atomically (UTF-8); it takes the same arguments.
 
     Raises:
+        ValidationError: for something that is not a plan or a HAM graph.
+        StateError: for bad ``energies`` or ``trace``, or both given.
         OSError: naming ``path`` when it cannot be written.
 
     Example:
@@ -329,4 +353,5 @@ def write_html(obj: Any, path: str | os.PathLike, **kwargs: Any) -> None:
         >>> os.path.getsize(path) > 1000
         True
     """
-    atomic_write(path, page_html(obj, **kwargs).encode("utf-8"))
+    data = _data(_plan(obj), collapse=collapse, energies=energies, trace=trace, title=title, first=first, last=last)
+    atomic_write(path, _html(data).encode("utf-8"))

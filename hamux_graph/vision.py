@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,7 +33,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 from ._errors import ArgumentError, ValidationError
-from ._internal.parse import parse_int, parse_shape
+from ._internal.parse import parse_float, parse_int, parse_shape
 
 
 __all__ = ["num_patches", "patchify", "unpatchify", "PatchPipeline", "patch_pipeline", "random_mask"]
@@ -325,8 +324,7 @@ def patch_pipeline(
     """
     (h, w, c), (p, q) = _geometry(image_shape, patch_size, ValidationError)
     D = parse_int(dim, "dim", minimum=1, error=ValidationError)
-    if not (isinstance(stdinit, (int, float)) and math.isfinite(stdinit) and stdinit >= 0):
-        raise ValidationError(f"patch_pipeline: stdinit must be a finite number >= 0, got {stdinit!r}.")
+    stdinit = parse_float(stdinit, "patch_pipeline: stdinit", minimum=0, error=ValidationError)
     P, n = p * q * c, (h // p) * (w // q)
     k = jax.random.split(key, 5)
     normal = lambda kk, shape: stdinit * jax.random.normal(kk, shape)  # noqa: E731

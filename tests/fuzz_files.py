@@ -80,7 +80,9 @@ def read_graphml_bytes(data: bytes):
     again = os.path.join(OUT, "again.graphml")
     hg.write_graphml(ham, again)
     back = hg.read_graphml(again)
-    assert hg.formats.graphml_bytes(back) == hg.formats.graphml_bytes(ham), "a file that reads must round-trip"
+    assert hg.formats.graphml_bytes(back.plan()) == hg.formats.graphml_bytes(ham.plan()), (
+        "a file that reads must round-trip"
+    )
 
 
 def read_hamux_bytes(data: bytes):

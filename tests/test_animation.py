@@ -48,7 +48,7 @@ def test_shapes_that_do_not_fit_are_refused(tmp_path):
         hg.animate_retrieval(frames, np.zeros(4), tmp_path / "a.gif", image_shape=(2, 2))
     with pytest.raises(hg.StateError, match="targets have shape"):
         hg.animate_retrieval(frames, np.zeros(4), tmp_path / "a.gif", targets=np.zeros((2, 4, 4)))
-    with pytest.raises(hg.ArgumentError, match="fps must be a number > 0"):
+    with pytest.raises(hg.ArgumentError, match=r"fps must be > 0, got 0.0"):
         hg.animate_retrieval(frames, np.zeros(4), tmp_path / "a.gif", fps=0)
     assert not os.listdir(tmp_path)
 

@@ -159,9 +159,9 @@ def test_unfinished_and_unreadable_checkpoints_are_skipped(tmp_path):
 
 
 def test_checkpointer_errors(tmp_path):
-    with pytest.raises(hg.ArgumentError, match="every must be a positive int"):
+    with pytest.raises(hg.ArgumentError, match="every must be an int >= 1, got 0"):
         train.Checkpointer(tmp_path, every=0)
-    with pytest.raises(hg.ArgumentError, match="keep must be a positive int"):
+    with pytest.raises(hg.ArgumentError, match=r"keep must be an int >= 1, got '3' \(str\)"):
         train.Checkpointer(tmp_path, every=1, keep="3")
     (tmp_path / "file").write_text("x")
     with pytest.raises(hg.ArgumentError, match="not a folder"):

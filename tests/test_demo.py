@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import builtins
 import os
+import sys
 
 import pytest
 
@@ -45,14 +45,7 @@ def test_short_demo_writes_everything_and_reloads_identically(tmp_path):
 
 
 def test_demo_without_scikit_learn_says_which_extra(monkeypatch, capsys):
-    real_import = builtins.__import__
-
-    def no_sklearn(name, *args, **kwargs):
-        if name.startswith("sklearn"):
-            raise ImportError("no sklearn")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_sklearn)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # as if scikit-learn were not installed
     with pytest.raises(ImportError, match=r"pip install hamux_graph\[examples\]"):
         demo.run_demo("unused", epochs=1)
     assert demo.main(["--out", "unused", "--no-progress"]) == 1

@@ -31,7 +31,7 @@ def small_ham():
 
 @pytest.fixture
 def good_text():
-    return graphml_bytes(small_ham()).decode()
+    return graphml_bytes(small_ham().plan()).decode()
 
 
 def write(tmp_path, text, name="bad.graphml"):

@@ -173,7 +173,9 @@ def test_layout_follows_the_data_flow():
     assert pos["label"][0] < pos["input"][0]
     with pytest.raises(hg.ArgumentError, match="'nope', which is not a layer"):
         layout_positions(ham.plan(), first=["nope"])
-    with pytest.raises(hg.ArgumentError, match="font_size must be a number >= 6"):
+    with pytest.raises(
+        hg.ArgumentError, match=r"font_size must be a finite number >= 6.0, got 4.0. Font sizes are in points"
+    ):
         ham.draw(font_size=4)
     with pytest.raises(hg.ValidationError, match="no layers to draw"):
         hg.HAM().draw()

@@ -378,7 +378,9 @@ def test_dense_energy_objects_and_errors(getkey):
     key = getkey()
     with pytest.raises(hg.ValidationError, match="energy must be 'polynomial', 'rectified', 'lse'.*got 'cubic'"):
         memory.recall_binary_dense(P, s, energy="cubic", key=key)
-    with pytest.raises(hg.ValidationError, match=r"energy='polynomial' needs an integer power n >= 1.*n=2\.5"):
+    with pytest.raises(
+        hg.ValidationError, match=r"n must be an int >= 1, got 2\.5 \(float\)\. energy='polynomial' has F\(m\) = m\*\*n"
+    ):
         memory.recall_binary_dense(P, s, n=2.5, key=key)
     with pytest.raises(hg.ValidationError, match="beta must be > 0"):
         memory.recall_binary_dense(P, s, energy="lse", beta=0.0, key=key)

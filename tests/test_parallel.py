@@ -114,9 +114,9 @@ def test_model_parallel_argument_errors(monkeypatch):
     n = len(jax.devices())
     with pytest.raises(hg.ArgumentError, match=rf"needs {n + 1} devices, but {n} exist"):
         hg.parallel.make_mesh(data=n + 1)
-    with pytest.raises(hg.ArgumentError, match="model must be a positive int"):
+    with pytest.raises(hg.ArgumentError, match="make_mesh: model must be an int >= 1, got 0"):
         hg.parallel.make_mesh(model=0)
-    with pytest.raises(hg.ArgumentError, match="data must be a positive int"):
+    with pytest.raises(hg.ArgumentError, match=r"make_mesh: data must be an int >= 1, got 1.5 \(float\)"):
         hg.parallel.make_mesh(data=1.5)
     ham = hg.zoo.modern_hopfield(input_shape=(4,), num_memories=8)
     with pytest.raises(hg.ArgumentError, match="HAM.compile: mesh must be a jax.sharding.Mesh"):
@@ -126,7 +126,7 @@ def test_model_parallel_argument_errors(monkeypatch):
     with pytest.raises(hg.ArgumentError, match="shard_model takes a compiled model"):
         hg.parallel.shard_model(ham, hg.parallel.make_mesh(data=1, model=1))
     mesh = hg.parallel.make_mesh(data=1, model=1)
-    with pytest.raises(hg.ArgumentError, match="batch_size must be a positive int"):
+    with pytest.raises(hg.ArgumentError, match="process_slice: batch_size must be an int >= 1, got 0"):
         hg.parallel.process_slice(0, mesh)
     with pytest.raises(hg.ArgumentError, match="leading axis"):
         hg.parallel.process_batch(np.float32(1.0), mesh)
@@ -134,7 +134,7 @@ def test_model_parallel_argument_errors(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     with pytest.raises(hg.ArgumentError, match=r"missing coordinator_address \(or JAX_COORDINATOR_ADDRESS\)"):
         hg.parallel.initialize(num_processes=2, process_id=0)
-    with pytest.raises(hg.ArgumentError, match=r"process_id must be an int in \[0, 2\)"):
+    with pytest.raises(hg.ArgumentError, match=r"process_id must be an int in \[0, 1\], got 2"):
         hg.parallel.initialize("127.0.0.1:1234", 2, 2)
     with pytest.raises(hg.ArgumentError, match="'host:port'"):
         hg.parallel.initialize("127.0.0.1", 2, 0)
@@ -306,7 +306,7 @@ def test_sharded_model_equals_unsharded(n, tmp_path):
     e = out["errors"]
     assert "needs" in e["too_many"] and "exist" in e["too_many"]
     assert e["indivisible"] is None or "does not divide" in e["indivisible"]
-    assert "data must be a positive int" in e["bad_size"]
+    assert "data must be an int >= 1" in e["bad_size"]
     assert "divisible by 2" in e["batch"] and "divisible by 2" in e["states"]
     assert "jax.sharding.Mesh" in e["not_a_mesh"]
 

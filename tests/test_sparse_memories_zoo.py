@@ -83,7 +83,7 @@ def test_factory_errors():
         zoo.sparse_hopfield(np.ones(8))
     with pytest.raises(hg.ValidationError, match="zoo.sparse_hopfield: alpha must be a finite number >= 1, got 0.5"):
         zoo.sparse_hopfield(np.ones((2, 8)), alpha=0.5)
-    with pytest.raises(hg.ValidationError, match="zoo.epanechnikov_memory: beta must be a finite number > 0, got -1"):
+    with pytest.raises(hg.ValidationError, match="zoo.epanechnikov_memory: beta must be > 0, got -1.0"):
         zoo.epanechnikov_memory(np.ones((2, 8)), beta=-1)
     with pytest.raises(hg.ValidationError, match="zoo.gaussian_memory: num_memories=3 but 2 patterns"):
         zoo.gaussian_memory(np.ones((2, 8)), num_memories=3)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import builtins
 import io
+import sys
 import typing
 
 import equinox as eqx
@@ -238,14 +238,7 @@ def test_progress_with_and_without_tqdm(monkeypatch):
     bar = train.progress(range(20), desc="epochs", file=buf)
     for _ in bar:
         bar.set_postfix(loss=0.25)
-    real_import = builtins.__import__
-
-    def no_tqdm(name, *args, **kwargs):
-        if name.startswith("tqdm"):
-            raise ImportError("no tqdm")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # as if tqdm were not installed
     buf = io.StringIO()
     bar = train.progress(range(20), desc="epochs", file=buf)
     for _ in bar:

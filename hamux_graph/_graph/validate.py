@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import networkx as nx
 
 from .._errors import ValidationError
+from .._internal.parse import parse_int
 from .._types import Shape
 from ..layers import Layer
 from ..registry import BUILTIN_TYPES
@@ -24,7 +25,7 @@ from ..synapses import Synapse
 from .schema import ARITY, kind_of, LAYER, layer_of, SHARES, SLOT, SYNAPSE, SYNAPSE_SPEC
 
 
-__all__ = ["Plan", "plan_graph", "check_name", "check_custom_synapse", "NAME_PATTERN"]
+__all__ = ["Plan", "plan_graph", "as_plan", "check_name", "check_custom_synapse", "NAME_PATTERN"]
 
 NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.-]*"
 _BUILTIN = frozenset(BUILTIN_TYPES.values())
@@ -190,11 +191,9 @@ def plan_graph(G: Any) -> Plan:
                 f"edge {u!r} -> {v!r}: edges must go from a synapse node to a layer node, got "
                 f"{kind_of(G.nodes[u])} -> {kind_of(G.nodes[v])}. Connect layers only through synapses."
             )
-        slot = data.get(SLOT)
-        if isinstance(slot, bool) or not isinstance(slot, int) or slot < 0:
-            raise ValidationError(
-                f"edge {u!r} -> {v!r} (key {key!r}): attribute 'slot' must be an int >= 0, got {slot!r}."
-            )
+        slot = parse_int(
+            data.get(SLOT), f"edge {u!r} -> {v!r} (key {key!r}): attribute 'slot'", minimum=0, error=ValidationError
+        )
         if slot in slots[u]:
             raise ValidationError(
                 f"synapse '{u}': slot {slot} is used twice (layers {slots[u][slot]!r} and {v!r}). Each "
@@ -253,4 +252,35 @@ def plan_graph(G: Any) -> Plan:
         specs=specs,
         param_shapes=param_shapes,
         order=tuple(G.nodes),
+    )
+
+
+def as_plan(obj: Any, where: str, fix: str) -> Plan:
+    """``obj`` if it is a validated ``Plan``, else the plan of a networkx HAM graph (validated once).
+
+    The one conversion for the public faces that take either (drawing, the page, GraphML
+    files); everything they call takes the ``Plan``.
+
+    Args:
+        obj: a ``Plan`` (``ham.plan()``, ``model.plan()``) or a ``networkx.MultiDiGraph`` laid out as a HAM.
+        where: the caller, for the message (``"drawing"``).
+        fix: a sentence on what to pass instead, for the message.
+
+    Raises:
+        ValidationError: for anything else, or a graph that is not a valid HAM.
+
+    Example:
+        >>> import hamux_graph as hg
+        >>> from hamux_graph._graph.validate import as_plan
+        >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+        >>> as_plan(ham.graph, "drawing", "").layer_names
+        ('v',)
+    """
+    if isinstance(obj, Plan):
+        return obj
+    if isinstance(obj, nx.Graph):
+        return plan_graph(obj)
+    raise ValidationError(
+        f"{where} takes a validated plan (ham.plan(), model.plan()) or a networkx HAM graph, got "
+        f"{type(obj).__name__}. {fix}".rstrip()
     )

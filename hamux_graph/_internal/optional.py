@@ -2,7 +2,9 @@
 
 Each optional dependency is listed once, with the extra of ``pyproject.toml`` that installs
 it; ``require`` imports it on first use and turns a missing package into an ``ImportError``
-that names the feature and the ``pip install`` command.
+that names the feature and the ``pip install`` command. ``import_if_installed`` is for
+features that are skipped or replaced without the package (a plain progress report
+without tqdm).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import importlib
 from types import ModuleType
 
 
-__all__ = ["EXTRAS", "require"]
+__all__ = ["EXTRAS", "require", "import_if_installed"]
 
 EXTRAS: dict[str, str] = {
     "matplotlib": "draw",
@@ -57,3 +59,25 @@ def require(module: str, *, feature: str) -> ModuleType:
         raise ImportError(
             f"{feature}: {top} is not installed. Install the '{extra}' extra: pip install hamux_graph[{extra}]"
         ) from err
+
+
+def import_if_installed(module: str) -> ModuleType | None:
+    """Import the optional ``module`` if it is installed, else ``None`` (the caller falls back).
+
+    Args:
+        module: a module listed in ``EXTRAS``.
+
+    Raises:
+        KeyError: for a module that is not an optional dependency of the package.
+
+    Example:
+        >>> from hamux_graph._internal.optional import import_if_installed
+        >>> import_if_installed("matplotlib.pyplot").__name__
+        'matplotlib.pyplot'
+    """
+    if module not in EXTRAS:
+        raise KeyError(f"{module!r} is not an optional dependency of hamux_graph (see EXTRAS).")
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None

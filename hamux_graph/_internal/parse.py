@@ -18,7 +18,9 @@ import numpy as np
 
 __all__ = [
     "describe",
+    "is_int",
     "parse_int",
+    "parse_int_text",
     "parse_bool",
     "parse_float",
     "parse_shape",
@@ -32,13 +34,92 @@ def describe(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
-def parse_int(value: Any, what: str, *, minimum: int | None = None, error: type[Exception] = ValueError) -> int:
-    """``value`` as an int, refusing floats, strings and bools; ``>= minimum`` if given."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise error(f"{what} must be an int, got {describe(value)}.")
-    if minimum is not None and value < minimum:
-        raise error(f"{what} must be an int >= {minimum}, got {int(value)}.")
+def is_int(value: Any) -> bool:
+    """Whether ``value`` is an int (Python or numpy), bools excluded: the one rule for "an int".
+
+    For code that branches on the type (a padding given as an int or as pairs); code that
+    refuses anything else calls ``parse_int``.
+
+    Example:
+        >>> from hamux_graph._internal.parse import is_int
+        >>> import numpy as np
+        >>> [is_int(v) for v in (3, np.int64(3), True, 3.0, "3")]
+        [True, True, False, False, False]
+    """
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _bounds(kind: str, minimum: float | None, maximum: float | None) -> str:
+    """What is accepted, for messages: ``an int``, ``an int >= 1``, ``an int in [0, 3]``."""
+    if minimum is not None and maximum is not None:
+        return f"{kind} in [{minimum}, {maximum}]"
+    if minimum is not None:
+        return f"{kind} >= {minimum}"
+    if maximum is not None:
+        return f"{kind} <= {maximum}"
+    return kind
+
+
+def parse_int(
+    value: Any,
+    what: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    error: type[Exception] = ValueError,
+    hint: str = "",
+) -> int:
+    """``value`` as an int, refusing floats, strings and bools; within ``[minimum, maximum]`` if given.
+
+    Args:
+        value: the argument (numpy integers are accepted and returned as ``int``).
+        what: the argument's name in messages, with its owner if useful (``"zoo.hn: num_classes"``).
+        minimum: the smallest accepted value (``1`` for a count, ``0`` for an index or step).
+        maximum: the largest accepted value (inclusive).
+        error: the exception class to raise (``ArgumentError``, ``ValidationError``, ...).
+        hint: a sentence appended to the message (how to fix it).
+
+    Raises:
+        error: naming ``what``, the value received and the accepted range.
+
+    Example:
+        >>> from hamux_graph._internal.parse import parse_int
+        >>> parse_int(3, "steps", minimum=0)
+        3
+        >>> parse_int(2.5, "trials", minimum=1)
+        Traceback (most recent call last):
+        ValueError: trials must be an int >= 1, got 2.5 (float).
+        >>> parse_int(4, "process_id", minimum=0, maximum=1, hint=" There are 2 processes.")
+        Traceback (most recent call last):
+        ValueError: process_id must be an int in [0, 1], got 4. There are 2 processes.
+    """
+    accepted = _bounds("an int", minimum, maximum)
+    if not is_int(value):
+        raise error(f"{what} must be {accepted}, got {describe(value)}.{hint}")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise error(f"{what} must be {accepted}, got {int(value)}.{hint}")
     return int(value)
+
+
+def parse_int_text(
+    text: str, what: str, *, minimum: int | None = None, maximum: int | None = None, error: type[Exception] = ValueError
+) -> int:
+    """An int written as text (a command-line option), with the rules of ``parse_int``.
+
+    Example:
+        >>> import argparse
+        >>> from hamux_graph._internal.parse import parse_int_text
+        >>> parse_int_text("150", "--dpi", minimum=1)
+        150
+        >>> parse_int_text("1.5", "--dpi", minimum=1, error=argparse.ArgumentTypeError)
+        Traceback (most recent call last):
+        argparse.ArgumentTypeError: --dpi must be an int >= 1, got '1.5'.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise error(f"{what} must be {_bounds('an int', minimum, maximum)}, got {text!r}.") from None
+    return parse_int(value, what, minimum=minimum, maximum=maximum, error=error)
 
 
 def parse_bool(value: Any, what: str, *, error: type[Exception] = ValueError) -> bool:
@@ -55,9 +136,41 @@ def parse_float(
     positive: bool = False,
     nonnegative: bool = False,
     finite: bool = True,
+    minimum: float | None = None,
+    maximum: float | None = None,
     error: type[Exception] = ValueError,
+    hint: str = "",
 ) -> float:
-    """``value`` as a float (ints accepted; strings, bools and arrays refused)."""
+    """``value`` as a float (ints and concrete 0-d arrays accepted; strings, bools and other arrays refused).
+
+    Args:
+        value: the argument.
+        what: the argument's name in messages, with its owner if useful.
+        positive: refuse values ``<= 0``.
+        nonnegative: refuse values ``< 0``.
+        finite: refuse ``inf`` and ``nan`` (default).
+        minimum: the smallest accepted value (inclusive).
+        maximum: the largest accepted value (inclusive).
+        error: the exception class to raise.
+        hint: a sentence appended to the message (how to fix it).
+
+    Raises:
+        error: naming ``what``, the value received and what is accepted.
+
+    Example:
+        >>> from hamux_graph._internal.parse import parse_float
+        >>> parse_float(2, "beta", positive=True)
+        2.0
+        >>> parse_float(1.5, "corrupt: fraction", minimum=0.0, maximum=1.0)
+        Traceback (most recent call last):
+        ValueError: corrupt: fraction must be a number in [0.0, 1.0], got 1.5.
+        >>> parse_float("0.1", "dt", positive=True)
+        Traceback (most recent call last):
+        ValueError: dt must be a number, got '0.1' (str).
+    """
+    bounded = minimum is not None or maximum is not None
+    kind = "a finite number" if finite and (minimum is None or maximum is None) else "a number"
+    accepted = _bounds(kind, minimum, maximum) if bounded else "a number"
     if isinstance(value, (bool, np.bool_, str, bytes)) or not isinstance(value, (int, float, np.integer, np.floating)):
         if (
             isinstance(value, (jax.Array, np.ndarray))
@@ -66,16 +179,18 @@ def parse_float(
         ):
             value = np.asarray(value).item()
             if isinstance(value, bool):
-                raise error(f"{what} must be a number, got a boolean array.")
+                raise error(f"{what} must be {accepted}, got a boolean array.{hint}")
         else:
-            raise error(f"{what} must be a number, got {describe(value)}.")
+            raise error(f"{what} must be {accepted}, got {describe(value)}.{hint}")
     f = float(value)
     if finite and not math.isfinite(f):
-        raise error(f"{what} must be a finite number, got {f!r}.")
+        raise error(f"{what} must be {'a finite number' if not bounded else accepted}, got {f!r}.{hint}")
     if positive and not f > 0:
-        raise error(f"{what} must be > 0, got {f!r}.")
+        raise error(f"{what} must be > 0, got {f!r}.{hint}")
     if nonnegative and not f >= 0:
-        raise error(f"{what} must be >= 0, got {f!r}.")
+        raise error(f"{what} must be >= 0, got {f!r}.{hint}")
+    if (minimum is not None and not f >= minimum) or (maximum is not None and not f <= maximum):
+        raise error(f"{what} must be {accepted}, got {f!r}.{hint}")
     return f
 
 
@@ -83,7 +198,7 @@ def parse_shape(
     value: Any, what: str, *, error: type[Exception] = ValueError, allow_int: bool = True
 ) -> tuple[int, ...]:
     """A non-empty tuple of positive ints (a bare int ``n`` means ``(n,)`` when ``allow_int``)."""
-    if allow_int and isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+    if allow_int and is_int(value):
         value = (value,)
     if isinstance(value, np.ndarray) and value.ndim == 1 and np.issubdtype(value.dtype, np.integer):
         value = tuple(value.tolist())
@@ -91,7 +206,7 @@ def parse_shape(
         raise error(f"{what} must be a tuple of positive ints such as (64,) or (8, 8, 3), got {describe(value)}.")
     out = []
     for s in value:
-        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or s <= 0:
+        if not is_int(s) or s <= 0:
             raise error(f"{what} must be a tuple of positive ints such as (64,) or (8, 8, 3), got {value!r}.")
         out.append(int(s))
     if not out:
@@ -104,13 +219,13 @@ def parse_int_or_tuple(value: Any, what: str, *, error: type[Exception] = ValueE
     if value is None:
         return None
     bad = f"{what} must be a positive int or a tuple of positive ints, got {value!r}"
-    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+    if is_int(value):
         if value < 1:
             raise error(bad + ".")
         return int(value)
     if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)):
         raise error(f"{bad} ({type(value).__name__}).")
-    if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1 for v in value):
+    if any(not is_int(v) or v < 1 for v in value):
         raise error(bad + ".")
     return tuple(int(v) for v in value)
 

@@ -7,6 +7,8 @@ import time
 from collections.abc import Iterable, Sized
 from typing import Any
 
+from .optional import import_if_installed
+
 
 __all__ = ["progress"]
 
@@ -59,13 +61,9 @@ def progress(
         >>> for i in bar:
         ...     bar.set_postfix(loss=0.5)
     """
-    if enable:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            pass
-        else:
-            return tqdm(iterable, total=total, desc=desc, file=file, dynamic_ncols=True)
+    tqdm_auto = import_if_installed("tqdm.auto") if enable else None
+    if tqdm_auto is not None:
+        return tqdm_auto.tqdm(iterable, total=total, desc=desc, file=file, dynamic_ncols=True)
     if not enable:
         file = _NullFile()
     return _PlainProgress(iterable, total, desc, file)

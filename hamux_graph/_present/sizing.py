@@ -12,10 +12,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
+from collections.abc import Iterable
 from typing import Any
 
 from .._errors import ArgumentError
 from .._graph.validate import Plan
+from .._internal.optional import require
+from .._internal.parse import parse_float
 from .placement import Item, networkx_positions, place, Placement
 from .scene import build_scene, Scene
 
@@ -53,19 +56,14 @@ class Sizes:
     """
 
     def __init__(self, scene: Scene, font: float):
-        try:
-            from matplotlib.backends.backend_agg import RendererAgg
-            from matplotlib.font_manager import FontProperties
-        except ImportError as e:
-            raise ImportError(
-                "laying out a drawing measures its labels with matplotlib, which is not installed. Install the "
-                "'draw' extra: pip install 'hamux_graph[draw]'"
-            ) from e
+        feature = "laying out a drawing (its labels are measured with matplotlib)"
+        agg = require("matplotlib.backends.backend_agg", feature=feature)
+        fonts = require("matplotlib.font_manager", feature=feature)
 
         self.font = font
         self.slot_font = max(MIN_FONT, font - 1.0)
-        self.renderer = RendererAgg(8, 8, 72)  # one pixel = one point
-        self.prop = FontProperties(size=font)
+        self.renderer = agg.RendererAgg(8, 8, 72)  # one pixel = one point
+        self.prop = fonts.FontProperties(size=font)
         counts = [v.neurons for v in scene.nodes.values() if v.kind != "synapse"]
         big = max([math.log10(n + 1) for n in counts] + [1.0])
         self.radius = {}
@@ -75,7 +73,7 @@ class Sizes:
             else:
                 r = 0.65 * font + 0.85 * font * math.log10(v.neurons + 1) / big
                 self.radius[name] = r + (0.25 * font if v.kind == "group" else 0.0)
-        self.slot_w = self.width("00", FontProperties(size=self.slot_font)) + 2.0
+        self.slot_w = self.width("00", fonts.FontProperties(size=self.slot_font)) + 2.0
         self.slot_h = 1.25 * self.slot_font
 
     def width(self, text: str, prop: Any = None) -> float:
@@ -170,12 +168,17 @@ def check_font(font_size: Any) -> float | None:
     """``font_size`` as a float (``None`` stays ``None``); refuses sizes under ``MIN_FONT``."""
     if font_size is None:
         return None
-    if isinstance(font_size, bool) or not isinstance(font_size, (int, float)) or not font_size >= MIN_FONT:
-        raise ArgumentError(f"font_size must be a number >= {MIN_FONT:g} (points), got {font_size!r}.")
-    return float(font_size)
+    return parse_float(font_size, "font_size", minimum=MIN_FONT, error=ArgumentError, hint=" Font sizes are in points.")
 
 
-def positions(plan: Plan, layout: Any, collapse: bool, first: Any, last: Any, font: float | None):
+def positions(
+    plan: Plan,
+    layout: Any,
+    collapse: bool,
+    first: Iterable[str] | None,
+    last: Iterable[str] | None,
+    font: float | None,
+):
     """Scene, sizes, positions, content box and inches per data unit (the box fits the legend)."""
     layered = isinstance(layout, str) and layout == "layered"
     scene, sz, pl = fit(lambda d: build_scene(plan, collapse=collapse, detail=d, first=first, last=last), font, layered)

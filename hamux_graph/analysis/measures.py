@@ -40,17 +40,17 @@ from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from .._api import CompiledHAM, HAM
 from .._errors import ValidationError
+from .._internal.parse import parse_float, parse_int
 from .._internal.progress import progress as progress_bar
 from ..memory.binary import DenseEnergy, random_patterns, recall_binary, recall_binary_dense, rule, RULES
 from ..memory.recall import (
     bucket,
-    check_number,
     check_order,
     check_patterns,
     check_pm1,
-    check_sweeps,
     flip_bits,
     float_array,
+    SWEEPS_HINT,
 )
 from .census import Census, tally
 
@@ -207,17 +207,20 @@ def _floats(where: str, name: str, x: Any) -> np.ndarray:
 
 
 def _common(where: str, N: Any, trials: Any, max_probes: Any, order: Any, key: Any, max_sweeps: Any, mem: Any):
-    for name, v in (("N", N), ("trials", trials)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValidationError(f"{where}: {name} must be an int >= 1, got {v!r}.")
-    if max_probes is not None and (
-        isinstance(max_probes, bool) or not isinstance(max_probes, (int, np.integer)) or max_probes < 1
-    ):
-        raise ValidationError(f"{where}: max_probes must be None (all patterns) or an int >= 1, got {max_probes!r}.")
+    parse_int(N, f"{where}: N", minimum=1, error=ValidationError)
+    parse_int(trials, f"{where}: trials", minimum=1, error=ValidationError)
+    if max_probes is not None:
+        parse_int(
+            max_probes,
+            f"{where}: max_probes",
+            minimum=1,
+            error=ValidationError,
+            hint=" Pass None to probe with all patterns.",
+        )
     if key is None:
         raise ValidationError(f"{where}: pass key=jax.random.key(0); it draws the patterns, corruptions and orders.")
     check_order(where, order, key)
-    check_sweeps(where, max_sweeps)
+    parse_int(max_sweeps, f"{where}: max_sweeps", minimum=0, error=ValidationError, hint=SWEEPS_HINT)
     return _memory(where, mem)
 
 
@@ -279,7 +282,7 @@ def capacity_curve(
     """
     where = "capacity_curve"
     mem = _common(where, N, trials, max_probes, order, key, max_sweeps, rule_or_builder)
-    corruption = check_number(where, "corruption", corruption, 0.0, 1.0)
+    corruption = parse_float(corruption, f"{where}: corruption", minimum=0.0, maximum=1.0, error=ValidationError)
     a = _floats(where, "loads", loads)
     if a.size == 0 or not np.all(a > 0):
         raise ValidationError(f"{where}: loads must be a non-empty list of loads alpha = K/N > 0, got {loads!r}.")
@@ -369,11 +372,9 @@ def basin_radius(
     """
     where = "basin_radius"
     mem = _common(where, N, trials, max_probes, order, key, max_sweeps, rule_or_builder)
-    load = check_number(where, "load", load, 0.0, float("inf"))
-    if load == 0:
-        raise ValidationError(f"{where}: load must be > 0 (alpha = K/N), got {load!r}.")
-    fraction = check_number(where, "fraction", fraction, 0.0, 1.0)
-    min_overlap = check_number(where, "min_overlap", min_overlap, -1.0, 1.0)
+    load = parse_float(load, f"{where}: load", positive=True, error=ValidationError, hint=" The load is alpha = K/N.")
+    fraction = parse_float(fraction, f"{where}: fraction", minimum=0.0, maximum=1.0, error=ValidationError)
+    min_overlap = parse_float(min_overlap, f"{where}: min_overlap", minimum=-1.0, maximum=1.0, error=ValidationError)
     c = _floats(where, "corruptions", corruptions)
     if c.size == 0 or np.any(c < 0) or np.any(c > 1) or np.any(np.diff(c) <= 0):
         raise ValidationError(
@@ -472,9 +473,11 @@ def attractor_census(
     where = "attractor_census"
     P = check_patterns(where, patterns)
     thresholds = dict(
-        pattern_overlap=check_number(where, "pattern_overlap", pattern_overlap, 0.0, 1.0),
-        mixture_tol=check_number(where, "mixture_tol", mixture_tol, 0.0, 1.0),
-        min_gap=check_number(where, "min_gap", min_gap, 0.0, 1.0),
+        pattern_overlap=parse_float(
+            pattern_overlap, f"{where}: pattern_overlap", minimum=0.0, maximum=1.0, error=ValidationError
+        ),
+        mixture_tol=parse_float(mixture_tol, f"{where}: mixture_tol", minimum=0.0, maximum=1.0, error=ValidationError),
+        min_gap=parse_float(min_gap, f"{where}: min_gap", minimum=0.0, maximum=1.0, error=ValidationError),
     )
     X = float_array(where, "starts", starts)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] != P.shape[1]:

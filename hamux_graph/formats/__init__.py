@@ -8,11 +8,13 @@ from .graphml import (
     parse_graphml_plan as parse_graphml_plan,
     plan_of_architecture as plan_of_architecture,
     read_graphml as read_graphml,
+    read_graphml_plan as read_graphml_plan,
     write_graphml as write_graphml,
 )
 from .saving import (
     load as load,
     load_architecture as load_architecture,
+    load_architecture_plan as load_architecture_plan,
     MODEL_FORMAT as MODEL_FORMAT,
     MODEL_FORMAT_VERSION as MODEL_FORMAT_VERSION,
     parameter_names as parameter_names,
@@ -23,6 +25,7 @@ from .saving import (
 __all__ = [
     "write_graphml",
     "read_graphml",
+    "read_graphml_plan",
     "graphml_bytes",
     "parse_graphml_bytes",
     "parse_graphml_plan",
@@ -32,6 +35,7 @@ __all__ = [
     "save",
     "load",
     "load_architecture",
+    "load_architecture_plan",
     "parameter_names",
     "MODEL_FORMAT",
     "MODEL_FORMAT_VERSION",

@@ -23,7 +23,6 @@ import networkx as nx
 
 from .._api import CompiledHAM, HAM
 from .._errors import FormatError, HamuxGraphError, ValidationError
-from .._graph.edit import checked_copy
 from .._graph.schema import (
     DEFAULT_TAU,
     DEFAULT_USE_BIAS,
@@ -41,8 +40,9 @@ from .._graph.schema import (
     TAU,
     USE_BIAS,
 )
-from .._graph.validate import Plan, plan_graph
+from .._graph.validate import as_plan, Plan, plan_graph
 from .._internal.files import atomic_write
+from .._internal.parse import is_int, parse_bool, parse_float, parse_int
 from .._internal.untrusted import check_compression, check_graphml_structure, check_xml_text, read_limited
 from .._internal.version import package_version
 from ..lagrangians.elementwise import Lagrangian
@@ -54,6 +54,7 @@ from ..synapses import Synapse
 __all__ = [
     "write_graphml",
     "read_graphml",
+    "read_graphml_plan",
     "graphml_bytes",
     "parse_graphml_bytes",
     "parse_graphml_plan",
@@ -76,16 +77,21 @@ _TYPE, _CONFIG, _LABEL = "type", "config", "label"
 def plan_of_architecture(obj: Any) -> Plan:
     """The plan of a ``HAM`` (validated once), a compiled model, a ``Plan`` or a networkx HAM graph.
 
+    The one conversion of the public writers (``write_graphml``, the command line); what
+    they call takes the ``Plan``.
+
     Raises:
         ValidationError: for anything else, or an invalid graph.
+
+    Example:
+        >>> import hamux_graph as hg
+        >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+        >>> hg.formats.plan_of_architecture(ham.graph).layer_names
+        ('v',)
     """
     if isinstance(obj, (HAM, CompiledHAM)):
         return obj.plan()
-    if isinstance(obj, Plan):
-        return obj
-    if isinstance(obj, nx.Graph):
-        return plan_graph(checked_copy(obj))
-    raise ValidationError(f"expected a hg.HAM, a compiled model or a networkx HAM graph, got {type(obj).__name__}.")
+    return as_plan(obj, "hg.write_graphml", "It also takes a hg.HAM or a compiled model.")
 
 
 def _json(value: Any, where: str) -> str:
@@ -98,7 +104,7 @@ def _json(value: Any, where: str) -> str:
         ) from None
 
 
-def _module_json(obj: Any, where: str) -> dict[str, Any]:
+def _module_json(obj: Lagrangian | Synapse, where: str) -> dict[str, Any]:
     """``{"type": registered name, **config}``, nested Lagrangians/synapses included."""
     cfg = obj.config()
     for f in dataclasses.fields(obj):
@@ -160,16 +166,19 @@ def _xml_text(value: Any) -> str:
     return str(value)
 
 
-def graphml_bytes(ham_or_model: Any) -> bytes:
-    """The GraphML document (UTF-8 bytes) that ``write_graphml`` writes.
+def graphml_bytes(plan: Plan) -> bytes:
+    """The GraphML document (UTF-8 bytes) of a validated plan, as ``write_graphml`` writes it.
+
+    Raises:
+        FormatError: if a type is not registered or a hyperparameter is not JSON-able.
 
     Example:
         >>> import hamux_graph as hg
         >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
-        >>> b"hamux_graph" in hg.formats.graphml_bytes(ham)
+        >>> b"hamux_graph" in hg.formats.graphml_bytes(ham.plan())
         True
     """
-    G = _export_graph(plan_of_architecture(ham_or_model))
+    G = _export_graph(plan)
     keys: dict[tuple[str, str], tuple[str, str]] = {}
 
     def key_id(domain: str, name: str, value: Any) -> str:
@@ -225,7 +234,7 @@ def write_graphml(ham_or_model: Any, path: str | os.PathLike) -> None:
         >>> hg.read_graphml(path).connections("s")
         ('v', 'v')
     """
-    data = graphml_bytes(ham_or_model)
+    data = graphml_bytes(plan_of_architecture(ham_or_model))
     if os.fspath(path).lower().endswith(".gz"):
         data = gzip.compress(data, mtime=0)
     atomic_write(path, data)
@@ -318,7 +327,7 @@ def _to_arg(value: Any, where: str) -> Any:
     return value
 
 
-def _build(cfg: Any, base: Any, where: str) -> Any:
+def _build(cfg: Any, base: type | tuple[type, ...], where: str) -> Any:
     if not isinstance(cfg, dict) or "type" not in cfg:
         raise FormatError(f"{where}: expected a JSON object with a 'type' key, got {cfg!r}.")
     cfg = dict(cfg)
@@ -330,22 +339,11 @@ def _build(cfg: Any, base: Any, where: str) -> Any:
         raise FormatError(f"{where}: cannot build {cls.__name__} from config {cfg}: {e}") from e
 
 
-def _number(d: dict[str, Any], attr: str, default: float, where: str) -> float:
-    v = d.get(attr, default)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise FormatError(f"{where}: attribute {attr!r} must be a number, got {v!r}.")
-    return float(v)
-
-
 def _layer_node(name: str, d: dict[str, Any], where: str) -> dict[str, Any]:
     if d.get(_TYPE, "Layer") != "Layer":
         raise FormatError(f"{where}: a layer node has type 'Layer', got {d.get(_TYPE)!r}.")
     shape = _load_json(d, SHAPE, where)
-    if (
-        not isinstance(shape, list)
-        or not shape
-        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
-    ):
+    if not isinstance(shape, list) or not shape or not all(is_int(s) and s > 0 for s in shape):
         raise FormatError(f"{where}: 'shape' must be a non-empty JSON list of positive ints like [64], got {shape!r}.")
     cfg = _load_json(d, _CONFIG, where)
     if not isinstance(cfg, dict) or set(cfg) != {LAGRANGIAN}:
@@ -353,10 +351,8 @@ def _layer_node(name: str, d: dict[str, Any], where: str) -> dict[str, Any]:
             f"{where}: a layer's 'config' must be a JSON object with exactly the key 'lagrangian', got {cfg!r}."
         )
     lag = _build(cfg[LAGRANGIAN], Lagrangian, where + " lagrangian")
-    use_bias = d.get(USE_BIAS, DEFAULT_USE_BIAS)
-    if not isinstance(use_bias, bool):
-        raise FormatError(f"{where}: attribute 'use_bias' must be a boolean, got {use_bias!r}.")
-    tau = _number(d, TAU, DEFAULT_TAU, where)
+    use_bias = parse_bool(d.get(USE_BIAS, DEFAULT_USE_BIAS), f"{where}: attribute 'use_bias'", error=FormatError)
+    tau = parse_float(d.get(TAU, DEFAULT_TAU), f"{where}: attribute 'tau'", finite=False, error=FormatError)
     try:
         layer = Layer(lag, shape=tuple(shape), tau=tau, use_bias=use_bias)
     except ValidationError as e:
@@ -402,8 +398,7 @@ def _plan_from_export(G: nx.Graph, source: str) -> Plan:
             version = _integral(float(version))
         except ValueError:
             pass
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise FormatError(f"{source}: graph attribute format_version must be an int, got {version!r}.")
+    version = parse_int(version, f"{source}: graph attribute format_version", error=FormatError)
     if version != FORMAT_VERSION:
         newer = " (written by a newer hamux_graph: upgrade)" if version > FORMAT_VERSION else ""
         raise FormatError(
@@ -430,9 +425,7 @@ def _plan_from_export(G: nx.Graph, source: str) -> Plan:
         slot = _integral(d.get(SLOT))
         if slot is None:
             raise FormatError(f"{where}: missing the int attribute 'slot' (the argument position).")
-        if isinstance(slot, bool) or not isinstance(slot, int):
-            raise FormatError(f"{where}: attribute 'slot' must be an int, got {slot!r}.")
-        out.add_edge(u, v, **edge_attrs(slot))
+        out.add_edge(u, v, **edge_attrs(parse_int(slot, f"{where}: attribute 'slot'", error=FormatError)))
     try:
         return plan_graph(out)
     except ValidationError as e:
@@ -467,8 +460,25 @@ def read_graphml(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES,
         >>> float(hg.read_graphml(path).layers["v"].lagrangian.beta)
         2.0
     """
+    return HAM.from_plan(read_graphml_plan(path, max_bytes=max_bytes, allow_compressed=allow_compressed))
+
+
+def read_graphml_plan(
+    path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES, allow_compressed: bool = False
+) -> Plan:
+    """The validated ``Plan`` of a GraphML file: ``read_graphml`` without building a ``HAM``.
+
+    Takes the arguments of ``read_graphml`` and raises what it raises.
+
+    Example:
+        >>> import os, tempfile, hamux_graph as hg
+        >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+        >>> path = os.path.join(tempfile.mkdtemp(), "m.graphml")
+        >>> hg.write_graphml(ham, path)
+        >>> hg.formats.read_graphml_plan(path).layer_names
+        ('v',)
+    """
     source = os.fspath(path)
-    plan = parse_graphml_plan(
+    return parse_graphml_plan(
         read_limited(path, max_bytes), source, allow_compressed=allow_compressed, max_bytes=max_bytes
     )
-    return HAM.from_plan(plan)

@@ -27,6 +27,7 @@ from .._api import CompiledHAM, HAM
 from .._energy.core import leaf_name
 from .._errors import FormatError, HamuxGraphError, ValidationError
 from .._graph.compile import compile_fields
+from .._graph.validate import Plan
 from .._internal.files import atomic_write
 from .._internal.untrusted import npy_data, npy_header, read_limited
 from .._internal.version import package_version
@@ -34,7 +35,15 @@ from ..parallel.mesh import gather
 from .graphml import graphml_bytes, parse_graphml_plan
 
 
-__all__ = ["save", "load", "load_architecture", "parameter_names", "MODEL_FORMAT", "MODEL_FORMAT_VERSION"]
+__all__ = [
+    "save",
+    "load",
+    "load_architecture",
+    "load_architecture_plan",
+    "parameter_names",
+    "MODEL_FORMAT",
+    "MODEL_FORMAT_VERSION",
+]
 
 MODEL_FORMAT = "hamux_graph-model"
 MODEL_FORMAT_VERSION = 1
@@ -46,7 +55,7 @@ _DATE = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: identical models give identic
 # ---- parameter names ------------------------------------------------------------------
 
 
-def _named_leaves(model: Any) -> tuple[list[tuple[str | None, Any]], Any]:
+def _named_leaves(model: CompiledHAM) -> tuple[list[tuple[str | None, Any]], Any]:
     """``[(name or None for non-arrays, leaf)]`` and the treedef of ``model``."""
     leaves, treedef = jax.tree_util.tree_flatten_with_path(model)
     out: list[tuple[str | None, Any]] = []
@@ -161,7 +170,7 @@ def save(model: CompiledHAM, path: str | os.PathLike, *, compress: bool = False)
 # ---- loading -------------------------------------------------------------------------------
 
 
-def _open_zip(src: Any, source: str) -> zipfile.ZipFile:
+def _open_zip(src: io.BytesIO, source: str) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(src)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
@@ -251,17 +260,40 @@ def _read_weights(
     return out
 
 
-def load_architecture(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES, allow_compressed: bool = False):
+def load_architecture(
+    path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES, allow_compressed: bool = False
+) -> HAM:
     """The architecture (``HAM``) stored in a saved-model file, without reading the weights.
 
     Raises:
         FormatError: if the file is not a valid saved model.
     """
+    return HAM.from_plan(load_architecture_plan(path, max_bytes=max_bytes, allow_compressed=allow_compressed))
+
+
+def load_architecture_plan(
+    path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES, allow_compressed: bool = False
+) -> Plan:
+    """The validated ``Plan`` stored in a saved-model file: ``load_architecture`` without the ``HAM``.
+
+    Raises:
+        FormatError: if the file is not a valid saved model.
+
+    Example:
+        >>> import os, tempfile, jax, hamux_graph as hg
+        >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+        >>> path = os.path.join(tempfile.mkdtemp(), "m.hamux")
+        >>> hg.save(ham.compile(key=jax.random.key(0)), path)
+        >>> hg.formats.load_architecture_plan(path).layer_names
+        ('v',)
+    """
     plan, _, _, _ = _open_model(path, max_bytes, allow_compressed)
-    return HAM.from_plan(plan)
+    return plan
 
 
-def _open_model(path: Any, max_bytes: int, allow_compressed: bool):
+def _open_model(
+    path: str | os.PathLike, max_bytes: int, allow_compressed: bool
+) -> tuple[Plan, zipfile.ZipFile, list[int], dict[str, Any]]:
     source = os.fspath(path)
     zf = _open_zip(io.BytesIO(read_limited(path, max_bytes)), source)
     budget = [max_bytes]

@@ -39,6 +39,8 @@ import numpy as np
 
 from .._api import CompiledHAM, HAM
 from .._errors import ValidationError
+from .._internal.optional import require
+from .._internal.parse import parse_float, parse_int
 from ..lagrangians.elementwise import (
     Lagrangian,
     LExp,
@@ -77,30 +79,7 @@ SUPPORTED_LAGRANGIANS = (
 )
 
 
-def _hamux() -> Any:
-    try:
-        import hamux
-    except ImportError as err:
-        raise ImportError(
-            "hamux_graph.interop.from_hamux needs the hamux package (v0.2): pip install hamux_graph[interop]"
-        ) from err
-    return hamux
-
-
 # ---- Lagrangians ---------------------------------------------------------------------------
-
-
-def _real(value: Any, what: str) -> float:
-    """A real scalar hyperparameter (a number or a 0-d array) as a float."""
-    if isinstance(value, (bool, np.bool_, str, bytes)) or np.ndim(value) != 0:
-        raise ValidationError(f"{what} must be a real number, got {value!r}.")
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ValidationError(f"{what} must be a real number, got {value!r}.") from None
-    if not math.isfinite(out):
-        raise ValidationError(f"{what} must be finite, got {out}.")
-    return out
 
 
 def _axes(axis: Any, shape: tuple[int, ...], what: str) -> tuple[int, ...]:
@@ -109,19 +88,17 @@ def _axes(axis: Any, shape: tuple[int, ...], what: str) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(rank))
     items = axis if isinstance(axis, (tuple, list)) else (axis,)
+    hint = (
+        f" hamux's axis={axis!r} must name axes (an int or a tuple of ints) of the layer of shape {shape}, or be None."
+    )
     out = set()
     for a in items:
-        if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)) or not -rank <= a < rank:
-            raise ValidationError(
-                f"{what}: axis={axis!r} is not an axis (or tuple of axes) of the layer of shape {shape}; "
-                f"use ints in [{-rank}, {rank - 1}] or None."
-            )
-        out.add(int(a) % rank)
+        out.add(parse_int(a, f"{what}: axis", minimum=-rank, maximum=rank - 1, error=ValidationError, hint=hint) % rank)
     return tuple(sorted(out))
 
 
 def _beta(a: dict, what: str) -> dict:
-    beta = _real(a["beta"], f"{what}: beta")
+    beta = parse_float(a["beta"], f"{what}: beta", error=ValidationError)
     # hamux_graph clips beta at min_beta (default 1e-6); a smaller positive beta stays exact
     return {"beta": beta, "min_beta": min(beta, 1e-6) if beta > 0 else 1e-6}
 
@@ -167,7 +144,7 @@ def _row_norm(a: dict, shape: tuple[int, ...], what: str) -> tuple[int, Any]:
     rows = math.prod(shape) // d
     delta = a["delta"]
     if np.ndim(delta) == 0:
-        return axis, rows * _real(delta, f"{what}: delta")
+        return axis, rows * parse_float(delta, f"{what}: delta", error=ValidationError)
     arr = np.asarray(delta, dtype=np.float64)
     try:
         full = np.broadcast_to(arr, shape)
@@ -188,7 +165,10 @@ def _norm(cls: type) -> Callable[[dict, tuple[int, ...], str], Lagrangian]:
     def convert(a, shape, what):
         axis, delta = _row_norm(a, shape, what)
         return cls(
-            gamma=_real(a["gamma"], f"{what}: gamma"), delta=delta, axis=axis, eps=_real(a["eps"], f"{what}: eps")
+            gamma=parse_float(a["gamma"], f"{what}: gamma", error=ValidationError),
+            delta=delta,
+            axis=axis,
+            eps=parse_float(a["eps"], f"{what}: eps", error=ValidationError),
         )
 
     return convert
@@ -206,7 +186,7 @@ def _ghostmax(a: dict, shape: tuple[int, ...], what: str) -> Lagrangian:
 
 _CONVERTERS: dict[str, Callable[[dict, tuple[int, ...], str], Lagrangian]] = {
     "lagr_identity": lambda a, shape, what: LIdentity(),
-    "lagr_repu": lambda a, shape, what: LRepu(n=_real(a["n"], f"{what}: n")),
+    "lagr_repu": lambda a, shape, what: LRepu(n=parse_float(a["n"], f"{what}: n", error=ValidationError)),
     "lagr_relu": lambda a, shape, what: LRelu(),
     "lagr_exp": lambda a, shape, what: LExp(**_beta(a, what)),
     "lagr_rexp": lambda a, shape, what: LRexp(**_beta(a, what)),
@@ -374,7 +354,7 @@ def from_hamux(hamux_ham: Any) -> tuple[HAM, CompiledHAM]:
         >>> bool(jnp.allclose(model.energy(xs), old.energy(old.activations(xs), xs)))
         True
     """
-    hmx = _hamux()
+    hmx = require("hamux", feature="hg.interop.from_hamux (hamux v0.2)")
     if type(hamux_ham) is hmx.VectorizedHAM:
         hamux_ham = hamux_ham.unvectorize()
     if type(hamux_ham) is not hmx.HAM:

@@ -24,12 +24,13 @@ solver: ``entmax_and_conjugate`` carries a custom JVP with the closed-form Jacob
 from __future__ import annotations
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Float
+
+from .._internal.parse import parse_float
 
 
 __all__ = [
@@ -281,13 +282,6 @@ def _pair_jvp(alpha, primals, tangents):
     return (p, value), (dp, jnp.sum(p * dz, axis=-1))
 
 
-def _check_alpha(alpha: float) -> float:
-    alpha = float(alpha)
-    if not (math.isfinite(alpha) and alpha >= 1.0):
-        raise ValueError(f"entmax: alpha must be a finite number >= 1, got {alpha}.")
-    return alpha
-
-
 def entmax_and_conjugate(
     z: Float[Array, "..."], alpha: float = 1.5, axis: int = -1
 ) -> tuple[Float[Array, "..."], Float[Array, "..."]]:
@@ -314,7 +308,7 @@ def entmax_and_conjugate(
         >>> p.tolist(), round(float(v), 4)
         ([0.25, 0.25, 0.25, 0.25], 0.6667)
     """
-    alpha = _check_alpha(alpha)
+    alpha = parse_float(alpha, "entmax: alpha", minimum=1)
     p, value = _pair(jnp.moveaxis(z, axis, -1), alpha)
     return jnp.moveaxis(p, -1, axis), value
 
@@ -373,7 +367,7 @@ def tsallis_entropy(p: Float[Array, "..."], alpha: float = 1.5, axis: int = -1) 
         >>> float(tsallis_entropy(jnp.array([0.5, 0.5]), alpha=2.0))
         0.25
     """
-    return _shannon_or_tsallis(jnp.moveaxis(p, axis, -1), _check_alpha(alpha))
+    return _shannon_or_tsallis(jnp.moveaxis(p, axis, -1), parse_float(alpha, "entmax: alpha", minimum=1))
 
 
 # ---- ghostmax: softmax with one extra zero logit --------------------------------------------

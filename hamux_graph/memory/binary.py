@@ -33,12 +33,12 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
 
 from .._errors import ValidationError
+from .._internal.parse import parse_int
 from .recall import (
     bucket,
     check_order,
     check_patterns,
     check_probes,
-    check_sweeps,
     Classical,
     Dense,
     DenseEnergy,
@@ -47,6 +47,7 @@ from .recall import (
     LogSumExp,
     Polynomial,
     RectifiedPolynomial,
+    SWEEPS_HINT,
     tie_tolerance,
 )
 from .spins import corrupt, dense_energy, energy, overlaps, random_patterns, resolve_energy
@@ -335,7 +336,7 @@ def recall_binary(
         )
     s = check_probes(where, probes, Wa.shape[0])
     synchronous = check_order(where, order, key)
-    sweeps = check_sweeps(where, max_sweeps)
+    sweeps = parse_int(max_sweeps, f"{where}: max_sweeps", minimum=0, error=ValidationError, hint=SWEEPS_HINT)
     system = Classical(jnp.asarray(Wa), jnp.asarray(tie_tolerance(Wa)))
     return _run(system, Wa.dtype, s, key, synchronous, sweeps)
 
@@ -398,5 +399,5 @@ def recall_binary_dense(
     strategy = resolve_energy(where, energy, n, beta)
     s = check_probes(where, probes, P.shape[1])
     synchronous = check_order(where, order, key)
-    sweeps = check_sweeps(where, max_sweeps)
+    sweeps = parse_int(max_sweeps, f"{where}: max_sweeps", minimum=0, error=ValidationError, hint=SWEEPS_HINT)
     return _run(Dense(jnp.asarray(P.T), strategy), P.dtype, s, key, synchronous, sweeps)

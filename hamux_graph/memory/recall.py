@@ -40,15 +40,17 @@ __all__ = [
     "check_pm1",
     "check_patterns",
     "check_probes",
-    "check_sweeps",
+    "SWEEPS_HINT",
     "check_order",
-    "check_number",
     "flip_bits",
     "tie_tolerance",
     "bucket",
 ]
 
 # ---- argument checks ---------------------------------------------------------------------
+
+SWEEPS_HINT = " max_sweeps is the number of full sweeps allowed; pass e.g. max_sweeps=50."
+"""The hint of the message for a bad ``max_sweeps`` (checked with ``parse_int(..., minimum=0)``)."""
 
 
 def float_array(where: str, name: str, x: Any) -> Array | np.ndarray:
@@ -108,16 +110,6 @@ def check_probes(where: str, probes: Any, N: int) -> Array | np.ndarray:
     return s
 
 
-def check_sweeps(where: str, max_sweeps: Any) -> int:
-    """A sweep cap: an int >= 0 (bools and floats rejected)."""
-    if isinstance(max_sweeps, bool) or not isinstance(max_sweeps, (int, np.integer)) or max_sweeps < 0:
-        raise ValidationError(
-            f"{where}: max_sweeps must be an int >= 0 (the number of full sweeps allowed), got {max_sweeps!r}. "
-            "Pass e.g. max_sweeps=50."
-        )
-    return int(max_sweeps)
-
-
 def check_order(where: str, order: Any, key: Any) -> bool:
     """``True`` for ``order="sync"``, ``False`` for ``"async"`` (which needs a key)."""
     if order not in ("async", "sync"):
@@ -131,13 +123,6 @@ def check_order(where: str, order: Any, key: Any) -> bool:
             "(or use order='sync', which needs no key)."
         )
     return order == "sync"
-
-
-def check_number(where: str, name: str, value: Any, lo: float, hi: float, *, hint: str = "") -> float:
-    """A real number in ``[lo, hi]`` (bools rejected)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not lo <= value <= hi:
-        raise ValidationError(f"{where}: {name} must be a number in [{lo}, {hi}], got {value!r}.{hint}")
-    return float(value)
 
 
 def bucket(B: int) -> int:

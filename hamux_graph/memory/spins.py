@@ -10,11 +10,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._errors import ValidationError
-from .recall import check_number, DenseEnergy, flip_bits, float_array, LogSumExp, Polynomial, RectifiedPolynomial
+from .._internal.parse import parse_float, parse_int
+from .recall import DenseEnergy, flip_bits, float_array, LogSumExp, Polynomial, RectifiedPolynomial
 
 
 __all__ = ["resolve_energy", "energy", "dense_energy", "overlaps", "corrupt", "random_patterns"]
@@ -25,26 +25,15 @@ def resolve_energy(where: str, energy: Any, n: Any, beta: Any) -> DenseEnergy:
     if isinstance(energy, DenseEnergy):
         return energy
     if energy == "polynomial":
-        if (
-            isinstance(n, bool)
-            or not isinstance(n, (int, np.integer))
-            and not (isinstance(n, float) and n.is_integer())
-        ):
-            raise ValidationError(
-                f"{where}: energy='polynomial' needs an integer power n >= 1 (F(m) = m**n), got n={n!r}. "
-                "Use energy='rectified' for a non-integer power."
-            )
-        if int(n) < 1:
-            raise ValidationError(f"{where}: n must be >= 1, got n={n!r}.")
-        return Polynomial(n=int(n))
+        power = int(n) if isinstance(n, float) and n.is_integer() else n  # 3.0 is the integer power 3
+        hint = " energy='polynomial' has F(m) = m**n; use energy='rectified' for a non-integer power."
+        return Polynomial(n=parse_int(power, f"{where}: n", minimum=1, error=ValidationError, hint=hint))
     if energy == "rectified":
         hint = " energy='rectified' has F(m) = max(m, 0)**n."
-        return RectifiedPolynomial(n=check_number(where, "n", n, 1.0, float("inf"), hint=hint))
+        return RectifiedPolynomial(n=parse_float(n, f"{where}: n", minimum=1.0, error=ValidationError, hint=hint))
     if energy == "lse":
-        b = check_number(where, "beta", beta, 0.0, float("inf"), hint=" energy='lse' needs an inverse temperature > 0.")
-        if b == 0:
-            raise ValidationError(f"{where}: beta must be > 0 for energy='lse', got {beta!r}.")
-        return LogSumExp(beta=b)
+        hint = " energy='lse' needs an inverse temperature > 0."
+        return LogSumExp(beta=parse_float(beta, f"{where}: beta", positive=True, error=ValidationError, hint=hint))
     raise ValidationError(
         f"{where}: energy must be 'polynomial', 'rectified', 'lse' or an hg.memory.DenseEnergy, got {energy!r}."
     )
@@ -142,7 +131,8 @@ def corrupt(patterns: Float[ArrayLike, "*batch N"], fraction: float, *, key: PRN
         >>> (p == -1).sum(axis=1).tolist()
         [5, 5]
     """
-    fraction = check_number("corrupt", "fraction", fraction, 0.0, 1.0, hint=" It is the share of bits flipped.")
+    hint = " It is the share of bits flipped."
+    fraction = parse_float(fraction, "corrupt: fraction", minimum=0.0, maximum=1.0, error=ValidationError, hint=hint)
     p = float_array("corrupt", "patterns", patterns)
     if p.ndim < 1 or p.shape[-1] == 0:
         raise ValidationError(f"corrupt: patterns must have shape (..., N) with N >= 1, got shape {tuple(p.shape)}.")
@@ -171,10 +161,9 @@ def random_patterns(num: int, N: int, *, key: PRNGKeyArray) -> Float[Array, "num
         >>> P.shape, sorted(set(P.ravel().tolist()))
         ((3, 8), [-1.0, 1.0])
     """
-    for name, v in (("num", num), ("N", N)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValidationError(f"random_patterns: {name} must be an int >= 1, got {v!r}.")
-    return _random_patterns(key, int(num), int(N))
+    num = parse_int(num, "random_patterns: num", minimum=1, error=ValidationError)
+    N = parse_int(N, "random_patterns: N", minimum=1, error=ValidationError)
+    return _random_patterns(key, num, N)
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))

@@ -36,10 +36,10 @@ from .._api import CompiledHAM
 from .._energy import sharding
 from .._energy.core import leaf_name
 from .._errors import ArgumentError
+from .._internal.parse import parse_int
 from .._types import States
 from .processes import (
     check_batch,
-    count,
     data_sharding,
     data_size,
     gather,
@@ -100,7 +100,7 @@ def make_mesh(data: int | None = None, model: int = 1, *, devices: Sequence[jax.
         (('data', 'model'), {'data': 1, 'model': 1})
     """
     devices = list(jax.devices() if devices is None else devices)
-    model = count("model", model, "make_mesh")
+    model = parse_int(model, "make_mesh: model", minimum=1, error=ArgumentError)
     if data is None:
         if len(devices) % model:
             raise ArgumentError(
@@ -108,7 +108,7 @@ def make_mesh(data: int | None = None, model: int = 1, *, devices: Sequence[jax.
                 "be chosen automatically; pass data=... explicitly (data * model <= the device count)."
             )
         data = len(devices) // model
-    data = count("data", data, "make_mesh")
+    data = parse_int(data, "make_mesh: data", minimum=1, error=ArgumentError)
     if data * model > len(devices):
         raise ArgumentError(
             f"make_mesh: data={data} x model={model} needs {data * model} devices, but {len(devices)} exist. "
@@ -137,11 +137,14 @@ def batch_mesh(n_devices: int | None = None, *, devices: Sequence[jax.Device] | 
     """
     devices = list(jax.devices() if devices is None else devices)
     n = len(devices) if n_devices is None else n_devices
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(devices):
-        raise ArgumentError(
-            f"n_devices must be an int between 1 and the {len(devices)} available device(s), got {n_devices!r}. "
-            f"{_FORCE_HINT}"
-        )
+    n = parse_int(
+        n,
+        "batch_mesh: n_devices",
+        minimum=1,
+        maximum=len(devices),
+        error=ArgumentError,
+        hint=f" {len(devices)} device(s) are available. {_FORCE_HINT}",
+    )
     return jax.make_mesh((n,), ("batch",), axis_types=(jax.sharding.AxisType.Auto,), devices=devices[:n])
 
 

@@ -22,6 +22,7 @@ from jaxtyping import Array, PyTree
 
 from .._energy.sharding import axis_size, check_mesh, data_axis
 from .._errors import ArgumentError
+from .._internal.parse import parse_int
 
 
 __all__ = [
@@ -31,20 +32,12 @@ __all__ = [
     "data_sharding",
     "check_batch",
     "global_batch",
-    "count",
     "initialize",
     "process_slice",
     "process_batch",
     "process_batches",
     "gather",
 ]
-
-
-def count(name: str, value: Any, where: str) -> int:
-    """``value`` as an int if it is a positive int (ArgumentError naming ``name`` otherwise)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ArgumentError(f"{where}: {name} must be a positive int, got {value!r}.")
-    return int(value)
 
 
 def data_sharding(mesh: Mesh) -> NamedSharding:
@@ -149,9 +142,8 @@ def initialize(
                 + ", ".join(f"{k} (or {env[k]})" for k in missing)
                 + "; give all three settings, or none to let JAX detect a cluster."
             )
-        n = count("num_processes", n, "initialize")
-        if isinstance(pid, bool) or not isinstance(pid, (int, np.integer)) or not 0 <= pid < n:
-            raise ArgumentError(f"initialize: process_id must be an int in [0, {n}), got {pid!r}.")
+        n = parse_int(n, "initialize: num_processes", minimum=1, error=ArgumentError)
+        pid = parse_int(pid, "initialize: process_id", minimum=0, maximum=n - 1, error=ArgumentError)
         host, _, port = address.rpartition(":") if isinstance(address, str) else ("", "", "")
         if not host or not port.isdigit():
             raise ArgumentError(f"initialize: coordinator_address must be 'host:port', got {address!r}.")
@@ -189,7 +181,7 @@ def process_slice(batch_size: int, mesh: Mesh) -> slice:
         slice(0, 8, None)
     """
     mesh = check_mesh(mesh, "process_slice")
-    batch_size = count("batch_size", batch_size, "process_slice")
+    batch_size = parse_int(batch_size, "process_slice: batch_size", minimum=1, error=ArgumentError)
     check_batch("process_slice", (batch_size,), data_size(mesh), "batch")
     index = data_sharding(mesh).addressable_devices_indices_map((batch_size,))
     rows = sorted(

@@ -52,14 +52,6 @@ def _tokens(g: Array) -> Array:
     return g.reshape(token_shape(g.shape))
 
 
-def _check_hyper(owner: str, num_heads: int, zspace_dim: int, stdinit: float) -> None:
-    for name, v in (("num_heads", num_heads), ("zspace_dim", zspace_dim)):
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ValidationError(f"{owner}: {name} must be a positive int, got {v!r}.")
-    if not stdinit >= 0:
-        raise ValidationError(f"{owner}: stdinit must be >= 0, got {stdinit!r}.")
-
-
 def _check_weight(owner: str, name: str, W: Array | None, want: str, heads: tuple[int, int], ok: bool) -> None:
     """Raise for an explicit weight whose head/z-space axes disagree with the hyperparameters."""
     if W is None or ok:
@@ -87,7 +79,6 @@ class _QKAttention(Synapse):
     def __check_init__(self):
         check_lagrangian_field(self, "hidden_lagrangian")
         name = type(self).__name__
-        _check_hyper(name, self.num_heads, self.zspace_dim, self.stdinit)
         if self.exclude_self and not isinstance(self.hidden_lagrangian, LSoftmax):
             raise ValidationError(
                 f"{name}: exclude_self=True drops the score of each token with itself from a "
@@ -263,7 +254,6 @@ class BinaryMixerSynapse(Synapse):
 
     def __check_init__(self):
         check_lagrangian_field(self, "hidden_lagrangian")
-        _check_hyper("BinaryMixerSynapse", self.num_heads, self.zspace_dim, self.stdinit)
         hz = (self.num_heads, self.zspace_dim)
         ok = self.W is not None and self.W.ndim == 4 and tuple(self.W.shape[:2]) == hz
         _check_weight("BinaryMixerSynapse", "W", self.W, "(num_heads, zspace_dim, D_a, D_b)", hz, ok)

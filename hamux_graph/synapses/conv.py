@@ -27,7 +27,7 @@ from jax import lax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import ValidationError
-from .._internal.parse import parse_int_or_tuple
+from .._internal.parse import is_int, parse_int_or_tuple
 from ._base import created_param, optional_array, Shape, static_bool, static_float, static_int, Synapse
 
 
@@ -56,17 +56,15 @@ def _int_or_tuple(what: str) -> Any:
 def _padding(value: Any) -> str | int | tuple[tuple[int, int], ...]:
     if isinstance(value, str):
         return value.upper()
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
+    if is_int(value):
+        return int(value)
     try:
         if isinstance(value, bool):
             raise TypeError(value)  # not a padding (reported below)
         pairs = []
         for p in value:
-            if isinstance(p, bool):
-                raise TypeError(p)
-            if isinstance(p, int):
-                pairs.append((p, p))
+            if is_int(p):
+                pairs.append((int(p), int(p)))
             else:
                 lo, hi = p
                 pairs.append((int(lo), int(hi)))

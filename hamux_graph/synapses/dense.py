@@ -37,16 +37,6 @@ __all__ = [
 _LETTERS = string.ascii_letters
 
 
-def _positive_int(name: str, owner: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValidationError(f"{owner}: {name} must be a positive int, got {value!r}.")
-
-
-def _check_stdinit(owner: str, value: float) -> None:
-    if not value >= 0:
-        raise ValidationError(f"{owner}: stdinit must be >= 0, got {value!r}.")
-
-
 def _bilinear(W: Array, g1: Array, g2: Array) -> Array:
     """``g₁ᵀ W g₂``, the product over W's larger axis formed first.
 
@@ -105,9 +95,6 @@ class SimpleDenseSynapse(Synapse):
     stdinit: float = eqx.field(static=True, converter=static_float("stdinit", nonnegative=True), default=0.02)
     W: Array | None = eqx.field(converter=optional_array, default=None)
 
-    def __check_init__(self):
-        _check_stdinit("SimpleDenseSynapse", self.stdinit)
-
     def param_shapes(self, shapes):
         if any(len(s) != 1 for s in shapes):
             raise ValidationError(
@@ -165,9 +152,6 @@ class DenseSynapse(Synapse):
     stdinit: float = eqx.field(static=True, converter=static_float("stdinit", nonnegative=True), default=0.02)
     flatten_args: bool = eqx.field(static=True, converter=static_bool("flatten_args"), default=True)
     W: Array | None = eqx.field(converter=optional_array, default=None)
-
-    def __check_init__(self):
-        _check_stdinit("DenseSynapse", self.stdinit)
 
     def param_shapes(self, shapes):
         if self.flatten_args:
@@ -247,9 +231,6 @@ class DenseTensorSynapseWithHiddenLayer(Synapse):
 
     def __check_init__(self):
         check_lagrangian_field(self, "hidden_lagrangian")
-        _positive_int("nhid", "DenseTensorSynapseWithHiddenLayer", self.nhid)
-        _positive_int("num_heads", "DenseTensorSynapseWithHiddenLayer", self.num_heads)
-        _check_stdinit("DenseTensorSynapseWithHiddenLayer", self.stdinit)
         self.hidden_lagrangian.check_shape((self.num_heads, self.nhid))
 
     def param_shapes(self, shapes):
@@ -305,8 +286,6 @@ class DenseMatrixSynapseWithHiddenLayer(Synapse):
 
     def __check_init__(self):
         check_lagrangian_field(self, "hidden_lagrangian")
-        _positive_int("nhid", "DenseMatrixSynapseWithHiddenLayer", self.nhid)
-        _check_stdinit("DenseMatrixSynapseWithHiddenLayer", self.stdinit)
 
     def param_shapes(self, shapes):
         if self.do_ravel:

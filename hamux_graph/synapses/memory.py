@@ -40,11 +40,6 @@ __all__ = ["GaussianMemorySynapse", "EpanechnikovMemorySynapse", "RandomFeatureM
 KERNELS = ("gaussian",)
 
 
-def _check_count(owner: str, name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValidationError(f"{owner}: {name} must be a positive int, got {value!r}.")
-
-
 def _check_beta(owner: Any, beta: Array) -> None:
     check_scalar_field(owner, "beta", positive=True)
 
@@ -104,7 +99,6 @@ class GaussianMemorySynapse(Synapse):
     patterns: Array | None = eqx.field(converter=optional_array, default=None)
 
     def __check_init__(self):
-        _check_count("GaussianMemorySynapse", "num_memories", self.num_memories)
         _check_beta(self, self.beta)
         _check_patterns("GaussianMemorySynapse", self.patterns, self.num_memories)
 
@@ -180,7 +174,6 @@ class EpanechnikovMemorySynapse(Synapse):
     patterns: Array | None = eqx.field(converter=optional_array, default=None)
 
     def __check_init__(self):
-        _check_count("EpanechnikovMemorySynapse", "num_memories", self.num_memories)
         _check_beta(self, self.beta)
         _check_patterns("EpanechnikovMemorySynapse", self.patterns, self.num_memories)
         if not (math.isfinite(self.eps) and self.eps > 0):
@@ -270,7 +263,6 @@ class RandomFeatureMemorySynapse(Synapse):
 
     def __check_init__(self):
         owner = "RandomFeatureMemorySynapse"
-        _check_count(owner, "num_features", self.num_features)
         if self.num_features % 2:
             raise ValidationError(
                 f"{owner}: num_features must be even (a cosine and a sine per frequency), got {self.num_features}. "

@@ -44,6 +44,8 @@ from jaxtyping import Array, PRNGKeyArray, PyTree
 
 from .._errors import ArgumentError, FormatError
 from .._internal.files import atomic_write
+from .._internal.optional import require
+from .._internal.parse import parse_int
 from .._internal.version import package_version
 
 
@@ -75,22 +77,6 @@ class TrainState(NamedTuple):
     key: PRNGKeyArray | None = None
     order: Array | np.ndarray | None = None
     info: dict | None = None
-
-
-def _orbax() -> Any:
-    try:
-        import orbax.checkpoint as ocp
-    except ImportError as err:
-        raise ImportError(
-            "hamux_graph.train.Checkpointer needs orbax-checkpoint: pip install hamux_graph[checkpoint]"
-        ) from err
-    return ocp
-
-
-def _positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ArgumentError(f"Checkpointer: {name} must be a positive int, got {value!r}.")
-    return int(value)
 
 
 def _arrays(tree: PyTree) -> list[Any]:
@@ -159,8 +145,8 @@ class Checkpointer:
     """
 
     def __init__(self, directory: str | os.PathLike, *, every: int, keep: int = 3):
-        self.every = _positive("every", every)
-        self.keep = _positive("keep", keep)
+        self.every = parse_int(every, "Checkpointer: every", minimum=1, error=ArgumentError)
+        self.keep = parse_int(keep, "Checkpointer: keep", minimum=1, error=ArgumentError)
         try:
             self.directory = os.path.abspath(os.fspath(directory))
         except TypeError:
@@ -174,7 +160,7 @@ class Checkpointer:
             os.makedirs(self.directory, exist_ok=True)
         except OSError as e:
             raise ArgumentError(f"Checkpointer: cannot create the folder {self.directory!r} ({e.strerror}).") from None
-        self._ocp = _orbax()
+        self._ocp = require("orbax.checkpoint", feature="hg.train.Checkpointer")
 
     def __repr__(self) -> str:
         return f"Checkpointer({self.directory!r}, every={self.every}, keep={self.keep})"
@@ -255,10 +241,7 @@ class Checkpointer:
         """
         if not isinstance(state, TrainState):
             raise ArgumentError(f"Checkpointer.save takes a hg.train.TrainState, got {type(state).__name__}.")
-        step = state.step
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-            raise ArgumentError(f"Checkpointer.save: state.step must be an int >= 0, got {step!r}.")
-        step = int(step)
+        step = parse_int(state.step, "Checkpointer.save: state.step", minimum=0, error=ArgumentError)
         if not (force or self.due(step)):
             return False
         try:

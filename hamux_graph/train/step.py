@@ -43,6 +43,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 from .._api import CompiledHAM
 from .._energy.sharding import check_mesh, parameter_shardings
 from .._errors import ArgumentError, StateError
+from .._internal.parse import parse_int
 from ..lagrangians.elementwise import Lagrangian, LSoftmax
 from ..parallel.processes import data_sharding
 
@@ -464,10 +465,8 @@ def batches(
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
         raise ArgumentError(f"batches: arrays have different lengths {[len(a) for a in arrays]}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise ArgumentError(f"batch_size must be a positive int, got {batch_size!r}.")
-    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
-        raise ArgumentError(f"batches: start must be an int >= 0, got {start!r}.")
+    batch_size = parse_int(batch_size, "batches: batch_size", minimum=1, error=ArgumentError)
+    start = parse_int(start, "batches: start", minimum=0, error=ArgumentError)
     if key is not None and order is not None:
         raise ArgumentError("batches: pass key (to shuffle) or order (an explicit permutation), not both.")
     if order is not None:

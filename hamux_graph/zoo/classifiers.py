@@ -11,6 +11,7 @@ from typing import Any
 
 from .._api import HAM
 from .._errors import ValidationError
+from .._internal.parse import parse_int
 from ..lagrangians.elementwise import Lagrangian, LSoftmax
 from ..layers import IdentityLayer, LayerNormLayer, SoftmaxLayer, TanhLayer
 from ..synapses import (
@@ -20,7 +21,7 @@ from ..synapses import (
     DenseMatrixSynapseWithHiddenLayer,
     SelfAttentionSynapse,
 )
-from ._checks import check_int, check_shape, hidden_lagrangian
+from ._checks import check_shape, hidden_lagrangian
 
 
 __all__ = ["hn", "conv_ham", "energy_attn"]
@@ -70,8 +71,8 @@ def hn(
         ('input', 'label')
     """
     shape = check_shape("hn", input_shape)
-    c = check_int("hn", "num_classes", num_classes, 2)
-    nhid = check_int("hn", "nhid", nhid)
+    c = parse_int(num_classes, "zoo.hn: num_classes", minimum=2, error=ValidationError)
+    nhid = parse_int(nhid, "zoo.hn: nhid", minimum=1, error=ValidationError)
     lag = hidden_lagrangian("hn", hidden, n, beta)
     if stdinit is None:
         stdinit = 0.3 if isinstance(lag, LSoftmax) else 0.02
@@ -151,14 +152,14 @@ def conv_ham(
         (4, 4, 16)
     """
     shape = check_shape("conv_ham", input_shape, rank=3)
-    c = check_int("conv_ham", "num_classes", num_classes, 2)
-    channels = check_int("conv_ham", "channels", channels)
+    c = parse_int(num_classes, "zoo.conv_ham: num_classes", minimum=2, error=ValidationError)
+    channels = parse_int(channels, "zoo.conv_ham: channels", minimum=1, error=ValidationError)
     lag = hidden_lagrangian("conv_ham", hidden, n, beta)
     conv = ConvSynapseWithPool(
         kernel_size, pool_window=pool_window, pool_stride=pool_stride, pool_type=pool_type, padding="SAME"
     )
     feat = _out_shape("conv_ham", conv, shape, channels)
-    nhid = check_int("conv_ham", "nhid", nhid)
+    nhid = parse_int(nhid, "zoo.conv_ham: nhid", minimum=1, error=ValidationError)
     if stdinit is None:
         stdinit = 0.5 / (math.sqrt(math.prod(feat)) + math.sqrt(nhid))
     ham = HAM()
@@ -220,11 +221,11 @@ def energy_attn(
         ((4, 4, 32), ('label', 'tokens'))
     """
     shape = check_shape("energy_attn", input_shape, rank=3)
-    c = check_int("energy_attn", "num_classes", num_classes, 2)
-    dim = check_int("energy_attn", "dim", dim)
-    patch = check_int("energy_attn", "patch", patch)
-    nhid = check_int("energy_attn", "nhid", nhid, 0)
-    beta = 1.0 / math.sqrt(check_int("energy_attn", "zspace_dim", zspace_dim))
+    c = parse_int(num_classes, "zoo.energy_attn: num_classes", minimum=2, error=ValidationError)
+    dim = parse_int(dim, "zoo.energy_attn: dim", minimum=1, error=ValidationError)
+    patch = parse_int(patch, "zoo.energy_attn: patch", minimum=1, error=ValidationError)
+    nhid = parse_int(nhid, "zoo.energy_attn: nhid", minimum=0, error=ValidationError)
+    beta = 1.0 / math.sqrt(parse_int(zspace_dim, "zoo.energy_attn: zspace_dim", minimum=1, error=ValidationError))
     embed = ConvSynapse(patch, strides=patch, padding="VALID")
     tokens = _out_shape("energy_attn", embed, shape, dim)
     attn: dict[str, Any] = dict(num_heads=num_heads, zspace_dim=zspace_dim, stdinit=stdinit)

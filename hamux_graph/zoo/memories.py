@@ -14,11 +14,12 @@ from jaxtyping import Array, ArrayLike, Float
 
 from .._api import HAM
 from .._errors import StateError, ValidationError
+from .._internal.parse import parse_int
 from ..lagrangians.elementwise import LRepu
 from ..layers import IdentityLayer, Layer, SoftmaxLayer, TanhLayer
 from ..memory.binary import rule as storage_rule
 from ..synapses import DenseSynapse
-from ._checks import check_int, check_shape
+from ._checks import check_shape
 
 
 __all__ = ["classical_hopfield", "dense_associative_memory", "modern_hopfield", "recall"]
@@ -31,7 +32,11 @@ def _patterns(factory: str, patterns: Any, input_shape: Any, num_memories: Any) 
                 f"zoo.{factory}: give `patterns` (shape (K, *pattern_shape)) to store, or `input_shape` and "
                 "`num_memories` for a memory with random (trainable) weights."
             )
-        return None, check_shape(factory, input_shape), check_int(factory, "num_memories", num_memories)
+        return (
+            None,
+            check_shape(factory, input_shape),
+            parse_int(num_memories, f"zoo.{factory}: num_memories", minimum=1, error=ValidationError),
+        )
     p = jnp.asarray(patterns, dtype=jnp.result_type(float))
     if p.ndim < 2 or p.shape[0] < 1 or 0 in p.shape:
         raise ValidationError(
@@ -42,7 +47,10 @@ def _patterns(factory: str, patterns: Any, input_shape: Any, num_memories: Any) 
         raise ValidationError(
             f"zoo.{factory}: input_shape {tuple(input_shape)} does not match the patterns' shape {tuple(p.shape[1:])}."
         )
-    if num_memories is not None and int(num_memories) != p.shape[0]:
+    if (
+        num_memories is not None
+        and parse_int(num_memories, f"zoo.{factory}: num_memories", minimum=1, error=ValidationError) != p.shape[0]
+    ):
         raise ValidationError(f"zoo.{factory}: num_memories={num_memories} but {p.shape[0]} patterns were given.")
     return p, tuple(p.shape[1:]), int(p.shape[0])
 

@@ -30,9 +30,10 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._api import HAM
 from .._errors import ValidationError
+from .._internal.parse import parse_float, parse_int
 from ..layers import EntmaxLayer, IdentityLayer, SparsemaxLayer
 from ..synapses import DenseSynapse, EpanechnikovMemorySynapse, GaussianMemorySynapse, RandomFeatureMemorySynapse
-from ._checks import check_int, check_shape
+from ._checks import check_shape
 
 
 __all__ = ["sparse_hopfield", "gaussian_memory", "epanechnikov_memory", "random_feature_memory"]
@@ -46,7 +47,11 @@ def _patterns(factory: str, patterns: Any, input_shape: Any, num_memories: Any) 
                 f"zoo.{factory}: give `patterns` (shape (K, *pattern_shape)) to store, or `input_shape` and "
                 "`num_memories` for a memory with random (trainable) patterns."
             )
-        return None, check_shape(factory, input_shape), check_int(factory, "num_memories", num_memories)
+        return (
+            None,
+            check_shape(factory, input_shape),
+            parse_int(num_memories, f"zoo.{factory}: num_memories", minimum=1, error=ValidationError),
+        )
     p = jnp.asarray(patterns, dtype=jnp.result_type(float))
     if p.ndim < 2 or 0 in p.shape:
         raise ValidationError(
@@ -57,19 +62,12 @@ def _patterns(factory: str, patterns: Any, input_shape: Any, num_memories: Any) 
         raise ValidationError(
             f"zoo.{factory}: input_shape {tuple(input_shape)} does not match the patterns' shape {tuple(p.shape[1:])}."
         )
-    if num_memories is not None and check_int(factory, "num_memories", num_memories) != p.shape[0]:
+    if (
+        num_memories is not None
+        and parse_int(num_memories, f"zoo.{factory}: num_memories", minimum=1, error=ValidationError) != p.shape[0]
+    ):
         raise ValidationError(f"zoo.{factory}: num_memories={num_memories} but {p.shape[0]} patterns were given.")
     return p, tuple(p.shape[1:]), int(p.shape[0])
-
-
-def _positive(factory: str, name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = float("nan")
-    if not (math.isfinite(v) and v > 0):
-        raise ValidationError(f"zoo.{factory}: {name} must be a finite number > 0, got {value!r}.")
-    return v
 
 
 def sparse_hopfield(
@@ -113,13 +111,15 @@ def sparse_hopfield(
     """
     p, shape, k = _patterns("sparse_hopfield", patterns, input_shape, num_memories)
     N = math.prod(shape)
-    b = 4.0 / math.sqrt(N) if beta is None else _positive("sparse_hopfield", "beta", beta)
-    a = float(alpha)
+    b = (
+        4.0 / math.sqrt(N)
+        if beta is None
+        else parse_float(beta, "zoo.sparse_hopfield: beta", positive=True, error=ValidationError)
+    )
+    a = parse_float(alpha, "zoo.sparse_hopfield: alpha", minimum=1, error=ValidationError)
     if a == 2.0:
         memories = SparsemaxLayer((k,), beta=b, tau=hidden_tau)
     else:
-        if not (math.isfinite(a) and a >= 1.0):
-            raise ValidationError(f"zoo.sparse_hopfield: alpha must be a finite number >= 1, got {alpha!r}.")
         memories = EntmaxLayer((k,), alpha=a, beta=b, tau=hidden_tau)
     ham = HAM()
     ham.add_layer("visible", IdentityLayer(shape))
@@ -177,7 +177,11 @@ def gaussian_memory(
         ['memory', 'self']
     """
     p, shape, k = _patterns("gaussian_memory", patterns, input_shape, num_memories)
-    b = 4.0 / math.sqrt(math.prod(shape)) if beta is None else _positive("gaussian_memory", "beta", beta)
+    b = (
+        4.0 / math.sqrt(math.prod(shape))
+        if beta is None
+        else parse_float(beta, "zoo.gaussian_memory: beta", positive=True, error=ValidationError)
+    )
     return _memory_ham(shape, GaussianMemorySynapse(k, beta=b, patterns=p), self_coupling)
 
 
@@ -221,7 +225,11 @@ def epanechnikov_memory(
         0.125
     """
     p, shape, k = _patterns("epanechnikov_memory", patterns, input_shape, num_memories)
-    b = 2.0 / math.prod(shape) if beta is None else _positive("epanechnikov_memory", "beta", beta)
+    b = (
+        2.0 / math.prod(shape)
+        if beta is None
+        else parse_float(beta, "zoo.epanechnikov_memory: beta", positive=True, error=ValidationError)
+    )
     return _memory_ham(shape, EpanechnikovMemorySynapse(k, beta=b, eps=eps, patterns=p), self_coupling)
 
 
@@ -267,13 +275,17 @@ def random_feature_memory(
         (256,)
     """
     factory = "random_feature_memory"
-    check_int(factory, "num_features", num_features, minimum=2)
+    parse_int(num_features, f"zoo.{factory}: num_features", minimum=2, error=ValidationError)
     if patterns is None:
         shape = check_shape(factory, input_shape if input_shape is not None else ())
         p = None
     else:
         p, shape, _ = _patterns(factory, patterns, input_shape, None)
-    b = 4.0 / math.sqrt(math.prod(shape)) if beta is None else _positive(factory, "beta", beta)
+    b = (
+        4.0 / math.sqrt(math.prod(shape))
+        if beta is None
+        else parse_float(beta, f"zoo.{factory}: beta", positive=True, error=ValidationError)
+    )
     memory = RandomFeatureMemorySynapse(num_features, beta=b, eps=eps)
     if p is not None:
         if key is None:

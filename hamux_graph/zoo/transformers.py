@@ -17,11 +17,12 @@ from typing import Any
 
 from .._api import HAM
 from .._errors import ValidationError
+from .._internal.parse import parse_int
 from ..lagrangians.elementwise import LRelu, LSoftmax
 from ..layers import LayerNormLayer
 from ..synapses import DenseMatrixSynapseWithHiddenLayer, SelfAttentionSynapse
 from ..vision import num_patches
-from ._checks import check_int, check_shape
+from ._checks import check_shape
 
 
 __all__ = ["energy_transformer"]
@@ -80,9 +81,9 @@ def energy_transformer(
         n = num_patches(shape, patch_size)
     except ValueError as err:
         raise ValidationError(f"zoo.energy_transformer: {err}") from None
-    D = check_int("energy_transformer", "dim", dim)
-    Y = check_int("energy_transformer", "zspace_dim", zspace_dim)
-    M = check_int("energy_transformer", "num_memories", num_memories)
+    D = parse_int(dim, "zoo.energy_transformer: dim", minimum=1, error=ValidationError)
+    Y = parse_int(zspace_dim, "zoo.energy_transformer: zspace_dim", minimum=1, error=ValidationError)
+    M = parse_int(num_memories, "zoo.energy_transformer: num_memories", minimum=1, error=ValidationError)
     if beta is None:
         beta = 1.0 / math.sqrt(Y)
     ham = HAM()

@@ -132,8 +132,7 @@ def run_demo(
         history["loss"].append(float(jnp.mean(jnp.stack(losses))))
         history["acc"].append(train.accuracy(model, Xte, yte, **FORWARD))
         bar.set_postfix(loss=round(history["loss"][-1], 4), acc=round(history["acc"][-1], 4))
-    if hasattr(bar, "close"):
-        bar.close()
+    bar.close()
     train_seconds = time.perf_counter() - t0
 
     # ---- 3. test accuracy -------------------------------------------------------------------
@@ -162,19 +161,12 @@ def run_demo(
 
     # ---- 5. files ---------------------------------------------------------------------------
     log("\n== 5. writing files ==")
-    if hasattr(hg, "write_graphml"):
-        hg.write_graphml(ham, path("classifier.graphml"))
-        hg.write_graphml(memory_ham, path("memory.graphml"))
-        again = hg.read_graphml(os.path.join(out, "classifier.graphml"))
-        log(f"GraphML written and read back; same architecture: {again.summary() == ham.summary()}")
-    else:
-        log("GraphML: skipped (this install has no hg.write_graphml)")
-    model_file = None
-    if hasattr(hg, "save"):
-        model_file = path("classifier.hamux")
-        hg.save(model, model_file)
-    else:
-        log("saved model: skipped (this install has no hg.save)")
+    hg.write_graphml(ham, path("classifier.graphml"))
+    hg.write_graphml(memory_ham, path("memory.graphml"))
+    again = hg.read_graphml(os.path.join(out, "classifier.graphml"))
+    log(f"GraphML written and read back; same architecture: {again.summary() == ham.summary()}")
+    model_file = path("classifier.hamux")
+    hg.save(model, model_file)
     ham.to_html(path("classifier.html"), title="hn classifier (zoo.create('hn'))")
     if plt is not None:
         _figures(plt, hg, ham, memory_ham, model, history, Xte, stored, probes, retrieved, exact, r_energies, path)
@@ -183,12 +175,10 @@ def run_demo(
         log("figures: skipped (matplotlib is not installed: pip install hamux_graph[draw])")
 
     # ---- 6. reload --------------------------------------------------------------------------
-    identical = None
-    if model_file is not None:
-        reloaded = hg.load(model_file)
-        pred2 = np.asarray(train.predict(reloaded, Xte, **FORWARD))
-        identical = bool(np.array_equal(pred, pred2))
-        log(f"\n== 6. reloaded {model_file}: predictions identical on all {len(pred)} test digits: {identical} ==")
+    reloaded = hg.load(model_file)
+    pred2 = np.asarray(train.predict(reloaded, Xte, **FORWARD))
+    identical = bool(np.array_equal(pred, pred2))
+    log(f"\n== 6. reloaded {model_file}: predictions identical on all {len(pred)} test digits: {identical} ==")
     for f in files:
         log(f"  wrote {f}")
     log(f"done in {time.perf_counter() - t_start:.1f} s")
@@ -260,12 +250,7 @@ def _figures(plt, hg, ham, memory_ham, model, history, Xte, stored, probes, retr
 
 
 def _energy_axes(plt, hg, energies, title):
-    if hasattr(hg, "plot_energy"):
-        ax = hg.plot_energy(energies, title=title)
-    else:
-        _, ax = plt.subplots(figsize=(5, 3.5))
-        ax.plot(np.asarray(energies), alpha=0.6)
-        ax.set(title=title, ylabel="energy")
+    ax = hg.plot_energy(energies, title=title)
     ax.set_xlabel("Euler step")
     ax.figure.tight_layout()
     return ax

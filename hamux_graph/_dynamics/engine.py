@@ -86,15 +86,6 @@ class Engine(eqx.Module):
     masks: dict[int, Array]
     mask_values: dict[int, Array]
 
-    def _evaluate(self, free: GroupedStates, need_grad: bool, extra: Any, extra_inputs: Any) -> Any:
-        st, params = self.structure, self.params
-
-        def one(f, held, inputs):
-            more = None if extra is None else (lambda gs: extra(gs, inputs))
-            return kernel.free_energy_and_dEdg(st, params, f, held, need_grad=need_grad, extra=more)
-
-        return batch_map(self.batched)(one)(free, self.held, extra_inputs)
-
     def energy_and_dEdg(
         self,
         free: GroupedStates,
@@ -108,11 +99,20 @@ class Engine(eqx.Module):
         every group (held and free) and of its slice of ``extra_inputs``, added to the
         energy (and its gradient to ``∂E/∂g``): the nudge of equilibrium propagation.
         """
-        return self._evaluate(free, True, extra, extra_inputs)
+        st, params = self.structure, self.params
+
+        def one(f, held, inputs):
+            if extra is None:
+                return kernel.free_energy_and_dEdg(st, params, f, held)
+            nudge = extra
+            return kernel.free_energy_and_dEdg(st, params, f, held, extra=lambda gs: nudge(gs, inputs))
+
+        return batch_map(self.batched)(one)(free, self.held, extra_inputs)
 
     def energy(self, free: GroupedStates) -> Array:
         """The total energy (per sample)."""
-        return self._evaluate(free, False, None, None)[0]
+        st, params = self.structure, self.params
+        return batch_map(self.batched)(lambda f, held: kernel.free_energy(st, params, f, held))(free, self.held)
 
     def dEdg(self, free: GroupedStates) -> GroupedStates:
         """``∂E/∂g`` of the free groups (XLA drops the unused energy)."""

@@ -58,8 +58,7 @@ def _eqprop_jit(model, flat, batch, target, cost, beta, kinds, masks, dt, tol, m
 
         def mean_energy(m):
             grouped = kernel.group_parameters(st, m)
-            one = lambda x: kernel.energy_and_dEdg(st, grouped, x, need_grad=False)[0]
-            return jnp.mean(jax.vmap(one)(states))
+            return jnp.mean(jax.vmap(lambda x: kernel.energy(st, grouped, x))(states))
 
         return eqx.filter_grad(mean_energy)(model)
 

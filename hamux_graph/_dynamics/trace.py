@@ -34,7 +34,9 @@ def _trace_impl(model: AbstractEnergyCore, call: GroupedCall, params: GroupParam
     engine, free = start_engine(model, st, params, xg, call.batched, inputs.dt, inputs.masks)
     every = range(len(st.edge_groups))
     held_x = {gid: xg[gid] for gid in st.ids(kernel.HELD)}
-    held_energies = batch_map(call.batched)(lambda h: kernel.layer_terms(st, params.layers, h)[2])(held_x)
+    held_energies = {}
+    if held_x:  # computed once
+        held_energies = batch_map(call.batched)(lambda h: kernel.layer_terms(st, params.layers, h)[2])(held_x)
 
     def terms_and_grad(x: GroupedStates, held_g: GroupedStates):  # one sample
         us, gs, el = kernel.layer_terms(st, params.layers, x)

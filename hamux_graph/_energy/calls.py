@@ -21,6 +21,7 @@ from typing import Any, Concatenate, Generic, NamedTuple, overload, ParamSpec, T
 
 import equinox as eqx
 import jax
+import jax.core
 
 from . import kernel, stacking
 from .kernel import Structure

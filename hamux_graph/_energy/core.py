@@ -111,9 +111,7 @@ class AbstractEnergyCore(eqx.Module):
             (2, 4)
         """
         lead = () if batch_size is None else (parse_int(batch_size, "batch_size", minimum=1, error=ArgumentError),)
-        if key is not None and not (
-            isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
-        ):
+        if key is not None and not (isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):
             raise ArgumentError(
                 f"init_states: key must be a PRNG key such as jax.random.key(0), got {type(key).__name__}."
             )
@@ -328,7 +326,7 @@ def sample_energy(model: AbstractEnergyCore, xs: tuple[Array, ...], *, group: bo
         1.5
     """
     st, params = _grouped(model, group)
-    return kernel.energy_and_dEdg(st, params, kernel.to_groups(st, xs), need_grad=False)[0]
+    return kernel.energy(st, params, kernel.to_groups(st, xs))
 
 
 def sample_energy_and_dEdg(
@@ -366,8 +364,7 @@ def _activations_impl(model: AbstractEnergyCore, call: GroupedCall, params: kern
 
 def _energy_impl(model: AbstractEnergyCore, call: GroupedCall, params: kernel.GroupParameters, xg, inputs):
     st = call.structure
-    one = lambda f: kernel.energy_and_dEdg(st, params, f, need_grad=False)[0]
-    return _per_sample(call.batched, one)(xg)
+    return _per_sample(call.batched, lambda f: kernel.energy(st, params, f))(xg)
 
 
 def _energy_and_dEdg_impl(model: AbstractEnergyCore, call: GroupedCall, params: kernel.GroupParameters, xg, inputs):

@@ -59,10 +59,12 @@ __all__ = [
     "needs_index",
     "synapse_terms",
     "total",
+    "energy",
     "energy_and_dEdg",
     "dEdg",
     "precompute",
     "drive_targets",
+    "free_energy",
     "free_energy_and_dEdg",
 ]
 
@@ -338,17 +340,21 @@ def total(terms: Any) -> Any:
     return jnp.sum(jnp.stack(terms))
 
 
-def energy_and_dEdg(st: Structure, params: GroupParameters, xs: dict[int, Any], *, need_grad: bool = True):
+def energy(st: Structure, params: GroupParameters, xs: dict[int, Any]) -> Any:
+    """The energy of one sample, every layer free."""
+    _, gs, el = layer_terms(st, params.layers, xs)
+    return total(el.values()) + total(synapse_terms(st, params.synapses, gs, range(len(st.edge_groups))).values())
+
+
+def energy_and_dEdg(st: Structure, params: GroupParameters, xs: dict[int, Any]) -> tuple[Any, dict[int, Any]]:
     """Energy and ``∂E/∂g`` (per group) of one sample, every layer free."""
     us, gs, el = layer_terms(st, params.layers, xs)
     every = range(len(st.edge_groups))
-    if not need_grad:
-        return total(el.values()) + total(synapse_terms(st, params.synapses, gs, every).values()), None
     es, dg = jax.value_and_grad(lambda g: total(synapse_terms(st, params.synapses, g, every).values()))(gs)
     return total(el.values()) + es, {gid: us[gid] + dg[gid] for gid in us}
 
 
-def dEdg(st: Structure, params: GroupParameters, xs: dict[int, Any]):
+def dEdg(st: Structure, params: GroupParameters, xs: dict[int, Any]) -> dict[int, Any]:
     """``∂E/∂g`` (per group) of one sample; XLA drops the unused energy value."""
     return energy_and_dEdg(st, params, xs)[1]
 
@@ -399,22 +405,7 @@ def drive_targets(st: Structure) -> tuple[int, ...]:
     return tuple(out)
 
 
-def free_energy_and_dEdg(
-    st: Structure,
-    params: GroupParameters,
-    free_x: dict[int, Any],
-    held: HeldParts,
-    *,
-    need_grad: bool = True,
-    extra: Callable[[dict[int, Any]], Any] | None = None,
-):
-    """Energy and ``∂E/∂g`` of the free groups of one sample, held parts precomputed.
-
-    ``extra(activations)``, a scalar function of every group's activations (held and free),
-    is added to the energy and its gradient to ``∂E/∂g`` (the nudge of equilibrium
-    propagation).
-    """
-    us, gs, el = layer_terms(st, params.layers, free_x, held.drives)
+def _free_synapse_energy(st: Structure, params: GroupParameters, held: HeldParts, extra: Any) -> Callable:
     dyn = st.edges(DYNAMIC)
 
     def e_syn(g):
@@ -422,9 +413,38 @@ def free_energy_and_dEdg(
         e = total(synapse_terms(st, params.synapses, every_g, dyn).values())
         return e if extra is None else e + extra(every_g)
 
-    if not need_grad:
-        return held.energy + total(el.values()) + e_syn(gs), None
-    es, dg = jax.value_and_grad(e_syn)(gs)
+    return e_syn
+
+
+def free_energy(
+    st: Structure,
+    params: GroupParameters,
+    free_x: dict[int, Any],
+    held: HeldParts,
+    *,
+    extra: Callable[[dict[int, Any]], Any] | None = None,
+) -> Any:
+    """The energy of one sample, held parts precomputed (``extra`` as in ``free_energy_and_dEdg``)."""
+    _, gs, el = layer_terms(st, params.layers, free_x, held.drives)
+    return held.energy + total(el.values()) + _free_synapse_energy(st, params, held, extra)(gs)
+
+
+def free_energy_and_dEdg(
+    st: Structure,
+    params: GroupParameters,
+    free_x: dict[int, Any],
+    held: HeldParts,
+    *,
+    extra: Callable[[dict[int, Any]], Any] | None = None,
+) -> tuple[Any, dict[int, Any]]:
+    """Energy and ``∂E/∂g`` of the free groups of one sample, held parts precomputed.
+
+    ``extra(activations)``, a scalar function of every group's activations (held and free),
+    is added to the energy and its gradient to ``∂E/∂g`` (the nudge of equilibrium
+    propagation).
+    """
+    us, gs, el = layer_terms(st, params.layers, free_x, held.drives)
+    es, dg = jax.value_and_grad(_free_synapse_energy(st, params, held, extra))(gs)
     e = held.energy + total(el.values()) + es
     d = {}
     for gid in us:

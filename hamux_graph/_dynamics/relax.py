@@ -133,18 +133,20 @@ def _or_zeros(cotangent: Array | None, like: Array) -> Array:
 
 
 @eqx.filter_custom_vjp
-def _relax_diff(engine, start, tol, config):
+def _relax_diff(engine_and_start, tol, config):
+    engine, start = engine_and_start
     return relax_loop(engine, start, tol, config.max_steps, config.trace)
 
 
 @_relax_diff.def_fwd
-def _relax_fwd(perturbed, engine, start, tol, config):
-    out = _relax_diff.fn(engine, start, tol, config)
+def _relax_fwd(perturbed, engine_and_start, tol, config):
+    out = _relax_diff.fn(engine_and_start, tol, config)
     return out, out[0]
 
 
 @_relax_diff.def_bwd
-def _relax_bwd(x_star, grad_obj, perturbed, engine, start, tol, config):
+def _relax_bwd(x_star, grad_obj, perturbed, engine_and_start, tol, config):
+    engine, start = engine_and_start
     cotangents = {} if grad_obj[0] is None else grad_obj[0]
     gbar = {gid: _or_zeros(cotangents.get(gid), x) for gid, x in x_star.items()}
     differentiable, rest = eqx.partition(engine, eqx.is_inexact_array)
@@ -164,7 +166,9 @@ def _relax_bwd(x_star, grad_obj, perturbed, engine, start, tol, config):
         hint="Increase the adjoint's max_steps, use hg.GMRESAdjoint(), or relax to a tighter tol first.",
     )
     _, pull = jax.vjp(lambda part: euler_map(part, x_star), differentiable)
-    return pull(v)[0]
+    # the fixed point does not depend on where the free entries started (clamped values are
+    # the engine's: held parts and mask values)
+    return pull(v)[0], {gid: None for gid in start}
 
 
 def _relax_impl(model: AbstractEnergyCore, call: GroupedCall, params: GroupParameters, xg, inputs: DynamicsInputs):
@@ -172,7 +176,7 @@ def _relax_impl(model: AbstractEnergyCore, call: GroupedCall, params: GroupParam
     config: RelaxConfig = call.config
     xb = xg if call.batched else {gid: x[None] for gid, x in xg.items()}
     engine, start = start_engine(model, call.structure, params, xb, True, inputs.dt, inputs.masks)
-    final, energies, nsteps, conv, res = _relax_diff(engine, start, inputs.extra, config)
+    final, energies, nsteps, conv, res = _relax_diff((engine, start), inputs.extra, config)
     energies, nsteps, conv, res = jax.lax.stop_gradient((energies, nsteps, conv, res))
     if not call.batched:
         final = {gid: x[0] for gid, x in final.items()}

@@ -192,6 +192,13 @@ def check_adjoint(adjoint: Any) -> AbstractAdjoint:
         ArgumentError: naming the class expected (and diffrax's, for a diffrax adjoint).
     """
     if isinstance(adjoint, AbstractAdjoint):
+        try:
+            hash(adjoint)  # part of the compiled function's cache key
+        except TypeError:
+            raise ArgumentError(
+                f"relax: the adjoint {type(adjoint).__name__} must be hashable (hold its settings in static "
+                "fields, as hg.FixedPointAdjoint does); it is part of the compiled function's cache key."
+            ) from None
         return adjoint
     cls = type(adjoint)
     origin = f"{cls.__module__.split('.')[0]}.{cls.__qualname__}"

@@ -2,8 +2,9 @@
 
 Both are assembled here, above everything they delegate to: ``HAM`` edits its graph with
 ``_builder``, validates with ``validate``, compiles with ``compile`` and draws with ``draw``;
-``CompiledHAM`` is the energy core of ``_energy`` with the dynamics of ``_euler``,
-``_relax`` and ``_ode``. Nothing below this module imports it.
+``CompiledHAM`` is the energy core of ``_energy`` with the driver functions of ``_dynamics``
+bound as methods (``model.relax(xs, ...)`` is ``hg.relax(model, xs, ...)``). Nothing below
+this module imports it.
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ from typing import Any
 import equinox as eqx
 import networkx as nx
 from jax.sharding import Mesh
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, PRNGKeyArray
 
-from ._dynamics import euler as _euler, trace as _trace
-from ._dynamics.adjoint import AbstractAdjoint, ImplicitAdjoint
-from ._dynamics.ode import ODEResult, solve
-from ._dynamics.relax import relax, RelaxResult
+from ._dynamics import euler, trace
+from ._dynamics.ode import solve
+from ._dynamics.relax import relax
 from ._energy import calls
-from ._energy.core import AbstractEnergyCore, StatesLike
+from ._energy.core import AbstractEnergyCore
 from ._energy.sharding import check_mesh, init_sharded
 from ._errors import ArgumentError, ValidationError
 from ._graph import edit
@@ -31,7 +31,7 @@ from ._graph.schema import kind_of, LAYER, layer_of, SYNAPSE, SYNAPSE_SPEC
 from ._graph.validate import Plan, plan_graph
 from ._internal.parse import parse_bool, parse_int
 from ._present.summary import summarize, summarize_model
-from ._types import ClampSpec, Shape
+from ._types import Shape
 from .draw import draw_ham, to_dot
 from .html import write_html
 from .lagrangians.elementwise import Lagrangian
@@ -363,6 +363,11 @@ class CompiledHAM(AbstractEnergyCore):
     Energy ``E = Σ_ℓ [⟨g_ℓ, u_ℓ⟩ − L_ℓ(u_ℓ)] − Σ_σ F_σ(g…)`` with ``u_ℓ = x_ℓ − b_ℓ`` and
     ``g_ℓ = ∇L_ℓ(u_ℓ)``; dynamics ``τ_ℓ dx_ℓ/dt = −∂E/∂g_ℓ``.
 
+    The energy methods come from the energy core; the dynamics methods are the driver
+    functions bound to the model, with their signatures and docstrings: ``step`` and
+    ``run`` (``_dynamics.euler``), ``energy_trace``, ``relax`` (``hg.relax``) and
+    ``solve`` (``hg.solve``); ``model.relax(xs, ...)`` is ``hg.relax(model, xs, ...)``.
+
     Example:
         >>> import jax, hamux_graph as hg
         >>> ham = hg.HAM()
@@ -386,121 +391,13 @@ class CompiledHAM(AbstractEnergyCore):
     edge_layers: tuple[tuple[int, ...], ...] = eqx.field(static=True)
     owner_names: tuple[str, ...] = eqx.field(static=True)
 
-    @calls.fast_method
-    def step(self, xs: StatesLike, dt: float | Array = 0.1, clamp: ClampSpec = None) -> StatesLike:
-        """One Euler step ``x_ℓ ← x_ℓ − (dt/τ_ℓ)·∂E/∂g_ℓ``; clamped entries stay fixed.
+    # ---- dynamics: the driver functions, bound (their docstrings are the methods' docs) ----
 
-        Args:
-            xs: states dict (optionally batched).
-            dt: step size.
-            clamp: layer names held fixed, or ``{layer: bool mask}`` (``True`` = held).
-        """
-        return _euler.step(self, xs, dt=dt, clamp=clamp)
-
-    @calls.fast_method
-    def run(
-        self, xs: StatesLike, steps: int = 50, dt: float | Array = 0.1, clamp: ClampSpec = None
-    ) -> tuple[StatesLike, Float[Array, steps + 1 * batch]]:  # noqa: F821
-        """Run ``steps`` Euler steps inside one compiled ``lax.scan``.
-
-        Args:
-            xs: initial states dict (optionally batched).
-            steps: number of steps.
-            dt: step size (a traced value: changing it does not recompile).
-            clamp: layer names held fixed, or ``{layer: bool mask}`` (``True`` = held).
-
-        Returns:
-            ``(final_states, energies)``; ``energies[t]`` is the energy after ``t`` steps, so it
-            has ``steps + 1`` entries (``(steps + 1, B)`` for batched states).
-        """
-        return _euler.run(self, xs, steps=steps, dt=dt, clamp=clamp)
-
-    def energy_trace(
-        self, xs: StatesLike, steps: int = 50, dt: float | Array = 0.1, clamp: ClampSpec = None
-    ) -> dict[str, dict[str, Float[Array, steps + 1 * batch]]]:  # noqa: F821
-        """Every node's energy along ``steps`` Euler steps, in one compiled ``lax.scan``.
-
-        The same steps as ``run``; the result is shaped like ``energy_tree`` with a leading
-        step axis: ``{"layers": {name: (steps + 1, *batch)}, "synapses": {...}}``, entry
-        ``t`` after ``t`` steps, so the components at each step sum to ``run``'s energies.
-
-        Args:
-            xs: initial states dict (optionally batched), or ``PackedStates``.
-            steps: number of steps.
-            dt: step size.
-            clamp: layer names held fixed, or ``{layer: bool mask}`` (``True`` = held).
-
-        Raises:
-            StateError: for states or clamps that do not match the model.
-            ArgumentError: for a bad ``steps`` or ``dt``.
-
-        Example:
-            >>> import jax, hamux_graph as hg
-            >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((4,)))
-            >>> ham.add_synapse("self", hg.DenseSynapse(), layers=("v", "v"))
-            >>> model = ham.compile(key=jax.random.key(0))
-            >>> tr = model.energy_trace(model.init_states(batch_size=2, key=jax.random.key(1)), steps=5)
-            >>> tr["layers"]["v"].shape, tr["synapses"]["self"].shape
-            ((6, 2), (6, 2))
-        """
-        return _trace.energy_trace(self, xs, steps=steps, dt=dt, clamp=clamp)
-
-    def relax(
-        self,
-        xs: StatesLike,
-        *,
-        tol: float = 1e-5,
-        max_steps: int = 1000,
-        dt: float | Array = 0.1,
-        clamp: ClampSpec = None,
-        throw: bool = True,
-        adjoint: AbstractAdjoint = ImplicitAdjoint(),
-        trace: bool = True,
-    ) -> RelaxResult:
-        """Euler dynamics until converged (``∂E/∂g ≈ 0``); see ``hamux_graph.relax``.
-
-        Returns a ``RelaxResult`` whose states carry implicit (fixed-point) gradients.
-        """
-        return relax(
-            self, xs, tol=tol, max_steps=max_steps, dt=dt, clamp=clamp, throw=throw, adjoint=adjoint, trace=trace
-        )
-
-    def solve(
-        self,
-        xs: StatesLike,
-        *,
-        solver: Any = None,
-        t0: float = 0.0,
-        t1: float = float("inf"),
-        dt0: float | None = 0.1,
-        rtol: float | None = None,
-        atol: float | None = None,
-        stepsize_controller: Any = None,
-        tol: float = 1e-5,
-        max_steps: int = 4096,
-        saveat: Any = None,
-        clamp: ClampSpec = None,
-        throw: bool = True,
-        adjoint: Any = None,
-    ) -> ODEResult:
-        """Integrate the ODE with diffrax to a steady state; see ``hamux_graph.solve``."""
-        return solve(
-            self,
-            xs,
-            solver=solver,
-            t0=t0,
-            t1=t1,
-            dt0=dt0,
-            rtol=rtol,
-            atol=atol,
-            stepsize_controller=stepsize_controller,
-            tol=tol,
-            max_steps=max_steps,
-            saveat=saveat,
-            clamp=clamp,
-            throw=throw,
-            adjoint=adjoint,
-        )
+    step = calls.fast_method(euler.step)
+    run = calls.fast_method(euler.run)
+    energy_trace = calls.fast_method(trace.energy_trace)
+    relax = calls.fast_method(relax)
+    solve = calls.fast_method(solve)
 
     # ---- architecture ------------------------------------------------------------------
 

@@ -312,3 +312,51 @@ def test_the_public_namespace_holds_only_the_documented_modules():
     for name in ("compile", "validate", "graphml", "packed", "summary", "checkpoint"):
         assert not isinstance(getattr(hamux_graph, name, None), types.ModuleType), name
     assert hamux_graph.saving.load_architecture is hamux_graph.formats.load_architecture
+
+
+# ---- one dynamics engine ----------------------------------------------------------------------
+
+_RATE_WORDS = {"rate", "rates", "dt", "tau", "taus"}
+
+
+def _euler_updates() -> list[str]:
+    """Every ``x − r·d`` in the package whose factor ``r`` names a rate, a step size or a τ."""
+    found = []
+    for m, tree in TREES.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
+                right = node.right
+                if isinstance(right, ast.BinOp) and isinstance(right.op, ast.Mult):
+                    names = {n.id for n in ast.walk(right) if isinstance(n, ast.Name)}
+                    names |= {n.attr for n in ast.walk(right) if isinstance(n, ast.Attribute)}
+                    if any(_RATE_WORDS & set(name.lower().split("_")) for name in names):
+                        found.append(f"{m}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_the_euler_update_is_written_once():
+    # step, run, energy_trace, relax (loop and implicit map), the ODE field and eqprop all use it
+    found = _euler_updates()
+    assert len(found) == 1, "the Euler update x − rate·d must appear once (common.euler_step):\n" + "\n".join(found)
+    assert found[0].startswith("hamux_graph._dynamics.common:"), found
+    body = ast.unparse(
+        next(n for n in ast.walk(TREES["hamux_graph._dynamics.common"]) if getattr(n, "name", "") == "euler_step")
+    )
+    assert found[0].split(": ", 1)[1] in body
+
+
+def test_the_energy_core_internal_api_is_not_on_the_user_class():
+    from hamux_graph._energy import core
+
+    internal = (
+        "states_in",
+        "states_out",
+        "flat_states",
+        "as_dict",
+        "sample_energy",
+        "sample_dEdg",
+        "sample_energy_and_dEdg",
+    )
+    for name in internal:
+        assert not hasattr(hamux_graph.CompiledHAM, name), name
+        assert callable(getattr(core, name)), name

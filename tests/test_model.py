@@ -385,3 +385,35 @@ def test_huge_model_is_refused_in_a_subprocess(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "refused:" in out.stdout and "'big'" in out.stdout and "4,000,000,000,000 bytes" in out.stdout
+
+
+def test_dynamics_methods_are_the_driver_functions_bound(hand_model, getkey):
+    import inspect
+
+    from hamux_graph._dynamics import euler, ode, relax, trace
+
+    model, _ = hand_model
+    drivers = {
+        "step": euler.step,
+        "run": euler.run,
+        "energy_trace": trace.energy_trace,
+        "relax": relax.relax,
+        "solve": ode.solve,
+    }
+    for name, fn in drivers.items():
+        method = getattr(model, name)
+        # one signature and one docstring, written on the driver
+        want = inspect.signature(fn)
+        assert inspect.signature(method) == want.replace(parameters=list(want.parameters.values())[1:]), name
+        assert getattr(hg.CompiledHAM, name).__doc__ == fn.__doc__ and "Example:" in fn.__doc__, name
+        assert want.parameters["clamp"].annotation == "ClampSpec", name
+    assert hg.relax is relax.relax and hg.solve is ode.solve
+    # hg.relax(model, ...) and model.relax(...) are one function
+    xs = model.init_states(batch_size=2, key=getkey())
+    a = hg.relax(model, xs, tol=1e-5, dt=0.1, clamp=("a",), throw=False)
+    b = model.relax(xs, tol=1e-5, dt=0.1, clamp=("a",), throw=False)
+    for n in model.layer_names:
+        np.testing.assert_array_equal(np.asarray(a.states[n]), np.asarray(b.states[n]))
+    np.testing.assert_array_equal(np.asarray(a.steps), np.asarray(b.steps))
+    with pytest.raises(TypeError):
+        model.relax(xs, 1e-5)  # keyword-only, as hg.relax

@@ -75,3 +75,20 @@ def test_bad_arguments_name_the_fix(model):
         model.energy_trace(xs, steps=2, clamp=("nope",))
     with pytest.raises(hg.StateError, match="missing"):
         model.energy_trace({"x0": xs["x0"]}, steps=2)
+
+
+def test_nothing_held_and_a_held_stacked_group(model, getkey):
+    # nothing held (no held parts at all), and two identical held layers (a stacked held
+    # group, whose energies are computed once and repeated along the steps)
+    xs = {k: 2 * v for k, v in model.init_states(batch_size=3, key=getkey()).items()}
+    first = model.energy_tree(xs)
+    for clamp in (None, ("x0", "x1")):
+        trace = model.energy_trace(xs, steps=3, dt=0.1, clamp=clamp)
+        _, energies = model.run(xs, steps=3, dt=0.1, clamp=clamp)
+        np.testing.assert_allclose(totals(trace), np.asarray(energies), rtol=1e-5, atol=1e-5)
+        for part in ("layers", "synapses"):
+            for name, e in first[part].items():
+                np.testing.assert_allclose(np.asarray(trace[part][name][0]), np.asarray(e), rtol=1e-5, atol=1e-6)
+    for name in ("x0", "x1"):
+        assert trace["layers"][name].shape == (4, 3)
+        assert np.ptp(np.asarray(trace["layers"][name]), axis=0).max() == 0.0

@@ -106,11 +106,11 @@ class GMRESAdjoint(AbstractAdjoint):
     restart: int = eqx.field(static=True, converter=_count("restart", "GMRESAdjoint"), default=20)
 
     def solve_adjoint(self, jt, gbar):
-        A = lambda v: jax.tree.map(jnp.subtract, v, jt(v))
+        operator = lambda v: jax.tree.map(jnp.subtract, v, jt(v))  # v ↦ (I − Jᵀ) v
         v, _ = jax.scipy.sparse.linalg.gmres(
-            A, gbar, x0=gbar, tol=self.tol, atol=0.0, maxiter=self.max_steps, restart=self.restart
+            operator, gbar, x0=gbar, tol=self.tol, atol=0.0, maxiter=self.max_steps, restart=self.restart
         )
-        res = jax.tree.map(jnp.subtract, A(v), gbar)
+        res = jax.tree.map(jnp.subtract, operator(v), gbar)
         rnorm = jnp.sqrt(sum(jnp.sum(r * r) for r in jax.tree.leaves(res)))
         bnorm = jnp.sqrt(sum(jnp.sum(b * b) for b in jax.tree.leaves(gbar)))
         return v, rnorm <= 10 * self.tol * jnp.maximum(bnorm, 1e-30)

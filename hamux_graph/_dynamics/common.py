@@ -1,14 +1,19 @@
-"""What every dynamics method shares: argument checks, the clamp, one update, one epilogue.
+"""What every dynamics method shares: argument checks, the clamp, the Euler step, one epilogue.
 
-``step``/``run`` (grouped Euler steps), ``relax`` (its loop and its implicit fixed-point
-map), ``solve`` (the ODE vector field) and ``eqprop_grad`` all use the pieces here, so they
-accept the same arguments, treat clamped entries the same way and report a missed fixed
-point the same way, concrete or traced:
+``step``/``run``, ``energy_trace``, ``relax`` (its loop and its implicit fixed-point map),
+``solve`` (the ODE vector field) and ``eqprop_grad`` all use the pieces here (through the
+engine of ``engine.py``), so they accept the same arguments, treat clamped entries the same
+way and report a missed fixed point the same way, concrete or traced:
 
-- ``normalize_clamp`` turns a user's ``clamp=`` into one entry per layer;
+- ``normalize_clamp`` turns a user's ``clamp=`` (a ``ClampSpec``) into one entry per layer
+  (a ``Clamp``), and ``split_clamp`` splits that, once, into the static kind of every layer
+  and the mask arrays (a ``ClampSplit``);
 - ``check_dt``, ``check_steps`` and ``check_scalar`` check step sizes, step counts and
   tolerances (a concrete ``dt`` must be finite and > 0 in every method);
-- ``clamped_update`` is the one clamp-aware update ``x − rate·∂E/∂g``;
+- ``group_rates`` is the one computation of the rates ``dt/τ`` (per layer group);
+- ``euler_step`` is THE clamp-aware Euler step ``x ← x − (dt/τ)·∂E/∂g`` on grouped states:
+  the only place the update is written (a noise term or a per-step schedule goes there);
+- ``free_rms`` is the convergence measure (RMS of ``∂E/∂g`` over the free entries);
 - ``finish`` raises ``ConvergenceError`` for a concrete result that did not converge, and
   attaches the same check as an equinox runtime error inside a trace (diffrax's
   ``result.error_if`` pattern).
@@ -16,8 +21,8 @@ point the same way, concrete or traced:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -25,18 +30,22 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool
 
+from .._energy.kernel import FREE, HELD, MASK, Structure
 from .._errors import ArgumentError, ConvergenceError, StateError
-from .._types import Clamp, ClampEntry, ClampSpec
+from .._types import Clamp, ClampEntry, ClampSpec, Shape
 
 
 __all__ = [
     "normalize_clamp",
     "check_batched_clamp",
+    "ClampSplit",
+    "split_clamp",
     "check_dt",
     "check_steps",
     "check_scalar",
     "is_concrete",
-    "clamped_update",
+    "group_rates",
+    "euler_step",
     "free_rms",
     "failure_message",
     "finish",
@@ -178,41 +187,104 @@ def check_batched_clamp(model: Any, clamp: Clamp, batch: int | None) -> None:
             )
 
 
-# ---- the update -----------------------------------------------------------------------
+class ClampSplit(NamedTuple):
+    """A normalised clamp as the compiled code takes it.
 
-
-def clamped_update(x: Array, d: Array, rate: Any, entry: ClampEntry, held: Array | None = None) -> Array:
-    """``x − rate·d`` on free entries; held entries keep ``x`` (or take ``held``).
-
-    ``entry`` is ``None`` (free), ``True`` (all held) or a boolean mask (``True`` = held).
-    The result has ``x``'s dtype: ``rate·d`` is computed in the promoted (usually float32)
-    precision and rounded once into the state.
-    With ``x = 0`` and ``rate = 1/τ`` this is the ODE velocity ``−∂E/∂g / τ`` (zero on held
-    entries); with ``held`` the clamped values, the implicit map of ``relax``.
+    Attributes:
+        kinds: per layer ``kernel.FREE``, ``kernel.HELD`` or ``kernel.MASK`` (static: it
+            decides the grouping and what is computed once per call).
+        masks: per layer the boolean mask (``True`` = held) of a ``MASK`` layer, else
+            ``None`` (traced arrays: a new mask of the same shape does not recompile).
     """
-    keep = x if held is None else held
-    if entry is True:
-        return jnp.broadcast_to(keep, x.shape).astype(x.dtype)
-    new = (x - rate * d).astype(x.dtype)  # states keep their dtype (bfloat16 stays bfloat16)
-    return new if entry is None else jnp.where(entry, keep, new).astype(x.dtype)
+
+    kinds: tuple[str, ...]
+    masks: tuple[Array | None, ...]
 
 
-def free_rms(model: Any, d: tuple[Array, ...], clamp: Clamp) -> Array:
-    """Per-sample RMS of ``d`` (batched flat tuple, leading axis B) over free entries."""
-    total, count = 0.0, 0.0
-    for x, c, s in zip(d, clamp, model.shapes):
-        if c is True:
-            continue
-        axes = tuple(range(1, x.ndim))
-        if c is None:
-            total = total + jnp.sum(x * x, axis=axes)
-            count = count + float(np.prod(s))
+def split_clamp(clamp: Clamp) -> ClampSplit:
+    """Split a normalised clamp into static kinds and mask arrays (the one place that does)."""
+    kinds = tuple(HELD if c is True else FREE if c is None else MASK for c in clamp)
+    masks = tuple(None if (c is None or c is True) else c for c in clamp)
+    return ClampSplit(kinds, masks)
+
+
+# ---- the Euler step -------------------------------------------------------------------
+
+
+def group_rates(st: Structure, taus: Sequence[float], shapes: Sequence[Shape], dt: Any) -> dict[int, Array]:
+    """``dt/τ`` of every free layer group of ``st`` (FREE and MASK groups).
+
+    A group of one layer gets a scalar; a stacked group one rate per member, shaped
+    ``(members, 1, …)`` to broadcast over the group's array (batched or not).
+    """
+    dt = jnp.asarray(dt)
+    rates: dict[int, Array] = {}
+    for gid in st.ids(FREE, MASK):
+        members = st.layer_groups[gid].members
+        if len(members) == 1:
+            rates[gid] = dt / taus[members[0]]
         else:
-            free = jnp.broadcast_to(~c, x.shape)
-            total = total + jnp.sum(jnp.where(free, x * x, 0.0), axis=axes)
+            per_member = dt / jnp.asarray([taus[i] for i in members], dtype=dt.dtype)
+            rates[gid] = per_member.reshape((len(members),) + (1,) * len(shapes[members[0]]))
+    return rates
+
+
+def euler_step(
+    states: dict[int, Array],
+    grads: dict[int, Array],
+    rates: Mapping[int, Array | float],
+    masks: Mapping[int, Array],
+    held: Mapping[int, Array] | None = None,
+) -> dict[int, Array]:
+    """THE clamp-aware Euler step ``x ← x − (dt/τ)·∂E/∂g`` on grouped states.
+
+    ``states``, ``grads`` and ``rates`` are keyed by free layer group (batched or not);
+    a group with a boolean mask in ``masks`` (``True`` = held) keeps ``x`` on its held
+    entries, or takes ``held[gid]`` there when given (the clamped values, as in the
+    implicit map of ``relax``). The result has ``x``'s dtype: ``rate·d`` is computed in the
+    promoted (usually float32) precision and rounded once into the state.
+    With ``x = 0`` and ``dt = 1`` this is the ODE velocity ``−∂E/∂g / τ`` (zero on held
+    entries). This function is the only place the update is written.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> x = {0: jnp.array([1.0, 2.0])}
+        >>> new = euler_step(x, {0: jnp.array([1.0, 1.0])}, {0: 0.5}, {0: jnp.array([False, True])})
+        >>> new[0].tolist()
+        [0.5, 2.0]
+    """
+    out = {}
+    for gid, x in states.items():
+        new = (x - rates[gid] * grads[gid]).astype(x.dtype)  # states keep their dtype (bfloat16 stays bfloat16)
+        if gid in masks:
+            keep = x if held is None else held[gid]
+            new = jnp.where(masks[gid], keep, new).astype(x.dtype)
+        out[gid] = new
+    return out
+
+
+def free_rms(
+    st: Structure, shapes: Sequence[Shape], grads: dict[int, Array], masks: Mapping[int, Array], batch: int
+) -> Array:
+    """Per-sample RMS of ``∂E/∂g`` over free entries; ``grads`` batched (leading axis ``batch``).
+
+    ``grads`` holds the free layer groups; a group with a mask counts its free entries only.
+    """
+    dtype = jnp.result_type(*grads.values()) if grads else jnp.result_type(float)
+    total: Any = 0.0
+    count: Any = 0.0
+    for gid, d in grads.items():
+        axes = tuple(range(1, d.ndim))
+        if gid in masks:
+            free = jnp.broadcast_to(~masks[gid], d.shape)
+            total = total + jnp.sum(jnp.where(free, d * d, 0.0), axis=axes)
             count = count + jnp.sum(free, axis=axes)
-    total = jnp.broadcast_to(jnp.asarray(total, d[0].dtype), d[0].shape[:1])
-    count = jnp.maximum(jnp.asarray(count, d[0].dtype), 1.0)
+        else:
+            total = total + jnp.sum(d * d, axis=axes)
+            members = st.layer_groups[gid].members
+            count = count + float(len(members) * np.prod(shapes[members[0]]))
+    total = jnp.broadcast_to(jnp.asarray(total, dtype), (batch,))
+    count = jnp.maximum(jnp.asarray(count, dtype), 1.0)
     return jnp.sqrt(total / count)
 
 

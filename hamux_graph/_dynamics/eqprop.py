@@ -14,16 +14,18 @@ per phase are needed: no backward pass through the dynamics and no adjoint solve
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, PyTree
 
-from .._energy.core import AbstractEnergyCore, StatesLike
+from .._energy import kernel, stacking
+from .._energy.core import AbstractEnergyCore, as_dict, flat_states, StatesLike
 from .._errors import ArgumentError
-from .common import check_batched_clamp, check_scalar, check_steps, finish, normalize_clamp, RELAX_HINT
+from .._types import ClampSpec
+from .common import check_scalar, check_steps, finish, RELAX_HINT
+from .engine import group_in_trace, prepare, start_engine
 from .relax import relax_loop
 
 
@@ -31,30 +33,38 @@ __all__ = ["eqprop_grad"]
 
 
 @eqx.filter_jit
-def _eqprop_jit(model, flat, batch, target, cost, beta, clamp, dt, tol, max_steps: int, symmetric: bool):
-    check_batched_clamp(model, clamp, batch)
+def _eqprop_jit(model, flat, batch, target, cost, beta, kinds, masks, dt, tol, max_steps: int, symmetric: bool):
     if batch is None:
         flat = tuple(x[None] for x in flat)
         target = jax.tree.map(lambda y: jnp.asarray(y)[None], target)
+    st, params, xg = group_in_trace(model, kinds, flat, True)
+    engine, start = start_engine(model, st, params, xg, True, dt, masks)
+    n_layers = len(model.layer_names)
+
+    def activations_dict(gs):  # one sample, every group -> {layer: g}
+        return as_dict(model, stacking.from_groups(st, gs, n_layers))
 
     def nudged(b):
-        def one(x, y):
-            e, d = model.sample_energy_and_dEdg(x)
-            gs = model.activations(model.as_dict(x))
-            c, dc = jax.value_and_grad(lambda g: cost(g, y))(gs)
-            return e + b * c, tuple(di + b * dc[n] for di, n in zip(d, model.layer_names))
+        def nudge(gs, y):
+            return b * cost(activations_dict(gs), y)
 
-        return lambda f: jax.vmap(one)(f, target)
+        return lambda free: engine.energy_and_dEdg(free, extra=nudge, extra_inputs=target)
 
-    def phase(start, b):
-        return relax_loop(model, start, clamp, dt, tol, max_steps, False, None if b is None else nudged(b))
+    def phase(begin, b):
+        return relax_loop(engine, begin, tol, max_steps, False, None if b is None else nudged(b))
 
-    def dE_dtheta(f):
-        f = jax.lax.stop_gradient(f)
-        return eqx.filter_grad(lambda m: jnp.mean(jax.vmap(m.sample_energy)(f)))(model)
+    def dE_dtheta(free):
+        states = jax.lax.stop_gradient({**xg, **free})
 
-    free, _, _, conv0, res0 = phase(flat, None)
-    loss = jnp.mean(jax.vmap(lambda x, y: cost(model.activations(model.as_dict(x)), y))(free, target))
+        def mean_energy(m):
+            grouped = kernel.group_parameters(st, m)
+            return jnp.mean(jax.vmap(lambda x: kernel.energy(st, grouped, x))(states))
+
+        return eqx.filter_grad(mean_energy)(model)
+
+    free, _, _, conv0, res0 = phase(start, None)
+    gs = engine.activations(free)
+    loss = jnp.mean(jax.vmap(lambda g, y: cost(activations_dict(g), y))(gs, target))
     plus, _, _, conv1, res1 = phase(free, beta)
     g_plus = dE_dtheta(plus)
     if symmetric:
@@ -78,7 +88,7 @@ def eqprop_grad(
     tol: float = 1e-6,
     max_steps: int = 2000,
     dt: float | Array = 0.1,
-    clamp: Any = None,
+    clamp: ClampSpec = None,
     throw: bool = True,
 ) -> tuple[Array, PyTree]:
     """Loss and equilibrium-propagation estimate of its parameter gradient.
@@ -128,10 +138,21 @@ def eqprop_grad(
     max_steps = check_steps("max_steps", max_steps)
     if not callable(cost):
         raise ArgumentError(f"cost must be a function cost(activations, target) -> scalar, got {type(cost).__name__}.")
-    clamp_n = normalize_clamp(model, clamp)
-    flat, batch = model.flat_states(xs)
+    given = prepare(model, xs, clamp)
+    flat, batch = flat_states(model, xs) if given.layout is not None else (given.arrays, given.batch)
     loss, grads, convs, ress = _eqprop_jit(
-        model, flat, batch, target, cost, beta_a, clamp_n, dt_a, tol_a, max_steps, bool(symmetric)
+        model,
+        flat,
+        batch,
+        target,
+        cost,
+        beta_a,
+        given.clamp.kinds,
+        given.clamp.masks,
+        dt_a,
+        tol_a,
+        max_steps,
+        bool(symmetric),
     )
     hint = RELAX_HINT.replace(
         "pass throw=False to get the result with its `converged` flag instead", "use a smaller beta"

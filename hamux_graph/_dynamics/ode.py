@@ -8,11 +8,12 @@ system (one shared step size). A solve that did not reach the fixed point (step 
 ``t1`` reached first, or a diffrax failure) raises ``ConvergenceError`` unless
 ``throw=False``, in which case ``result.converged`` says so.
 
-diffrax is imported lazily: ``pip install hamux_graph[ode]``.
+diffrax is imported lazily (``_internal.optional.require``): ``pip install hamux_graph[ode]``.
 """
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 import equinox as eqx
@@ -21,29 +22,19 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from .._energy.core import AbstractEnergyCore, StatesLike
+from .._energy.core import AbstractEnergyCore, as_dict, flat_states, pack_flat, StatesLike
 from .._errors import ArgumentError
-from .common import (
-    check_batched_clamp,
-    check_scalar,
-    check_steps,
-    clamped_update,
-    finish,
-    free_rms,
-    is_concrete,
-    normalize_clamp,
-)
+from .._internal.optional import require
+from .._types import ClampSpec
+from .common import check_scalar, check_steps, finish, is_concrete
+from .engine import Engine, group_in_trace, prepare, start_engine, ungroup
 
 
 __all__ = ["ODEResult", "solve"]
 
 
-def _diffrax():
-    try:
-        import diffrax
-    except ImportError as e:  # pragma: no cover - exercised only without the extra
-        raise ImportError("hamux_graph.solve (ODE dynamics) needs diffrax: pip install hamux_graph[ode]") from e
-    return diffrax
+def _diffrax() -> ModuleType:
+    return require("diffrax", feature="hamux_graph.solve (ODE dynamics)")
 
 
 class ODEResult(eqx.Module):
@@ -66,7 +57,7 @@ class ODEResult(eqx.Module):
 
     states: StatesLike
     ts: Float[Array, " T"] | None
-    energies: Float[Array, T * batch] | None  # noqa: F821
+    energies: Float[Array, "T ..."] | None
     t_final: Float[Array, ""]
     num_steps: Int[Array, ""]
     converged: Bool[Array, "*batch"]
@@ -88,67 +79,66 @@ _MESSAGES = {
 _HINT = "Increase max_steps or t1, loosen tol, or pass throw=False to get the result with its `converged` flag instead."
 
 
-def _vector_field(model: AbstractEnergyCore, clamp):
-    """``dx/dt = −∂E/∂g / τ``, zero on clamped entries (the clamped update from ``x = 0``)."""
-
-    def f(t, y, args):
-        d = jax.vmap(model.sample_dEdg)(y)
-        return tuple(
-            clamped_update(jnp.zeros_like(x), g, 1.0 / tau, c) for x, g, tau, c in zip(y, d, model.taus, clamp)
-        )
-
-    return f
+def _vector_field(t: Any, y: dict[int, Array], engine: Engine) -> dict[int, Array]:
+    """``dx/dt = −∂E/∂g / τ`` of the free groups, zero on clamped entries (the engine's velocity)."""
+    return engine.velocity(y)
 
 
 @eqx.filter_jit
 def _solve_jit(
-    model, flat, batch, clamp, solver, controller, t0, t1, dt0, tol, max_steps, save_ts, save_steps, adjoint
+    model, flat, batch, kinds, masks, solver, controller, t0, t1, dt0, tol, max_steps, save_ts, save_steps, adjoint
 ):
-    dfx = _diffrax()
-    check_batched_clamp(model, clamp, batch)
-    y0 = flat if batch is not None else tuple(x[None] for x in flat)
-    energy = lambda t, y, args: jax.vmap(model.sample_energy)(y)
+    diffrax = _diffrax()
+    y0_flat = flat if batch is not None else tuple(x[None] for x in flat)
+    st, params, xg = group_in_trace(model, kinds, y0_flat, True)
+    # dt = 1: the engine's rates are 1/τ, and its velocity is the ODE's vector field
+    engine, y0 = start_engine(model, st, params, xg, True, 1.0, masks)
+
+    def energy(t, y, engine):
+        return engine.energy(y)
 
     def steady(t, y, args, **kwargs):
-        return jnp.all(free_rms(model, jax.vmap(model.sample_dEdg)(y), clamp) <= tol)
+        return jnp.all(args.residual(args.dEdg(y)) <= tol)
 
-    subs = [dfx.SubSaveAt(t1=True)]
+    subs = [diffrax.SubSaveAt(t1=True)]
     if save_ts is not None:
-        subs.append(dfx.SubSaveAt(ts=save_ts, fn=energy))
+        subs.append(diffrax.SubSaveAt(ts=save_ts, fn=energy))
     elif save_steps:
-        subs.append(dfx.SubSaveAt(steps=True, fn=energy))
+        subs.append(diffrax.SubSaveAt(steps=True, fn=energy))
     kwargs = {} if adjoint is None else {"adjoint": adjoint}
-    sol = dfx.diffeqsolve(
-        dfx.ODETerm(_vector_field(model, clamp)),
+    sol = diffrax.diffeqsolve(
+        diffrax.ODETerm(_vector_field),
         solver,
         t0=t0,
         t1=t1,
         dt0=dt0,
         y0=y0,
+        args=engine,
         stepsize_controller=controller,
-        saveat=dfx.SaveAt(subs=subs),
-        event=dfx.Event(steady),
+        saveat=diffrax.SaveAt(subs=subs),
+        event=diffrax.Event(steady),
         max_steps=max_steps,
         throw=False,
         **kwargs,
     )
-    final = tuple(y[-1].astype(x.dtype) for y, x in zip(sol.ys[0], y0))  # states keep their dtype
+    final = {gid: y[-1].astype(y0[gid].dtype) for gid, y in sol.ys[0].items()}  # states keep their dtype
     t_final = sol.ts[0][-1]
-    ok = (sol.result == dfx.RESULTS.successful) | (sol.result == dfx.RESULTS.event_occurred)
-    residual = jax.lax.stop_gradient(free_rms(model, jax.vmap(model.sample_dEdg)(final), clamp))
+    ok = (sol.result == diffrax.RESULTS.successful) | (sol.result == diffrax.RESULTS.event_occurred)
+    residual = jax.lax.stop_gradient(engine.residual(engine.dEdg(final)))
     converged = ok & (residual <= tol)
     ts = energies = None
     if len(subs) > 1:
         ts, es = sol.ts[1], sol.ys[1]
         reached = jnp.isfinite(ts) & (ts <= t_final)
-        e_final = energy(t_final, final, None)
+        e_final = engine.energy(final)
         energies = jnp.where(reached[:, None], es, e_final[None])
         ts = ts if save_ts is not None else jnp.where(reached, ts, t_final)
+    final_flat = ungroup(st, {**xg, **final}, len(flat), True)
     if batch is None:
-        final = tuple(x[0] for x in final)
+        final_flat = tuple(x[0] for x in final_flat)
         residual, converged = residual[0], converged[0]
         energies = None if energies is None else energies[:, 0]
-    return final, ts, energies, t_final, sol.stats["num_steps"], converged, residual, sol.result
+    return final_flat, ts, energies, t_final, sol.stats["num_steps"], converged, residual, sol.result
 
 
 def solve(
@@ -165,11 +155,15 @@ def solve(
     tol: float = 1e-5,
     max_steps: int = 4096,
     saveat: Any = None,
-    clamp: Any = None,
+    clamp: ClampSpec = None,
     throw: bool = True,
     adjoint: Any = None,
 ) -> ODEResult:
     """Integrate ``τ_ℓ dx_ℓ/dt = −∂E/∂g_ℓ`` with diffrax until a steady state.
+
+    Bound as ``CompiledHAM.solve``: ``model.solve(xs, ...)`` is ``hg.solve(model, xs, ...)``.
+    The vector field is the dynamics engine's (``engine.py``: held layers' contributions
+    computed once per call), passed to diffrax as ``args`` so every diffrax adjoint sees it.
 
     Args:
         model: the compiled HAM.
@@ -215,21 +209,21 @@ def solve(
         >>> res.energies.shape
         (2,)
     """
-    dfx = _diffrax()
+    diffrax = _diffrax()
     max_steps = check_steps("max_steps", max_steps, minimum=1)
     tol_a = check_scalar("tol", tol)
-    solver = dfx.Tsit5() if solver is None else solver
-    if not isinstance(solver, dfx.AbstractSolver):
+    solver = diffrax.Tsit5() if solver is None else solver
+    if not isinstance(solver, diffrax.AbstractSolver):
         raise ArgumentError(f"solver must be a diffrax solver such as diffrax.Tsit5(), got {type(solver).__name__}.")
     if stepsize_controller is None:
-        if isinstance(solver, dfx.AbstractAdaptiveSolver):
+        if isinstance(solver, diffrax.AbstractAdaptiveSolver):
             # arrays, not floats: changing a tolerance does not recompile
-            stepsize_controller = dfx.PIDController(
+            stepsize_controller = diffrax.PIDController(
                 rtol=tol_a / 10 if rtol is None else check_scalar("rtol", rtol),
                 atol=tol_a / 10 if atol is None else check_scalar("atol", atol),
             )
         else:
-            stepsize_controller = dfx.ConstantStepSize()
+            stepsize_controller = diffrax.ConstantStepSize()
             if dt0 is None:
                 raise ArgumentError(f"dt0 is required for the non-adaptive solver {type(solver).__name__}.")
     if not (float(t1) > float(t0)):
@@ -247,22 +241,21 @@ def solve(
             ts_np = np.asarray(save_ts)
             if np.any(np.diff(ts_np) < 0) or ts_np[0] < float(t0) or ts_np[-1] > float(t1):
                 raise ArgumentError(f"saveat times must be non-decreasing and within [t0, t1] = [{t0}, {t1}].")
-    if adjoint is not None and not isinstance(adjoint, dfx.AbstractAdjoint):
+    if adjoint is not None and not isinstance(adjoint, diffrax.AbstractAdjoint):
         cls = type(adjoint)
         hint = " (hamux_graph adjoints belong to model.relax)" if cls.__module__.startswith("hamux_graph") else ""
         raise ArgumentError(
             f"solve: adjoint must be a diffrax adjoint such as diffrax.RecursiveCheckpointAdjoint() or "
             f"diffrax.ImplicitAdjoint(), got {cls.__module__.split('.')[0]}.{cls.__qualname__}{hint}."
         )
-    clamp_n = normalize_clamp(model, clamp)
-    flat, batch, layout = model.states_in(xs)
-    if layout is not None:
-        flat = model.flat_states(xs)[0]
+    given = prepare(model, xs, clamp)
+    flat, batch = flat_states(model, xs) if given.layout is not None else (given.arrays, given.batch)
     out = _solve_jit(
         model,
         flat,
         batch,
-        clamp_n,
+        given.clamp.kinds,
+        given.clamp.masks,
         solver,
         stepsize_controller,
         jnp.asarray(float(t0)),
@@ -275,12 +268,12 @@ def solve(
         adjoint,
     )
     final, ts, energies, t_final, num_steps, converged, residual, dres = out
-    states = model.as_dict(final) if layout is None else model.pack(model.as_dict(final))
+    states = as_dict(model, final) if given.layout is None else pack_flat(model, final, batch)
     message = ""
     if is_concrete(converged) and not bool(np.all(np.asarray(converged))):
         message = f"t1={t1} reached before the steady state"
         for name in ("max_steps_reached", "dt_min_reached", "max_steps_rejected", "internal_error"):
-            if bool(np.asarray(dres == getattr(dfx.RESULTS, name))):
+            if bool(np.asarray(dres == getattr(diffrax.RESULTS, name))):
                 message = _MESSAGES.get(name, name)
     result = ODEResult(states, ts, energies, t_final, num_steps, converged, residual, message)
     hint = (f"diffrax: {message}. " if message else "") + _HINT

@@ -8,28 +8,36 @@ updating as soon as it has converged; the loop ends when all have.
 The final states are differentiable by the implicit function theorem. At a fixed point
 ``x* = F(x*, θ, c)`` of the Euler map ``F(x) = where(clamped, c, x − (dt/τ)·∂E/∂g(x; θ))``
 (``c`` = the clamped input values), a cotangent of ``x*`` is pulled back through the adjoint
-system ``(I − ∂F/∂x)ᵀ v = ḡ``, solved by the ``adjoint`` strategy (``_adjoint.py``). Nothing
+system ``(I − ∂F/∂x)ᵀ v = ḡ``, solved by the ``adjoint`` strategy (``adjoint.py``). Nothing
 of the forward loop is stored, so training memory does not grow with the number of steps.
+
+The loop and ``F`` are the engine's Euler step (``engine.py``) on the free layer groups,
+with held layers' contributions computed once per call; the custom VJP is taken with
+respect to the ``Engine`` (grouped parameters, held activations and drives, mask values),
+and ordinary autodiff carries the cotangents on to the model and the clamped inputs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
+from .._energy.calls import GroupedCall
 from .._energy.core import AbstractEnergyCore, StatesLike
+from .._energy.kernel import GroupParameters
 from .._errors import ArgumentError
-from .._types import Clamp
+from .._types import ClampSpec
 from .adjoint import AbstractAdjoint, ImplicitAdjoint
-from .common import check_batched_clamp, check_scalar, check_steps, clamped_update, finish, free_rms, normalize_clamp
+from .common import check_scalar, check_steps, finish
+from .engine import call_dynamics, DynamicsInputs, Engine, GroupedStates, start_engine
 
 
-__all__ = ["RelaxResult", "relax", "relax_loop"]
+__all__ = ["RelaxResult", "RelaxConfig", "relax", "relax_loop", "check_adjoint"]
 
 
 class RelaxResult(eqx.Module):
@@ -51,7 +59,7 @@ class RelaxResult(eqx.Module):
     """
 
     states: StatesLike
-    energies: Float[Array, steps + 1 * batch] | None  # noqa: F821
+    energies: Float[Array, "n_energies ..."] | None
     steps: Int[Array, "*batch"]
     converged: Bool[Array, "*batch"]
     residual: Float[Array, "*batch"]
@@ -62,25 +70,32 @@ class RelaxResult(eqx.Module):
         return self
 
 
+class RelaxConfig(NamedTuple):
+    """``relax``'s static settings (part of the compiled function's cache key)."""
+
+    max_steps: int
+    trace: bool
+    throw: bool
+    adjoint: AbstractAdjoint
+
+
 def relax_loop(
-    model: AbstractEnergyCore,
-    flat0: tuple[Array, ...],
-    clamp: Clamp,
-    dt: Array,
+    engine: Engine,
+    start: GroupedStates,
     tol: Array,
     max_steps: int,
     trace: bool = True,
-    eg: Callable | None = None,
+    energy_and_dEdg: Callable[[GroupedStates], tuple[Array, GroupedStates]] | None = None,
 ):
-    """The forward loop on batched flat states (leading axis B); per-sample convergence.
+    """The forward loop on a batched engine's free groups; per-sample convergence.
 
-    ``eg`` maps batched flat states to (energies (B,), ∂E/∂g tuple); default: the model's.
-    Returns ``(final, energies or None, steps, converged, residual)``; not differentiable
-    (``relax`` wraps it in the implicit adjoint).
+    ``energy_and_dEdg`` maps the free groups to (energies (B,), ∂E/∂g); default: the
+    engine's. Returns ``(final, energies or None, steps, converged, residual)``; not
+    differentiable (``relax`` wraps it in the implicit adjoint).
     """
-    eg = jax.vmap(model.sample_energy_and_dEdg) if eg is None else eg
-    e0, d0 = eg(flat0)
-    conv0 = free_rms(model, d0, clamp) <= tol
+    evaluate = engine.energy_and_dEdg if energy_and_dEdg is None else energy_and_dEdg
+    e0, d0 = evaluate(start)
+    conv0 = engine.residual(d0) <= tol
     buf = jnp.broadcast_to(e0, ((max_steps + 1) if trace else 1,) + e0.shape)
     nsteps0 = jnp.zeros(e0.shape, jnp.int32)
 
@@ -89,82 +104,85 @@ def relax_loop(
         return (t < max_steps) & ~jnp.all(conv)
 
     def body(carry):
-        t, flat, _, d, conv, nsteps, buf = carry
-        new = tuple(clamped_update(x, g, dt / tau, c) for x, g, tau, c in zip(flat, d, model.taus, clamp))
-        flat = tuple(jnp.where(conv.reshape((-1,) + (1,) * (x.ndim - 1)), x, n) for x, n in zip(flat, new))
+        t, x, _, d, conv, nsteps, buf = carry
+        new = engine.step(x, d)
+        x = {gid: jnp.where(conv.reshape((-1,) + (1,) * (a.ndim - 1)), a, new[gid]) for gid, a in x.items()}
         nsteps = nsteps + (~conv).astype(jnp.int32)
-        e, d = eg(flat)
-        conv = conv | (free_rms(model, d, clamp) <= tol)
+        e, d = evaluate(x)
+        conv = conv | (engine.residual(d) <= tol)
         t = t + 1
         buf = buf.at[t].set(e) if trace else buf
-        return t, flat, e, d, conv, nsteps, buf
+        return t, x, e, d, conv, nsteps, buf
 
-    carry = (jnp.zeros((), jnp.int32), flat0, e0, d0, conv0, nsteps0, buf)
-    t, flat, e, d, conv, nsteps, buf = jax.lax.while_loop(cond, body, carry)
+    carry = (jnp.zeros((), jnp.int32), start, e0, d0, conv0, nsteps0, buf)
+    t, final, e, d, conv, nsteps, buf = jax.lax.while_loop(cond, body, carry)
     if not trace:
-        return flat, None, nsteps, conv, free_rms(model, d, clamp)
+        return final, None, nsteps, conv, engine.residual(d)
     rows = jnp.arange(max_steps + 1)[:, None]
     energies = jnp.where(rows <= t, buf, e[None])
-    return flat, energies, nsteps, conv, free_rms(model, d, clamp)
+    return final, energies, nsteps, conv, engine.residual(d)
 
 
-def _euler_map(model: AbstractEnergyCore, flat, c_vals, dt, clamp):
-    """F(x) = where(clamped, c, x − (dt/τ)·∂E/∂g(x)) on batched flat states."""
-    d = jax.vmap(model.sample_dEdg)(flat)
-    return tuple(
-        clamped_update(x, g, dt / tau, c, held=cv) for x, g, tau, c, cv in zip(flat, d, model.taus, clamp, c_vals)
-    )
+def _euler_map(engine: Engine, x: GroupedStates) -> GroupedStates:
+    """F(x) = where(clamped, c, x − (dt/τ)·∂E/∂g(x)) on the free groups (the engine's step)."""
+    return engine.step(x, engine.dEdg(x))
+
+
+def _or_zeros(cotangent: Array | None, like: Array) -> Array:
+    return jnp.zeros_like(like) if cotangent is None else cotangent
 
 
 @eqx.filter_custom_vjp
-def _relax_diff(vjp_arg, clamp, dt, tol, max_steps, adjoint, throw, trace):
-    model, flat0 = vjp_arg
-    return relax_loop(model, flat0, clamp, dt, tol, max_steps, trace)
+def _relax_diff(engine_and_start, tol, config):
+    engine, start = engine_and_start
+    return relax_loop(engine, start, tol, config.max_steps, config.trace)
 
 
 @_relax_diff.def_fwd
-def _relax_fwd(perturbed, vjp_arg, clamp, dt, tol, max_steps, adjoint, throw, trace):
-    out = _relax_diff.fn(vjp_arg, clamp, dt, tol, max_steps, adjoint, throw, trace)
+def _relax_fwd(perturbed, engine_and_start, tol, config):
+    out = _relax_diff.fn(engine_and_start, tol, config)
     return out, out[0]
 
 
 @_relax_diff.def_bwd
-def _relax_bwd(x_star, grad_obj, perturbed, vjp_arg, clamp, dt, tol, max_steps, adjoint, throw, trace):
-    model, flat0 = vjp_arg
-    gbar = tuple(jnp.zeros_like(x) if g is None else g for x, g in zip(x_star, grad_obj[0]))
-    params, static = eqx.partition(model, eqx.is_inexact_array)
+def _relax_bwd(x_star, grad_obj, perturbed, engine_and_start, tol, config):
+    engine, start = engine_and_start
+    cotangents = {} if grad_obj[0] is None else grad_obj[0]
+    gbar = {gid: _or_zeros(cotangents.get(gid), x) for gid, x in x_star.items()}
+    differentiable, rest = eqx.partition(engine, eqx.is_inexact_array)
 
-    def F(p, x, c):
-        return _euler_map(eqx.combine(p, static), x, c, dt, clamp)
+    def euler_map(part, x):
+        return _euler_map(eqx.combine(part, rest), x)
 
-    _, jt = jax.vjp(lambda x: F(params, x, flat0), x_star)
-    v, ok = adjoint.solve_adjoint(lambda v: jt(v)[0], gbar)
+    _, transposed = jax.vjp(lambda x: euler_map(differentiable, x), x_star)
+    v, ok = config.adjoint.solve_adjoint(lambda v: transposed(v)[0], gbar)
     v = finish(
         v,
         ok,
         None,
         None,
-        throw=throw,
+        throw=config.throw,
         what="the implicit-gradient adjoint solve of relax",
         hint="Increase the adjoint's max_steps, use hg.GMRESAdjoint(), or relax to a tighter tol first.",
     )
-    _, pull = jax.vjp(lambda p, c: F(p, x_star, c), params, flat0)
-    g_params, g_flat0 = pull(v)
-    return g_params, g_flat0
+    _, pull = jax.vjp(lambda part: euler_map(part, x_star), differentiable)
+    # the fixed point does not depend on where the free entries started (clamped values are
+    # the engine's: held parts and mask values)
+    return pull(v)[0], {gid: None for gid in start}
 
 
-@eqx.filter_jit
-def _relax_jit(model, flat, batch, clamp, dt, tol, max_steps: int, adjoint, throw: bool, trace: bool):
-    check_batched_clamp(model, clamp, batch)
-    flat_b = flat if batch is not None else tuple(x[None] for x in flat)
-    out = _relax_diff((model, flat_b), clamp, dt, tol, max_steps, adjoint, throw, trace)
-    final, energies, nsteps, conv, res = out
+def _relax_impl(model: AbstractEnergyCore, call: GroupedCall, params: GroupParameters, xg, inputs: DynamicsInputs):
+    """The relaxation on a batched engine (a batch of one for unbatched states), held parts once."""
+    config: RelaxConfig = call.config
+    xb = xg if call.batched else {gid: x[None] for gid, x in xg.items()}
+    engine, start = start_engine(model, call.structure, params, xb, True, inputs.dt, inputs.masks)
+    final, energies, nsteps, conv, res = _relax_diff((engine, start), inputs.extra, config)
     energies, nsteps, conv, res = jax.lax.stop_gradient((energies, nsteps, conv, res))
-    if batch is None:
-        final = tuple(x[0] for x in final)
+    if not call.batched:
+        final = {gid: x[0] for gid, x in final.items()}
         energies = None if energies is None else energies[:, 0]
         nsteps, conv, res = nsteps[0], conv[0], res[0]
-    return final, energies, nsteps, conv, res
+    return final, (energies, nsteps, conv, res)
 
 
 def check_adjoint(adjoint: Any) -> AbstractAdjoint:
@@ -174,6 +192,13 @@ def check_adjoint(adjoint: Any) -> AbstractAdjoint:
         ArgumentError: naming the class expected (and diffrax's, for a diffrax adjoint).
     """
     if isinstance(adjoint, AbstractAdjoint):
+        try:
+            hash(adjoint)  # part of the compiled function's cache key
+        except TypeError:
+            raise ArgumentError(
+                f"relax: the adjoint {type(adjoint).__name__} must be hashable (hold its settings in static "
+                "fields, as hg.FixedPointAdjoint does); it is part of the compiled function's cache key."
+            ) from None
         return adjoint
     cls = type(adjoint)
     origin = f"{cls.__module__.split('.')[0]}.{cls.__qualname__}"
@@ -188,10 +213,10 @@ def relax(
     model: AbstractEnergyCore,
     xs: StatesLike,
     *,
-    tol: float = 1e-5,
+    tol: float | Array = 1e-5,
     max_steps: int = 1000,
     dt: float | Array = 0.1,
-    clamp: Any = None,
+    clamp: ClampSpec = None,
     throw: bool = True,
     adjoint: AbstractAdjoint = ImplicitAdjoint(),
     trace: bool = True,
@@ -203,6 +228,10 @@ def relax(
     sample freezes once it converged), or ``max_steps`` steps were taken. The returned
     states are differentiable w.r.t. the model's parameters and the clamped inputs via the
     implicit function theorem (memory independent of the number of steps).
+
+    Bound as ``CompiledHAM.relax``: ``model.relax(xs, ...)`` is ``hg.relax(model, xs, ...)``.
+    It runs on the dynamics engine (``engine.py``): held layers' contributions are computed
+    once per call, not once per step.
 
     Args:
         model: the compiled HAM.
@@ -238,21 +267,19 @@ def relax(
         >>> ham.add_synapse("self", hg.DenseSynapse(), layers=("v", "v"))
         >>> model = ham.compile(key=jax.random.key(0))
         >>> res = hg.relax(model, model.init_states(key=jax.random.key(1)), tol=1e-6)
-        >>> bool(res.converged)
+        >>> bool(res.converged), res.energies.shape
+        (True, (1001,))
+        >>> same = model.relax(model.init_states(key=jax.random.key(1)), tol=1e-6)
+        >>> bool((same.states["v"] == res.states["v"]).all())
         True
     """
     max_steps = check_steps("max_steps", max_steps)
     tol_a = check_scalar("tol", tol, allow_zero=True)
     dt_a = check_scalar("dt", dt)
-    adjoint = check_adjoint(adjoint)
-    clamp_n = normalize_clamp(model, clamp)
-    flat, batch, layout = model.states_in(xs)
-    if layout is not None:
-        flat = model.flat_states(xs)[0]
-    final, energies, nsteps, conv, res = _relax_jit(
-        model, flat, batch, clamp_n, dt_a, tol_a, max_steps, adjoint, bool(throw), bool(trace)
+    config = RelaxConfig(max_steps, bool(trace), bool(throw), check_adjoint(adjoint))
+    states, (energies, nsteps, conv, res) = call_dynamics(
+        model, _relax_impl, xs, clamp=clamp, dt=dt_a, config=config, extra=tol_a
     )
-    states = model.as_dict(final) if layout is None else model.pack(model.as_dict(final))
     result = RelaxResult(states, energies, nsteps, conv, res)
-    states = finish(states, conv, res, nsteps, throw=bool(throw), what="relax", tol=tol_a, result=result)
+    states = finish(states, conv, res, nsteps, throw=config.throw, what="relax", tol=tol_a, result=result)
     return result if states is result.states else eqx.tree_at(lambda r: r.states, result, states)

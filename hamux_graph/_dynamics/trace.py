@@ -1,11 +1,12 @@
 """Energy traces: every node's energy at every Euler step of a run, in one ``lax.scan``.
 
-``energy_trace`` runs the same clamp-aware Euler steps as ``run`` (``_euler``) and records
+``energy_trace`` runs the engine's clamp-aware Euler steps, as ``run`` does, and records
 the per-node energies ``energy_tree`` reports, with a leading step axis: entry ``t`` is the
 energy after ``t`` steps, so a trace of ``steps`` steps has ``steps + 1`` entries and its
-totals equal the energies ``run`` returns. Each step evaluates the layer terms and the
-synapse terms once, in grouped form (identical nodes vmapped), and takes ``∂E/∂g`` from the
-same evaluation (``jax.value_and_grad`` with the terms as auxiliary output).
+totals equal the energies ``run`` returns. Each step evaluates the free layers' terms and
+every synapse term once, in grouped form (identical nodes vmapped), and takes ``∂E/∂g``
+from the same evaluation (``jax.value_and_grad`` with the terms as auxiliary output). Held
+layers' activations and energies are computed once.
 """
 
 from __future__ import annotations
@@ -14,72 +15,91 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jaxtyping import Array, Float
 
-from .._energy import calls, kernel, stacking
-from .._energy.core import AbstractEnergyCore
-from .common import check_batched_clamp, check_dt, check_steps, clamped_update, normalize_clamp
+from .._energy import kernel, stacking
+from .._energy.calls import GroupedCall
+from .._energy.core import AbstractEnergyCore, StatesLike
+from .._energy.kernel import GroupParameters
+from .._types import ClampSpec
+from .common import check_dt, check_steps
+from .engine import batch_map, call_measure, DynamicsInputs, GroupedStates, start_engine
 
 
 __all__ = ["energy_trace"]
 
 
-def _trace_impl(model: AbstractEnergyCore, static, packed, xg, dt, masks):
-    st, steps, batched = static
-    G = kernel
-    vm = jax.vmap if batched else (lambda f: f)
-    layers, syns = packed
+def _trace_impl(model: AbstractEnergyCore, call: GroupedCall, params: GroupParameters, xg, inputs: DynamicsInputs):
+    st, steps = call.structure, call.config
+    engine, free = start_engine(model, st, params, xg, call.batched, inputs.dt, inputs.masks)
     every = range(len(st.edge_groups))
-    rates = {}
-    for gid, group in enumerate(st.layer_groups):
-        ms = group.members
-        if len(ms) == 1:
-            rates[gid] = dt / model.taus[ms[0]]
-        else:
-            taus = jnp.asarray([model.taus[i] for i in ms], dtype=dt.dtype)
-            rates[gid] = (dt / taus).reshape((len(ms),) + (1,) * len(model.shapes[ms[0]]))
+    held_x = {gid: xg[gid] for gid in st.ids(kernel.HELD)}
+    held_energies = {}
+    if held_x:  # computed once
+        held_energies = batch_map(call.batched)(lambda h: kernel.layer_terms(st, params.layers, h)[2])(held_x)
 
-    def terms_and_grad(x):  # one sample, every group
-        us, gs, el = G.layer_terms(st, layers, x)
+    def terms_and_grad(x: GroupedStates, held_g: GroupedStates):  # one sample
+        us, gs, el = kernel.layer_terms(st, params.layers, x)
 
         def synapse_energy(g):
-            terms = G.synapse_terms(st, syns, g, every)
-            return G.total(terms.values()), terms
+            terms = kernel.synapse_terms(st, params.synapses, {**held_g, **g}, every)
+            return kernel.total(terms.values()), terms
 
         (_, es), dg = jax.value_and_grad(synapse_energy, has_aux=True)(gs)
         return (el, es), {gid: us[gid] + dg[gid] for gid in us}
 
-    def terms(x):
-        _, gs, el = G.layer_terms(st, layers, x)
-        return el, G.synapse_terms(st, syns, gs, every)
+    def terms(x: GroupedStates, held_g: GroupedStates):
+        _, gs, el = kernel.layer_terms(st, params.layers, x)
+        return el, kernel.synapse_terms(st, params.synapses, {**held_g, **gs}, every)
 
-    def advance(x, _):
-        tree, d = vm(terms_and_grad)(x)
-        new = {}
-        for gid, a in x.items():
-            group = st.layer_groups[gid]
-            if group.kind == G.HELD:
-                new[gid] = a
-            else:
-                entry = masks[group.members[0]] if group.kind == G.MASK else None
-                new[gid] = clamped_update(a, d[gid], rates[gid], entry)
-        return new, tree
+    def advance(x: GroupedStates, _):
+        tree, d = batch_map(call.batched)(terms_and_grad)(x, engine.held.activations)
+        return engine.step(x, d), tree
 
-    final, trace = jax.lax.scan(advance, xg, None, length=steps)
-    last = vm(terms)(final)
-    return jax.tree_util.tree_map(lambda t, e: jnp.concatenate([t, e[None]], axis=0), trace, last)
+    final, trace = jax.lax.scan(advance, free, None, length=steps)
+    last = batch_map(call.batched)(terms)(final, engine.held.activations)
+    (el, es) = jax.tree_util.tree_map(lambda t, e: jnp.concatenate([t, e[None]], axis=0), trace, last)
+    for gid, e in held_energies.items():
+        el[gid] = jnp.broadcast_to(e, (steps + 1,) + e.shape)
+    return el, es
 
 
-def energy_trace(model: AbstractEnergyCore, xs: Any, *, steps: int = 50, dt: Any = 0.1, clamp: Any = None):
-    """Per-node energies along ``steps`` Euler steps (see ``CompiledHAM.energy_trace``)."""
+def energy_trace(
+    model: AbstractEnergyCore, xs: StatesLike, steps: int = 50, dt: float | Array = 0.1, clamp: ClampSpec = None
+) -> dict[str, dict[str, Float[Array, "n_energies ..."]]]:
+    """Every node's energy along ``steps`` Euler steps, in one compiled ``lax.scan``.
+
+    Bound as ``CompiledHAM.energy_trace`` (``model.energy_trace(xs, ...)``). The same steps
+    as ``run``; the result is shaped like ``energy_tree`` with a leading step axis:
+    ``{"layers": {name: (steps + 1, *batch)}, "synapses": {...}}``, entry ``t`` after ``t``
+    steps, so the components at each step sum to ``run``'s energies.
+
+    Args:
+        model: the compiled HAM.
+        xs: initial states dict (optionally batched), or ``PackedStates``.
+        steps: number of steps.
+        dt: step size.
+        clamp: layer names held fixed, or ``{layer: bool mask}`` (``True`` = held).
+
+    Returns:
+        ``{"layers": {name: energies}, "synapses": {name: energies}}``.
+
+    Raises:
+        StateError: for states or clamps that do not match the model.
+        ArgumentError: for a bad ``steps`` or ``dt``.
+
+    Example:
+        >>> import jax, hamux_graph as hg
+        >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((4,)))
+        >>> ham.add_synapse("self", hg.DenseSynapse(), layers=("v", "v"))
+        >>> model = ham.compile(key=jax.random.key(0))
+        >>> tr = model.energy_trace(model.init_states(batch_size=2, key=jax.random.key(1)), steps=5)
+        >>> tr["layers"]["v"].shape, tr["synapses"]["self"].shape
+        ((6, 2), (6, 2))
+    """
     steps = check_steps("steps", steps)
-    flat, batch, layout = model.states_in(xs)
-    clamp_n = normalize_clamp(model, clamp)
-    check_batched_clamp(model, clamp_n, batch)
-    kinds = tuple(kernel.HELD if c is True else kernel.FREE if c is None else kernel.MASK for c in clamp_n)
-    masks = tuple(None if (c is None or c is True) else c for c in clamp_n)
-    st, _, (el, es) = calls.grouped_call(
-        model, _trace_impl, kinds, (steps,), flat, batch is not None, check_dt(dt), masks, packed=layout is not None
-    )
+    call, (el, es) = call_measure(model, _trace_impl, xs, clamp=clamp, dt=check_dt(dt), config=steps)
+    st = call.structure
     layers: list[Any] = [None] * len(model.layer_names)
     for gid, e in el.items():
         members = st.layer_groups[gid].members

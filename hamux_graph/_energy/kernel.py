@@ -11,23 +11,24 @@ along a leading axis, and the energy is a sum over groups. The number of operati
 compiled program then depends on the number of *kinds* of nodes, not on the number of nodes.
 
 The grouping is computed while tracing (it depends only on the model's static structure and
-parameter shapes), so ``CompiledHAM`` keeps its per-node parameter layout. Groups of one
+parameter shapes), so ``CompiledHAM`` keeps its parameters node by node. Groups of one
 member are evaluated directly, without stacking, so small heterogeneous models compile to
 exactly the code a hand-written energy would.
 
-``run`` refines the grouping by clamp status: the activations and energies of held layers
-are computed once per run; a hyperedge whose layers are all held contributes a constant; and
-a hyperedge whose synapse is ``multiaffine`` (affine in each argument when the others are
-fixed: dense and convolutional synapses) with exactly one free slot contributes a constant
-drive ``∂E_σ/∂g`` to that layer, computed once per run instead of every step.
+The dynamics refine the grouping by clamp status: the activations and energies of held
+layers are computed once per call (``precompute``); a hyperedge whose layers are all held
+contributes a constant; and a hyperedge whose synapse is ``multiaffine`` (affine in each
+argument when the others are fixed: dense and convolutional synapses) with exactly one free
+slot contributes a constant drive ``∂E_σ/∂g`` to that layer, computed once per call instead
+of every step.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -36,6 +37,36 @@ from jax import lax
 
 from .stacking import host_stack, stack, STACK_THRESHOLD, take
 
+
+__all__ = [
+    "FREE",
+    "HELD",
+    "MASK",
+    "DYNAMIC",
+    "DRIVE",
+    "CONST",
+    "LayerGroup",
+    "EdgeGroup",
+    "Structure",
+    "GroupParameters",
+    "HeldParts",
+    "is_multiaffine",
+    "build",
+    "tree_stack",
+    "group_parameters",
+    "to_groups",
+    "layer_terms",
+    "needs_index",
+    "synapse_terms",
+    "total",
+    "energy",
+    "energy_and_dEdg",
+    "dEdg",
+    "precompute",
+    "drive_targets",
+    "free_energy",
+    "free_energy_and_dEdg",
+]
 
 FREE, HELD, MASK = "free", "held", "mask"
 DYNAMIC, DRIVE, CONST = "dynamic", "drive", "const"
@@ -180,11 +211,23 @@ def tree_stack(modules: Sequence[Any], host: bool = False) -> Any:
     return jax.tree_util.tree_unflatten(treedef, [fn([c[i] for c in columns]) for i in range(len(leaves))])
 
 
-def pack(st: Structure, model: Any, *, host: bool = False) -> tuple[list[Any], list[Any]]:
+class GroupParameters(NamedTuple):
+    """The parameters in grouped form (a pytree): what the grouped evaluation reads.
+
+    ``layers[gid]`` is ``(lagrangian, bias)`` of layer group ``gid``, ``synapses[k]`` the
+    synapse of edge group ``k``; the members' modules are stacked along a leading axis
+    when a group has several (``tree_stack``).
+    """
+
+    layers: list[Any]
+    synapses: list[Any]
+
+
+def group_parameters(st: Structure, model: Any, *, host: bool = False) -> GroupParameters:
     """Per layer group ``(lagrangian, bias)`` and per edge group the synapse, stacked if shared.
 
     ``host=True`` stacks concrete arrays with numpy (no compilation); otherwise with jnp
-    (inside a trace).
+    (inside a trace, differentiable with respect to ``model``).
     """
     stack_ = host_stack if host else stack
     layers = []
@@ -199,7 +242,7 @@ def pack(st: Structure, model: Any, *, host: bool = False) -> tuple[list[Any], l
     for eg in st.edge_groups:
         owners = [model.synapses[p] for p in eg.owners]
         syns.append(owners[0] if len(owners) == 1 else tree_stack(owners, host))
-    return layers, syns
+    return GroupParameters(layers, syns)
 
 
 def _row(a: Any, pos: int) -> Any:
@@ -297,30 +340,45 @@ def total(terms: Any) -> Any:
     return jnp.sum(jnp.stack(terms))
 
 
-def energy_and_dEdg(st: Structure, packed, xs: dict[int, Any], *, need_grad: bool = True):
+def energy(st: Structure, params: GroupParameters, xs: dict[int, Any]) -> Any:
+    """The energy of one sample, every layer free."""
+    _, gs, el = layer_terms(st, params.layers, xs)
+    return total(el.values()) + total(synapse_terms(st, params.synapses, gs, range(len(st.edge_groups))).values())
+
+
+def energy_and_dEdg(st: Structure, params: GroupParameters, xs: dict[int, Any]) -> tuple[Any, dict[int, Any]]:
     """Energy and ``∂E/∂g`` (per group) of one sample, every layer free."""
-    layers, syns = packed
-    us, gs, el = layer_terms(st, layers, xs)
+    us, gs, el = layer_terms(st, params.layers, xs)
     every = range(len(st.edge_groups))
-    if not need_grad:
-        return total(el.values()) + total(synapse_terms(st, syns, gs, every).values()), None
-    es, dg = jax.value_and_grad(lambda g: total(synapse_terms(st, syns, g, every).values()))(gs)
+    es, dg = jax.value_and_grad(lambda g: total(synapse_terms(st, params.synapses, g, every).values()))(gs)
     return total(el.values()) + es, {gid: us[gid] + dg[gid] for gid in us}
 
 
-def dEdg(st: Structure, packed, xs: dict[int, Any]):
+def dEdg(st: Structure, params: GroupParameters, xs: dict[int, Any]) -> dict[int, Any]:
     """``∂E/∂g`` (per group) of one sample; XLA drops the unused energy value."""
-    return energy_and_dEdg(st, packed, xs)[1]
+    return energy_and_dEdg(st, params, xs)[1]
 
 
-# ---- clamped runs ---------------------------------------------------------------------------
+# ---- clamped dynamics ---------------------------------------------------------------------
 
 
-def precompute(st: Structure, packed, held_x: dict[int, Any], free_x: dict[int, Any]):
-    """Once per run: held activations, the constant energy, and the constant drives."""
-    layers, syns = packed
-    _, held_g, held_e = layer_terms(st, layers, held_x)
-    const = total(held_e.values()) + total(synapse_terms(st, syns, held_g, st.edges(CONST)).values())
+class HeldParts(NamedTuple):
+    """What held layers contribute to one sample, computed once per call (``precompute``).
+
+    ``activations[gid]`` is ``g`` of held group ``gid``; ``energy`` the held layers' energies
+    plus the hyperedges over held layers only plus the drives' offset; ``drives[gid]`` the
+    constant ``∂E_σ/∂g`` that multiaffine hyperedges from held layers put on free group ``gid``.
+    """
+
+    activations: dict[int, Any]
+    energy: Any
+    drives: dict[int, Any]
+
+
+def precompute(st: Structure, params: GroupParameters, held_x: dict[int, Any], free_x: dict[int, Any]) -> HeldParts:
+    """Once per call: held activations, the constant energy, and the constant drives."""
+    _, held_g, held_e = layer_terms(st, params.layers, held_x)
+    const = total(held_e.values()) + total(synapse_terms(st, params.synapses, held_g, st.edges(CONST)).values())
     drive_edges = st.edges(DRIVE)
     targets = drive_targets(st)
     drives: dict[int, Any] = {}
@@ -328,15 +386,15 @@ def precompute(st: Structure, packed, held_x: dict[int, Any], free_x: dict[int, 
         zeros = {gid: jnp.zeros_like(free_x[gid]) for gid in targets}
 
         def e_drive(gz):
-            return total(synapse_terms(st, syns, {**held_g, **gz}, drive_edges).values())
+            return total(synapse_terms(st, params.synapses, {**held_g, **gz}, drive_edges).values())
 
         offset, drives = jax.value_and_grad(e_drive)(zeros)
         const = const + offset
-    return held_g, const, drives
+    return HeldParts(held_g, const, drives)
 
 
 def drive_targets(st: Structure) -> tuple[int, ...]:
-    """Layer groups that receive a constant drive in a clamped run."""
+    """Layer groups that receive a constant drive in a clamped call."""
     held = set(st.ids(HELD))
     out: dict[int, None] = {}
     for k in st.edges(DRIVE):
@@ -347,20 +405,48 @@ def drive_targets(st: Structure) -> tuple[int, ...]:
     return tuple(out)
 
 
-def free_energy_and_dEdg(st: Structure, packed, free_x, held_g, const, drives, *, need_grad: bool = True):
-    """Energy and ``∂E/∂g`` of the free groups of one sample, held parts precomputed."""
-    layers, syns = packed
-    us, gs, el = layer_terms(st, layers, free_x, drives)
+def _free_synapse_energy(st: Structure, params: GroupParameters, held: HeldParts, extra: Any) -> Callable:
     dyn = st.edges(DYNAMIC)
 
     def e_syn(g):
-        return total(synapse_terms(st, syns, {**held_g, **g}, dyn).values())
+        every_g = {**held.activations, **g}
+        e = total(synapse_terms(st, params.synapses, every_g, dyn).values())
+        return e if extra is None else e + extra(every_g)
 
-    if not need_grad:
-        return const + total(el.values()) + e_syn(gs), None
-    es, dg = jax.value_and_grad(e_syn)(gs)
-    e = const + total(el.values()) + es
+    return e_syn
+
+
+def free_energy(
+    st: Structure,
+    params: GroupParameters,
+    free_x: dict[int, Any],
+    held: HeldParts,
+    *,
+    extra: Callable[[dict[int, Any]], Any] | None = None,
+) -> Any:
+    """The energy of one sample, held parts precomputed (``extra`` as in ``free_energy_and_dEdg``)."""
+    _, gs, el = layer_terms(st, params.layers, free_x, held.drives)
+    return held.energy + total(el.values()) + _free_synapse_energy(st, params, held, extra)(gs)
+
+
+def free_energy_and_dEdg(
+    st: Structure,
+    params: GroupParameters,
+    free_x: dict[int, Any],
+    held: HeldParts,
+    *,
+    extra: Callable[[dict[int, Any]], Any] | None = None,
+) -> tuple[Any, dict[int, Any]]:
+    """Energy and ``∂E/∂g`` of the free groups of one sample, held parts precomputed.
+
+    ``extra(activations)``, a scalar function of every group's activations (held and free),
+    is added to the energy and its gradient to ``∂E/∂g`` (the nudge of equilibrium
+    propagation).
+    """
+    us, gs, el = layer_terms(st, params.layers, free_x, held.drives)
+    es, dg = jax.value_and_grad(_free_synapse_energy(st, params, held, extra))(gs)
+    e = held.energy + total(el.values()) + es
     d = {}
     for gid in us:
-        d[gid] = us[gid] + dg[gid] + drives[gid] if gid in drives else us[gid] + dg[gid]
+        d[gid] = us[gid] + dg[gid] + held.drives[gid] if gid in held.drives else us[gid] + dg[gid]
     return e, d

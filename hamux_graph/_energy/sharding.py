@@ -1,4 +1,4 @@
-"""Where a compiled model's arrays live on a device mesh: the model-parallel layout.
+"""Where a compiled model's arrays live on a device mesh: the model-parallel split.
 
 A mesh may have a data axis (``"data"``, or ``"batch"`` for ``parallel.batch_mesh``) and a
 model axis ``"model"``. Batched states are split along their leading axis over the data
@@ -9,7 +9,7 @@ Lagrangian scalars and every parameter of a synapse that names none). The layers
 axis belongs to (``Synapse.memory_axes``: the memories layer of a dense memory) have their
 states and bias split the same way.
 
-The layout is a pure function of the model's structure and shapes (never of values), so
+The split is a pure function of the model's structure and shapes (never of values), so
 it is the same concrete or traced: ``HAM.compile(..., mesh=...)`` uses it as the
 ``out_shardings`` of the jitted initialiser, ``parallel.shard_model`` to place an existing
 model, and the training step to constrain its inputs and outputs.
@@ -36,7 +36,7 @@ __all__ = [
     "model_size",
     "data_axis",
     "is_arraylike",
-    "layout",
+    "split_axes",
     "parameter_specs",
     "parameter_shardings",
     "state_specs",
@@ -85,7 +85,7 @@ def _owner_shapes(core: Any, owner: int) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(core.shapes[i]) for i in core.edge_layers[edge])
 
 
-def layout(core: Any, n: int | None) -> tuple[list[dict[str, int | None]], list[int | None]]:
+def split_axes(core: Any, n: int | None) -> tuple[list[dict[str, int | None]], list[int | None]]:
     """The split axis of every synapse parameter and of every layer, for a model axis of size ``n``.
 
     ``n=None`` (a mesh without a model axis) splits nothing. A model axis of size 1 names
@@ -127,7 +127,7 @@ def _split(ndim: int, axis: int | None) -> PartitionSpec:
 
 def parameter_specs(core: Any, n: int | None) -> Any:
     """A pytree like ``core`` with a ``PartitionSpec`` at every array leaf (``None`` elsewhere)."""
-    chosen, layer_axes = layout(core, n)
+    chosen, layer_axes = split_axes(core, n)
     specs = jax.tree.map(lambda x: PartitionSpec() if is_arraylike(x) else None, core)
     where, values = [], []
     for owner, picks in enumerate(chosen):
@@ -160,7 +160,7 @@ def parameter_shardings(core: Any, mesh: Mesh) -> Any:
 def state_specs(core: Any, mesh: Mesh, batched: bool) -> tuple[PartitionSpec, ...]:
     """Per layer, the ``PartitionSpec`` of its states: the batch axis (if ``batched``) over the
     mesh's data axis, a memory axis over ``"model"``, everything else replicated."""
-    _, layer_axes = layout(core, model_size(mesh))
+    _, layer_axes = split_axes(core, model_size(mesh))
     lead = [data_axis(mesh)] if batched else []
     out = []
     for shape, axis in zip(core.shapes, layer_axes):
@@ -174,7 +174,7 @@ def state_specs(core: Any, mesh: Mesh, batched: bool) -> tuple[PartitionSpec, ..
 def init_sharded(build: Any, key: Any, mesh: Any, where: str = "HAM.compile") -> Any:
     """``build(key)`` (a function returning a model) with its arrays created already sharded.
 
-    The initialiser is traced once abstractly for the layout, then compiled with that layout
+    The initialiser is traced once abstractly for the shardings, then compiled with them
     as its output shardings: each device computes only its own slice of a split weight, and
     no weight is ever whole on one device.
 

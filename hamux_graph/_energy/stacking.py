@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -162,7 +163,7 @@ def _spread(arrays: Sequence[Any]) -> Any:
     """The ``NamedSharding`` of the first concrete array laid out over several devices, or None.
 
     Such arrays (a model or states on a device mesh) are stacked by a compiled call that
-    keeps their layout (that of the first split member); numpy would gather them onto
+    keeps their sharding (that of the first split member); numpy would gather them onto
     one device.
     """
     found = [
@@ -173,19 +174,19 @@ def _spread(arrays: Sequence[Any]) -> Any:
         and isinstance(a.sharding, NamedSharding)
         and len(a.sharding.device_set) > 1
     ]
-    # members laid out differently get the layout of the first split one
+    # members sharded differently get the sharding of the first split one
     return next((sh for sh in found if not sh.is_fully_replicated), found[0] if found else None)
 
 
 @functools.lru_cache(maxsize=64)
-def _layout_stacker(sharding: NamedSharding, ndim: int, axis: int) -> Any:
+def _sharded_stacker(sharding: NamedSharding, ndim: int, axis: int) -> Any:
     spec = list(sharding.spec) + [None] * (ndim - len(sharding.spec))
     out = NamedSharding(sharding.mesh, PartitionSpec(*(spec[:axis] + [None] + spec[axis:])))
     return jax.jit(lambda arrays: jnp.stack(arrays, axis=axis), out_shardings=out)
 
 
 def _stack_spread(arrays: Sequence[Any], sharding: Any, axis: int) -> Any:
-    return _layout_stacker(sharding, jnp.ndim(arrays[0]), axis)(tuple(arrays))
+    return _sharded_stacker(sharding, jnp.ndim(arrays[0]), axis)(tuple(arrays))
 
 
 def stack_groups(st: Any, flat: Sequence[Any], axis: int) -> tuple[Any, ...]:

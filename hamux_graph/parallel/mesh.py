@@ -34,7 +34,7 @@ from jaxtyping import PyTree
 
 from .._api import CompiledHAM
 from .._energy import sharding
-from .._energy.core import leaf_name
+from .._energy.core import as_dict, flat_states, leaf_name
 from .._errors import ArgumentError
 from .._internal.parse import parse_int
 from .._types import States
@@ -289,9 +289,9 @@ def shard_states(model: CompiledHAM, xs: States, mesh: Mesh) -> States:
     """
     model = _check_model(model, "shard_states")
     mesh = sharding.check_mesh(mesh, "shard_states")
-    flat, batch = model.flat_states(xs)
+    flat, batch = flat_states(model, xs)
     if batch is not None:
         check_batch("shard_states", (batch,), data_size(mesh), "states batch")
     specs = sharding.state_specs(model, mesh, batch is not None)
     placed = [place(x, NamedSharding(mesh, s)) for x, s in zip(flat, specs)]
-    return model.as_dict(tuple(placed))
+    return as_dict(model, tuple(placed))

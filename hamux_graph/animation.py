@@ -46,11 +46,11 @@ def _images(a: np.ndarray, image_shape: Sequence[int] | None, lead: int, what: s
 
 def animate_retrieval(
     frames: Float[Array, "frames batch *shape"],
-    energies: Float[Array, "steps+1 *batch"],  # noqa: F821
+    energies: Float[Array, " steps+1 *batch"],
     path: str | os.PathLike,
     *,
     steps: Sequence[int] | None = None,
-    targets: Float[Array, "batch *shape"] | None = None,  # noqa: F821
+    targets: Float[Array, " batch *shape"] | None = None,
     image_shape: Sequence[int] | None = None,
     max_samples: int = 8,
     fps: float = 6.0,

@@ -50,7 +50,7 @@ def _raw() -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def split_indices(labels: Int[np.ndarray, "n"], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:  # noqa: F821
+def split_indices(labels: Int[np.ndarray, " n"], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The canonical stratified split of ``mnist_5k``: ``(train indices, test indices)``.
 
     With ``rng = np.random.default_rng(seed)``: for each class ``c = 0, 1, …, 9`` in turn,

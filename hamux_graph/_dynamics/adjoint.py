@@ -15,10 +15,10 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Bool, PyTree
 
 from .._errors import ArgumentError
+from .._internal.parse import parse_float, parse_int
 
 
 __all__ = ["AbstractAdjoint", "FixedPointAdjoint", "GMRESAdjoint", "ImplicitAdjoint"]
@@ -26,20 +26,14 @@ __all__ = ["AbstractAdjoint", "FixedPointAdjoint", "GMRESAdjoint", "ImplicitAdjo
 
 def _positive(name: str, owner: str) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise ArgumentError(f"{owner}: {name} must be a number > 0, got {value!r}.")
-        if not (np.isfinite(value) and value > 0):
-            raise ArgumentError(f"{owner}: {name} must be a finite number > 0, got {value!r}.")
-        return float(value)
+        return parse_float(value, f"{owner}: {name}", positive=True, error=ArgumentError)
 
     return check
 
 
 def _count(name: str, owner: str) -> Callable[[Any], int]:
     def check(value: Any) -> int:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ArgumentError(f"{owner}: {name} must be an int >= 1, got {value!r}.")
-        return int(value)
+        return parse_int(value, f"{owner}: {name}", minimum=1, error=ArgumentError)
 
     return check
 

@@ -32,6 +32,7 @@ from jaxtyping import Array, Bool
 
 from .._energy.kernel import FREE, HELD, MASK, Structure
 from .._errors import ArgumentError, ConvergenceError, StateError
+from .._internal.parse import parse_int
 from .._types import Clamp, ClampEntry, ClampSpec, Shape
 
 
@@ -113,9 +114,7 @@ def check_steps(name: str, value: Any, minimum: int = 0) -> int:
     Raises:
         ArgumentError: otherwise.
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ArgumentError(f"{name} must be an int >= {minimum}, got {value!r}.")
-    return int(value)
+    return parse_int(value, name, minimum=minimum, error=ArgumentError)
 
 
 # ---- the clamp ------------------------------------------------------------------------

@@ -189,7 +189,7 @@ class DenseEnergy(eqx.Module):
     """
 
     @abc.abstractmethod
-    def energy(self, m: Float[Array, "K *batch"]) -> Float[Array, "*batch"]:  # noqa: F821
+    def energy(self, m: Float[Array, " K *batch"]) -> Float[Array, "*batch"]:
         """Energy of states whose overlaps with the K patterns are ``m`` (axis 0: patterns)."""
 
     @abc.abstractmethod
@@ -204,7 +204,7 @@ class _Separable(DenseEnergy):
     def F(self, m: Float[Array, "..."]) -> Float[Array, "..."]:
         """The separation function applied to each overlap."""
 
-    def energy(self, m: Float[Array, "K *batch"]) -> Float[Array, "*batch"]:  # noqa: F821
+    def energy(self, m: Float[Array, " K *batch"]) -> Float[Array, "*batch"]:
         return -jnp.sum(self.F(m), axis=0)
 
     def gain(self, a: Float[Array, "K B"], xi: Float[Array, " K"]) -> Float[Array, " B"]:
@@ -234,7 +234,7 @@ class LogSumExp(DenseEnergy):
 
     beta: float = 1.0
 
-    def energy(self, m: Float[Array, "K *batch"]) -> Float[Array, "*batch"]:  # noqa: F821
+    def energy(self, m: Float[Array, " K *batch"]) -> Float[Array, "*batch"]:
         return -jax.nn.logsumexp(self.beta * m, axis=0) / self.beta
 
     def gain(self, a: Float[Array, "K B"], xi: Float[Array, " K"]) -> Float[Array, " B"]:

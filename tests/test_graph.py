@@ -10,6 +10,8 @@ import pytest
 
 import hamux_graph as hg
 
+from helpers import bad_inputs
+
 
 def _small():
     ham = hg.HAM()
@@ -216,21 +218,19 @@ def test_model_to_ham_keeps_order_and_sharing(getkey):
     np.testing.assert_allclose(np.asarray(again.energy(xs)), np.asarray(model.energy(xs)), rtol=1e-6)
 
 
-# ---- bad inputs, generated from the signatures (tests/bad_inputs.py) ----
-
-import bad_inputs as BAD  # noqa: E402
+# ---- bad inputs, generated from the signatures (tests/helpers/bad_inputs.py) ----
 
 
-@pytest.mark.parametrize("case", BAD.constructor_cases("layer") + BAD.shape_cases(), ids=lambda c: c.id)
+@pytest.mark.parametrize("case", bad_inputs.constructor_cases("layer") + bad_inputs.shape_cases(), ids=lambda c: c.id)
 def test_bad_layer_arguments_raise_named_errors(case):
-    BAD.check(case)
+    bad_inputs.check(case)
 
 
 @pytest.mark.parametrize(
-    "case", BAD.constructor_cases("synapse") + BAD.constructor_cases("adjoint"), ids=lambda c: c.id
+    "case", bad_inputs.constructor_cases("synapse") + bad_inputs.constructor_cases("adjoint"), ids=lambda c: c.id
 )
 def test_bad_synapse_and_adjoint_arguments_raise_named_errors(case):
-    BAD.check(case)
+    bad_inputs.check(case)
 
 
 # ---- graph editing keeps the invariants ----

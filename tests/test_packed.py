@@ -13,9 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, HealthCheck, settings
-from strategies import random_hams
 
 import hamux_graph as hg
+
+from helpers.strategies import random_hams
 
 
 def chain(L, width=5, **kw):

@@ -11,9 +11,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _io_strategies import assert_same_model, ScaledBilinear, structure
 
 import hamux_graph as hg
+
+from helpers.compare import assert_same_model, structure
+from helpers.synapses import ScaledBilinear
 
 
 def every_type_ham():

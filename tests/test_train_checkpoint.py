@@ -1,4 +1,4 @@
-"""Tests for resumable training (hamux_graph.checkpoint: train.TrainState, train.Checkpointer)."""
+"""Tests for resumable training (hamux_graph.train.checkpoint: train.TrainState, train.Checkpointer)."""
 
 from __future__ import annotations
 

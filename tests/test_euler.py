@@ -8,9 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, HealthCheck, settings
-from strategies import random_hams
 
 import hamux_graph as hg
+
+from helpers.strategies import random_hams
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

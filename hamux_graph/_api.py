@@ -400,7 +400,7 @@ class CompiledHAM(AbstractEnergyCore):
     @calls.fast_method
     def run(
         self, xs: StatesLike, steps: int = 50, dt: float | Array = 0.1, clamp: ClampSpec = None
-    ) -> tuple[StatesLike, Float[Array, steps + 1 * batch]]:  # noqa: F821
+    ) -> tuple[StatesLike, Float[Array, " {steps}+1 *batch"]]:
         """Run ``steps`` Euler steps inside one compiled ``lax.scan``.
 
         Args:
@@ -417,7 +417,7 @@ class CompiledHAM(AbstractEnergyCore):
 
     def energy_trace(
         self, xs: StatesLike, steps: int = 50, dt: float | Array = 0.1, clamp: ClampSpec = None
-    ) -> dict[str, dict[str, Float[Array, steps + 1 * batch]]]:  # noqa: F821
+    ) -> dict[str, dict[str, Float[Array, " {steps}+1 *batch"]]]:
         """Every node's energy along ``steps`` Euler steps, in one compiled ``lax.scan``.
 
         The same steps as ``run``; the result is shaped like ``energy_tree`` with a leading

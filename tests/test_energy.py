@@ -212,6 +212,7 @@ def test_custom_synapse_in_ten_lines(getkey):
     np.testing.assert_allclose(float(model.energy(_to_jnp(xs))), want, rtol=1e-5)
 
 
+@pytest.mark.bad_arguments
 def test_state_errors(hand_model):
     model, _ = hand_model
     xs = model.init_states()
@@ -332,6 +333,7 @@ STATE_CASES = [
 
 
 @pytest.mark.parametrize("case", STATE_CASES, ids=lambda c: c[0])
+@pytest.mark.bad_arguments
 def test_bad_states_raise_named_errors(case):
     _, call, error, match = case
     with pytest.raises(error, match=match):
@@ -349,6 +351,7 @@ COMPILE_CASES = [
 
 
 @pytest.mark.parametrize("case", COMPILE_CASES, ids=lambda c: c[0])
+@pytest.mark.bad_arguments
 def test_bad_compile_arguments_raise_named_errors(case):
     _, kwargs, error, match = case
     with pytest.raises(error, match=match):

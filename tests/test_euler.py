@@ -165,6 +165,7 @@ def test_traced_dt_is_not_checked_and_does_not_recompile(getkey):
 
 
 @pytest.mark.parametrize("steps", [2.0, "3", True, None])
+@pytest.mark.bad_arguments
 def test_steps_must_be_an_int(getkey, steps):
     model = _model(getkey)
     with pytest.raises(hg.ArgumentError, match="steps must be an int >= 0"):
@@ -290,6 +291,7 @@ DYNAMICS_CASES = [
 
 
 @pytest.mark.parametrize("case", DYNAMICS_CASES, ids=lambda c: c[0])
+@pytest.mark.bad_arguments
 def test_bad_dynamics_arguments_raise_named_errors(case):
     _, call, error, match = case
     model = _small()

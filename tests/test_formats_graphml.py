@@ -525,6 +525,7 @@ FIELD_CASES = [
 
 
 @pytest.mark.parametrize("case", FIELD_CASES, ids=lambda c: c[0])
+@pytest.mark.bad_arguments  # a hostile file's fields reach the constructors as they are
 def test_bad_file_fields_raise_format_error_naming_them(tmp_path, good_text, case):
     _, mutate, message = case
     text = mutate(good_text)

@@ -155,6 +155,7 @@ def test_compressed_files_only_when_asked(tmp_path, trained):
     assert_same_model(trained, hg.load(path, allow_compressed=True))
 
 
+@pytest.mark.bad_arguments
 def test_save_rejects_non_models(tmp_path):
     with pytest.raises(hg.ValidationError, match="expects a compiled model"):
         hg.save(every_type_ham(), tmp_path / "x.hamux")

@@ -209,5 +209,6 @@ def test_softmax_activation_and_value_stable_and_exact_at_large_arguments():
 @pytest.mark.parametrize(
     "case", bad_inputs.constructor_cases("lagrangian") + bad_inputs.nonconvex_cases(), ids=lambda c: c.id
 )
+@pytest.mark.bad_arguments
 def test_bad_lagrangian_arguments_raise_named_errors(case):
     bad_inputs.check(case)

@@ -104,6 +104,7 @@ def test_unconverged_relax_is_reported(getkey):
         jax.block_until_ready(jitted(model, xs))
 
 
+@pytest.mark.bad_arguments
 def test_bad_arguments_raise_library_errors(getkey):
     model = make_model(getkey())
     xs = init(model, getkey())
@@ -215,6 +216,7 @@ def test_eqprop_throws_under_jit_as_outside(getkey):
     assert np.isfinite(float(quiet(model, xs)))
 
 
+@pytest.mark.bad_arguments
 def test_adjoints_of_the_other_library_are_refused_by_name(getkey):
     diffrax = pytest.importorskip("diffrax")
     model = make_model(getkey())

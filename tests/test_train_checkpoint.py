@@ -158,6 +158,7 @@ def test_unfinished_and_unreadable_checkpoints_are_skipped(tmp_path):
     assert ckpt.steps() == [1]
 
 
+@pytest.mark.bad_arguments
 def test_checkpointer_errors(tmp_path):
     with pytest.raises(hg.ArgumentError, match="every must be a positive int"):
         train.Checkpointer(tmp_path, every=0)

@@ -193,6 +193,7 @@ def clamped_update(x: Array, d: Array, rate: Any, entry: ClampEntry, held: Array
     keep = x if held is None else held
     if entry is True:
         return jnp.broadcast_to(keep, x.shape).astype(x.dtype)
+    rate = jnp.broadcast_to(rate, jnp.shape(d))  # a scalar, or per member of a group (M, 1, ...)
     new = (x - rate * d).astype(x.dtype)  # states keep their dtype (bfloat16 stays bfloat16)
     return new if entry is None else jnp.where(entry, keep, new).astype(x.dtype)
 

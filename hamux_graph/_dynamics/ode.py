@@ -66,7 +66,7 @@ class ODEResult(eqx.Module):
 
     states: StatesLike
     ts: Float[Array, " T"] | None
-    energies: Float[Array, T * batch] | None  # noqa: F821
+    energies: Float[Array, " T *batch"] | None
     t_final: Float[Array, ""]
     num_steps: Int[Array, ""]
     converged: Bool[Array, "*batch"]

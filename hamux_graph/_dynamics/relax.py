@@ -51,7 +51,7 @@ class RelaxResult(eqx.Module):
     """
 
     states: StatesLike
-    energies: Float[Array, steps + 1 * batch] | None  # noqa: F821
+    energies: Float[Array, " T *batch"] | None
     steps: Int[Array, "*batch"]
     converged: Bool[Array, "*batch"]
     residual: Float[Array, "*batch"]

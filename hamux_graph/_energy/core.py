@@ -18,13 +18,13 @@ core through them (the way ``equinox.internal`` serves diffrax); they are not re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._errors import ArgumentError, StateError
 from .._internal.parse import parse_int
@@ -37,7 +37,8 @@ from .packed import check as check_packed, PackedStates
 
 __all__ = ["AbstractEnergyCore", "StatesLike", "leaf_name", "PARAMETER_FIELDS"]
 
-StatesLike = States | PackedStates  # a dict, or PackedStates (returned in kind)
+# a dict of arrays (numpy ones too), or PackedStates (returned in kind)
+StatesLike = dict[str, ArrayLike] | PackedStates
 
 # the fields that hold parameters, and how a saved file names their leaves
 PARAMETER_FIELDS = ("lagrangians", "biases", "synapses")
@@ -210,7 +211,7 @@ class AbstractEnergyCore(eqx.Module):
         return tuple(flat), batch
 
     @calls.fast_method
-    def as_dict(self, flat: tuple[Array, ...]) -> States:
+    def as_dict(self, flat: Sequence[Array]) -> States:
         """The states dict of a flat tuple (one array per layer, in layer order)."""
         return dict(zip(self.layer_names, flat))
 

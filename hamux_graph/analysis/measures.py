@@ -142,7 +142,7 @@ def _memory(where: str, rule_or_builder: Any) -> Any:
     )
 
 
-def _relax_continuous(where: str, model: CompiledHAM, starts: Array, s: _Settings) -> tuple[Array, Array]:
+def _relax_continuous(where: str, model: CompiledHAM, starts: Array | np.ndarray, s: _Settings) -> tuple[Array, Array]:
     """Relax from ``starts`` in layer ``s.visible`` (others at zero); ±1 signs of the activations."""
     if s.visible not in model.layer_names:
         raise ValidationError(
@@ -162,7 +162,7 @@ def _relax_continuous(where: str, model: CompiledHAM, starts: Array, s: _Setting
     return jnp.where(g >= 0, 1.0, -1.0).astype(starts.dtype), res.converged
 
 
-def _recall(where: str, mem: Any, P: Array, probes: Array, key: Array, s: _Settings) -> Array:
+def _recall(where: str, mem: Any, P: ArrayLike, probes: ArrayLike, key: Array, s: _Settings) -> Array:
     """Final ±1 states of ``probes`` in the memory ``mem`` storing ``P``."""
     k_build, k_recall = jax.random.split(key)
     if isinstance(mem, DenseEnergy):

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxtyping import Array, Bool, Float, Int
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from .._errors import ValidationError
 
@@ -70,7 +70,7 @@ def float_array(where: str, name: str, x: Any) -> Array | np.ndarray:
     return a.astype(dtype) if traced else np.asarray(a, dtype=dtype)
 
 
-def check_pm1(where: str, name: str, a: Array) -> None:
+def check_pm1(where: str, name: str, a: ArrayLike) -> None:
     """Raise unless every entry is +1 or −1 (skipped for traced values, which have no values yet)."""
     if isinstance(a, jax.core.Tracer):
         return
@@ -84,7 +84,7 @@ def check_pm1(where: str, name: str, a: Array) -> None:
         )
 
 
-def check_patterns(where: str, patterns: Any) -> Array:
+def check_patterns(where: str, patterns: Any) -> Array | np.ndarray:
     """Stored patterns: a float ``(K, N)`` array of ±1."""
     p = float_array(where, "patterns", patterns)
     if p.ndim != 2 or 0 in p.shape:
@@ -96,7 +96,7 @@ def check_patterns(where: str, patterns: Any) -> Array:
     return p
 
 
-def check_probes(where: str, probes: Any, N: int) -> Array:
+def check_probes(where: str, probes: Any, N: int) -> Array | np.ndarray:
     """Start states: a float ``(..., N)`` array of ±1."""
     s = float_array(where, "probes", probes)
     if s.ndim < 1 or s.shape[-1] != N:
@@ -203,7 +203,7 @@ class DenseEnergy(eqx.Module):
     """
 
     @abc.abstractmethod
-    def energy(self, m: Float[Array, K * batch]) -> Float[Array, "*batch"]:  # noqa: F821
+    def energy(self, m: Float[Array, " K *batch"]) -> Float[Array, "*batch"]:
         """Energy of states whose overlaps with the K patterns are ``m`` (axis 0: patterns)."""
 
     @abc.abstractmethod
@@ -218,7 +218,7 @@ class _Separable(DenseEnergy):
     def F(self, m: Float[Array, ...]) -> Float[Array, ...]:
         """The separation function applied to each overlap."""
 
-    def energy(self, m: Float[Array, K * batch]) -> Float[Array, "*batch"]:  # noqa: F821
+    def energy(self, m: Float[Array, " K *batch"]) -> Float[Array, "*batch"]:
         return -jnp.sum(self.F(m), axis=0)
 
     def gain(self, a: Float[Array, "K B"], xi: Float[Array, " K"]) -> Float[Array, " B"]:
@@ -248,7 +248,7 @@ class LogSumExp(DenseEnergy):
 
     beta: float = 1.0
 
-    def energy(self, m: Float[Array, K * batch]) -> Float[Array, "*batch"]:  # noqa: F821
+    def energy(self, m: Float[Array, " K *batch"]) -> Float[Array, "*batch"]:
         return -jax.nn.logsumexp(self.beta * m, axis=0) / self.beta
 
     def gain(self, a: Float[Array, "K B"], xi: Float[Array, " K"]) -> Float[Array, " B"]:
@@ -279,8 +279,8 @@ class _System(eqx.Module):
 class Classical(_System):
     """``E = −½ σᵀWσ``; neuron ``i`` takes ``sign(h_i)``, ``h_i = Σ_j W_ij σ_j``, unless ``|h_i| ≤ tie_i``."""
 
-    W: Float[Array, "N N"]
-    tie: Float[Array, " N"]
+    W: Float[Array | np.ndarray, "N N"]  # host arrays stay numpy (see float_array)
+    tie: Float[Array | np.ndarray, " N"]
 
     def init(self, S: Float[Array, "N B"]) -> Array:
         return jnp.zeros((), S.dtype)
@@ -296,7 +296,7 @@ class Classical(_System):
 class Dense(_System):
     """Dense binary memory over patterns ``P`` (stored neuron-major, ``(N, K)``); ``aux`` = overlaps ``(K, B)``."""
 
-    PT: Float[Array, "N K"]
+    PT: Float[Array | np.ndarray, "N K"]
     energy: DenseEnergy
 
     def init(self, S: Float[Array, "N B"]) -> Array:

@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from .._api import HAM
 from .._errors import StateError, ValidationError
@@ -48,7 +48,7 @@ def _patterns(factory: str, patterns: Any, input_shape: Any, num_memories: Any) 
 
 
 def classical_hopfield(
-    patterns: Float[Array, "K ..."] | None = None,
+    patterns: Float[ArrayLike, "K ..."] | None = None,
     *,
     input_shape: Any = None,
     beta: float = 4.0,
@@ -103,7 +103,7 @@ def _store(visible: Layer, memories: Layer, W: Any, stdinit: float) -> HAM:
 
 
 def dense_associative_memory(
-    patterns: Float[Array, "K ..."] | None = None,
+    patterns: Float[ArrayLike, "K ..."] | None = None,
     *,
     input_shape: Any = None,
     num_memories: int | None = None,
@@ -150,7 +150,7 @@ def dense_associative_memory(
 
 
 def modern_hopfield(
-    patterns: Float[Array, "K ..."] | None = None,
+    patterns: Float[ArrayLike, "K ..."] | None = None,
     *,
     input_shape: Any = None,
     num_memories: int | None = None,
@@ -194,12 +194,12 @@ def modern_hopfield(
 
 def recall(
     model: Any,
-    probes: Float[Array, "batch ..."],
+    probes: Float[ArrayLike, "..."],  # (B, *visible shape), or one pattern
     *,
     visible: str = "visible",
     steps: int = 100,
     dt: float = 0.1,
-) -> tuple[Float[Array, "batch ..."], Float[Array, "steps+1 batch"]]:
+) -> tuple[Float[Array, "..."], Float[Array, " {steps}+1 *batch"]]:
     """Retrieve memories: start the visible layer at ``probes`` (others at zero) and relax.
 
     Args:

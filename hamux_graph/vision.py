@@ -30,7 +30,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Float
+from jaxtyping import Array, ArrayLike, Bool, Float
 
 from ._errors import ArgumentError, ValidationError
 from ._internal.parse import parse_float, parse_int, parse_shape
@@ -81,7 +81,7 @@ def _check_trailing(x: Array, want: tuple[int, ...], what: str, fix: str) -> Non
         raise ArgumentError(f"{what} must end in shape {want}, got {tuple(x.shape)}. {fix}")
 
 
-def patchify(images: Float[Array, "*batch H W C"], patch_size: Sequence[int] | int) -> Float[Array, "*batch NP P"]:
+def patchify(images: Float[ArrayLike, "*batch H W C"], patch_size: Sequence[int] | int) -> Float[Array, "*batch NP P"]:
     """Cut images ``(..., H, W, C)`` into patches ``(..., NP, p·q·C)``.
 
     Patches run row-major over the ``(H/p, W/q)`` grid; each is flattened in (row, column,
@@ -270,7 +270,7 @@ class PatchPipeline(eqx.Module):
         return m
 
     def encode(
-        self, images: Float[Array, "*batch H W C"], mask: Bool[Array, "*batch NP"] | None = None
+        self, images: Float[ArrayLike, "*batch H W C"], mask: Bool[ArrayLike, "*batch NP"] | None = None
     ) -> Float[Array, "*batch T D"]:
         """The initial token states of ``images`` (masked patches replaced by the MASK token).
 
@@ -281,24 +281,27 @@ class PatchPipeline(eqx.Module):
         _check_trailing(images, self.image_shape, "PatchPipeline.encode: images", "Images are (..., H, W, C).")
         lead = images.shape[:-3]
         m = self._mask(mask, lead)
-        x = patchify(images, self.patch_size) @ self.Wenc + self.Benc
+        x = patchify(images, self.patch_size) @ self.Wenc
+        x = x + jnp.broadcast_to(self.Benc, x.shape)
         x = jnp.where(m[..., None], self.mask_token, x)
         lead = jnp.broadcast_shapes(lead, m.shape[:-1])
         x = jnp.broadcast_to(x, lead + x.shape[-2:])
         cls = jnp.broadcast_to(self.cls_token, lead + (1, self.dim))
-        return jnp.concatenate([cls, x], axis=-2) + self.pos_embed
+        tokens = jnp.concatenate([cls, x], axis=-2)
+        return tokens + jnp.broadcast_to(self.pos_embed, tokens.shape)
 
-    def decode_patches(self, g: Float[Array, "*batch T D"]) -> Float[Array, "*batch NP P"]:
+    def decode_patches(self, g: Float[ArrayLike, "*batch T D"]) -> Float[Array, "*batch NP P"]:
         """Patches decoded from token activations (the CLS token is dropped)."""
         g = jnp.asarray(g)
         _check_trailing(g, (self.num_tokens, self.dim), "PatchPipeline.decode: token activations", "")
-        return g[..., 1:, :] @ self.Wdec + self.Bdec
+        patches = g[..., 1:, :] @ self.Wdec
+        return patches + jnp.broadcast_to(self.Bdec, patches.shape)
 
-    def decode(self, g: Float[Array, "*batch T D"]) -> Float[Array, "*batch H W C"]:
+    def decode(self, g: Float[ArrayLike, "*batch T D"]) -> Float[Array, "*batch H W C"]:
         """Images decoded from token activations ``g`` (``model.activations(xs)["tokens"]``)."""
         return unpatchify(self.decode_patches(g), self.image_shape, self.patch_size)
 
-    def clamp(self, mask: Bool[Array, "*batch NP"], layer: str = "tokens") -> dict[str, Array]:
+    def clamp(self, mask: Bool[ArrayLike, "*batch NP"], layer: str = "tokens") -> dict[str, Array]:
         """The clamp of masked-patch completion: visible patch tokens held, masked ones and CLS free.
 
         Returns ``{layer: held}`` with ``held`` of shape ``(..., 1 + NP, 1)`` (it broadcasts over

@@ -57,6 +57,7 @@ def test_capacity_curve_memories_of_every_kind(getkey):
     assert float(dense.exact_mean[0]) >= 0.9 and float(hebb.exact_mean[0]) <= 0.1
 
 
+@pytest.mark.bad_arguments
 def test_capacity_curve_errors(getkey):
     key = getkey()
     with pytest.raises(hg.ValidationError, match="capacity_curve: rule must be one of"):
@@ -187,14 +188,20 @@ def test_census_classification_and_grouping(getkey):
     c = analysis.attractor_census(W, starts, patterns=P, key=getkey())
     assert np.asarray(c.counts).tolist() == [2, 2, 2, 2, 1] and c.kinds == ("pattern",) * 5
     assert sorted(c.members) == [(0,), (0,), (1,), (2,), (3,)]
+    with pytest.raises(hg.ValidationError, match="kind must be one of"):
+        c.select("spurious")
+
+
+@pytest.mark.bad_arguments
+def test_census_argument_errors(getkey):
+    P = _pm1(4, 64, 4)
+    W = memory.hebbian(P)
     with pytest.raises(hg.ValidationError, match=r"starts must have shape \(S, 64\)"):
         analysis.attractor_census(W, np.ones((3, 5)), patterns=P, key=getkey())
     with pytest.raises(hg.ValidationError, match=r"attractor_census: starts must hold only \+1 and -1"):
         analysis.attractor_census(W, np.zeros((2, 64)), patterns=P, key=getkey())
     with pytest.raises(hg.ValidationError, match="uncompiled hg.HAM; pass ham.compile"):
         analysis.attractor_census(hg.zoo.classical_hopfield(P), P, patterns=P, key=getkey())
-    with pytest.raises(hg.ValidationError, match="kind must be one of"):
-        c.select("spurious")
 
 
 def test_continuous_memories(getkey):

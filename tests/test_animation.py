@@ -36,6 +36,7 @@ def test_gif_has_one_frame_per_state(tmp_path):
     assert os.listdir(tmp_path) == ["run.gif"]  # written atomically: no temporary file left
 
 
+@pytest.mark.bad_arguments
 def test_shapes_that_do_not_fit_are_refused(tmp_path):
     frames = np.zeros((4, 2, 3, 3))
     with pytest.raises(hg.StateError, match="frames must have shape"):

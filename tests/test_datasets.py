@@ -92,12 +92,14 @@ def test_shapes_option(data, shape):
 
 
 @pytest.mark.parametrize("shape", [(28, 28, 3), (14, 56), 785, "28x28", (28, -28), None, (28.0, 28.0)])
+@pytest.mark.bad_arguments
 def test_bad_shape(shape):
     with pytest.raises(hg.ArgumentError, match=r"mnist_5k: shape must be one of \[\(784,\), \(28, 28\)"):
         hg.datasets.mnist_5k(shape=shape)
 
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+@pytest.mark.bad_arguments
 def test_bad_seed(seed):
     with pytest.raises(hg.ArgumentError, match="seed"):
         hg.datasets.mnist_5k(seed=seed)

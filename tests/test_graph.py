@@ -10,6 +10,8 @@ import pytest
 
 import hamux_graph as hg
 
+from helpers import bad_inputs
+
 
 def _small():
     ham = hg.HAM()
@@ -71,6 +73,7 @@ def test_duplicate_name():
         ham.add_synapse("v", hg.DenseSynapse(), layers=("h",))
 
 
+@pytest.mark.bad_arguments
 def test_bad_names():
     ham = hg.HAM()
     for bad in ["", "1abc", "has space", "a/b", 3]:
@@ -133,6 +136,7 @@ def test_softmax_axis_out_of_range_in_graph():
         ham.validate()
 
 
+@pytest.mark.bad_arguments
 def test_from_networkx_rejects_non_ham_graphs():
     with pytest.raises(hg.ValidationError, match="undirected"):
         hg.HAM.from_networkx(nx.Graph())
@@ -216,21 +220,21 @@ def test_model_to_ham_keeps_order_and_sharing(getkey):
     np.testing.assert_allclose(np.asarray(again.energy(xs)), np.asarray(model.energy(xs)), rtol=1e-6)
 
 
-# ---- bad inputs, generated from the signatures (tests/bad_inputs.py) ----
-
-import bad_inputs as BAD  # noqa: E402
+# ---- bad inputs, generated from the signatures (tests/helpers/bad_inputs.py) ----
 
 
-@pytest.mark.parametrize("case", BAD.constructor_cases("layer") + BAD.shape_cases(), ids=lambda c: c.id)
+@pytest.mark.parametrize("case", bad_inputs.constructor_cases("layer") + bad_inputs.shape_cases(), ids=lambda c: c.id)
+@pytest.mark.bad_arguments
 def test_bad_layer_arguments_raise_named_errors(case):
-    BAD.check(case)
+    bad_inputs.check(case)
 
 
 @pytest.mark.parametrize(
-    "case", BAD.constructor_cases("synapse") + BAD.constructor_cases("adjoint"), ids=lambda c: c.id
+    "case", bad_inputs.constructor_cases("synapse") + bad_inputs.constructor_cases("adjoint"), ids=lambda c: c.id
 )
+@pytest.mark.bad_arguments
 def test_bad_synapse_and_adjoint_arguments_raise_named_errors(case):
-    BAD.check(case)
+    bad_inputs.check(case)
 
 
 # ---- graph editing keeps the invariants ----
@@ -271,8 +275,12 @@ def test_remove_rename_copy():
         ham.rename("nope", "y")
     with pytest.raises(hg.ValidationError, match="not a synapse"):
         ham.remove_synapse("x")
+
+
+@pytest.mark.bad_arguments
+def test_remove_layer_takes_a_flag():
     with pytest.raises(hg.ArgumentError, match="with_synapses"):
-        ham.remove_layer("c", with_synapses="yes")
+        _editable().remove_layer("c", with_synapses="yes")
 
 
 def test_raw_networkx_edit_that_drops_a_slot_is_caught():
@@ -315,6 +323,7 @@ class _ParamShapesOfNothing(hg.Synapse):
         (_ParamShapesOfNothing(), r"param_shapes names \['V'\], which are not fields"),
     ],
 )
+@pytest.mark.bad_arguments
 def test_custom_synapses_are_checked_at_validate_time(syn, message):
     ham = hg.HAM()
     ham.add_layer("a", hg.TanhLayer((3,)))

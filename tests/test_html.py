@@ -17,13 +17,14 @@ import time
 
 import numpy as np
 import pytest
-from browser import Browser, require_browser
-from test_layout import chain
 
 import hamux_graph as hg
 from hamux_graph.cli import main
 from hamux_graph.draw import collapse_groups
 from hamux_graph.html import page_data, page_html
+
+from helpers.browser import Browser, require_browser
+from helpers.graphs import chain
 
 
 COUNT = (

@@ -139,6 +139,7 @@ def test_rules_at_N100_K20_fixed_points_and_recall(getkey):
     assert e["hebbian"] < min(e["storkey"], e["pseudo_inverse"])
 
 
+@pytest.mark.bad_arguments
 def test_rule_lookup_and_errors():
     assert memory.rule("pseudo_inverse") is memory.pseudo_inverse
     with pytest.raises(hg.ValidationError, match=r"rule must be one of \['hebbian', 'pseudo_inverse', 'storkey'\]"):
@@ -267,6 +268,7 @@ def test_recall_inside_jit_and_zero_sweeps(getkey):
     assert none.sweeps.tolist() == [0, 0, 0] and not bool(none.converged.any())
 
 
+@pytest.mark.bad_arguments
 def test_recall_errors(getkey):
     W = np.zeros((4, 4))
     with pytest.raises(hg.ValidationError, match=r"recall_binary: W must be a square \(N, N\).*\(4, 3\)"):
@@ -363,6 +365,7 @@ def test_dense_energies_match_plain_loops(getkey, energy, kwargs, make_E, strate
     assert all(E(r) <= E(p.astype(np.float64)) for r, p in zip(ref, probes))
 
 
+@pytest.mark.bad_arguments
 def test_dense_energy_objects_and_errors(getkey):
     P = _pm1(60, 40, 16)
     s = _pm1(3, 40, 17)

@@ -9,9 +9,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from test_equilibrium import init, make_model, np_dEdg, np_energy, sample, weights
 
 import hamux_graph as hg
+
+from helpers.convex_chain import init, make_model, np_dEdg, np_energy, sample, weights
 
 
 TOL = 1e-5

@@ -13,9 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, HealthCheck, settings
-from strategies import random_hams
 
 import hamux_graph as hg
+
+from helpers.strategies import random_hams
 
 
 def chain(L, width=5, **kw):
@@ -148,6 +149,7 @@ def test_packed_states_are_a_pytree_under_jit_and_grad(getkey):
         close(g_packed[n], g_ref[n], tol=1e-4)
 
 
+@pytest.mark.bad_arguments
 def test_packed_errors_name_the_problem(getkey):
     a = chain(4).compile(key=getkey())
     b = chain(5).compile(key=getkey())

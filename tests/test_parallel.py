@@ -110,6 +110,7 @@ def test_mesh_and_sharding_errors():
         hg.parallel.shard_batch(jnp.ones(()), mesh)
 
 
+@pytest.mark.bad_arguments
 def test_model_parallel_argument_errors(monkeypatch):
     n = len(jax.devices())
     with pytest.raises(hg.ArgumentError, match=rf"needs {n + 1} devices, but {n} exist"):

@@ -95,11 +95,13 @@ def test_random_mask_counts_and_randomness(getkey):
         (lambda: hg.vision.num_patches((8, 8), 2), r"\(height, width, channels\)"),
     ],
 )
+@pytest.mark.bad_arguments
 def test_argument_errors(call, match):
     with pytest.raises(hg.ArgumentError, match=match):
         call()
 
 
+@pytest.mark.bad_arguments
 def test_pipeline_errors(getkey):
     pipe = hg.vision.patch_pipeline((8, 8, 1), 4, dim=6, key=getkey())
     with pytest.raises(hg.ArgumentError, match="must be boolean"):

@@ -28,7 +28,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._errors import ArgumentError, StateError
 from .._internal.parse import parse_int
@@ -56,7 +56,8 @@ __all__ = [
     "PARAMETER_FIELDS",
 ]
 
-StatesLike = States | PackedStates  # a dict, or PackedStates (returned in kind)
+# a dict of arrays (numpy ones too), or PackedStates (returned in kind)
+StatesLike = dict[str, ArrayLike] | PackedStates
 
 # the fields that hold parameters, and how a saved file names their leaves
 PARAMETER_FIELDS = ("lagrangians", "biases", "synapses")

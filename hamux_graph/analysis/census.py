@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Float, Int
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from .._errors import ValidationError
 
@@ -103,9 +103,9 @@ def classify(
 
 
 def tally(
-    ends: Array,
-    converged: Array,
-    patterns: Array | np.ndarray,
+    ends: ArrayLike,
+    converged: ArrayLike,
+    patterns: ArrayLike,
     *,
     pattern_overlap: float,
     mixture_tol: float,

@@ -162,7 +162,7 @@ def _relax_continuous(where: str, model: CompiledHAM, starts: Array | np.ndarray
     return jnp.where(g >= 0, 1.0, -1.0).astype(starts.dtype), res.converged
 
 
-def _recall(where: str, mem: Any, P: Array | np.ndarray, probes: Array | np.ndarray, key: Array, s: _Settings) -> Array:
+def _recall(where: str, mem: Any, P: ArrayLike, probes: ArrayLike, key: Array, s: _Settings) -> Array:
     """Final ±1 states of ``probes`` in the memory ``mem`` storing ``P``."""
     k_build, k_recall = jax.random.split(key)
     if isinstance(mem, DenseEnergy):

@@ -36,6 +36,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from jaxtyping import ArrayLike
 
 from .._api import CompiledHAM, HAM
 from .._errors import ValidationError
@@ -246,7 +247,7 @@ def _lagrangian(lagrangians: Any, fn: Any, shape: tuple[int, ...], where: str) -
 # ---- synapses ------------------------------------------------------------------------------
 
 
-def _array(module: Any, field: str, ndim: int, where: str) -> np.ndarray:
+def _array(module: Any, field: str, ndim: int, where: str) -> ArrayLike:
     value = getattr(module, field)
     if np.ndim(value) != ndim:
         raise ValidationError(

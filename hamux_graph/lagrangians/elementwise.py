@@ -419,6 +419,10 @@ class _NormLagrangian(Lagrangian):
     def _rows(self, x):
         return jnp.moveaxis(x, self.axis, -1)
 
+    def _delta(self, xr):
+        """``delta`` broadcast to the rows ``xr`` (a scalar, or one value per entry of a row)."""
+        return jnp.broadcast_to(self.delta, xr.shape)
+
     @property
     def effective_gamma(self) -> Array:
         """``max(gamma, POSITIVE_FLOOR)``: the gain in use (it keeps the Lagrangian convex)."""
@@ -450,13 +454,13 @@ class LLayerNorm(_NormLagrangian):
         xr = self._rows(x)
         d = xr.shape[-1]
         var = jnp.var(xr, axis=-1)
-        return jnp.sum(d * self.effective_gamma * jnp.sqrt(var + self.eps)) + jnp.sum(self.delta * xr)
+        return jnp.sum(d * self.effective_gamma * jnp.sqrt(var + self.eps)) + jnp.sum(self._delta(xr) * xr)
 
     def activation(self, x):
         xr = self._rows(x)
         xc = xr - jnp.mean(xr, axis=-1, keepdims=True)
         var = jnp.mean(xc * xc, axis=-1, keepdims=True)
-        g = self.effective_gamma * xc / jnp.sqrt(var + self.eps) + self.delta
+        g = self.effective_gamma * xc / jnp.sqrt(var + self.eps) + self._delta(xr)
         return jnp.moveaxis(g, -1, self.axis)
 
 
@@ -474,9 +478,11 @@ class LSphericalNorm(_NormLagrangian):
 
     def __call__(self, x):
         xr = self._rows(x)
-        return jnp.sum(self.effective_gamma * jnp.sqrt(jnp.sum(xr * xr, axis=-1) + self.eps)) + jnp.sum(self.delta * xr)
+        return jnp.sum(self.effective_gamma * jnp.sqrt(jnp.sum(xr * xr, axis=-1) + self.eps)) + jnp.sum(
+            self._delta(xr) * xr
+        )
 
     def activation(self, x):
         xr = self._rows(x)
-        g = self.effective_gamma * xr / jnp.sqrt(jnp.sum(xr * xr, axis=-1, keepdims=True) + self.eps) + self.delta
+        g = self.effective_gamma * xr / jnp.sqrt(jnp.sum(xr * xr, axis=-1, keepdims=True) + self.eps) + self._delta(xr)
         return jnp.moveaxis(g, -1, self.axis)

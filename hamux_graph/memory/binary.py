@@ -22,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -30,7 +30,7 @@ import jax.core
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, Real
 
 from .._errors import ValidationError
 from .._internal.parse import parse_int
@@ -91,7 +91,7 @@ def _symmetric(W: Array) -> Array:
     return _zero_diagonal(0.5 * (W + W.T))
 
 
-def hebbian(patterns: Float[ArrayLike, "K N"]) -> Float[Array, "N N"]:
+def hebbian(patterns: Real[ArrayLike, "K N"] | Sequence[Sequence[float]]) -> Float[Array, "N N"]:
     """Hebb's rule: ``W = (1/N) Σ_μ ξ_μ ξ_μᵀ`` with the diagonal set to zero.
 
     Stores about ``0.138 N`` random patterns (Amit, Gutfreund & Sompolinsky 1985).
@@ -132,7 +132,7 @@ def _storkey(P: Array) -> Array:
     return W
 
 
-def storkey(patterns: Float[ArrayLike, "K N"]) -> Float[Array, "N N"]:
+def storkey(patterns: Real[ArrayLike, "K N"] | Sequence[Sequence[float]]) -> Float[Array, "N N"]:
     """Storkey's incremental rule (Storkey 1997): local and incremental, capacity above Hebb's.
 
     Starting from ``W = 0``, each pattern ``ξ`` in turn adds
@@ -159,7 +159,7 @@ def storkey(patterns: Float[ArrayLike, "K N"]) -> Float[Array, "N N"]:
     return _symmetric(_storkey(check_patterns("storkey", patterns)))
 
 
-def pseudo_inverse(patterns: Float[ArrayLike, "K N"]) -> Float[Array, "N N"]:
+def pseudo_inverse(patterns: Real[ArrayLike, "K N"] | Sequence[Sequence[float]]) -> Float[Array, "N N"]:
     """The projection (pseudo-inverse) rule: ``W = Ξ⁺Ξ`` with the diagonal set to zero.
 
     ``Ξ⁺Ξ = Ξᵀ(ΞΞᵀ)⁺Ξ`` projects onto the span of the patterns, so before the diagonal is
@@ -266,8 +266,8 @@ def _run(system, dtype: Any, probes: Array | np.ndarray, key: Any, synchronous: 
 
 
 def recall_binary(
-    W: Float[ArrayLike, "N N"],
-    probes: Float[ArrayLike, "*batch N"],
+    W: Real[ArrayLike, "N N"] | Sequence[Sequence[float]],
+    probes: Real[ArrayLike, "*batch N"] | Sequence[Any],
     *,
     key: PRNGKeyArray | None,
     order: str = "async",
@@ -342,8 +342,8 @@ def recall_binary(
 
 
 def recall_binary_dense(
-    patterns: Float[ArrayLike, "K N"],
-    probes: Float[ArrayLike, "*batch N"],
+    patterns: Real[ArrayLike, "K N"] | Sequence[Sequence[float]],
+    probes: Real[ArrayLike, "*batch N"] | Sequence[Any],
     *,
     energy: str | DenseEnergy = "polynomial",
     n: int | float = 3,

@@ -22,7 +22,7 @@ import jax.core
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jaxtyping import Array, Bool, Float, Int
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from .._errors import ValidationError
 
@@ -73,7 +73,7 @@ def float_array(where: str, name: str, x: Any) -> Array | np.ndarray:
     return a.astype(dtype) if traced else np.asarray(a, dtype=dtype)
 
 
-def check_pm1(where: str, name: str, a: Array | np.ndarray) -> None:
+def check_pm1(where: str, name: str, a: ArrayLike) -> None:
     """Raise unless every entry is +1 or −1 (skipped for traced values, which have no values yet)."""
     if isinstance(a, jax.core.Tracer):
         return
@@ -265,8 +265,8 @@ class _System(eqx.Module):
 class Classical(_System):
     """``E = −½ σᵀWσ``; neuron ``i`` takes ``sign(h_i)``, ``h_i = Σ_j W_ij σ_j``, unless ``|h_i| ≤ tie_i``."""
 
-    W: Float[Array, "N N"]
-    tie: Float[Array, " N"]
+    W: Float[Array | np.ndarray, "N N"]  # host arrays stay numpy (see float_array)
+    tie: Float[Array | np.ndarray, " N"]
 
     def init(self, S: Float[Array, "N B"]) -> Array:
         return jnp.zeros((), S.dtype)
@@ -282,7 +282,7 @@ class Classical(_System):
 class Dense(_System):
     """Dense binary memory over patterns ``P`` (stored neuron-major, ``(N, K)``); ``aux`` = overlaps ``(K, B)``."""
 
-    PT: Float[Array, "N K"]
+    PT: Float[Array | np.ndarray, "N K"]
     energy: DenseEnergy
 
     def init(self, S: Float[Array, "N B"]) -> Array:

@@ -6,11 +6,12 @@ A private module; ``hamux_graph.memory`` re-exports its public names.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real
 
 from .._errors import ValidationError
 from .._internal.parse import parse_float, parse_int
@@ -39,7 +40,9 @@ def resolve_energy(where: str, energy: Any, n: Any, beta: Any) -> DenseEnergy:
     )
 
 
-def energy(W: Float[ArrayLike, "N N"], states: Float[ArrayLike, "*batch N"]) -> Float[Array, "*batch"]:
+def energy(
+    W: Real[ArrayLike, "N N"] | Sequence[Sequence[float]], states: Real[ArrayLike, "*batch N"] | Sequence[Any]
+) -> Float[Array, "*batch"]:
     """The classical energy ``E(σ) = −½ σᵀWσ``.
 
     Args:
@@ -59,8 +62,8 @@ def energy(W: Float[ArrayLike, "N N"], states: Float[ArrayLike, "*batch N"]) -> 
 
 
 def dense_energy(
-    patterns: Float[ArrayLike, "K N"],
-    states: Float[ArrayLike, "*batch N"],
+    patterns: Real[ArrayLike, "K N"] | Sequence[Sequence[float]],
+    states: Real[ArrayLike, "*batch N"] | Sequence[Any],
     *,
     energy: str | DenseEnergy = "polynomial",
     n: int | float = 3,
@@ -92,7 +95,9 @@ def dense_energy(
     return strategy.energy(m)
 
 
-def overlaps(states: Float[ArrayLike, "*batch N"], patterns: Float[ArrayLike, "K N"]) -> Float[Array, "*batch K"]:
+def overlaps(
+    states: Real[ArrayLike, "*batch N"] | Sequence[Any], patterns: Real[ArrayLike, "K N"] | Sequence[Sequence[float]]
+) -> Float[Array, "*batch K"]:
     """Overlaps ``m_μ = (1/N) ξ_μ·σ`` of states with patterns (1 for equal, −1 for opposite).
 
     Args:
@@ -111,7 +116,9 @@ def overlaps(states: Float[ArrayLike, "*batch N"], patterns: Float[ArrayLike, "K
     return s @ P.T / P.shape[-1]
 
 
-def corrupt(patterns: Float[ArrayLike, "*batch N"], fraction: float, *, key: PRNGKeyArray) -> Float[Array, "*batch N"]:
+def corrupt(
+    patterns: Real[ArrayLike, "*batch N"] | Sequence[Any], fraction: float, *, key: PRNGKeyArray
+) -> Float[Array, "*batch N"]:
     """Flip exactly ``round(fraction·N)`` randomly chosen bits of every ±1 pattern.
 
     Args:

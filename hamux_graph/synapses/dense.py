@@ -319,7 +319,7 @@ class DenseMatrixSynapseWithHiddenLayer(Synapse):
         Ws = created_param(self.Ws, self, "Ws")
         if self.do_norm:
             sq = sum(jnp.sum(W * W, axis=0) for W in Ws)
-            Ws = [W / jnp.sqrt(sq + 1e-12) for W in Ws]
+            Ws = [W / jnp.sqrt(sq + 1e-12)[None, :] for W in Ws]
         if self.do_ravel:
             h = sum(g.reshape(-1) @ W for g, W in zip(gs, Ws))
         else:

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.sharding import NamedSharding, PartitionSpec
-from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
+from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray, PyTree
 
 from .._api import CompiledHAM
 from .._energy.sharding import check_mesh, parameter_shardings
@@ -78,7 +78,7 @@ def _check_layer(model: CompiledHAM, name: str, role: str) -> int:
 
 def forward(
     model: CompiledHAM,
-    inputs: Float[Array, "*batch ..."],
+    inputs: Float[ArrayLike, "*batch ..."],
     *,
     input: str = "input",
     output: str = "label",
@@ -153,7 +153,8 @@ def forward(
     if read == "state":
         return final[output]
     b = model.biases[i_out]
-    u = final[output] if b is None else final[output] - b
+    x = final[output]
+    u = x if b is None else x - jnp.broadcast_to(b, x.shape)  # one bias, every sample
     lag = model.lagrangians[i_out]
     return lag.effective_beta * u if read == "logits" and isinstance(lag, LSoftmax) else lag.activation(u)
 
@@ -161,7 +162,7 @@ def forward(
 # ---- losses ----------------------------------------------------------------------------------
 
 
-def _one_hot(labels: Array, num_classes: int) -> Array:
+def _one_hot(labels: ArrayLike, num_classes: int) -> Array:
     labels = jnp.asarray(labels)
     if labels.ndim >= 1 and labels.shape[-1] == num_classes and jnp.issubdtype(labels.dtype, jnp.floating):
         return labels
@@ -182,7 +183,7 @@ def _one_hot(labels: Array, num_classes: int) -> Array:
 
 def cross_entropy(
     logits: Float[Array, "*batch classes"],
-    labels: Int[Array, "*batch"] | Float[Array, "*batch classes"],
+    labels: Int[ArrayLike, "*batch"] | Float[ArrayLike, "*batch classes"],
     *,
     label_smoothing: float = 0.0,
 ) -> Float[Array, ""]:
@@ -378,7 +379,7 @@ def make_train_step(
 
 
 def predict(
-    model: CompiledHAM, inputs: Float[Array, "batch ..."], *, batch_size: int = 1024, **forward_kwargs: Any
+    model: CompiledHAM, inputs: Float[ArrayLike, "batch ..."], *, batch_size: int = 1024, **forward_kwargs: Any
 ) -> Int[Array, " batch"]:
     """Class predictions: the argmax of ``forward`` over the output layer's last axis.
 
@@ -405,8 +406,8 @@ def predict(
 
 def accuracy(
     model: CompiledHAM,
-    inputs: Float[Array, "batch ..."],
-    labels: Int[Array, " batch"],
+    inputs: Float[ArrayLike, "batch ..."],
+    labels: Int[ArrayLike, " batch"],
     *,
     batch_size: int = 1024,
     **forward_kwargs: Any,

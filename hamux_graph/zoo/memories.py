@@ -56,7 +56,7 @@ def _patterns(factory: str, patterns: Any, input_shape: Any, num_memories: Any) 
 
 
 def classical_hopfield(
-    patterns: Float[Array, "K ..."] | None = None,
+    patterns: Float[ArrayLike, "K ..."] | None = None,
     *,
     input_shape: Any = None,
     beta: float = 4.0,
@@ -111,7 +111,7 @@ def _store(visible: Layer, memories: Layer, W: Any, stdinit: float) -> HAM:
 
 
 def dense_associative_memory(
-    patterns: Float[Array, "K ..."] | None = None,
+    patterns: Float[ArrayLike, "K ..."] | None = None,
     *,
     input_shape: Any = None,
     num_memories: int | None = None,
@@ -158,7 +158,7 @@ def dense_associative_memory(
 
 
 def modern_hopfield(
-    patterns: Float[Array, "K ..."] | None = None,
+    patterns: Float[ArrayLike, "K ..."] | None = None,
     *,
     input_shape: Any = None,
     num_memories: int | None = None,
@@ -202,12 +202,12 @@ def modern_hopfield(
 
 def recall(
     model: Any,
-    probes: Float[ArrayLike, "batch ..."],
+    probes: Float[ArrayLike, "..."],  # (B, *visible shape), or one pattern
     *,
     visible: str = "visible",
     steps: int = 100,
     dt: float = 0.1,
-) -> tuple[Float[Array, "batch ..."], Float[Array, "steps+1 batch"]]:
+) -> tuple[Float[Array, "..."], Float[Array, " {steps}+1 *batch"]]:
     """Retrieve memories: start the visible layer at ``probes`` (others at zero) and relax.
 
     Args:

@@ -26,7 +26,7 @@ import math
 from typing import Any
 
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._api import HAM
 from .._errors import ValidationError
@@ -71,7 +71,7 @@ def _patterns(factory: str, patterns: Any, input_shape: Any, num_memories: Any) 
 
 
 def sparse_hopfield(
-    patterns: Float[Array, "K ..."] | None = None,
+    patterns: Float[ArrayLike, "K ..."] | None = None,
     *,
     input_shape: Any = None,
     num_memories: int | None = None,
@@ -140,7 +140,7 @@ def _memory_ham(shape: tuple, memory: Any, self_coupling: bool) -> HAM:
 
 
 def gaussian_memory(
-    patterns: Float[Array, "K ..."] | None = None,
+    patterns: Float[ArrayLike, "K ..."] | None = None,
     *,
     input_shape: Any = None,
     num_memories: int | None = None,
@@ -186,7 +186,7 @@ def gaussian_memory(
 
 
 def epanechnikov_memory(
-    patterns: Float[Array, "K ..."] | None = None,
+    patterns: Float[ArrayLike, "K ..."] | None = None,
     *,
     input_shape: Any = None,
     num_memories: int | None = None,
@@ -234,7 +234,7 @@ def epanechnikov_memory(
 
 
 def random_feature_memory(
-    patterns: Float[Array, "K ..."] | None = None,
+    patterns: Float[ArrayLike, "K ..."] | None = None,
     *,
     num_features: int = 4096,
     input_shape: Any = None,

@@ -2,7 +2,7 @@
 
 Every zoo model, a registered custom synapse and weight sharing, as GraphML and as saved
 models, with the energy of fixed states recorded at write time (``energies.json``).
-``tests/test_compat.py`` loads them with the current code and compares. Rerunning this
+``tests/test_formats_compat.py`` loads them with the current code and compares. Rerunning this
 script overwrites the files: do it only when a new ``format_version`` is introduced, and keep
 the old files loading.
 
@@ -24,7 +24,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-import compat_types  # noqa: E402,F401  (registers CompatBilinear)
+from helpers.synapses import CompatBilinear  # noqa: E402  (registered under that name)
 
 import hamux_graph as hg  # noqa: E402
 
@@ -62,7 +62,7 @@ def custom_and_shared():
     ham.add_layer("a", hg.TanhLayer((5,), beta=1.5, use_bias=True))
     ham.add_layer("b", hg.SoftmaxLayer((4,), beta=2.0))
     ham.add_layer("c", hg.TanhLayer((5,)))
-    ham.add_synapse("bil", compat_types.CompatBilinear(scale=0.5), layers=("a", "b"))
+    ham.add_synapse("bil", CompatBilinear(scale=0.5), layers=("a", "b"))
     ham.add_synapse("ab", hg.DenseSynapse(stdinit=0.3), layers=("a", "b"))
     ham.add_synapse("cb", shares="ab", layers=("c", "b"))
     ham.add_synapse("aa", hg.DenseSynapse(stdinit=0.3), layers=("a", "a"))

@@ -14,10 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from reference import node_by_node_energy
 
 import hamux_graph as hg
 from hamux_graph._energy import core, kernel, stacking
+
+from helpers.reference import node_by_node_energy
 
 
 # ---- reference energies written out ------------------------------------------------------------
@@ -184,7 +185,7 @@ def test_grouped_equals_ungrouped_path(getkey):
     close((e1, d1), (e0, d0), tol=1e-5)
     close(core.sample_energy(model, flat), core.sample_energy(model, flat, group=False), tol=1e-5)
     close(core.sample_dEdg(model, flat), d0, tol=1e-5)
-    # node by node, as written out in tests/reference.py
+    # node by node, as written out in tests/helpers/reference.py
     close(e1, node_by_node_energy(model, flat), tol=1e-5)
 
 

@@ -12,11 +12,14 @@ import jax.numpy as jnp
 import networkx as nx
 import numpy as np
 import pytest
-from _io_strategies import assert_same_model, graph_snapshot, hams, random_states, ScaledBilinear, structure
 from hypothesis import given, HealthCheck, settings
 
 import hamux_graph as hg
 from hamux_graph.formats.graphml import graphml_bytes
+
+from helpers.compare import assert_same_model, graph_snapshot, structure
+from helpers.strategies import hams_of_every_type
+from helpers.synapses import ScaledBilinear
 
 
 def small_ham():
@@ -27,6 +30,13 @@ def small_ham():
     ham.add_synapse("self", hg.DenseSynapse(), layers=("v", "v"))
     ham.add_synapse("mem2", shares="mem", layers=("v", "h"))
     return ham
+
+
+def random_states(model, key, batch=2):
+    return {
+        n: 0.5 * jax.random.normal(k, (batch,) + s)
+        for n, s, k in zip(model.layer_names, model.shapes, jax.random.split(key, len(model.shapes)))
+    }
 
 
 @pytest.fixture
@@ -46,7 +56,7 @@ def write(tmp_path, text, name="bad.graphml"):
 @settings(
     max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
-@given(ham=hams())
+@given(ham=hams_of_every_type())
 def test_roundtrip_random_hams(ham, tmp_path_factory):
     path = tmp_path_factory.mktemp("rt") / "m.graphml"
     before = graph_snapshot(ham.graph)
@@ -515,6 +525,7 @@ FIELD_CASES = [
 
 
 @pytest.mark.parametrize("case", FIELD_CASES, ids=lambda c: c[0])
+@pytest.mark.bad_arguments  # a hostile file's fields reach the constructors as they are
 def test_bad_file_fields_raise_format_error_naming_them(tmp_path, good_text, case):
     _, mutate, message = case
     text = mutate(good_text)
@@ -568,7 +579,7 @@ def test_fuzzed_files_only_raise_format_error_in_a_subprocess(tmp_path):
 
     here = os.path.dirname(os.path.abspath(__file__))
     out = subprocess.run(
-        [sys.executable, os.path.join(here, "fuzz_files.py"), str(tmp_path), "60"],
+        [sys.executable, os.path.join(here, "helpers", "fuzz_files.py"), str(tmp_path), "60"],
         capture_output=True,
         text=True,
         timeout=300,

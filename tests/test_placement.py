@@ -14,17 +14,7 @@ import pytest  # noqa: E402
 import hamux_graph as hg  # noqa: E402
 from hamux_graph.draw import collapse_groups, layout_positions  # noqa: E402
 
-
-def chain(n: int, skip: bool = True) -> hg.HAM:
-    """``x0 … x{n-1}``, a DenseSynapse between neighbours, one 3-way synapse over x0, x{n/2}, x{n-1}."""
-    ham = hg.HAM()
-    for i in range(n):
-        ham.add_layer(f"x{i}", hg.TanhLayer((16,)))
-    for i in range(n - 1):
-        ham.add_synapse(f"s{i}", hg.DenseSynapse(), layers=(f"x{i}", f"x{i + 1}"))
-    if skip:
-        ham.add_synapse("skip", hg.DenseSynapse(), layers=("x0", f"x{n // 2}", f"x{n - 1}"))
-    return ham
+from helpers.graphs import chain  # noqa: E402
 
 
 def random_graph(seed: int = 0, n_layers: int = 30, n_synapses: int = 30) -> hg.HAM:

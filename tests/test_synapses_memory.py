@@ -267,7 +267,7 @@ def test_identical_memories_group_and_match_the_written_out_energy(getkey):
         ham.add_synapse(f"mem_{name}", hg.GaussianMemorySynapse(7, beta=beta), layers=(name,))
         ham.add_synapse(f"epan_{name}", hg.EpanechnikovMemorySynapse(7, beta=0.2), layers=(name,))
     model = ham.compile(key=getkey())
-    from hamux_graph._energy import kernel  # as tests/test_grouping.py: the grouping itself
+    from hamux_graph._energy import kernel  # as tests/test_kernel.py: the grouping itself
 
     st = kernel.build(model)
     assert sorted(len(g.edges) for g in st.edge_groups) == [2, 2]  # each kind of memory: one vmapped group

@@ -8,9 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, HealthCheck, settings
-from strategies import random_hams
 
 import hamux_graph as hg
+
+from helpers.strategies import random_hams
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -164,6 +165,7 @@ def test_traced_dt_is_not_checked_and_does_not_recompile(getkey):
 
 
 @pytest.mark.parametrize("steps", [2.0, "3", True, None])
+@pytest.mark.bad_arguments
 def test_steps_must_be_an_int(getkey, steps):
     model = _model(getkey)
     with pytest.raises(hg.ArgumentError, match="steps must be an int >= 0"):
@@ -289,6 +291,7 @@ DYNAMICS_CASES = [
 
 
 @pytest.mark.parametrize("case", DYNAMICS_CASES, ids=lambda c: c[0])
+@pytest.mark.bad_arguments
 def test_bad_dynamics_arguments_raise_named_errors(case):
     _, call, error, match = case
     model = _small()

@@ -150,10 +150,6 @@ def test_config_round_trip_and_init_shapes(getkey):
     cfg = json.loads(json.dumps(syn.config()))
     assert cfg["hidden_lagrangian"]["type"] == "LSoftmax" and cfg["num_heads"] == 3
     mix = hg.BinaryMixerSynapse(num_heads=2, zspace_dim=5)
-    with pytest.raises(hg.ValidationError, match="hidden_lagrangian must be a hamux_graph Lagrangian"):
-        type(mix)(
-            **json.loads(json.dumps(mix.config()))
-        )  # a plain dict is no Lagrangian: files go through the registry
     back = hg.read_graphml(_graphml_round_trip(mix))
     assert back.synapses["mix"].config() == mix.config()
     syn = syn.init([(5, 7), (2, 3, 6)], key=getkey())
@@ -171,6 +167,15 @@ def _ham(syn, shapes, layers=None):
         ham.add_layer(f"l{i}", hg.LayerNormLayer(s))
     ham.add_synapse("att", syn, layers=layers or [f"l{i}" for i in range(len(shapes))])
     return ham
+
+
+@pytest.mark.bad_arguments
+def test_a_config_dict_is_no_hidden_lagrangian():
+    mix = hg.BinaryMixerSynapse(num_heads=2, zspace_dim=5)
+    with pytest.raises(hg.ValidationError, match="hidden_lagrangian must be a hamux_graph Lagrangian"):
+        type(mix)(
+            **json.loads(json.dumps(mix.config()))
+        )  # a plain dict is no Lagrangian: files go through the registry
 
 
 def test_attention_validation_errors():

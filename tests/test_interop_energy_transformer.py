@@ -60,13 +60,15 @@ def ckpt(tmp_path):
 
 def ref_layernorm(w, x):
     xc = x - x.mean(-1, keepdims=True)
-    return w["LNORM_gamma"] * xc / jnp.sqrt((xc**2).mean(-1, keepdims=True) + EPS) + w["LNORM_bias"]
+    gamma, bias = (jnp.broadcast_to(w[k], x.shape) for k in ("LNORM_gamma", "LNORM_bias"))
+    return gamma * xc / jnp.sqrt((xc**2).mean(-1, keepdims=True) + EPS) + bias
 
 
 def ref_lagrangian(w, x):
     D = x.shape[-1]
     xc = x - x.mean(-1, keepdims=True)
-    return jnp.sum(D * w["LNORM_gamma"] * jnp.sqrt((xc**2).mean(-1) + EPS)) + jnp.sum(w["LNORM_bias"] * x)
+    bias = jnp.broadcast_to(w["LNORM_bias"], x.shape)
+    return jnp.sum(D * w["LNORM_gamma"] * jnp.sqrt((xc**2).mean(-1) + EPS)) + jnp.sum(bias * x)
 
 
 def ref_attention(w, g):

@@ -12,6 +12,8 @@ import pytest
 
 import hamux_graph as hg
 
+from helpers import bad_inputs
+
 
 def _np_softmax(z, axis):
     z = z - z.max(axis=axis, keepdims=True)
@@ -203,14 +205,15 @@ def test_softmax_activation_and_value_stable_and_exact_at_large_arguments():
     np.testing.assert_allclose(np.asarray(g[1]), _np_softmax(np.array([-np.inf, 0.0, 2.0, 4.0]), -1), rtol=1e-6)
 
 
-# ---- bad inputs, generated from the signatures (tests/bad_inputs.py) ----
-
-import bad_inputs as BAD  # noqa: E402
+# ---- bad inputs, generated from the signatures (tests/helpers/bad_inputs.py) ----
 
 
-@pytest.mark.parametrize("case", BAD.constructor_cases("lagrangian") + BAD.nonconvex_cases(), ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    "case", bad_inputs.constructor_cases("lagrangian") + bad_inputs.nonconvex_cases(), ids=lambda c: c.id
+)
+@pytest.mark.bad_arguments
 def test_bad_lagrangian_arguments_raise_named_errors(case):
-    BAD.check(case)
+    bad_inputs.check(case)
 
 
 def test_shape_annotations_are_jaxtyping_strings():

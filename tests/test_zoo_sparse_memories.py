@@ -74,6 +74,7 @@ def test_factories_build_by_name_and_store_the_patterns(getkey):
     assert zoo.sparse_hopfield(input_shape=(8,), num_memories=3).plan().param_shapes["store"] == {"W": (8, 3)}
 
 
+@pytest.mark.bad_arguments
 def test_factory_errors():
     with pytest.raises(hg.ValidationError, match="zoo.gaussian_memory: give `patterns`"):
         zoo.gaussian_memory()

@@ -1,6 +1,6 @@
 """Fuzz the file readers: mutate valid GraphML and .hamux bytes, read them back.
 
-Usage: ``python tests/fuzz_files.py DIR N`` (run by tests/test_graphml.py in a subprocess, so
+Usage: ``python tests/helpers/fuzz_files.py DIR N`` (run by tests/test_formats_graphml.py in a subprocess, so
 that a process abort would fail the test). Each of ``N`` hypothesis examples per format
 mutates the bytes (flips, deletions, insertions, truncation) or the structure (attribute
 values swapped for other ones) of a valid file. Reading must either raise

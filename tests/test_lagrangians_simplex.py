@@ -380,6 +380,7 @@ def test_convex_hessian_psd(getkey):
             assert np.linalg.eigvalsh(0.5 * (H + H.T)).min() >= -1e-4, name
 
 
+@pytest.mark.bad_arguments
 def test_bad_hyperparameters_and_layers():
     with pytest.raises(hg.ValidationError, match="alpha must be a finite number >= 1"):
         hg.LEntmax(0.5)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 
-import compat_types  # noqa: F401  (registers CompatBilinear, as the writer did)
 import jax
 import numpy as np
 import pytest
 
 import hamux_graph as hg
+
+from helpers.synapses import CompatBilinear  # noqa: F401  (registered, as the writer did)
 
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "compat")

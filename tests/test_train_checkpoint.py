@@ -1,4 +1,4 @@
-"""Tests for resumable training (hamux_graph.checkpoint: train.TrainState, train.Checkpointer)."""
+"""Tests for resumable training (hamux_graph.train.checkpoint: train.TrainState, train.Checkpointer)."""
 
 from __future__ import annotations
 
@@ -158,6 +158,7 @@ def test_unfinished_and_unreadable_checkpoints_are_skipped(tmp_path):
     assert ckpt.steps() == [1]
 
 
+@pytest.mark.bad_arguments
 def test_checkpointer_errors(tmp_path):
     with pytest.raises(hg.ArgumentError, match="every must be an int >= 1, got 0"):
         train.Checkpointer(tmp_path, every=0)

@@ -59,7 +59,7 @@ def et_synapse_energy_jax(g, Wq, Wk, Xi, beta, exclude_self):
     K = jnp.einsum("td,dhz->htz", g, Wk)
     S = beta * jnp.einsum("hqz,hkz->hqk", Q, K)
     if exclude_self:
-        S = S - 1e30 * jnp.eye(g.shape[0])
+        S = S - 1e30 * jnp.eye(g.shape[0])[None]
     attn = -jnp.sum(jax.nn.logsumexp(S, axis=-1)) / beta
     return attn - 0.5 * jnp.sum(jax.nn.relu(g @ Xi) ** 2)
 
@@ -213,6 +213,7 @@ def test_cross_attention_exclude_self_matches_the_loop(getkey):
         (dict(image_shape=(28, 28, 1), patch_size=(4, 4), num_memories=2.5), "num_memories"),
     ],
 )
+@pytest.mark.bad_arguments
 def test_bad_arguments(kwargs, match):
     with pytest.raises(hg.ValidationError, match=match):
         hg.zoo.create("energy_transformer", **kwargs)

@@ -41,9 +41,10 @@ def check_equal(old, xs):
     """Convert ``old`` and compare activations, energy and ∂E/∂g with hamux's on states ``xs``."""
     ham, model = hg.interop.from_hamux(old)
     with jax.default_matmul_precision("highest"):
-        xhats = old.activations(xs)
-        e_ref = old.energy(xhats, xs)
-        grads_ref = old.dEdact(xhats, xs)
+        with jax.numpy_rank_promotion("allow"):  # hamux itself broadcasts implicitly (its layer norms)
+            xhats = old.activations(xs)
+            e_ref = old.energy(xhats, xs)
+            grads_ref = old.dEdact(xhats, xs)
         e, grads, gs = model.energy(xs), model.dEdg(xs), model.activations(xs)
     assert set(grads) == set(grads_ref) == set(xs)
     np.testing.assert_allclose(e, e_ref, **TOL)

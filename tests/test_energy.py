@@ -8,9 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, HealthCheck, settings
-from strategies import random_hams
 
 import hamux_graph as hg
+
+from helpers.strategies import random_hams
 
 
 def _rand(key, shape, scale=1.0):
@@ -211,6 +212,7 @@ def test_custom_synapse_in_ten_lines(getkey):
     np.testing.assert_allclose(float(model.energy(_to_jnp(xs))), want, rtol=1e-5)
 
 
+@pytest.mark.bad_arguments
 def test_state_errors(hand_model):
     model, _ = hand_model
     xs = model.init_states()
@@ -331,6 +333,7 @@ STATE_CASES = [
 
 
 @pytest.mark.parametrize("case", STATE_CASES, ids=lambda c: c[0])
+@pytest.mark.bad_arguments
 def test_bad_states_raise_named_errors(case):
     _, call, error, match = case
     with pytest.raises(error, match=match):
@@ -348,6 +351,7 @@ COMPILE_CASES = [
 
 
 @pytest.mark.parametrize("case", COMPILE_CASES, ids=lambda c: c[0])
+@pytest.mark.bad_arguments
 def test_bad_compile_arguments_raise_named_errors(case):
     _, kwargs, error, match = case
     with pytest.raises(error, match=match):

@@ -11,9 +11,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _io_strategies import assert_same_model, ScaledBilinear, structure
 
 import hamux_graph as hg
+
+from helpers.compare import assert_same_model, structure
+from helpers.synapses import ScaledBilinear
 
 
 def every_type_ham():
@@ -153,6 +155,7 @@ def test_compressed_files_only_when_asked(tmp_path, trained):
     assert_same_model(trained, hg.load(path, allow_compressed=True))
 
 
+@pytest.mark.bad_arguments
 def test_save_rejects_non_models(tmp_path):
     with pytest.raises(hg.ValidationError, match="expects a compiled model"):
         hg.save(every_type_ham(), tmp_path / "x.hamux")

@@ -34,7 +34,7 @@ from jaxtyping import Array
 
 from .._energy import calls, kernel, stacking
 from .._energy.calls import GroupedCall
-from .._energy.core import AbstractEnergyCore, as_dict, states_in, StatesLike
+from .._energy.core import AbstractEnergyCore, as_dict, states_in, StatesLike, StatesOut
 from .._energy.kernel import GroupParameters, HeldParts, Structure
 from .._energy.packed import Layout, PackedStates, regroup
 from .._types import ClampSpec, Shape
@@ -242,7 +242,7 @@ def call_dynamics(
     dt: Array,
     config: Any = None,
     extra: Any = None,
-) -> tuple[StatesLike, Any]:
+) -> tuple[StatesOut, Any]:
     """Run the driver ``impl`` on the engine, compiled and cached; returns ``(states, rest)``.
 
     ``impl(skeleton, call, params, xg, inputs)`` (see ``calls.grouped_call``; ``inputs`` a

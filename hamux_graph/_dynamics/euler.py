@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._energy.calls import GroupedCall
-from .._energy.core import AbstractEnergyCore, StatesLike
+from .._energy.core import AbstractEnergyCore, StatesLike, StatesOut
 from .._energy.kernel import GroupParameters
 from .._types import ClampSpec
 from .common import check_dt, check_steps
@@ -41,7 +41,7 @@ def _run_impl(model: AbstractEnergyCore, call: GroupedCall, params: GroupParamet
     return final, jnp.concatenate([es, engine.energy(final)[None]], axis=0)
 
 
-def step(model: AbstractEnergyCore, xs: StatesLike, dt: float | Array = 0.1, clamp: ClampSpec = None) -> StatesLike:
+def step(model: AbstractEnergyCore, xs: StatesLike, dt: float | Array = 0.1, clamp: ClampSpec = None) -> StatesOut:
     """One Euler step ``x_ℓ ← x_ℓ − (dt/τ_ℓ)·∂E/∂g_ℓ``; clamped entries stay fixed.
 
     Bound as ``CompiledHAM.step`` (``model.step(xs, ...)``).
@@ -71,7 +71,7 @@ def step(model: AbstractEnergyCore, xs: StatesLike, dt: float | Array = 0.1, cla
 
 def run(
     model: AbstractEnergyCore, xs: StatesLike, steps: int = 50, dt: float | Array = 0.1, clamp: ClampSpec = None
-) -> tuple[StatesLike, Float[Array, "n_energies ..."]]:
+) -> tuple[StatesOut, Float[Array, "n_energies ..."]]:
     """Run ``steps`` Euler steps inside one compiled ``lax.scan``.
 
     Bound as ``CompiledHAM.run`` (``model.run(xs, ...)``). The energy of every step comes

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from .._energy.core import AbstractEnergyCore, as_dict, flat_states, pack_flat, StatesLike
+from .._energy.core import AbstractEnergyCore, as_dict, flat_states, pack_flat, StatesLike, StatesOut
 from .._errors import ArgumentError
 from .._internal.optional import require
 from .._types import ClampSpec
@@ -55,7 +55,7 @@ class ODEResult(eqx.Module):
         message: diffrax's result message (``""`` on success).
     """
 
-    states: StatesLike
+    states: StatesOut
     ts: Float[Array, " T"] | None
     energies: Float[Array, "T ..."] | None
     t_final: Float[Array, ""]

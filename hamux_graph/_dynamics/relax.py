@@ -28,7 +28,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
 from .._energy.calls import GroupedCall
-from .._energy.core import AbstractEnergyCore, StatesLike
+from .._energy.core import AbstractEnergyCore, StatesLike, StatesOut
 from .._energy.kernel import GroupParameters
 from .._errors import ArgumentError
 from .._types import ClampSpec
@@ -58,7 +58,7 @@ class RelaxResult(eqx.Module):
     ``model.energy(result.states)`` for a differentiable energy).
     """
 
-    states: StatesLike
+    states: StatesOut
     energies: Float[Array, "n_energies ..."] | None
     steps: Int[Array, "*batch"]
     converged: Bool[Array, "*batch"]

@@ -44,6 +44,7 @@ from .packed import check as check_packed, Layout, PackedStates
 __all__ = [
     "AbstractEnergyCore",
     "StatesLike",
+    "StatesOut",
     "flat_states",
     "states_in",
     "states_out",
@@ -57,7 +58,9 @@ __all__ = [
 ]
 
 # a dict of arrays (numpy ones too), or PackedStates (returned in kind)
-StatesLike = dict[str, ArrayLike] | PackedStates
+StatesLike = Mapping[str, ArrayLike] | PackedStates
+# what the methods return: a dict of jax arrays, or PackedStates when given PackedStates
+StatesOut = States | PackedStates
 
 # the fields that hold parameters, and how a saved file names their leaves
 PARAMETER_FIELDS = ("lagrangians", "biases", "synapses")
@@ -160,7 +163,7 @@ class AbstractEnergyCore(eqx.Module):
     # function over (grouped parameters, states): see calls.py.
 
     @calls.fast_method
-    def activations(self, xs: StatesLike) -> StatesLike:
+    def activations(self, xs: StatesLike) -> StatesOut:
         """Layer activations ``g_ℓ = ∇L_ℓ(x_ℓ − b_ℓ)`` (PackedStates in, PackedStates out)."""
         flat, batch, layout = states_in(self, xs)
         call, gs = _call(self, _activations_impl, flat, batch, layout)
@@ -173,7 +176,7 @@ class AbstractEnergyCore(eqx.Module):
         return _call(self, _energy_impl, flat, batch, layout)[1]
 
     @calls.fast_method
-    def energy_and_dEdg(self, xs: StatesLike) -> tuple[Float[Array, "*batch"], StatesLike]:
+    def energy_and_dEdg(self, xs: StatesLike) -> tuple[Float[Array, "*batch"], StatesOut]:
         """The energy and the Legendre gradient ``∂E/∂g`` in one compiled call.
 
         Example:
@@ -206,7 +209,7 @@ class AbstractEnergyCore(eqx.Module):
         return {"layers": dict(zip(self.layer_names, layers)), "synapses": dict(zip(self.synapse_names, synapses))}
 
     @calls.fast_method
-    def dEdg(self, xs: StatesLike) -> StatesLike:
+    def dEdg(self, xs: StatesLike) -> StatesOut:
         """The Legendre gradient ``∂E/∂g_ℓ = u_ℓ + Σ_σ ∂E_σ/∂g_ℓ`` (no Hessian involved)."""
         flat, batch, layout = states_in(self, xs)
         call, d = _call(self, _dEdg_impl, flat, batch, layout)
@@ -288,7 +291,7 @@ def states_in(model: AbstractEnergyCore, xs: StatesLike) -> tuple[tuple[Array, .
 
 def states_out(
     model: AbstractEnergyCore, structure: Structure, arrays: dict[int, Array], batch: int | None, layout: Layout | None
-) -> StatesLike:
+) -> StatesOut:
     """Grouped outputs ``{group id: array}`` of ``structure`` as a states dict, or as
     ``PackedStates`` with ``layout`` (then ``structure`` is the default grouping)."""
     if layout is not None:

@@ -171,7 +171,7 @@ def _recall(where: str, mem: Any, P: ArrayLike, probes: ArrayLike, key: Array, s
     if isinstance(built, HAM):
         built = built.compile(key=k_build)
     if isinstance(built, CompiledHAM):
-        return _relax_continuous(where, built, probes, s)[0]
+        return _relax_continuous(where, built, jnp.asarray(probes), s)[0]
     if isinstance(built, (jax.Array, np.ndarray)):
         return recall_binary(built, probes, key=k_recall, order=s.order, max_sweeps=s.max_sweeps).states
     raise ValidationError(

@@ -36,7 +36,6 @@ from typing import Any
 
 import jax
 import numpy as np
-from jaxtyping import ArrayLike
 
 from .._api import CompiledHAM, HAM
 from .._errors import ValidationError
@@ -247,9 +246,9 @@ def _lagrangian(lagrangians: Any, fn: Any, shape: tuple[int, ...], where: str) -
 # ---- synapses ------------------------------------------------------------------------------
 
 
-def _array(module: Any, field: str, ndim: int, where: str) -> ArrayLike:
+def _array(module: Any, field: str, ndim: int, where: str) -> jax.Array | np.ndarray:
     value = getattr(module, field)
-    if np.ndim(value) != ndim:
+    if not isinstance(value, (jax.Array, np.ndarray)) or np.ndim(value) != ndim:
         raise ValidationError(
             f"{where}: {type(module).__name__}.{field} must be a {ndim}-d array, got shape {np.shape(value)}."
         )

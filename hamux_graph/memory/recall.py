@@ -265,8 +265,8 @@ class _System(eqx.Module):
 class Classical(_System):
     """``E = −½ σᵀWσ``; neuron ``i`` takes ``sign(h_i)``, ``h_i = Σ_j W_ij σ_j``, unless ``|h_i| ≤ tie_i``."""
 
-    W: Float[Array | np.ndarray, "N N"]  # host arrays stay numpy (see float_array)
-    tie: Float[Array | np.ndarray, " N"]
+    W: Float[Array, "N N"]
+    tie: Float[Array, " N"]
 
     def init(self, S: Float[Array, "N B"]) -> Array:
         return jnp.zeros((), S.dtype)
@@ -282,7 +282,7 @@ class Classical(_System):
 class Dense(_System):
     """Dense binary memory over patterns ``P`` (stored neuron-major, ``(N, K)``); ``aux`` = overlaps ``(K, B)``."""
 
-    PT: Float[Array | np.ndarray, "N K"]
+    PT: Float[Array, "N K"]
     energy: DenseEnergy
 
     def init(self, S: Float[Array, "N B"]) -> Array:

@@ -301,7 +301,7 @@ class RandomFeatureMemorySynapse(Synapse):
             return jnp.zeros(shape, jnp.result_type(float))
         return jax.random.normal(key, shape, dtype=jnp.result_type(float))
 
-    def features(self, x: Float[Array, "*batch ..."], ndim: int | None = None) -> Float[Array, "*batch M"]:
+    def features(self, x: Float[Array, "..."], ndim: int | None = None) -> Float[Array, "*batch M"]:
         """``φ(x)`` for one state (or a stack of states: ``ndim`` trailing axes form one state).
 
         Args:

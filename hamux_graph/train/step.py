@@ -78,7 +78,7 @@ def _check_layer(model: CompiledHAM, name: str, role: str) -> int:
 
 def forward(
     model: CompiledHAM,
-    inputs: Float[ArrayLike, "*batch ..."],
+    inputs: Float[ArrayLike, "..."],
     *,
     input: str = "input",
     output: str = "label",
@@ -86,7 +86,7 @@ def forward(
     dt: float | Array = 0.5,
     read: str = "activation",
     init: dict[str, Array] | None = None,
-) -> Float[Array, "*batch ..."]:
+) -> Float[Array, "..."]:
     """Clamp ``input`` to ``inputs``, run ``steps`` Euler steps, and read the ``output`` layer.
 
     The other layers start at zero (or at ``init``). The whole run is differentiable, so

@@ -297,7 +297,7 @@ def test_version_has_one_source():
 # the public namespaces: every module object reachable as hg.NAME is one of these (or an alias
 # kept for one release), so a stage's module never leaks into hg (hg.compile used to be a module)
 NAMESPACES = {"analysis", "datasets", "formats", "interop", "memory", "parallel", "train", "vision", "zoo"}
-PUBLIC_MODULES = {"lagrangians", "layers", "synapses", "registry", "draw", "html", "animation"}
+PUBLIC_MODULES = {"lagrangians", "layers", "synapses", "registry", "draw", "html", "animation", "cli", "demo"}
 ONE_RELEASE_ALIASES = {"saving"}  # hamux_graph.saving -> hamux_graph.formats.saving (CHANGELOG.md)
 
 

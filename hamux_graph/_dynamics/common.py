@@ -254,10 +254,13 @@ def euler_step(
     """
     out = {}
     for gid, x in states.items():
-        new = (x - rates[gid] * grads[gid]).astype(x.dtype)  # states keep their dtype (bfloat16 stays bfloat16)
+        # explicit broadcasts (no implicit rank promotion): a stacked group's rates are (M, 1, ...)
+        # against (B, M, ...) with a batch; a mask may lack the batch axis
+        rate = jnp.broadcast_to(rates[gid], jnp.shape(grads[gid]))
+        new = (x - rate * grads[gid]).astype(x.dtype)  # states keep their dtype (bfloat16 stays bfloat16)
         if gid in masks:
-            keep = x if held is None else held[gid]
-            new = jnp.where(masks[gid], keep, new).astype(x.dtype)
+            keep = x if held is None else jnp.broadcast_to(held[gid], x.shape)
+            new = jnp.where(jnp.broadcast_to(masks[gid], x.shape), keep, new).astype(x.dtype)
         out[gid] = new
     return out
 

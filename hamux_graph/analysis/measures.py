@@ -42,16 +42,18 @@ from .._api import CompiledHAM, HAM
 from .._errors import ValidationError
 from .._internal.parse import parse_float, parse_int
 from .._internal.progress import progress as progress_bar
-from ..memory.binary import DenseEnergy, random_patterns, recall_binary, recall_binary_dense, rule, RULES
+from ..memory.binary import recall_binary, recall_binary_dense, rule, RULES
 from ..memory.recall import (
     bucket,
     check_order,
     check_patterns,
     check_pm1,
+    DenseEnergy,
     flip_bits,
     float_array,
     SWEEPS_HINT,
 )
+from ..memory.spins import random_patterns
 from .census import Census, tally
 
 

@@ -31,7 +31,7 @@ from .._graph.validate import Plan
 from .._internal.files import atomic_write
 from .._internal.untrusted import npy_data, npy_header, read_limited
 from .._internal.version import package_version
-from ..parallel.mesh import gather
+from ..parallel.processes import gather
 from .graphml import graphml_bytes, parse_graphml_plan
 
 

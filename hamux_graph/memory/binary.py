@@ -44,13 +44,10 @@ from .recall import (
     DenseEnergy,
     drive,
     float_array,
-    LogSumExp,
-    Polynomial,
-    RectifiedPolynomial,
     SWEEPS_HINT,
     tie_tolerance,
 )
-from .spins import corrupt, dense_energy, energy, overlaps, random_patterns, resolve_energy
+from .spins import resolve_energy
 
 
 __all__ = [
@@ -62,15 +59,6 @@ __all__ = [
     "BinaryRecall",
     "recall_binary",
     "recall_binary_dense",
-    "DenseEnergy",
-    "Polynomial",
-    "RectifiedPolynomial",
-    "LogSumExp",
-    "energy",
-    "dense_energy",
-    "overlaps",
-    "corrupt",
-    "random_patterns",
 ]
 
 

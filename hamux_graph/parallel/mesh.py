@@ -38,19 +38,7 @@ from .._energy.core import as_dict, flat_states, leaf_name
 from .._errors import ArgumentError
 from .._internal.parse import parse_int
 from .._types import States
-from .processes import (
-    check_batch,
-    data_sharding,
-    data_size,
-    gather,
-    global_batch,
-    initialize,
-    place,
-    place_tree,
-    process_batch,
-    process_batches,
-    process_slice,
-)
+from .processes import check_batch, data_sharding, data_size, global_batch, place, place_tree
 
 
 __all__ = [
@@ -63,11 +51,6 @@ __all__ = [
     "shard_model",
     "shard_states",
     "parameter_specs",
-    "initialize",
-    "process_slice",
-    "process_batch",
-    "process_batches",
-    "gather",
 ]
 
 _FORCE_HINT = "On CPU, set XLA_FLAGS=--xla_force_host_platform_device_count=N before importing jax."

@@ -115,6 +115,8 @@ from .formats import (
     save as save,
     load as load,
     parameter_names as parameter_names,
+    write_hif as write_hif,
+    read_hif as read_hif,
 )
 
 # one-release alias (CHANGELOG.md): docs named hamux_graph.saving, now hamux_graph.formats.saving
@@ -202,5 +204,7 @@ __all__ = [
     "load",
     "interop",
     "parameter_names",
+    "write_hif",
+    "read_hif",
     "formats",
 ]

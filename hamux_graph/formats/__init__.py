@@ -1,4 +1,4 @@
-"""Files: GraphML (the architecture) and saved models (architecture and weights, no pickle)."""
+"""Files: GraphML and HIF (the architecture), saved models, safetensors and model directories (no pickle)."""
 
 from .graphml import (
     FORMAT as FORMAT,
@@ -10,6 +10,15 @@ from .graphml import (
     read_graphml as read_graphml,
     read_graphml_plan as read_graphml_plan,
     write_graphml as write_graphml,
+)
+from .hif import (
+    hif_bytes as hif_bytes,
+    hif_document as hif_document,
+    parse_hif_plan as parse_hif_plan,
+    plan_of_hif_document as plan_of_hif_document,
+    read_hif as read_hif,
+    read_hif_plan as read_hif_plan,
+    write_hif as write_hif,
 )
 from .saving import (
     load as load,
@@ -39,4 +48,11 @@ __all__ = [
     "parameter_names",
     "MODEL_FORMAT",
     "MODEL_FORMAT_VERSION",
+    "write_hif",
+    "read_hif",
+    "read_hif_plan",
+    "hif_document",
+    "hif_bytes",
+    "parse_hif_plan",
+    "plan_of_hif_document",
 ]

@@ -482,3 +482,45 @@ def read_graphml_plan(
     return parse_graphml_plan(
         read_limited(path, max_bytes), source, allow_compressed=allow_compressed, max_bytes=max_bytes
     )
+
+
+# ---- the attribute graph, shared with the other architecture formats (HIF, XGI) -----------
+
+JSON_ATTRIBUTES = (SHAPE, _CONFIG)
+"""The node attributes that GraphML stores as JSON strings (other formats hold them as objects)."""
+DISPLAY_ATTRIBUTES = (_LABEL,)
+"""Node attributes written for viewers only and ignored when reading."""
+
+
+def architecture_graph(plan: Plan) -> nx.MultiDiGraph:
+    """The plan as a graph of plain attributes: exactly what ``write_graphml`` writes.
+
+    Every format that carries the architecture (GraphML, HIF, XGI) serialises these
+    attributes, so a field added to the GraphML writer reaches all of them.
+
+    Raises:
+        FormatError: if a type is not registered or a hyperparameter is not JSON-able.
+
+    Example:
+        >>> import hamux_graph as hg
+        >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+        >>> hg.formats.graphml.architecture_graph(ham.plan()).nodes["v"]["shape"]
+        '[3]'
+    """
+    return _export_graph(plan)
+
+
+def plan_of_architecture_graph(G: nx.Graph, source: str) -> Plan:
+    """The validated plan of a graph with ``architecture_graph``'s attributes (untrusted values).
+
+    Raises:
+        FormatError: naming ``source``, the node or edge and the problem.
+
+    Example:
+        >>> import hamux_graph as hg
+        >>> from hamux_graph.formats.graphml import architecture_graph, plan_of_architecture_graph
+        >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+        >>> plan_of_architecture_graph(architecture_graph(ham.plan()), "here").layer_names
+        ('v',)
+    """
+    return _plan_from_export(G, source)

@@ -33,6 +33,7 @@ from .._internal.untrusted import npy_data, npy_header, read_limited
 from .._internal.version import package_version
 from ..parallel.processes import gather
 from .graphml import graphml_bytes, parse_graphml_plan
+from .safetensors import parse_safetensors, safetensors_bytes
 
 
 __all__ = [
@@ -43,10 +44,22 @@ __all__ = [
     "parameter_names",
     "MODEL_FORMAT",
     "MODEL_FORMAT_VERSION",
+    "parameter_arrays",
+    "expected_parameters",
+    "model_from_arrays",
+    "check_parameters",
+    "read_safetensors_model",
+    "is_safetensors_path",
+    "safetensors_metadata",
+    "SAFETENSORS_SUFFIX",
+    "SAFETENSORS_ARCHITECTURE",
 ]
 
 MODEL_FORMAT = "hamux_graph-model"
 MODEL_FORMAT_VERSION = 1
+SAFETENSORS_SUFFIX = ".safetensors"
+SAFETENSORS_ARCHITECTURE = "architecture_graphml"
+"""The ``__metadata__`` key of a saved model's safetensors file that holds the GraphML architecture."""
 DEFAULT_MAX_BYTES = 4 * 2**30
 _MANIFEST, _GRAPHML, _WEIGHTS = "manifest.json", "model.graphml", "weights.npz"
 _DATE = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: identical models give identical files
@@ -110,9 +123,12 @@ def save(model: CompiledHAM, path: str | os.PathLike, *, compress: bool = False)
 
     Args:
         model: the compiled model (e.g. after training).
-        path: the file to write (``.hamux`` is the conventional suffix).
+        path: the file to write. A path ending in ``.safetensors`` gets a safetensors file
+            (the parameters under their ``parameter_names``, the GraphML architecture and the
+            format version in ``__metadata__``; any framework reads the weights); any other
+            path the ``.hamux`` zip (the conventional suffix).
         compress: deflate the archive members (reading them back then needs
-            ``load(..., allow_compressed=True)``).
+            ``load(..., allow_compressed=True)``); ignored for safetensors.
 
     Raises:
         ValidationError: if ``model`` is not a ``CompiledHAM``.
@@ -134,6 +150,46 @@ def save(model: CompiledHAM, path: str | os.PathLike, *, compress: bool = False)
             "For an architecture alone use hg.write_graphml."
         )
     graph = graphml_bytes(model.plan())
+    arrays = parameter_arrays(model)
+    if is_safetensors_path(path):
+        data = safetensors_bytes(arrays, safetensors_metadata(graph))
+    else:
+        bf16 = sorted(n for n, a in arrays.items() if a.dtype == np.dtype(jnp.bfloat16))
+        if bf16:
+            raise FormatError(
+                f"parameter(s) {bf16[:4]} have dtype bfloat16, which a .hamux file (numpy .npz) cannot store. Save "
+                "to a path ending in .safetensors instead."
+            )
+        manifest = {
+            "format": MODEL_FORMAT,
+            "format_version": MODEL_FORMAT_VERSION,
+            "hamux_graph_version": package_version(),
+            "parameters": {n: {"shape": list(a.shape), "dtype": str(a.dtype)} for n, a in arrays.items()},
+        }
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            _zip_write(zf, _MANIFEST, json.dumps(manifest, indent=1).encode(), compress)
+            _zip_write(zf, _GRAPHML, graph, compress)
+            _zip_write(zf, _WEIGHTS, _npz_bytes(arrays, compress), compress)
+        data = buf.getvalue()
+    if jax.process_index() == 0:
+        atomic_write(path, data)
+
+
+def parameter_arrays(model: CompiledHAM) -> dict[str, np.ndarray]:
+    """Every parameter of ``model`` as a host numpy array, by its saved name (gathered from a mesh).
+
+    Raises:
+        FormatError: for a PRNG-key leaf, a non-numeric dtype, two leaves with one name, or a
+            device buffer that cannot be read.
+
+    Example:
+        >>> import jax, hamux_graph as hg
+        >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+        >>> ham.add_synapse("s", hg.DenseSynapse(), layers=("v", "v"))
+        >>> hg.formats.saving.parameter_arrays(ham.compile(key=jax.random.key(0)))["synapses/s/W"].shape
+        (3, 3)
+    """
     named, _ = _named_leaves(gather(model))
     arrays: dict[str, np.ndarray] = {}
     for name, leaf in named:
@@ -147,24 +203,27 @@ def save(model: CompiledHAM, path: str | os.PathLike, *, compress: bool = False)
             raise
         except Exception as e:  # a device buffer that could not be materialised (failed allocation, ...)
             raise FormatError(f"parameter {name!r} cannot be read from its device ({type(e).__name__}: {e}).") from None
-        if arr.dtype.kind not in "biufc":
+        if arr.dtype.kind not in "biufc" and arr.dtype != np.dtype(jnp.bfloat16):
             raise FormatError(f"parameter {name!r} has dtype {arr.dtype}, which a weights file cannot store.")
         if name in arrays:
             raise FormatError(f"two parameters are both named {name!r}; rename the nodes or fields.")
         arrays[name] = arr
-    manifest = {
+    return arrays
+
+
+def is_safetensors_path(path: str | os.PathLike) -> bool:
+    """Whether ``hg.save``/``hg.load`` treat ``path`` as a safetensors file (by its suffix)."""
+    return os.fspath(path).lower().endswith(SAFETENSORS_SUFFIX)
+
+
+def safetensors_metadata(graph: bytes) -> dict[str, str]:
+    """The ``__metadata__`` of a saved model's safetensors file: format, versions and architecture."""
+    return {
         "format": MODEL_FORMAT,
-        "format_version": MODEL_FORMAT_VERSION,
+        "format_version": str(MODEL_FORMAT_VERSION),
         "hamux_graph_version": package_version(),
-        "parameters": {n: {"shape": list(a.shape), "dtype": str(a.dtype)} for n, a in arrays.items()},
+        SAFETENSORS_ARCHITECTURE: graph.decode("utf-8"),
     }
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        _zip_write(zf, _MANIFEST, json.dumps(manifest, indent=1).encode(), compress)
-        _zip_write(zf, _GRAPHML, graph, compress)
-        _zip_write(zf, _WEIGHTS, _npz_bytes(arrays, compress), compress)
-    if jax.process_index() == 0:
-        atomic_write(path, buf.getvalue())
 
 
 # ---- loading -------------------------------------------------------------------------------
@@ -329,7 +388,9 @@ def load(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES, allow_c
     that the architecture implies before anything is built.
 
     Args:
-        path: the file to read.
+        path: the file to read: a ``.hamux`` zip, or a path ending in ``.safetensors``
+            (written by ``save``: its ``__metadata__`` holds the architecture; the header,
+            dtypes, shapes and offsets are checked before any array is read).
         max_bytes: refuse files whose (decompressed) content exceeds this.
         allow_compressed: accept a file written with ``save(..., compress=True)``.
 
@@ -350,8 +411,20 @@ def load(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES, allow_c
         ('v',)
     """
     source = os.fspath(path)
+    if is_safetensors_path(path):
+        plan, arrays = read_safetensors_model(path, max_bytes=max_bytes)
+        return model_from_arrays(plan, arrays, source)
     plan, zf, budget, manifest = _open_model(path, max_bytes, allow_compressed)
     weights = _member(zf, _WEIGHTS, source, budget, allow_compressed)
+    named, treedef, expected = _abstract_model(plan, source)
+    arrays = _read_weights(weights, expected, source, allow_compressed)
+    _check_manifest_parameters(manifest, expected, source)
+    leaves = [leaf if n is None else jnp.asarray(arrays[n]) for n, leaf in named]
+    return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def _abstract_model(plan: Plan, source: str) -> tuple[list[tuple[str | None, Any]], Any, dict[str, Any]]:
+    """The model's named leaves (abstract: nothing allocated), treedef and ``{name: (shape, dtype)}``."""
     try:
         # abstract shapes only (nothing is allocated); the stored arrays bound the real size
         abstract = eqx.filter_eval_shape(
@@ -361,7 +434,102 @@ def load(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES, allow_c
         raise FormatError(f"{source}: the architecture cannot be built ({e}).") from e
     named, treedef = _named_leaves(abstract)
     expected = {n: (tuple(leaf.shape), np.dtype(leaf.dtype)) for n, leaf in named if n is not None}
-    arrays = _read_weights(weights, expected, source, allow_compressed)
-    _check_manifest_parameters(manifest, expected, source)
+    return named, treedef, expected
+
+
+def expected_parameters(plan: Plan, source: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """``{name: (shape, dtype)}`` of every parameter the architecture implies (nothing allocated).
+
+    Raises:
+        FormatError: naming ``source`` if the architecture cannot be built.
+
+    Example:
+        >>> import hamux_graph as hg
+        >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,), use_bias=True))
+        >>> hg.formats.saving.expected_parameters(ham.plan(), "here")
+        {'layers/v/bias': ((3,), dtype('float32')), 'layers/v/lagrangian/beta': ((), dtype('float32'))}
+    """
+    return _abstract_model(plan, source)[2]
+
+
+def model_from_arrays(plan: Plan, arrays: dict[str, np.ndarray], source: str) -> CompiledHAM:
+    """The compiled model of ``plan`` with exactly the parameters ``arrays`` (checked first).
+
+    Every name, shape and dtype the architecture implies must be there, and nothing else.
+
+    Raises:
+        FormatError: naming ``source`` and the first mismatching parameters.
+
+    Example:
+        >>> import jax, hamux_graph as hg
+        >>> from hamux_graph.formats.saving import model_from_arrays, parameter_arrays
+        >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+        >>> model = ham.compile(key=jax.random.key(0))
+        >>> model_from_arrays(ham.plan(), parameter_arrays(model), "here").layer_names
+        ('v',)
+    """
+    named, treedef, expected = _abstract_model(plan, source)
+    check_parameters(arrays, expected, source)
     leaves = [leaf if n is None else jnp.asarray(arrays[n]) for n, leaf in named]
     return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def check_parameters(
+    arrays: dict[str, np.ndarray], expected: dict[str, tuple[tuple[int, ...], np.dtype]], source: str
+) -> None:
+    """``arrays`` hold exactly the ``expected`` names, shapes and dtypes (FormatError naming the first misfits)."""
+    missing = sorted(set(expected) - set(arrays))
+    extra = sorted(set(arrays) - set(expected))
+    if missing or extra:
+        raise FormatError(
+            f"{source}: the weights do not match the architecture: missing parameters {missing[:8]}"
+            f"{' ...' if len(missing) > 8 else ''}, unexpected parameters {extra[:8]}{' ...' if len(extra) > 8 else ''}. "
+            "The weights file was written for a different architecture."
+        )
+    for name, (shape, dtype) in expected.items():
+        arr = arrays[name]
+        if tuple(arr.shape) != shape or arr.dtype != dtype:
+            raise FormatError(
+                f"{source}: parameter {name!r} is stored with shape {tuple(arr.shape)} and dtype {arr.dtype}, but the "
+                f"architecture needs shape {shape} and dtype {dtype}. The weights were written for a different "
+                "architecture (or with a different jax_enable_x64 setting)."
+            )
+
+
+def read_safetensors_model(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Plan, dict[str, np.ndarray]]:
+    """The architecture and the parameter arrays of a safetensors file written by ``hg.save``.
+
+    The file is untrusted (``formats.safetensors.parse_safetensors``); its ``__metadata__``
+    must name the saved-model format and version and hold the GraphML architecture.
+
+    Raises:
+        FormatError: naming the file and the problem.
+
+    Example:
+        >>> import os, tempfile, jax, hamux_graph as hg
+        >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+        >>> path = os.path.join(tempfile.mkdtemp(), "m.safetensors")
+        >>> hg.save(ham.compile(key=jax.random.key(0)), path)
+        >>> plan, arrays = hg.formats.saving.read_safetensors_model(path)
+        >>> plan.layer_names, sorted(arrays)
+        (('v',), ['layers/v/lagrangian/beta'])
+    """
+    source = os.fspath(path)
+    arrays, metadata = parse_safetensors(read_limited(path, max_bytes), source)
+    fmt, version = metadata.get("format"), metadata.get("format_version")
+    if fmt != MODEL_FORMAT:
+        raise FormatError(
+            f"{source}: __metadata__ has format={fmt!r}, expected {MODEL_FORMAT!r}: a safetensors file of weights "
+            "alone, without a hamux_graph architecture. Write one with hg.save(model, 'm.safetensors'); plain "
+            "weights are read with hg.formats.safetensors.parse_safetensors."
+        )
+    if version != str(MODEL_FORMAT_VERSION):
+        raise FormatError(
+            f"{source}: saved-model format_version {version!r} is not supported; this hamux_graph reads version "
+            f"{MODEL_FORMAT_VERSION}."
+        )
+    if SAFETENSORS_ARCHITECTURE not in metadata:
+        raise FormatError(f"{source}: __metadata__ has no {SAFETENSORS_ARCHITECTURE!r} (the GraphML architecture).")
+    graph = metadata[SAFETENSORS_ARCHITECTURE].encode("utf-8")
+    plan = parse_graphml_plan(graph, f"{source} (__metadata__ {SAFETENSORS_ARCHITECTURE})", max_bytes=max_bytes)
+    return plan, arrays

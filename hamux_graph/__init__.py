@@ -117,6 +117,8 @@ from .formats import (
     parameter_names as parameter_names,
     write_hif as write_hif,
     read_hif as read_hif,
+    save_pretrained as save_pretrained,
+    load_pretrained as load_pretrained,
 )
 
 # one-release alias (CHANGELOG.md): docs named hamux_graph.saving, now hamux_graph.formats.saving
@@ -206,5 +208,7 @@ __all__ = [
     "parameter_names",
     "write_hif",
     "read_hif",
+    "save_pretrained",
+    "load_pretrained",
     "formats",
 ]

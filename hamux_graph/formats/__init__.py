@@ -20,6 +20,7 @@ from .hif import (
     read_hif_plan as read_hif_plan,
     write_hif as write_hif,
 )
+from .pretrained import load_pretrained as load_pretrained, save_pretrained as save_pretrained
 from .saving import (
     load as load,
     load_architecture as load_architecture,
@@ -55,4 +56,6 @@ __all__ = [
     "hif_bytes",
     "parse_hif_plan",
     "plan_of_hif_document",
+    "save_pretrained",
+    "load_pretrained",
 ]

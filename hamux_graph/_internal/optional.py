@@ -28,6 +28,7 @@ EXTRAS: dict[str, str] = {
     "sklearn.datasets": "examples",
     "sklearn.model_selection": "examples",
     "tqdm.auto": "progress",
+    "xgi": "hypergraph",
 }
 """The optional modules the package may import, each with the extra that installs it."""
 

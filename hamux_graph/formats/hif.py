@@ -59,6 +59,11 @@ __all__ = [
 ]
 
 NETWORK_TYPE = "undirected"
+SLOTS = "slots"
+"""An edge attribute some writers keep (``hg.interop.to_xgi``): the synapse's layers in slot order.
+
+Read when no incidence of the edge has ``attrs.slot`` (XGI's ``write_hif`` drops incidence
+attributes but keeps edge attributes)."""
 DEFAULT_MAX_BYTES = 64 * 2**20
 _TOP_KEYS = ("network-type", "metadata", "incidences", "nodes", "edges")
 _RECORD_KEYS = {
@@ -264,7 +269,6 @@ def plan_of_hif_document(doc: Any, source: str) -> Plan:
     metadata = doc.get("metadata", {})
     if not isinstance(metadata, dict):
         raise FormatError(f"{source}: 'metadata' must be a JSON object, got {type(metadata).__name__}.")
-    records = {field: _records(doc, field, source) for field in _RECORD_KEYS}
     if metadata.get("format") != FORMAT or "format_version" not in metadata:
         missing = [f"metadata.{k}" for k in ("format", "format_version") if k not in metadata]
         got = f"metadata.format is {metadata['format']!r}" if "format" in metadata else f"missing {missing}"
@@ -272,11 +276,13 @@ def plan_of_hif_document(doc: Any, source: str) -> Plan:
             f"{source}: not a hamux_graph architecture ({got}; expected metadata.format={FORMAT!r}). The file "
             f"may be a plain hypergraph written by another tool. {_WHAT_IS_NEEDED}"
         )
+    records = {field: _records(doc, field, source) for field in _RECORD_KEYS}
     _check_specs(records["nodes"], "nodes", source)
     _check_specs(records["edges"], "edges", source)
 
     G = nx.MultiDiGraph()
     G.graph.update({k: v for k, v in metadata.items() if k in ("format", "format_version")})
+    order_of: dict[str, Any] = {}
     for field, kind, id_key in (("nodes", LAYER, "node"), ("edges", SYNAPSE, "edge")):
         for i, record in enumerate(records[field]):
             name = record[id_key]
@@ -284,7 +290,11 @@ def plan_of_hif_document(doc: Any, source: str) -> Plan:
             if name in G:
                 other = "a layer (nodes)" if _kind(G, name) == LAYER else "a synapse (edges)"
                 raise FormatError(f"{where}: the name {name!r} is already {other}; names are unique across both.")
-            G.add_node(name, **_graph_attrs(record.get("attrs", {}), kind, where))
+            attrs = dict(record.get("attrs", {}))
+            if kind == SYNAPSE:
+                order_of[name] = attrs.pop(SLOTS, None)
+            G.add_node(name, **_graph_attrs(attrs, kind, where))
+    incidences: dict[str, list[tuple[str, dict[str, Any], str]]] = {name: [] for name in order_of}
     for i, record in enumerate(records["incidences"]):
         edge, node = record["edge"], record["node"]
         where = f"{source}: incidences[{i}] (edge {edge!r}, node {node!r})"
@@ -292,13 +302,26 @@ def plan_of_hif_document(doc: Any, source: str) -> Plan:
             raise FormatError(f"{where}: the edge {edge!r} has no record in 'edges' (its synapse spec).")
         if _kind(G, node) != LAYER:
             raise FormatError(f"{where}: the node {node!r} has no record in 'nodes' (its layer spec).")
-        attrs = record.get("attrs", {})
-        if SLOT not in attrs:
-            raise FormatError(f"{where}: attrs has no 'slot' (the argument position, 0, 1, ...). {_WHAT_IS_NEEDED}")
-        slot = attrs[SLOT]
-        if isinstance(slot, bool) or not isinstance(slot, int):
-            raise FormatError(f"{where}: attrs.slot must be an integer (0, 1, ...), got {slot!r}.")
-        G.add_edge(edge, node, **{SLOT: slot})
+        incidences[edge].append((node, record.get("attrs", {}), where))
+    for edge, found in incidences.items():
+        order = order_of[edge]
+        if found and order is not None and all(SLOT not in attrs for _, attrs, _ in found):
+            # written by a tool that kept the edge attributes but not the incidences' (XGI from hg.interop.to_xgi)
+            if not isinstance(order, list) or {n for n, _, _ in found} != set(order):
+                raise FormatError(
+                    f"{source}: edge {edge!r}: attrs.{SLOTS} {order!r} does not name the layers of its incidences "
+                    f"{sorted({n for n, _, _ in found})}."
+                )
+            for slot, node in enumerate(order):
+                G.add_edge(edge, node, **{SLOT: slot})
+            continue
+        for node, attrs, where in found:
+            if SLOT not in attrs:
+                raise FormatError(f"{where}: attrs has no 'slot' (the argument position, 0, 1, ...). {_WHAT_IS_NEEDED}")
+            slot = attrs[SLOT]
+            if isinstance(slot, bool) or not isinstance(slot, int):
+                raise FormatError(f"{where}: attrs.slot must be an integer (0, 1, ...), got {slot!r}.")
+            G.add_edge(edge, node, **{SLOT: slot})
     return plan_of_architecture_graph(G, source)
 
 

@@ -6,10 +6,14 @@ Usage::
     hamux-graph validate FILE             # exit 0 if valid, 1 with the error otherwise
     hamux-graph draw FILE -o out.png      # draw the architecture (needs matplotlib)
     hamux-graph draw FILE -o out.html     # the interactive page (one self-contained file)
-    hamux-graph convert IN OUT            # saved model <-> GraphML (by OUT's suffix)
+    hamux-graph convert IN OUT            # between the formats below (OUT's suffix picks one)
 
-A file is recognised by its content: a zip archive is a saved model (``hg.save``),
-anything else is read as GraphML. Errors are one line on stderr and a non-zero exit status.
+Inputs: a directory is a model directory (``hg.save_pretrained``); a name ending in
+``.safetensors`` a safetensors model (``hg.save``), in ``.json`` (``.hif.json``) a HIF
+architecture (``hg.write_hif``); otherwise the content decides: a zip archive is a saved
+model (``hg.save``), anything else is read as GraphML. Outputs of ``convert``: ``.graphml``,
+``.hif.json``, ``.safetensors``, a name ending in ``/`` (or an existing directory) for a model
+directory, anything else a ``.hamux`` saved model. Errors are one line on stderr and a non-zero exit status.
 New subcommands are added to ``COMMANDS`` (name -> (help, configure, run)).
 """
 
@@ -38,20 +42,45 @@ def _is_model_file(path: str) -> bool:
         return f.read(4) == b"PK\x03\x04"
 
 
-def _read(args: argparse.Namespace, path: str, *, weights: bool = True) -> tuple[Plan, CompiledHAM | None]:
-    """``(the validated plan, the model or None)`` of a GraphML file or a saved model."""
-    from .formats.graphml import read_graphml_plan
-    from .formats.saving import load, load_architecture_plan
+def _is_hif_path(path: str) -> bool:
+    return path.lower().endswith((".json", ".hif"))
 
-    opts: dict[str, Any] = dict(allow_compressed=args.allow_compressed)
+
+def _is_directory_output(path: str) -> bool:
+    return path.endswith(("/", os.sep)) or os.path.isdir(path)
+
+
+def _read(args: argparse.Namespace, path: str, *, weights: bool = True) -> tuple[Plan, CompiledHAM | None]:
+    """``(the validated plan, the model or None)`` of any file or model directory the CLI reads."""
+    from .formats.graphml import read_graphml_plan
+    from .formats.hif import read_hif_plan
+    from .formats.pretrained import load_pretrained
+    from .formats.saving import is_safetensors_path, load, load_architecture_plan, read_safetensors_model
+
+    opts: dict[str, Any] = {}
     if args.max_bytes is not None:
         opts["max_bytes"] = args.max_bytes
+    if os.path.isdir(path):
+        model = load_pretrained(path, **opts)
+        return model.plan(), model
+    if is_safetensors_path(path):
+        if weights:
+            model = load(path, **opts)
+            return model.plan(), model
+        return read_safetensors_model(path, **opts)[0], None
+    if _is_hif_path(path):
+        return read_hif_plan(path, **opts), None
+    opts["allow_compressed"] = args.allow_compressed
     if _is_model_file(path):
         if weights:
             model = load(path, **opts)
             return model.plan(), model
         return load_architecture_plan(path, **opts), None
     return read_graphml_plan(path, **opts), None
+
+
+def _architecture_kind(path: str) -> str:
+    return "HIF architecture" if _is_hif_path(path) else "GraphML architecture"
 
 
 def _positive_int(text: str) -> int:
@@ -73,7 +102,7 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
 
 
 def _configure_info(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="a .graphml file or a saved model")
+    p.add_argument("file", help="a .graphml or .hif.json file, a saved model (.hamux, .safetensors) or a model directory")
     _add_read_options(p)
 
 
@@ -81,27 +110,27 @@ def _run_info(args: argparse.Namespace) -> int:
     from ._present.summary import summarize
 
     plan, model = _read(args, args.file)
-    kind = "saved model" if model is not None else "GraphML architecture"
+    kind = "saved model" if model is not None else _architecture_kind(args.file)
     print(f"{args.file}: {kind}")
     print(model.summary() if model is not None else summarize(plan))
     return 0
 
 
 def _configure_validate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="a .graphml file or a saved model")
+    p.add_argument("file", help="a .graphml or .hif.json file, a saved model (.hamux, .safetensors) or a model directory")
     _add_read_options(p)
 
 
 def _run_validate(args: argparse.Namespace) -> int:
     plan, model = _read(args, args.file)
     nl, ns = len(plan.layer_names), len(plan.synapse_names)
-    what = "saved model (weights match the architecture)" if model is not None else "GraphML architecture"
+    what = "saved model (weights match the architecture)" if model is not None else _architecture_kind(args.file)
     print(f"OK: {args.file} is a valid {what}: {nl} layers, {ns} synapses")
     return 0
 
 
 def _configure_draw(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="a .graphml file or a saved model")
+    p.add_argument("file", help="a .graphml or .hif.json file, a saved model (.hamux, .safetensors) or a model directory")
     p.add_argument(
         "-o",
         "--output",
@@ -148,24 +177,37 @@ def _run_draw(args: argparse.Namespace) -> int:
 
 
 def _configure_convert(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", help="a saved model or a .graphml file")
+    p.add_argument(
+        "input", help="a saved model (.hamux or .safetensors), a model directory, a .graphml or a .hif.json file"
+    )
     p.add_argument(
         "output",
-        help="a .graphml file (architecture only) or any other name for a saved model (a GraphML input is compiled)",
+        help="a .graphml or .hif.json file (architecture only), a .safetensors file, a directory (a name ending "
+        "in '/': hg.save_pretrained) or any other name for a .hamux saved model (an architecture input is compiled)",
     )
-    p.add_argument("--seed", type=int, default=0, help="PRNG seed for the weights when compiling a GraphML input")
+    p.add_argument("--seed", type=int, default=0, help="PRNG seed for the weights when compiling an architecture input")
     p.add_argument("--compress", action="store_true", help="deflate a saved model's members")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
+    p.add_argument("--no-drawing", action="store_true", help="leave topology.png out of a model directory")
     _add_read_options(p)
 
 
 def _run_convert(args: argparse.Namespace) -> int:
     from .formats.graphml import write_graphml
+    from .formats.hif import write_hif
+    from .formats.pretrained import save_pretrained
     from .formats.saving import save
 
-    plan, model = _read(args, args.input)
-    if args.output.lower().endswith((".graphml", ".graphml.gz", ".xml")):
-        write_graphml(plan, args.output)
-        print(f"wrote architecture to {args.output}")
+    output = args.output
+    architecture_only = output.lower().endswith((".graphml", ".graphml.gz", ".xml")) or _is_hif_path(output)
+    plan, model = _read(args, args.input, weights=not architecture_only)
+    if output.lower().endswith((".graphml", ".graphml.gz", ".xml")):
+        write_graphml(plan, output)
+        print(f"wrote architecture to {output}")
+        return 0
+    if _is_hif_path(output):
+        write_hif(plan, output)
+        print(f"wrote architecture (HIF) to {output}")
         return 0
     if model is None:
         import jax
@@ -177,8 +219,13 @@ def _run_convert(args: argparse.Namespace) -> int:
         note = f" (weights drawn with seed {args.seed})"
     else:
         note = ""
-    save(model, args.output, compress=args.compress)
-    print(f"wrote saved model to {args.output}{note}")
+    if _is_directory_output(output):
+        save_pretrained(model, output, overwrite=args.overwrite, draw=not args.no_drawing)
+        print(f"wrote model directory {output}{note}")
+        return 0
+    save(model, output, compress=args.compress)
+    kind = "safetensors model" if output.lower().endswith(".safetensors") else "saved model"
+    print(f"wrote {kind} to {output}{note}")
     return 0
 
 
@@ -187,7 +234,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "info": ("print the summary table of a GraphML file or saved model", _configure_info, _run_info),
     "validate": ("check a file; exit 0 if valid, 1 with the error", _configure_validate, _run_validate),
     "draw": ("draw the architecture to an image file or an interactive HTML page", _configure_draw, _run_draw),
-    "convert": ("convert between a saved model and its GraphML", _configure_convert, _run_convert),
+    "convert": (
+        "convert between saved models (.hamux, .safetensors, model directories) and architectures (.graphml, .hif.json)",
+        _configure_convert,
+        _run_convert,
+    ),
 }
 
 
@@ -230,7 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_KEYWORDS_AS_FLAGS = {"allow_compressed=True": "--allow-compressed", "max_bytes": "--max-bytes"}
+_KEYWORDS_AS_FLAGS = {
+    "allow_compressed=True": "--allow-compressed",
+    "max_bytes": "--max-bytes",
+    "overwrite=True": "--overwrite",
+}
 
 
 def _cli_words(message: str) -> str:

@@ -323,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(e, FileNotFoundError):
             msg = f"no such file: {e.filename}"
         elif isinstance(e, OSError) and e.filename:
-            msg = f"{e.filename}: {e.strerror or _one_line(e)}"
+            msg = _cli_words(f"{e.filename}: {e.strerror or _one_line(e)}")
         else:
             msg = _cli_words(_one_line(e))
         print(f"hamux-graph: {prefix}: {msg}", file=sys.stderr)

@@ -276,9 +276,10 @@ def plan_of_hif_document(doc: Any, source: str) -> Plan:
             f"{source}: not a hamux_graph architecture ({got}; expected metadata.format={FORMAT!r}). The file "
             f"may be a plain hypergraph written by another tool. {_WHAT_IS_NEEDED}"
         )
-    records = {field: _records(doc, field, source) for field in _RECORD_KEYS}
+    records = {field: _records(doc, field, source) for field in ("nodes", "edges")}
     _check_specs(records["nodes"], "nodes", source)
     _check_specs(records["edges"], "edges", source)
+    records["incidences"] = _records(doc, "incidences", source)
 
     G = nx.MultiDiGraph()
     G.graph.update({k: v for k, v in metadata.items() if k in ("format", "format_version")})

@@ -9,6 +9,7 @@
 - ``bad_inputs``: wrong arguments generated from the public signatures, each with its expected error.
 - ``browser``: a headless Chromium driven over the DevTools protocol (the interactive page's tests).
 - ``fuzz_files``: a script that fuzzes the file readers, run in a subprocess.
+- ``zoo_models``: every registered zoo entry at a small size (the zoo-wide file round trips).
 
 Test files are named after what they test: ``test_<module>.py`` for a module of a private
 stage (``_energy/kernel.py``: ``test_kernel.py``), ``test_<package>_<module>.py`` for a module

@@ -193,4 +193,7 @@ def parse_safetensors(
             "header (truncated, or trailing bytes)."
         )
     arrays = {name: _from_little_endian(buffer, dtype, shape, begin) for name, (dtype, shape, begin, _) in entries.items()}
+    for name, arr in arrays.items():
+        if arr.dtype == np.bool_ and arr.size and arr.view(np.uint8).max() > 1:
+            raise FormatError(f"{source}: tensor {name!r} is BOOL but holds bytes other than 0 and 1.")
     return arrays, dict(metadata)

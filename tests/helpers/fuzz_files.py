@@ -1,7 +1,8 @@
 """Fuzz the file readers: mutate valid GraphML and .hamux bytes, read them back.
 
-Usage: ``python tests/helpers/fuzz_files.py DIR N`` (run by tests/test_formats_graphml.py in a subprocess, so
-that a process abort would fail the test). Each of ``N`` hypothesis examples per format
+Usage: ``python tests/helpers/fuzz_files.py DIR N [GROUPS]`` (run by tests/test_formats_graphml.py and
+tests/test_formats_safetensors.py in a subprocess, so that a process abort would fail the test); GROUPS is a
+comma-separated choice among ``graphml``, ``hamux``, ``hif`` and ``safetensors`` (default: graphml,hamux). Each of ``N`` hypothesis examples per format
 mutates the bytes (flips, deletions, insertions, truncation) or the structure (attribute
 values swapped for other ones) of a valid file. Reading must either raise
 ``hg.FormatError`` or succeed, and a file that reads successfully must round-trip: written
@@ -13,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import struct
 import sys
 import zipfile
 
@@ -25,6 +27,7 @@ import hamux_graph as hg
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "."
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+GROUPS = sys.argv[3].split(",") if len(sys.argv) > 3 else ["graphml", "hamux"]
 
 
 def _ham():
@@ -140,7 +143,89 @@ def fuzz_hamux_members(member, k, value):
     read_hamux_bytes(buf.getvalue())
 
 
+# ---- HIF and safetensors --------------------------------------------------------------------------
+
+hg.write_hif(HAM, os.path.join(OUT, "good.hif.json"))
+hg.save(MODEL, os.path.join(OUT, "good.safetensors"))
+HIF = open(os.path.join(OUT, "good.hif.json"), "rb").read()
+SAFETENSORS = open(os.path.join(OUT, "good.safetensors"), "rb").read()
+JSON_VALUES = [b"-1", b"0", b"1e999", b"NaN", b"true", b"null", b"[]", b"{}", b'"x"', b"[0.5]", b'"v"', b'"mem"', b"2", b"99999999999999999999"]
+
+
+def json_value_mutation(text: bytes, k: int, value: bytes) -> bytes:
+    """Replace the k-th JSON scalar (a string, a number, true/false/null) by ``value``."""
+    spans = [m.span() for m in re.finditer(rb'"(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*|true|false|null', text)]
+    a, b = spans[k % len(spans)]
+    return text[:a] + value + text[b:]
+
+
+def read_hif_bytes(data: bytes):
+    path = os.path.join(OUT, "fuzz.hif.json")
+    with open(path, "wb") as f:
+        f.write(data)
+    try:
+        ham = hg.read_hif(path)
+    except hg.FormatError:
+        return
+    again = os.path.join(OUT, "again.hif.json")
+    hg.write_hif(ham, again)
+    back = hg.read_hif(again)
+    assert hg.formats.hif_bytes(back.plan()) == hg.formats.hif_bytes(ham.plan()), "a file that reads must round-trip"
+
+
+def read_safetensors_bytes(data: bytes):
+    path = os.path.join(OUT, "fuzz.safetensors")
+    with open(path, "wb") as f:
+        f.write(data)
+    try:
+        model = hg.load(path)
+    except hg.FormatError:
+        return
+    again = os.path.join(OUT, "again.safetensors")
+    hg.save(model, again)
+    back = hg.load(again)
+    for a, b in zip(jax.tree.leaves(model), jax.tree.leaves(back)):
+        assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+@FUZZ
+@given(byte_mutation(HIF))
+def fuzz_hif_bytes(m):
+    read_hif_bytes(apply(HIF, *m))
+
+
+@FUZZ
+@given(st.integers(0, 400), st.sampled_from(JSON_VALUES))
+def fuzz_hif_values(k, value):
+    read_hif_bytes(json_value_mutation(HIF, k, value))
+
+
+@FUZZ
+@given(byte_mutation(SAFETENSORS))
+def fuzz_safetensors_bytes(m):
+    read_safetensors_bytes(apply(SAFETENSORS, *m))
+
+
+@FUZZ
+@given(st.integers(0, 400), st.sampled_from(JSON_VALUES))
+def fuzz_safetensors_header(k, value):
+    (n,) = struct.unpack("<Q", SAFETENSORS[:8])
+    header = json_value_mutation(SAFETENSORS[8 : 8 + n], k, value)
+    read_safetensors_bytes(struct.pack("<Q", len(header)) + header + SAFETENSORS[8 + n :])
+
+
+FUZZERS = {
+    "graphml": (fuzz_graphml_bytes, fuzz_graphml_values),
+    "hamux": (fuzz_hamux_bytes, fuzz_hamux_members),
+    "hif": (fuzz_hif_bytes, fuzz_hif_values),
+    "safetensors": (fuzz_safetensors_bytes, fuzz_safetensors_header),
+}
+
+
 if __name__ == "__main__":
-    for fuzz in (fuzz_graphml_bytes, fuzz_graphml_values, fuzz_hamux_bytes, fuzz_hamux_members):
-        fuzz()
-    print(f"fuzzed {4 * N} files: every failure was a FormatError")
+    count = 0
+    for group in GROUPS:
+        for fuzz in FUZZERS[group]:
+            fuzz()
+            count += N
+    print(f"fuzzed {count} files: every failure was a FormatError")

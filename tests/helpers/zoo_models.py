@@ -72,11 +72,15 @@ def random_model(name: str) -> hg.CompiledHAM:
     """The zoo entry ``name`` with random parameter bits of the right shapes and dtypes (no compile).
 
     Built from the abstract model (nothing is jitted), so zoo-wide weight-file round trips stay
-    fast; the values are random normals, which a bit-exact round trip must keep.
+    fast; the values are random (normals; positive scalars), which a bit-exact round trip must keep.
     """
     from hamux_graph.formats.saving import expected_parameters, model_from_arrays
 
     plan = ham(name).plan()
     rng = np.random.default_rng(abs(hash(name)) % 2**32)
-    arrays = {k: rng.standard_normal(shape).astype(dtype) for k, (shape, dtype) in expected_parameters(plan, name).items()}
+    # learnable scalars (β, γ, ...) positive: they are written into the architecture, which checks them
+    arrays = {
+        k: (rng.uniform(0.5, 2.0, shape) if shape == () else rng.standard_normal(shape)).astype(dtype)
+        for k, (shape, dtype) in expected_parameters(plan, name).items()
+    }
     return model_from_arrays(plan, arrays, name)

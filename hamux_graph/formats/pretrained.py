@@ -198,7 +198,8 @@ def save_pretrained(
 
     Args:
         model: the compiled model.
-        directory: the folder to create. It must not exist (or be empty) unless ``overwrite``.
+        directory: the folder to create (with missing parent folders). It must not exist (or
+            be empty) unless ``overwrite``.
         overwrite: replace an existing directory (its old content is removed only once the new
             one is in place).
         draw: write ``topology.png`` (needs matplotlib; skipped without it).
@@ -258,6 +259,7 @@ def save_pretrained(
     if jax.process_index() != 0:
         return
     parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)  # as `mkdir -p`: the missing parent folders
     staging = tempfile.mkdtemp(prefix=".hamux-pretrained-", dir=parent)
     try:
         for part, data in files.items():

@@ -183,3 +183,34 @@ def test_validate_checks_a_saved_models_manifest(tmp_path, capsys):
             zf.writestr(n, d)
     assert main(["validate", str(bad)]) == 1
     assert "manifest.json lists parameters that do not match" in capsys.readouterr().err
+
+
+def test_convert_between_hif_safetensors_and_model_directories(tmp_path, capsys):
+    from helpers.compare import assert_same_model
+
+    ham, model = make_files(tmp_path)
+    t = str(tmp_path)
+    assert main(["convert", f"{t}/model.hamux", f"{t}/m.hif.json"]) == 0
+    assert hg.read_hif(tmp_path / "m.hif.json").connections("self") == ("v", "v")
+    assert main(["convert", f"{t}/model.hamux", f"{t}/m.safetensors"]) == 0
+    assert_same_model(hg.load(tmp_path / "m.safetensors"), model)
+    assert main(["convert", f"{t}/m.safetensors", f"{t}/dir/", "--no-drawing"]) == 0
+    assert_same_model(hg.load_pretrained(tmp_path / "dir"), model)
+    assert main(["convert", f"{t}/dir", f"{t}/back.hamux"]) == 0
+    assert_same_model(hg.load(tmp_path / "back.hamux"), model)
+    assert main(["convert", f"{t}/dir", f"{t}/back.graphml"]) == 0
+    assert hg.read_graphml(tmp_path / "back.graphml").connections("mem") == ("v", "h")
+    # an architecture input is compiled with the seed: the same parameters as compiling directly
+    assert main(["convert", f"{t}/m.hif.json", f"{t}/new.safetensors", "--seed", "0"]) == 0
+    assert_same_model(hg.load(tmp_path / "new.safetensors"), model)
+    out = capsys.readouterr().out
+    assert "wrote architecture (HIF)" in out and "wrote model directory" in out and "seed 0" in out
+    assert main(["info", f"{t}/dir"]) == 0 and main(["validate", f"{t}/m.hif.json"]) == 0
+    assert "valid HIF architecture: 2 layers, 2 synapses" in capsys.readouterr().out
+    # an existing directory needs --overwrite (the CLI names its flag)
+    assert main(["convert", f"{t}/model.hamux", f"{t}/dir/"]) == 1
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert main(["convert", f"{t}/model.hamux", f"{t}/dir", "--overwrite", "--no-drawing"]) == 0
+    (tmp_path / "bad.hif.json").write_text('{"incidences": []}')
+    assert main(["validate", f"{t}/bad.hif.json"]) == 1
+    assert "not a hamux_graph architecture" in capsys.readouterr().err

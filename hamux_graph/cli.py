@@ -102,7 +102,9 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
 
 
 def _configure_info(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="a .graphml or .hif.json file, a saved model (.hamux, .safetensors) or a model directory")
+    p.add_argument(
+        "file", help="a .graphml or .hif.json file, a saved model (.hamux, .safetensors) or a model directory"
+    )
     _add_read_options(p)
 
 
@@ -117,7 +119,9 @@ def _run_info(args: argparse.Namespace) -> int:
 
 
 def _configure_validate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="a .graphml or .hif.json file, a saved model (.hamux, .safetensors) or a model directory")
+    p.add_argument(
+        "file", help="a .graphml or .hif.json file, a saved model (.hamux, .safetensors) or a model directory"
+    )
     _add_read_options(p)
 
 
@@ -130,7 +134,9 @@ def _run_validate(args: argparse.Namespace) -> int:
 
 
 def _configure_draw(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="a .graphml or .hif.json file, a saved model (.hamux, .safetensors) or a model directory")
+    p.add_argument(
+        "file", help="a .graphml or .hif.json file, a saved model (.hamux, .safetensors) or a model directory"
+    )
     p.add_argument(
         "-o",
         "--output",

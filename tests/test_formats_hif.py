@@ -181,7 +181,9 @@ def test_a_plain_hypergraph_written_by_xgi_names_what_is_missing(tmp_path):
     path = tmp_path / "plain.json"
     xgi.write_hif(H, str(path))
     VALIDATOR.validate(json.loads(path.read_text()))
-    with pytest.raises(hg.FormatError, match=r"plain\.json: not a hamux_graph architecture \(missing \['metadata\.format'"):
+    with pytest.raises(
+        hg.FormatError, match=r"plain\.json: not a hamux_graph architecture \(missing \['metadata\.format'"
+    ):
         hg.read_hif(path)
     # with the format named but no specs, the message names the first missing attributes
     doc = json.loads(path.read_text())
@@ -243,24 +245,60 @@ BAD = [
     ("attrs not an object", lambda d: d["edges"][0].update(attrs=[]), r"edges\[0\]: 'attrs' must be a JSON object"),
     ("weight string", lambda d: d["nodes"][0].update(weight="1"), r"nodes\[0\]: 'weight' must be a number"),
     ("direction", lambda d: d["incidences"][0].update(direction="head"), r"incidences\[0\] has a 'direction'"),
-    ("unknown synapse type", lambda d: d["edges"][0]["attrs"].update(type="EvilSynapse"), r"unknown Synapse type 'EvilSynapse'"),
+    (
+        "unknown synapse type",
+        lambda d: d["edges"][0]["attrs"].update(type="EvilSynapse"),
+        r"unknown Synapse type 'EvilSynapse'",
+    ),
     (
         "unknown lagrangian",
         lambda d: d["nodes"][0]["attrs"]["config"]["lagrangian"].update(type="os.system"),
         r"node 'v'.*unknown Lagrangian type 'os\.system'",
     ),
-    ("bad shape", lambda d: d["nodes"][0]["attrs"].update(shape=[0]), r"node 'v'.*'shape' must be a non-empty JSON list"),
+    (
+        "bad shape",
+        lambda d: d["nodes"][0]["attrs"].update(shape=[0]),
+        r"node 'v'.*'shape' must be a non-empty JSON list",
+    ),
     ("tau string", lambda d: d["nodes"][1]["attrs"].update(tau="fast"), r"node 'h'.*tau"),
-    ("missing slot", lambda d: d["incidences"][0]["attrs"].pop("slot"), r"incidences\[0\] \(edge 'mem', node 'v'\): attrs has no 'slot'"),
-    ("string slot", lambda d: d["incidences"][1]["attrs"].update(slot="1"), r"incidences\[1\].*attrs\.slot must be an integer"),
+    (
+        "missing slot",
+        lambda d: d["incidences"][0]["attrs"].pop("slot"),
+        r"incidences\[0\] \(edge 'mem', node 'v'\): attrs has no 'slot'",
+    ),
+    (
+        "string slot",
+        lambda d: d["incidences"][1]["attrs"].update(slot="1"),
+        r"incidences\[1\].*attrs\.slot must be an integer",
+    ),
     ("bool slot", lambda d: d["incidences"][1]["attrs"].update(slot=True), r"attrs\.slot must be an integer"),
     ("duplicate slot", lambda d: _incidence(d, "self", 1)["attrs"].update(slot=0), r"self.*slot"),
     ("slot gap", lambda d: _incidence(d, "self", 1)["attrs"].update(slot=5), r"self.*slot"),
-    ("unknown node", lambda d: d["incidences"][0].update(node="ghost"), r"incidences\[0\].*'ghost' has no record in 'nodes'"),
-    ("unknown edge", lambda d: d["incidences"][0].update(edge="ghost"), r"incidences\[0\].*'ghost' has no record in 'edges'"),
-    ("name collision", lambda d: d["edges"][0].update(edge="v"), r"edges\[0\] \('v'\): the name 'v' is already a layer"),
-    ("kind mismatch", lambda d: d["nodes"][0]["attrs"].update(kind="synapse"), r"attrs\.kind is 'synapse', but the record is a layer"),
-    ("missing synapse spec", lambda d: d["edges"][0]["attrs"].pop("type"), r"edges\[0\] \('mem'\): attrs has no \['type'\]"),
+    (
+        "unknown node",
+        lambda d: d["incidences"][0].update(node="ghost"),
+        r"incidences\[0\].*'ghost' has no record in 'nodes'",
+    ),
+    (
+        "unknown edge",
+        lambda d: d["incidences"][0].update(edge="ghost"),
+        r"incidences\[0\].*'ghost' has no record in 'edges'",
+    ),
+    (
+        "name collision",
+        lambda d: d["edges"][0].update(edge="v"),
+        r"edges\[0\] \('v'\): the name 'v' is already a layer",
+    ),
+    (
+        "kind mismatch",
+        lambda d: d["nodes"][0]["attrs"].update(kind="synapse"),
+        r"attrs\.kind is 'synapse', but the record is a layer",
+    ),
+    (
+        "missing synapse spec",
+        lambda d: d["edges"][0]["attrs"].pop("type"),
+        r"edges\[0\] \('mem'\): attrs has no \['type'\]",
+    ),
     ("shares unknown", lambda d: d["edges"][2]["attrs"].update(shares="ghost"), r"mem2.*ghost"),
     ("parameter in config", lambda d: d["edges"][0]["attrs"]["config"].update(W=[[1.0]]), r"parameter array"),
 ]

@@ -121,7 +121,10 @@ def test_a_bad_config_or_a_file_is_refused(tmp_path):
     for text, match in [
         ('{"format": "x"}', r"config\.json: format is 'x'"),
         ('{"format": "hamux_graph-pretrained", "format_version": 7}', r"format_version 7 is not supported"),
-        ('{"format": "hamux_graph-pretrained", "format_version": 1, "files": [], "parameters": {}}', r"'files' must be"),
+        (
+            '{"format": "hamux_graph-pretrained", "format_version": 1, "files": [], "parameters": {}}',
+            r"'files' must be",
+        ),
         ('{"format": 1, "format": 2}', r"appears twice"),
     ]:
         (folder / "config.json").write_text(text)
@@ -180,7 +183,6 @@ def test_existing_directories_and_overwrite(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(FileExistsError, match=r"a file of that name exists"):
         hg.save_pretrained(model, tmp_path / "afile", draw=False)
-
 
 
 @pytest.mark.bad_arguments

@@ -188,7 +188,11 @@ def _entry(**fields):
 MALFORMED = [
     ("empty file", b"", r"0 bytes, too short"),
     ("seven bytes", b"\x01\x00\x00\x00\x00\x00\x00", r"7 bytes, too short"),
-    ("header over the cap", struct.pack("<Q", 2**40) + b"{}", r"declares 1,099,511,627,776 bytes, more than max_header_bytes"),
+    (
+        "header over the cap",
+        struct.pack("<Q", 2**40) + b"{}",
+        r"declares 1,099,511,627,776 bytes, more than max_header_bytes",
+    ),
     ("header past the end", struct.pack("<Q", 64) + b"{}", r"declares 64 bytes, but the file has only 2"),
     ("header not an object", raw(None, text=b"[1, 2]  "), r"must be a JSON object starting with"),
     ("header not json", raw(None, text=b"{nope}"), r"not valid JSON"),
@@ -196,22 +200,54 @@ MALFORMED = [
     ("duplicate tensor", raw(None, text=b'{"a": {}, "a": {}}'), r"the key 'a' appears twice"),
     ("nan in header", raw(None, text=b'{"a": NaN}'), r"NaN is not a JSON number"),
     ("deep header", raw(None, text=b'{"a": [[[[[1]]]]]}'), r"nested 6 levels"),
-    ("metadata not strings", raw(_with(__metadata__={"k": 1}), GOOD_BUFFER), r"__metadata__ must map strings to strings"),
+    (
+        "metadata not strings",
+        raw(_with(__metadata__={"k": 1}), GOOD_BUFFER),
+        r"__metadata__ must map strings to strings",
+    ),
     ("metadata a list", raw(_with(__metadata__=["k"]), GOOD_BUFFER), r"__metadata__ must map strings to strings"),
     ("entry not an object", raw(_with(a=[1]), GOOD_BUFFER), r"tensor 'a': a header entry holds exactly"),
-    ("entry without offsets", raw(_with(a=_entry(data_offsets=None)), GOOD_BUFFER), r"tensor 'a': a header entry holds"),
+    (
+        "entry without offsets",
+        raw(_with(a=_entry(data_offsets=None)), GOOD_BUFFER),
+        r"tensor 'a': a header entry holds",
+    ),
     ("entry with an extra key", raw(_with(a=_entry(align=8)), GOOD_BUFFER), r"tensor 'a': a header entry holds"),
     ("unknown dtype", raw(_with(a=_entry(dtype="F8_E4M3")), GOOD_BUFFER), r"tensor 'a': dtype 'F8_E4M3' is not one of"),
     ("object dtype", raw(_with(a=_entry(dtype="O")), GOOD_BUFFER), r"dtype 'O' is not one of"),
     ("dtype not a string", raw(_with(a=_entry(dtype=4)), GOOD_BUFFER), r"dtype 4 is not one of"),
-    ("negative dim", raw(_with(a=_entry(shape=[-2])), GOOD_BUFFER), r"tensor 'a': shape must be a list of non-negative"),
+    (
+        "negative dim",
+        raw(_with(a=_entry(shape=[-2])), GOOD_BUFFER),
+        r"tensor 'a': shape must be a list of non-negative",
+    ),
     ("bool dim", raw(_with(a=_entry(shape=[True, 2])), GOOD_BUFFER), r"shape must be a list of non-negative"),
     ("float dim", raw(_with(a=_entry(shape=[2.0])), GOOD_BUFFER), r"shape must be a list of non-negative"),
-    ("three offsets", raw(_with(a=_entry(data_offsets=[0, 4, 8])), GOOD_BUFFER), r"data_offsets must be \[begin, end\]"),
-    ("negative offset", raw(_with(a=_entry(data_offsets=[-8, 0])), GOOD_BUFFER), r"data_offsets must be \[begin, end\]"),
-    ("end before begin", raw(_with(a=_entry(data_offsets=[8, 0])), GOOD_BUFFER), r"span -8 bytes, but shape \[2\] of F32 needs 8"),
-    ("shape and bytes disagree", raw(_with(a=_entry(shape=[3])), GOOD_BUFFER), r"tensor 'a': data_offsets \[0, 8\] span 8 bytes, but shape \[3\]"),
-    ("huge shape", raw(_with(a=_entry(shape=[2**40, 2**40])), GOOD_BUFFER), r"shape \[1099511627776, 1099511627776\] of F32 needs"),
+    (
+        "three offsets",
+        raw(_with(a=_entry(data_offsets=[0, 4, 8])), GOOD_BUFFER),
+        r"data_offsets must be \[begin, end\]",
+    ),
+    (
+        "negative offset",
+        raw(_with(a=_entry(data_offsets=[-8, 0])), GOOD_BUFFER),
+        r"data_offsets must be \[begin, end\]",
+    ),
+    (
+        "end before begin",
+        raw(_with(a=_entry(data_offsets=[8, 0])), GOOD_BUFFER),
+        r"span -8 bytes, but shape \[2\] of F32 needs 8",
+    ),
+    (
+        "shape and bytes disagree",
+        raw(_with(a=_entry(shape=[3])), GOOD_BUFFER),
+        r"tensor 'a': data_offsets \[0, 8\] span 8 bytes, but shape \[3\]",
+    ),
+    (
+        "huge shape",
+        raw(_with(a=_entry(shape=[2**40, 2**40])), GOOD_BUFFER),
+        r"shape \[1099511627776, 1099511627776\] of F32 needs",
+    ),
     (
         "overlap",
         raw(_with(b={"dtype": "I8", "shape": [2], "data_offsets": [6, 8]}), GOOD_BUFFER[:8]),
@@ -222,10 +258,18 @@ MALFORMED = [
         raw(_with(b={"dtype": "I8", "shape": [2], "data_offsets": [9, 11]}), GOOD_BUFFER + b"\x00"),
         r"tensor 'b' starts at byte 9 and leaves a gap",
     ),
-    ("not starting at zero", raw(_with(a=_entry(data_offsets=[2, 10]), b=None), GOOD_BUFFER), r"tensor 'a' starts at byte 2"),
+    (
+        "not starting at zero",
+        raw(_with(a=_entry(data_offsets=[2, 10]), b=None), GOOD_BUFFER),
+        r"tensor 'a' starts at byte 2",
+    ),
     ("trailing bytes", raw(GOOD_HEADER, GOOD_BUFFER + b"xx"), r"cover 10 bytes of data, but the file holds 12"),
     ("truncated data", raw(GOOD_HEADER, GOOD_BUFFER[:9]), r"cover 10 bytes of data, but the file holds 9"),
-    ("bool not 0 or 1", raw({"m": {"dtype": "BOOL", "shape": [2], "data_offsets": [0, 2]}}, b"\x01\x02"), r"tensor 'm' is BOOL but holds"),
+    (
+        "bool not 0 or 1",
+        raw({"m": {"dtype": "BOOL", "shape": [2], "data_offsets": [0, 2]}}, b"\x01\x02"),
+        r"tensor 'm' is BOOL but holds",
+    ),
 ]
 
 
@@ -262,7 +306,11 @@ def test_model_files_whose_metadata_or_tensors_do_not_fit_are_refused(tmp_path):
         (arrays, {**meta, "architecture_graphml": "<graphml/>"}, r"__metadata__ architecture_graphml"),
         ({k: v for k, v in arrays.items() if "bias" not in k}, meta, r"missing parameters \['layers/label/bias'\]"),
         ({**arrays, "extra": np.zeros(2, np.float32)}, meta, r"unexpected parameters \['extra'\]"),
-        ({**arrays, "layers/label/bias": arrays["layers/label/bias"].astype(np.float64)}, meta, r"'layers/label/bias' is stored with shape \(3,\) and dtype float64"),
+        (
+            {**arrays, "layers/label/bias": arrays["layers/label/bias"].astype(np.float64)},
+            meta,
+            r"'layers/label/bias' is stored with shape \(3,\) and dtype float64",
+        ),
     ]
     for new_arrays, new_meta, match in cases:
         path.write_bytes(safetensors_bytes(new_arrays, new_meta))

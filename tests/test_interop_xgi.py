@@ -72,7 +72,9 @@ def test_from_xgi_names_what_is_missing():
         hg.interop.from_xgi(H)
     H = hg.interop.to_xgi(small_ham())
     del H.edges["mem"]["slots"]
-    with pytest.raises(hg.ValidationError, match=r"edge 'mem', node 'h'\): attrs has no 'slot'.*the edge attribute 'slots'"):
+    with pytest.raises(
+        hg.ValidationError, match=r"edge 'mem', node 'h'\): attrs has no 'slot'.*the edge attribute 'slots'"
+    ):
         hg.interop.from_xgi(H)
     H = hg.interop.to_xgi(small_ham())
     del H.nodes["c"]["shape"]

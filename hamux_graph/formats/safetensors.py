@@ -101,7 +101,11 @@ def safetensors_bytes(arrays: dict[str, np.ndarray], metadata: dict[str, str] | 
                 f"{sorted(_NAME_OF[d] for d in _NAME_OF)}. Save the model as .hamux instead."
             )
         data = _little_endian_bytes(arr)
-        header[name] = {"dtype": _NAME_OF[arr.dtype], "shape": list(arr.shape), "data_offsets": [offset, offset + len(data)]}
+        header[name] = {
+            "dtype": _NAME_OF[arr.dtype],
+            "shape": list(arr.shape),
+            "data_offsets": [offset, offset + len(data)],
+        }
         chunks.append(data)
         offset += len(data)
     text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
@@ -167,7 +171,9 @@ def parse_safetensors(
             "safetensors file, or pass a larger max_header_bytes if you trust it."
         )
     if 8 + n > len(data):
-        raise FormatError(f"{source}: the header declares {n:,} bytes, but the file has only {len(data) - 8:,} after it.")
+        raise FormatError(
+            f"{source}: the header declares {n:,} bytes, but the file has only {len(data) - 8:,} after it."
+        )
     if n < 2 or data[8:9] != b"{":
         raise FormatError(f"{source}: the header must be a JSON object starting with '{{'.")
     header = parse_json(data[8 : 8 + n], f"{source} (header)", max_bytes=max_header_bytes, max_depth=4)
@@ -192,7 +198,9 @@ def parse_safetensors(
             f"{source}: the tensors cover {position:,} bytes of data, but the file holds {len(buffer):,} after the "
             "header (truncated, or trailing bytes)."
         )
-    arrays = {name: _from_little_endian(buffer, dtype, shape, begin) for name, (dtype, shape, begin, _) in entries.items()}
+    arrays = {
+        name: _from_little_endian(buffer, dtype, shape, begin) for name, (dtype, shape, begin, _) in entries.items()
+    }
     for name, arr in arrays.items():
         if arr.dtype == np.bool_ and arr.size and arr.view(np.uint8).max() > 1:
             raise FormatError(f"{source}: tensor {name!r} is BOOL but holds bytes other than 0 and 1.")

@@ -496,7 +496,9 @@ def check_parameters(
             )
 
 
-def read_safetensors_model(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Plan, dict[str, np.ndarray]]:
+def read_safetensors_model(
+    path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[Plan, dict[str, np.ndarray]]:
     """The architecture and the parameter arrays of a safetensors file written by ``hg.save``.
 
     The file is untrusted (``formats.safetensors.parse_safetensors``); its ``__metadata__``

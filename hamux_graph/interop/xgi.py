@@ -94,7 +94,9 @@ def from_xgi(H: Any) -> HAM:
     xgi = require("xgi", feature="hg.interop.from_xgi")
     if not isinstance(H, xgi.Hypergraph):
         raise ValidationError(f"hg.interop.from_xgi expects an xgi.Hypergraph, got {type(H).__name__}.")
-    metadata = {k: v for k in ("format", "format_version") if (v := _net_attr(H, k, xgi.exception.XGIError)) is not None}
+    metadata = {
+        k: v for k in ("format", "format_version") if (v := _net_attr(H, k, xgi.exception.XGIError)) is not None
+    }
     nodes = [{"node": n, "attrs": dict(H.nodes[n])} for n in H.nodes]
     edges = [{"edge": e, "attrs": dict(H.edges[e])} for e in H.edges]
     # the members as a set; the order and repeats come from the edge attribute `slots` (formats.hif.SLOTS)
@@ -105,5 +107,7 @@ def from_xgi(H: Any) -> HAM:
     except FormatError as e:
         message = str(e).replace("A hamux_graph HIF file holds", "A hamux_graph hypergraph holds")
         message = message.replace("Write one with hg.write_hif.", "Build one with hg.interop.to_xgi.")
-        message = message.replace("incidences[].attrs.slot", "the edge attribute 'slots' (the layers in argument order)")
+        message = message.replace(
+            "incidences[].attrs.slot", "the edge attribute 'slots' (the layers in argument order)"
+        )
         raise ValidationError(message) from e

@@ -149,7 +149,22 @@ hg.write_hif(HAM, os.path.join(OUT, "good.hif.json"))
 hg.save(MODEL, os.path.join(OUT, "good.safetensors"))
 HIF = open(os.path.join(OUT, "good.hif.json"), "rb").read()
 SAFETENSORS = open(os.path.join(OUT, "good.safetensors"), "rb").read()
-JSON_VALUES = [b"-1", b"0", b"1e999", b"NaN", b"true", b"null", b"[]", b"{}", b'"x"', b"[0.5]", b'"v"', b'"mem"', b"2", b"99999999999999999999"]
+JSON_VALUES = [
+    b"-1",
+    b"0",
+    b"1e999",
+    b"NaN",
+    b"true",
+    b"null",
+    b"[]",
+    b"{}",
+    b'"x"',
+    b"[0.5]",
+    b'"v"',
+    b'"mem"',
+    b"2",
+    b"99999999999999999999",
+]
 
 
 def json_value_mutation(text: bytes, k: int, value: bytes) -> bytes:

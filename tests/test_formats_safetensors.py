@@ -338,3 +338,11 @@ def test_a_fuzz_run_raises_only_format_errors(tmp_path):
     )
     assert out.returncode == 0, (out.stdout[-3000:], out.stderr[-3000:])
     assert "fuzzed 100 files" in out.stdout
+
+
+def test_the_architecture_alone_reads_from_a_safetensors_file(tmp_path):
+    model = zoo_models.random_model("energy_attn")
+    hg.save(model, tmp_path / "m.safetensors")
+    plan = hg.formats.load_architecture_plan(tmp_path / "m.safetensors")
+    assert plan.connections == model.plan().connections
+    assert hg.formats.load_architecture(tmp_path / "m.safetensors").layers["tokens"].shape == (2, 2, 8)

@@ -346,6 +346,8 @@ def load_architecture_plan(
         >>> hg.formats.load_architecture_plan(path).layer_names
         ('v',)
     """
+    if is_safetensors_path(path):
+        return read_safetensors_model(path, max_bytes=max_bytes)[0]
     plan, _, _, _ = _open_model(path, max_bytes, allow_compressed)
     return plan
 

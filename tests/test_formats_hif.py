@@ -320,3 +320,32 @@ def test_size_cap(tmp_path):
     with pytest.raises(hg.FormatError, match=r"more than max_bytes=100"):
         hg.read_hif(path, max_bytes=100)
     assert hg.read_hif(path, max_bytes=10**6).layers["v"].shape == (4,)
+
+
+def test_a_field_the_graphml_writer_gains_reaches_hif_and_the_reader(monkeypatch):
+    # HIF serialises the GraphML writer's attributes: a new layer option (say `layer_energy`) or a
+    # new synapse attribute needs no HIF code. Simulated by wrapping the shared attribute graph.
+    import hamux_graph.formats.hif as hif_module
+
+    real_graph, real_reader = hif_module.architecture_graph, hif_module.plan_of_architecture_graph
+
+    def graph_with_a_new_field(plan):
+        G = real_graph(plan)
+        G.nodes["v"]["layer_energy"] = False
+        G.nodes["mem"]["mask"] = "[[true, false]]"
+        return G
+
+    seen = {}
+
+    def reader(G, source):
+        seen.update(v=dict(G.nodes["v"]), mem=dict(G.nodes["mem"]))
+        return real_reader(G, source)
+
+    monkeypatch.setattr(hif_module, "architecture_graph", graph_with_a_new_field)
+    monkeypatch.setattr(hif_module, "plan_of_architecture_graph", reader)
+    doc = hif_document(small_ham().plan())
+    nodes = {n["node"]: n["attrs"] for n in doc["nodes"]}
+    edges = {e["edge"]: e["attrs"] for e in doc["edges"]}
+    assert nodes["v"]["layer_energy"] is False and edges["mem"]["mask"] == "[[true, false]]"
+    hg.formats.plan_of_hif_document(doc, "here")
+    assert seen["v"]["layer_energy"] is False and seen["mem"]["mask"] == "[[true, false]]"

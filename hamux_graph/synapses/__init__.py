@@ -24,3 +24,7 @@ from .memory import (
     GaussianMemorySynapse as GaussianMemorySynapse,
     RandomFeatureMemorySynapse as RandomFeatureMemorySynapse,
 )
+
+# --- structure inside synapses: attention masks, simplicial memories (issue 28) ---
+from .masks import attention_mask as attention_mask
+from .simplicial import SimplicialMemorySynapse as SimplicialMemorySynapse

@@ -86,7 +86,9 @@ def simplicial(
 
 
 def simplicial_energy(
-    weights: Real[ArrayLike, " S"], simplices: Sequence[Sequence[int]], states: Real[ArrayLike, "*batch N"]
+    weights: Real[ArrayLike, " S"] | Sequence[float],
+    simplices: Sequence[Sequence[int]],
+    states: Real[ArrayLike, "*batch N"] | Sequence[Any],
 ) -> Float[Array, "*batch"]:
     """``E(s) = −Σ_σ w_σ Π_{i∈σ} s_i`` for each state (any real states, not only ±1).
 
@@ -130,7 +132,7 @@ def _tables(w: np.ndarray, s: Simplices, N: int) -> tuple[np.ndarray, np.ndarray
 
 
 def recall_binary_simplicial(
-    weights: Real[ArrayLike, " S"],
+    weights: Real[ArrayLike, " S"] | Sequence[float],
     simplices: Sequence[Sequence[int]],
     probes: Real[ArrayLike, "*batch N"] | Sequence[Any],
     *,
@@ -270,7 +272,7 @@ def simplices_to_hif(
     simplices: Sequence[Sequence[int]],
     path: str | os.PathLike,
     *,
-    weights: Real[ArrayLike, " S"] | None = None,
+    weights: Real[ArrayLike, " S"] | Sequence[float] | None = None,
     num_units: int | None = None,
 ) -> None:
     """Write a simplex list as an abstract simplicial complex in HIF (JSON).

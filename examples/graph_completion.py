@@ -102,10 +102,37 @@ def complete(G, nodes, y, clamped, dim=8, steps=300, dt=0.1):
     return np.asarray(out["features"]).argmax(axis=1), np.asarray(energies)
 
 
+def figure(G, nodes, y, pred, out):
+    """``graph_completion.png``: the attention mask, and the completed factions on the graph."""
+    import os
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    os.makedirs(out, exist_ok=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4.2))
+    left.imshow(hg.attention_mask(G, nodes), cmap="Greys", interpolation="nearest")
+    left.set(title="attention mask (friendships + self)", xlabel="key node", ylabel="query node")
+    pos = nx.spring_layout(G, seed=3)
+    colors = ["tab:blue" if p == 0 else "tab:orange" for p in pred]
+    edge = ["black" if i in LEADERS else ("red" if pred[i] != y[i] else "white") for i in range(len(nodes))]
+    nx.draw_networkx_edges(G, pos, ax=right, alpha=0.3)
+    nx.draw_networkx_nodes(G, pos, nodelist=nodes, node_color=colors, edgecolors=edge, linewidths=2, ax=right)
+    nx.draw_networkx_labels(G, pos, font_size=7, ax=right)
+    right.set(title="completed factions (black ring: clamped, red: wrong)")
+    right.axis("off")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "graph_completion.png"), dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dim", type=int, default=8)
     parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--out", default=None, help="folder for graph_completion.png (none: no figure)")
     args = parser.parse_args(argv)
     G, nodes, y = karate()
     pred, energies = complete(G, nodes, y, LEADERS, dim=args.dim, steps=args.steps)
@@ -117,6 +144,8 @@ def main(argv=None):
     print(f"Graph Energy Transformer accuracy: {et:.3f} (wrong: {np.flatnonzero(pred != y).tolist()})")
     print(f"LabelSpreading(adjacency kernel, alpha=0.2) accuracy: {baseline:.3f}")
     print(f"within 0.05 of the baseline: {et >= baseline - 0.05}")
+    if args.out:
+        figure(G, nodes, y, pred, args.out)
     return et, baseline
 
 

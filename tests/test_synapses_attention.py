@@ -453,7 +453,13 @@ def test_masked_self_attention_matches_numpy_loop(case):
     mask, exclude = _mask_case(case, rng, n)
     Wq, Wk = _randn(rng, (d, H, Z), 0.8), _randn(rng, (d, H, Z), 0.8)
     syn = hg.SelfAttentionSynapse(
-        num_heads=H, zspace_dim=Z, hidden_lagrangian=hg.LSoftmax(beta=beta), Wq=Wq, Wk=Wk, exclude_self=exclude, mask=mask
+        num_heads=H,
+        zspace_dim=Z,
+        hidden_lagrangian=hg.LSoftmax(beta=beta),
+        Wq=Wq,
+        Wk=Wk,
+        exclude_self=exclude,
+        mask=mask,
     )
     syn.check_shapes([(n, d)])
     g = _randn(rng, (n, d))

@@ -271,6 +271,8 @@ class AttentionSynapse(_QKAttention):
         'causal'
     """
 
+    __init__ = _QKAttention.__init__  # the constructor with `mask` (type checkers see it here)
+
     def param_shapes(self, shapes):
         return self._shapes(shapes[0], shapes[1])
 
@@ -297,6 +299,8 @@ class SelfAttentionSynapse(_QKAttention):
         >>> syn.init([(2, 2, 8)], key=jax.random.key(0)).Wq.shape
         (8, 2, 4)
     """
+
+    __init__ = _QKAttention.__init__  # the constructor with `mask` (type checkers see it here)
 
     def param_shapes(self, shapes):
         return self._shapes(shapes[0], shapes[0])

@@ -26,6 +26,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 import jax
+import jax.core
 import networkx as nx
 import numpy as np
 from jaxtyping import Bool

@@ -49,9 +49,9 @@ from typing import Any
 from .._api import HAM
 from .._errors import ValidationError
 from .classifiers import conv_ham, energy_attn, hn
+from .graphs import graph_energy_transformer
 from .memories import classical_hopfield, dense_associative_memory, modern_hopfield, recall
 from .sparse_memories import epanechnikov_memory, gaussian_memory, random_feature_memory, sparse_hopfield
-from .graphs import graph_energy_transformer
 from .transformers import energy_transformer
 
 

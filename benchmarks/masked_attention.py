@@ -4,8 +4,8 @@ One token layer of 197 tokens (D = 768, ET's layer norm) and one ``SelfAttention
 (12 heads, Y = 64, ``LSoftmax(1/8)``), energy + ∂E/∂g per call, in three versions timed in
 alternating rounds in one process:
 
-- ``hg``: the synapse with a graph mask (each token attends itself and 15 random others,
-  ``hg.attention_mask`` of a random graph) and with ``mask="causal"``;
+- ``hg``: the synapse with a graph mask (each token attends itself and its 16 neighbours in a
+  random 16-regular graph, ``hg.attention_mask``) and with ``mask="causal"``;
 - ``hg unmasked``: the same synapse without a mask;
 - ``hw``: hand-written JAX, the scores of disallowed pairs set to ``−∞`` before the
   log-sum-exp (``jnp.where(mask, S, −inf)``), the layer norm written out, ``∂E/∂g`` by one VJP.
@@ -14,6 +14,8 @@ Ratios are medians of per-round ratios against the hand-written masked version.
 """
 
 from __future__ import annotations
+
+import statistics
 
 import jax
 import jax.numpy as jnp
@@ -72,15 +74,15 @@ def handwritten(model, allowed):
     return params, jax.jit(energy_and_dEdg)
 
 
-def bench_masked_attention(quick: bool, alternate, calls_for) -> list[dict]:
-    """Time the masked-attention rows; ``alternate`` and ``calls_for`` are run.py's timing helpers."""
-    rounds = 7 if quick else 15
+def bench_masked_attention(quick: bool, alternate_rounds, calls_for, rounds: int | None = None) -> list[dict]:
+    """Time the masked-attention rows; ``alternate_rounds`` and ``calls_for`` are run.py's timing helpers."""
+    rounds = rounds or (15 if quick else 31)
     rows = []
     x = jax.random.normal(jax.random.key(1), (TOKENS, DIM))
     xs = {"tokens": x}
     with jax.default_matmul_precision("highest"):
         unmasked = build(None)
-        for label, mask in (("graph mask, 16 keys per token", graph_mask(TOKENS, 15)), ("causal", "causal")):
+        for label, mask in (("16-regular graph mask + self", graph_mask(TOKENS, 16)), ("causal", "causal")):
             model = build(mask)
             allowed = np.tri(TOKENS, dtype=bool) if isinstance(mask, str) else mask
             p, hw = handwritten(model, allowed)
@@ -91,21 +93,31 @@ def bench_masked_attention(quick: bool, alternate, calls_for) -> list[dict]:
                 "hg": lambda model=model: model.energy_and_dEdg(xs),
                 "hg_unmasked": lambda: unmasked.energy_and_dEdg(xs),
             }
-            t, q = alternate(fns, calls_for(fns["hw"]), rounds)
+            times = alternate_rounds(fns, calls_for(fns["hw"]), rounds)
+            t = {k: statistics.median(v) for k, v in times.items()}
+            per_round = {
+                k: [a / b for a, b in zip(times["hg"], times[base])]
+                for k, base in (("hw", "hw"), ("un", "hg_unmasked"))
+            }
             row = {
                 "model": f"SelfAttentionSynapse {TOKENS}x{DIM}, {HEADS} heads, {label}",
                 "density": float(np.asarray(allowed).mean()),
+                "rounds": rounds,
                 "us_hg": t["hg"] * 1e6,
                 "us_hw": t["hw"] * 1e6,
                 "us_hg_unmasked": t["hg_unmasked"] * 1e6,
-                "ratio_hw": q["hg"],
-                "ratio_unmasked": q["hg"] / q["hg_unmasked"],
+                "ratio_hw": statistics.median(per_round["hw"]),
+                "ratio_hw_quartiles": [float(v) for v in np.percentile(per_round["hw"], [25, 75])],
+                "ratio_unmasked": statistics.median(per_round["un"]),
+                "ratio_unmasked_quartiles": [float(v) for v in np.percentile(per_round["un"], [25, 75])],
             }
             rows.append(row)
             print(
                 f"{row['model']:70s} {row['us_hg']:9.0f} us vs hand-written {row['us_hw']:9.0f} us "
-                f"(x{row['ratio_hw']:.3f}); unmasked {row['us_hg_unmasked']:9.0f} us (masked/unmasked "
-                f"x{row['ratio_unmasked']:.3f})",
+                f"(x{row['ratio_hw']:.3f}, quartiles {row['ratio_hw_quartiles'][0]:.3f}-"
+                f"{row['ratio_hw_quartiles'][1]:.3f}); unmasked {row['us_hg_unmasked']:9.0f} us (masked/unmasked "
+                f"x{row['ratio_unmasked']:.3f}, quartiles {row['ratio_unmasked_quartiles'][0]:.3f}-"
+                f"{row['ratio_unmasked_quartiles'][1]:.3f})",
                 flush=True,
             )
     return rows
@@ -119,12 +131,15 @@ def markdown_rows(rows: list[dict]) -> list[str]:
         "Energy + ∂E/∂g per call of one layer-norm token layer and a masked self-attention synapse; the "
         "hand-written version sets disallowed scores to −∞ before the log-sum-exp. matmul precision `highest`.",
         "",
+        "Ratios are medians of per-round ratios (in brackets: their quartiles over the rounds).",
+        "",
         "| model | mask density | hg (µs) | hand-written (µs) | ratio | hg unmasked (µs) | masked / unmasked |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        qh, qu = r["ratio_hw_quartiles"], r["ratio_unmasked_quartiles"]
         lines.append(
-            f"| {r['model']} | {r['density']:.3f} | {r['us_hg']:.0f} | {r['us_hw']:.0f} | **{r['ratio_hw']:.3f}** | "
-            f"{r['us_hg_unmasked']:.0f} | {r['ratio_unmasked']:.3f} |"
+            f"| {r['model']} | {r['density']:.3f} | {r['us_hg']:.0f} | {r['us_hw']:.0f} | **{r['ratio_hw']:.3f}** "
+            f"[{qh[0]:.2f}–{qh[1]:.2f}] | {r['us_hg_unmasked']:.0f} | {r['ratio_unmasked']:.3f} [{qu[0]:.2f}–{qu[1]:.2f}] |"
         )
     return lines

@@ -746,8 +746,7 @@ def main(argv=None):
         et_alternate = alternate if args.rounds is None else (lambda fns, n, _: alternate(fns, n, args.rounds))
         result["et"] = ET.bench_et(args.quick, et_alternate, calls_for)
     if "masked_attention" in run:
-        ma_alternate = alternate if args.rounds is None else (lambda fns, n, _: alternate(fns, n, args.rounds))
-        result["masked_attention"] = MA.bench_masked_attention(args.quick, ma_alternate, calls_for)
+        result["masked_attention"] = MA.bench_masked_attention(args.quick, alternate_rounds, calls_for, args.rounds)
     result["loadavg_end"] = os.getloadavg()
     out = args.out or os.path.join(HERE, "results", result["date"].replace(" ", "_").replace(":", "") + ".json")
     os.makedirs(os.path.dirname(out), exist_ok=True)

@@ -68,6 +68,7 @@ def test_every_asynchronous_flip_lowers_or_keeps_the_energy():
     assert flips > 0
 
 
+@pytest.mark.slow
 def test_recall_stores_patterns_and_sync_order():
     rng = np.random.default_rng(2)
     N = 60

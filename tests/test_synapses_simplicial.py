@@ -70,9 +70,6 @@ def test_in_a_ham_trainable_and_saved_compactly(tmp_path):
     text = (tmp_path / "m.graphml").read_text()
     assert "[[" in text and len(text) < 6000
     assert hg.read_graphml(tmp_path / "m.graphml").plan().synapse_of("mem").simplices == simplices
-    # the relaxation lowers the energy
-    _, energies = model.run(xs, steps=30, dt=0.05)
-    assert np.all(np.diff(np.asarray(energies)) <= 1e-5)
 
 
 def test_errors_and_card():

@@ -59,8 +59,10 @@ class AttentionMask:
     Example:
         >>> import numpy as np
         >>> m = AttentionMask.parse(np.eye(3, dtype=bool), "demo")
-        >>> m == AttentionMask.parse(np.eye(3, dtype=bool), "demo"), m.shape, m.plain()["keys"]
-        (True, (3, 3), [[0], [1], [2]])
+        >>> m == AttentionMask.parse(np.eye(3, dtype=bool), "demo"), m.shape, m.plain()
+        (True, (3, 3), {'shape': [3, 3], 'packed': 'iA=='})
+        >>> AttentionMask.parse(np.eye(50, dtype=bool), "demo").plain()["keys"][:3]   # sparse: an edge list
+        [[0], [1], [2]]
     """
 
     __slots__ = ("kind", "shape", "bits", "given", "_hash")
@@ -137,10 +139,9 @@ class AttentionMask:
         """The compact JSON value written to files (see the module docstring)."""
         if self.kind == CAUSAL:
             return CAUSAL
-        assert_shape = self.shape
-        if assert_shape is None:  # only the causal mask has no shape
+        if self.shape is None:  # only the causal mask has no shape
             raise ValidationError("an array mask without a shape")
-        nq, nk = assert_shape
+        nq, nk = self.shape
         arr = self.array(nq, nk)
         count = int(arr.sum())
         keys_cost = count * (len(str(max(nk - 1, 0))) + 2) + 4 * nq

@@ -60,7 +60,7 @@ class AttentionMask:
         >>> import numpy as np
         >>> m = AttentionMask.parse(np.eye(3, dtype=bool), "demo")
         >>> m == AttentionMask.parse(np.eye(3, dtype=bool), "demo"), m.shape, m.plain()
-        (True, (3, 3), {'shape': [3, 3], 'packed': 'iA=='})
+        (True, (3, 3), {'shape': [3, 3], 'packed': 'iIA='})
         >>> AttentionMask.parse(np.eye(50, dtype=bool), "demo").plain()["keys"][:3]   # sparse: an edge list
         [[0], [1], [2]]
     """

@@ -93,7 +93,7 @@ def bench_masked_attention(quick: bool, alternate_rounds, calls_for, rounds: int
                 "hg": lambda model=model: model.energy_and_dEdg(xs),
                 "hg_unmasked": lambda: unmasked.energy_and_dEdg(xs),
             }
-            times = alternate_rounds(fns, calls_for(fns["hw"]), rounds)
+            times = alternate_rounds(fns, calls_for(fns["hw"], 0.3), rounds)  # ~0.3 s per measurement: less noise
             t = {k: statistics.median(v) for k, v in times.items()}
             per_round = {
                 k: [a / b for a, b in zip(times["hg"], times[base])]

@@ -8,7 +8,8 @@ Usage::
 Sections: ``compile`` (cold compile time), ``models`` (energy + gradient, ``run``), ``relax``
 (``hg.relax`` at a fixed number of steps), ``train_step`` (one BPTT training step with
 optax), ``large_dense`` (energy + gradient against the matmul roof; ``flops`` is an alias)
-and ``et`` (Energy Transformer). ``--only`` runs some of them (their tables are printed;
+``et`` (Energy Transformer) and ``masked_attention`` (a masked ``SelfAttentionSynapse`` at 197
+tokens against masked attention written by hand, and against the unmasked synapse). ``--only`` runs some of them (their tables are printed;
 ``RESULTS.md`` is written by a run of every section); ``--rounds`` sets the number of
 alternating rounds of every timed section (the large dense one reports the per-round spread).
 
@@ -41,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import et as ET  # noqa: E402
 import hamux_ref as HX  # noqa: E402
+import masked_attention as MA  # noqa: E402
 import models as M  # noqa: E402
 
 import hamux_graph as hg  # noqa: E402
@@ -656,6 +658,8 @@ def markdown(result: dict) -> str:
         lines += _md_flops(result["flops"])
     if "et" in result:
         lines += ET.markdown_rows(result["et"])
+    if "masked_attention" in result:
+        lines += MA.markdown_rows(result["masked_attention"])
     if not hx and ("models" in result or "compile" in result):
         lines.append(
             "(The reference `hamux` package was not installed: no column for it. "
@@ -664,7 +668,7 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-SECTIONS = ("compile", "models", "relax", "train_step", "large_dense", "et")
+SECTIONS = ("compile", "models", "relax", "train_step", "large_dense", "et", "masked_attention")
 SECTION_ALIASES = {"flops": "large_dense"}  # the JSON key of large_dense stays "flops"
 
 
@@ -741,6 +745,8 @@ def main(argv=None):
     if "et" in run:
         et_alternate = alternate if args.rounds is None else (lambda fns, n, _: alternate(fns, n, args.rounds))
         result["et"] = ET.bench_et(args.quick, et_alternate, calls_for)
+    if "masked_attention" in run:
+        result["masked_attention"] = MA.bench_masked_attention(args.quick, alternate_rounds, calls_for, args.rounds)
     result["loadavg_end"] = os.getloadavg()
     out = args.out or os.path.join(HERE, "results", result["date"].replace(" ", "_").replace(":", "") + ".json")
     os.makedirs(os.path.dirname(out), exist_ok=True)

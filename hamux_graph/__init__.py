@@ -68,6 +68,8 @@ from .synapses import (
     GaussianMemorySynapse as GaussianMemorySynapse,
     EpanechnikovMemorySynapse as EpanechnikovMemorySynapse,
     RandomFeatureMemorySynapse as RandomFeatureMemorySynapse,
+    SimplicialMemorySynapse as SimplicialMemorySynapse,
+    attention_mask as attention_mask,
 )
 from .registry import (
     register_synapse as register_synapse,
@@ -176,6 +178,8 @@ __all__ = [
     "GaussianMemorySynapse",
     "EpanechnikovMemorySynapse",
     "RandomFeatureMemorySynapse",
+    "SimplicialMemorySynapse",
+    "attention_mask",
     "register_synapse",
     "register_lagrangian",
     "registered_types",

@@ -32,6 +32,7 @@ from ._graph.validate import as_plan, Plan
 from ._internal.files import atomic_write
 from ._present.collapse import find_groups, Group
 from ._present.scene import build_scene, colors_of, energy_values, grid
+from ._present.structure import STRUCTURE_KEYS, structure_rows
 from ._present.summary import lagrangian_text
 
 
@@ -82,7 +83,7 @@ def _layer_card(plan: Plan, name: str, slots: list[str]) -> list[list[str]]:
 def _synapse_card(plan: Plan, name: str, conn: tuple[str, ...]) -> list[list[str]]:
     spec = plan.synapse_of(name)
     owner = plan.shares(name)
-    hyper = ", ".join(f"{k}={_value(v)}" for k, v in spec.config().items()) or "none"
+    hyper = ", ".join(f"{k}={_value(v)}" for k, v in spec.config().items() if k not in STRUCTURE_KEYS) or "none"
     if owner is None:
         count = f"{spec.num_params([plan.layer_shape(l) for l in conn]):,}"
     else:
@@ -91,6 +92,7 @@ def _synapse_card(plan: Plan, name: str, conn: tuple[str, ...]) -> list[list[str
         ["kind", "synapse"],
         ["type", type(spec).__name__],
         ["hyperparameters", hyper],
+        *structure_rows(spec, [plan.layer_shape(l) for l in conn]),
         ["parameters", count],
         ["slots", ", ".join(f"{i}: {l}" for i, l in enumerate(conn))],
     ]

@@ -28,6 +28,7 @@ from .synapses import (
     RandomFeatureMemorySynapse,
     SelfAttentionSynapse,
     SimpleDenseSynapse,
+    SimplicialMemorySynapse,
     Synapse,
 )
 
@@ -85,6 +86,7 @@ BUILTIN_TYPES: dict[str, type] = {
         GaussianMemorySynapse,
         EpanechnikovMemorySynapse,
         RandomFeatureMemorySynapse,
+        SimplicialMemorySynapse,
     )
 }
 

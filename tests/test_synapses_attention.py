@@ -403,3 +403,267 @@ def test_energy_never_increases_on_random_attention_graphs(shapes, lags, kind, h
     e = np.asarray(energies)
     assert np.all(np.isfinite(e))
     assert np.all(np.diff(e, axis=0) <= 1e-5 * (1.0 + np.abs(e[:-1]))), np.diff(e, axis=0).max()
+
+
+# ---- masks (issue 28) ------------------------------------------------------------------------
+
+
+def np_masked_attention(gq, gk, Wq, Wk, beta, allowed):
+    """Energy −F and ∂E/∂(gq, gk) of masked attention, by explicit loops in float64.
+
+    F = Σ_h Σ_q (1/β) log Σ_k exp(β S[h,q,k]) with S = −∞ where ``allowed`` is False;
+    ∂F/∂S[h,q,k] = p[h,q,k] (the softmax over the allowed keys, 0 elsewhere).
+    """
+    Xq, Xk = tokens(gq), tokens(gk)
+    Wq, Wk = np.asarray(Wq, np.float64), np.asarray(Wk, np.float64)
+    F = 0.0
+    dq, dk = np.zeros_like(Xq), np.zeros_like(Xk)
+    for h in range(Wq.shape[1]):
+        Q, K = Xq @ Wq[:, h, :], Xk @ Wk[:, h, :]
+        for q in range(Q.shape[0]):
+            scores = np.array([beta * (Q[q] @ K[k]) if allowed[q, k] else -np.inf for k in range(K.shape[0])])
+            m = scores.max()
+            F += (m + np.log(np.exp(scores - m).sum())) / beta
+            p = np.exp(scores - m) / np.exp(scores - m).sum()
+            for k in range(K.shape[0]):
+                if allowed[q, k]:
+                    dq[q] += p[k] * (Wq[:, h, :] @ K[k])
+                    dk[k] += p[k] * (Wk[:, h, :] @ Q[q])
+    return -F, -dq, -dk
+
+
+def _mask_case(name, rng, n):
+    if name == "random":
+        m = rng.random((n, n)) < 0.4
+        m[np.arange(n), rng.integers(0, n, n)] = True  # every query keeps a key
+        return m, False
+    if name == "random_exclude_self":
+        m = rng.random((n, n)) < 0.5
+        m[np.arange(n), (np.arange(n) + 1) % n] = True  # an off-diagonal key for every query
+        return m, True
+    if name == "causal":
+        return "causal", False
+    return None, True  # exclude_self alone: the diagonal mask
+
+
+@pytest.mark.parametrize("case", ["random", "random_exclude_self", "causal", "exclude_self"])
+def test_masked_self_attention_matches_numpy_loop(case):
+    rng = np.random.default_rng(7)
+    n, d, H, Z, beta = 6, 5, 2, 3, 0.7
+    mask, exclude = _mask_case(case, rng, n)
+    Wq, Wk = _randn(rng, (d, H, Z), 0.8), _randn(rng, (d, H, Z), 0.8)
+    syn = hg.SelfAttentionSynapse(
+        num_heads=H,
+        zspace_dim=Z,
+        hidden_lagrangian=hg.LSoftmax(beta=beta),
+        Wq=Wq,
+        Wk=Wk,
+        exclude_self=exclude,
+        mask=mask,
+    )
+    syn.check_shapes([(n, d)])
+    g = _randn(rng, (n, d))
+    allowed = np.tril(np.ones((n, n), bool)) if case == "causal" else (np.ones((n, n), bool) if mask is None else mask)
+    if exclude:
+        allowed = allowed & ~np.eye(n, dtype=bool)
+    E, dq, dk = np_masked_attention(g, g, Wq, Wk, beta, allowed)
+    got_E, got_grad = jax.value_and_grad(lambda x: syn.energy(x))(jnp.asarray(g))
+    np.testing.assert_allclose(float(got_E), E, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(got_grad), dq + dk, rtol=1e-5, atol=1e-5)
+
+
+def test_masked_cross_attention_matches_numpy_loop():
+    rng = np.random.default_rng(3)
+    nq, nk, dq_, dk_, H, Z = 4, 7, 5, 3, 2, 4
+    Wq, Wk = _randn(rng, (dq_, H, Z)), _randn(rng, (dk_, H, Z))
+    gq, gk = _randn(rng, (nq, dq_)), _randn(rng, (nk, dk_))
+    for mask in ("causal", rng.random((nq, nk)) < 0.5):
+        allowed = np.tri(nq, nk, dtype=bool) if isinstance(mask, str) else mask.copy()
+        allowed[:, 0] = True
+        given = mask if isinstance(mask, str) else allowed
+        syn = hg.AttentionSynapse(num_heads=H, zspace_dim=Z, Wq=Wq, Wk=Wk, mask=given)
+        syn.check_shapes([(nq, dq_), (nk, dk_)])
+        E, gradq, gradk = np_masked_attention(gq, gk, Wq, Wk, 1.0, allowed)
+        got_E, (got_q, got_k) = jax.value_and_grad(lambda a, b: syn.energy(a, b), argnums=(0, 1))(gq, gk)
+        np.testing.assert_allclose(float(got_E), E, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(np.asarray(got_q), gradq, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(np.asarray(got_k), gradk, rtol=1e-5, atol=1e-5)
+
+
+def test_mask_attribute_returns_what_was_given_and_storage_is_hashable():
+    m = np.random.default_rng(0).random((5, 5)) < 0.5
+    np.fill_diagonal(m, True)
+    a, b = hg.SelfAttentionSynapse(mask=m), hg.SelfAttentionSynapse(mask=m.copy())
+    assert isinstance(a.mask, np.ndarray) and a.mask.dtype == bool and np.array_equal(a.mask, m)
+    m[0, 1] = not m[0, 1]  # later edits of the caller's array do not reach the synapse
+    assert not np.array_equal(a.mask, m)
+    assert hg.SelfAttentionSynapse(mask="causal").mask == "causal"
+    assert hg.SelfAttentionSynapse().mask is None
+    jm = jnp.asarray(np.eye(3, dtype=bool))
+    assert np.array_equal(np.asarray(hg.AttentionSynapse(mask=jm).mask), np.eye(3, dtype=bool))
+    # equal masks give equal, hashable static structure: one compiled function serves both
+    assert jax.tree_util.tree_structure(a) == jax.tree_util.tree_structure(b)
+    hash(jax.tree_util.tree_structure(a))
+    traces = []
+
+    @eqx.filter_jit
+    def energy(syn, g):
+        traces.append(1)
+        return syn.energy(g)
+
+    a1 = a.init([(5, 4)], key=jax.random.key(0))
+    b1 = eqx.tree_at(lambda s: (s.Wq, s.Wk), b, (a1.Wq, a1.Wk), is_leaf=lambda x: x is None)
+    g = jnp.ones((5, 4))
+    assert float(energy(a1, g)) == float(energy(b1, g)) and len(traces) == 1
+
+
+def test_mask_errors():
+    with pytest.raises(hg.ValidationError, match="got the string 'upper'"):
+        hg.SelfAttentionSynapse(mask="upper")
+    with pytest.raises(hg.ValidationError, match="dtype int64"):
+        hg.SelfAttentionSynapse(mask=np.ones((3, 3), np.int64))
+    with pytest.raises(hg.ValidationError, match="shape \\(3,\\)"):
+        hg.SelfAttentionSynapse(mask=np.ones(3, bool))
+    with pytest.raises(hg.ValidationError, match="got list"):
+        hg.SelfAttentionSynapse(mask=[[True]])
+    with pytest.raises(hg.ValidationError, match="must be an LSoftmax"):
+        hg.SelfAttentionSynapse(mask="causal", hidden_lagrangian=hg.LRelu())
+    with pytest.raises(hg.ValidationError, match=r"must be \(4, 4\)"):
+        hg.SelfAttentionSynapse(mask=np.ones((3, 3), bool)).check_shapes([(4, 8)])
+    m = np.eye(4, dtype=bool)
+    m[2, 2] = False
+    with pytest.raises(hg.ValidationError, match=r"no allowed score \(first at \(2,\)"):
+        hg.SelfAttentionSynapse(mask=m).check_shapes([(4, 8)])
+    with pytest.raises(hg.ValidationError, match="leaves query 0 no key"):
+        hg.SelfAttentionSynapse(mask="causal", exclude_self=True).check_shapes([(4, 8)])
+    with pytest.raises(hg.ValidationError, match="no allowed score"):
+        hg.SelfAttentionSynapse(mask=np.eye(4, dtype=bool), exclude_self=True).check_shapes([(4, 8)])
+    ham = hg.HAM()
+    ham.add_layer("x", hg.LayerNormLayer((4, 8)))
+    ham.add_synapse("att", hg.SelfAttentionSynapse(mask=np.ones((5, 5), bool)), layers=("x",))
+    with pytest.raises(hg.ValidationError, match="att"):
+        ham.validate()
+
+
+def _masked_ham(mask, n=6, d=8, exclude_self=False):
+    ham = hg.HAM()
+    ham.add_layer("x", hg.LayerNormLayer((n, d)))
+    ham.add_synapse(
+        "att",
+        hg.SelfAttentionSynapse(num_heads=2, zspace_dim=4, stdinit=0.5, mask=mask, exclude_self=exclude_self),
+        layers=("x",),
+    )
+    return ham
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_energy_never_increases_along_small_euler_steps_on_random_masks(seed):
+    rng = np.random.default_rng(seed)
+    n = 6
+    mask = rng.random((n, n)) < 0.4
+    mask[np.arange(n), (np.arange(n) + 1) % n] = True
+    model = _masked_ham(mask, n, exclude_self=bool(seed % 2)).compile(key=jax.random.key(seed))
+    xs = model.init_states(key=jax.random.key(10 + seed))
+    xs = {"x": 2.0 * xs["x"]}
+    _, energies = model.run(xs, steps=60, dt=0.02)
+    e = np.asarray(energies, np.float64)
+    assert e[-1] < e[0]
+    assert np.all(np.diff(e) <= 1e-5 * (1 + np.abs(e[:-1])))
+
+
+def test_masks_round_trip_through_graphml_and_saved_models_bit_exactly(tmp_path):
+    rng = np.random.default_rng(5)
+    n = 40
+    sparse = rng.random((n, n)) < 0.05
+    dense = rng.random((n, n)) < 0.7
+    for m in (sparse, dense):
+        np.fill_diagonal(m, True)
+    for mask in (sparse, dense, "causal"):
+        ham = _masked_ham(mask, n)
+        hg.write_graphml(ham, tmp_path / "m.graphml")
+        back = hg.read_graphml(tmp_path / "m.graphml").graph.nodes["att"]
+        model = ham.compile(key=jax.random.key(0))
+        hg.save(model, tmp_path / "m.hamux")
+        loaded = hg.load(tmp_path / "m.hamux")
+        for syn in (hg.read_graphml(tmp_path / "m.graphml").plan().synapse_of("att"), loaded.plan().synapse_of("att")):
+            if isinstance(mask, str):
+                assert syn.mask == "causal"
+            else:
+                assert syn.mask.dtype == bool and np.array_equal(np.asarray(syn.mask), mask)
+        assert back is not None
+    text = (tmp_path / "m.graphml").read_text()
+    assert "&quot;mask&quot;: &quot;causal&quot;" in text or '"mask": "causal"' in text
+
+
+def test_mask_files_are_compact(tmp_path):
+    n, d = 4096, 4
+    hg.write_graphml(_masked_ham("causal", n, d), tmp_path / "causal.graphml")
+    assert (tmp_path / "causal.graphml").stat().st_size < 1_000_000
+    rng = np.random.default_rng(0)
+    graph = np.zeros((n, n), bool)
+    rows = np.repeat(np.arange(n), 15)
+    graph[rows, rng.integers(0, n, rows.size)] = True  # ≤ 15 neighbours + the self loop: ≤ 16 per token
+    np.fill_diagonal(graph, True)
+    hg.write_graphml(_masked_ham(graph, n, d), tmp_path / "graph.graphml")
+    size = (tmp_path / "graph.graphml").stat().st_size
+    assert size < 1_000_000, size
+    back = hg.read_graphml(tmp_path / "graph.graphml").plan().synapse_of("att")
+    assert np.array_equal(back.mask, graph)
+    # a dense mask is packed: about N²/8 bytes (base64 adds a third) in GraphML and in a saved model
+    m = 512
+    dense = rng.random((m, m)) < 0.5
+    np.fill_diagonal(dense, True)
+    ham = _masked_ham(dense, m, d)
+    hg.write_graphml(ham, tmp_path / "dense.graphml")
+    empty = _masked_ham(None, m, d)
+    hg.write_graphml(empty, tmp_path / "none.graphml")
+    extra = (tmp_path / "dense.graphml").stat().st_size - (tmp_path / "none.graphml").stat().st_size
+    assert m * m / 8 <= extra <= 1.4 * m * m / 8
+    hg.save(ham.compile(key=jax.random.key(0)), tmp_path / "dense.hamux")
+    hg.save(empty.compile(key=jax.random.key(0)), tmp_path / "none.hamux")
+    extra = (tmp_path / "dense.hamux").stat().st_size - (tmp_path / "none.hamux").stat().st_size
+    assert extra <= 1.4 * m * m / 8
+
+
+def test_stored_mask_encodings_are_checked(tmp_path):
+    ham = _masked_ham(np.eye(200, dtype=bool) | np.eye(200, k=1, dtype=bool), 200, 4)
+    hg.write_graphml(ham, tmp_path / "m.graphml")
+    text = (tmp_path / "m.graphml").read_text()
+    assert "keys" in text and "packed" not in text
+    bad = text.replace("[198, 199]", "[198, 200]")
+    (tmp_path / "bad.graphml").write_text(bad)
+    with pytest.raises(hg.FormatError, match="key indices"):
+        hg.read_graphml(tmp_path / "bad.graphml")
+    (tmp_path / "big.graphml").write_text(text.replace("[200, 200]", "[100000, 100000]"))
+    with pytest.raises(hg.FormatError, match="exceeds"):
+        hg.read_graphml(tmp_path / "big.graphml")
+
+
+def test_attention_mask_of_a_graph():
+    import networkx as nx
+
+    G = nx.Graph([("a", "b"), ("b", "c")])
+    m = hg.attention_mask(G, nodes=["c", "b", "a"])
+    expected = np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1]], bool)
+    assert m.dtype == bool and np.array_equal(m, expected)
+    assert np.array_equal(hg.attention_mask(G, self_loops=False), np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], bool))
+    D = nx.DiGraph([(0, 1)])
+    assert np.array_equal(hg.attention_mask(D, self_loops=False), np.array([[0, 1], [0, 0]], bool))
+    K = nx.karate_club_graph()
+    mk = hg.attention_mask(K)
+    A = nx.to_numpy_array(K, weight=None) > 0
+    assert np.array_equal(mk, A | np.eye(34, dtype=bool))
+    with pytest.raises(hg.ValidationError, match="not nodes of the graph"):
+        hg.attention_mask(G, nodes=["a", "z"])
+    with pytest.raises(hg.ValidationError, match="more than once"):
+        hg.attention_mask(G, nodes=["a", "a"])
+
+
+def test_hover_card_shows_the_mask_and_its_density():
+    from hamux_graph.html import page_data
+
+    data = page_data(_masked_ham("causal", 4).plan())
+    card = next(node["card"] for node in data["nodes"] if node["id"] == "att")
+    rows = {row[0]: row[1] for row in card}
+    assert rows["mask"] == "causal 4×4, density 62.5 %"  # 10 of 16 pairs
+    assert "mask=" not in rows["hyperparameters"]

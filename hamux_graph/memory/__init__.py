@@ -1,4 +1,4 @@
-"""Binary (±1) associative memories: storage rules, sign-update recall, dense binary memories."""
+"""Binary (±1) associative memories: storage rules, sign-update recall, dense and simplicial memories."""
 
 from .binary import (
     BinaryRecall as BinaryRecall,
@@ -15,6 +15,13 @@ from .recall import (
     LogSumExp as LogSumExp,
     Polynomial as Polynomial,
     RectifiedPolynomial as RectifiedPolynomial,
+)
+from .simplicial import (
+    random_simplices as random_simplices,
+    recall_binary_simplicial as recall_binary_simplicial,
+    simplices_to_hif as simplices_to_hif,
+    simplicial as simplicial,
+    simplicial_energy as simplicial_energy,
 )
 from .spins import (
     corrupt as corrupt,
@@ -43,4 +50,9 @@ __all__ = [
     "overlaps",
     "corrupt",
     "random_patterns",
+    "simplicial",
+    "simplicial_energy",
+    "recall_binary_simplicial",
+    "random_simplices",
+    "simplices_to_hif",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "LogSumExp",
     "Classical",
     "Dense",
+    "Simplicial",
     "drive",
     "sweep_key",
     "float_array",
@@ -300,6 +301,38 @@ class Dense(_System):
             return _choose(self.energy.gain(aux - xi[:, None] * S[i][None, :], xi), S[i])
 
         return lax.map(one, jnp.arange(S.shape[0]))
+
+
+class Simplicial(_System):
+    """Setwise memory ``E = −Σ_σ w_σ Π_{i∈σ} σ_i`` (issue 28), by per-neuron incidence tables.
+
+    Row ``i`` of ``others`` lists, for each simplex containing neuron ``i`` (padded to the
+    most simplices any neuron has), the other members (padded with ``N``, which reads as
+    +1); ``weights[i]`` their weights (0 on padding). The local field is
+    ``h_i = Σ_{σ∋i} w_σ Π_{j∈σ∖i} σ_j``; ``E`` is affine in ``σ_i`` (``E = −σ_i h_i + …``), so
+    neuron ``i`` takes ``sign(h_i)`` unless ``|h_i| ≤ tie_i`` and every change lowers ``E``
+    by ``2|h_i|``.
+    """
+
+    others: Int[Array, "N M R"]
+    weights: Float[Array, "N M"]
+    tie: Float[Array, " N"]
+
+    def field(self, S: Float[Array, "N B"], i: Int[Array, ""] | Int[Array, " n"]) -> Array:
+        idx = self.others[i]
+        pad = idx >= S.shape[0]
+        vals = jnp.where(pad[..., None], 1.0, S[jnp.minimum(idx, S.shape[0] - 1)])
+        return jnp.einsum("...m,...mb->...b", self.weights[i], jnp.prod(vals, axis=-2))
+
+    def init(self, S: Float[Array, "N B"]) -> Array:
+        return jnp.zeros((), S.dtype)
+
+    def neuron(self, S: Float[Array, "N B"], aux: Array, i: Int[Array, ""]) -> tuple[Array, Array]:
+        return S.at[i].set(_choose(self.field(S, i), S[i], self.tie[i])), aux
+
+    def preferred(self, S: Float[Array, "N B"], aux: Array) -> Float[Array, "N B"]:
+        h = self.field(S, jnp.arange(S.shape[0]))
+        return _choose(h, S, self.tie[:, None])
 
 
 # ---- the driver ------------------------------------------------------------------------------

@@ -18,9 +18,13 @@ from .dense import (
     SimpleDenseSynapse as SimpleDenseSynapse,
 )
 
+# --- structure inside synapses: attention masks, simplicial memories (issue 28) ---
+from .masks import attention_mask as attention_mask
+
 # --- distance-kernel memories (issue 13) ---
 from .memory import (
     EpanechnikovMemorySynapse as EpanechnikovMemorySynapse,
     GaussianMemorySynapse as GaussianMemorySynapse,
     RandomFeatureMemorySynapse as RandomFeatureMemorySynapse,
 )
+from .simplicial import SimplicialMemorySynapse as SimplicialMemorySynapse

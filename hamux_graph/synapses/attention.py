@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 from .._errors import ValidationError
@@ -29,6 +31,7 @@ from ._base import (
     static_int,
     Synapse,
 )
+from .masks import AttentionMask, parse_mask
 
 
 __all__ = ["AttentionSynapse", "SelfAttentionSynapse", "BinaryMixerSynapse", "token_shape"]
@@ -75,16 +78,59 @@ class _QKAttention(Synapse):
     Wq: Array | None = eqx.field(converter=optional_array, default=None)
     Wk: Array | None = eqx.field(converter=optional_array, default=None)
     exclude_self: bool = eqx.field(static=True, converter=static_bool("exclude_self"), default=False)
+    stored_mask: AttentionMask | None = eqx.field(static=True, default=None)
+    """The mask as stored (hashable; ``None`` for every pair): read ``mask`` for what was given."""
+
+    def __init__(
+        self,
+        num_heads: int = 1,
+        zspace_dim: int = 64,
+        stdinit: float = 0.02,
+        hidden_lagrangian: Lagrangian | None = None,
+        do_qk_norm: bool = False,
+        qk_norm_eps: float = 1e-6,
+        Wq: Any = None,
+        Wk: Any = None,
+        exclude_self: bool = False,
+        mask: Any = None,
+    ):
+        # A written-out __init__ only so that the constructor keyword `mask` can be stored
+        # hashably (`stored_mask`) while the `mask` attribute returns what was given; the
+        # field converters still run on every value assigned here.
+        self.num_heads = num_heads
+        self.zspace_dim = zspace_dim
+        self.stdinit = stdinit
+        self.hidden_lagrangian = LSoftmax() if hidden_lagrangian is None else hidden_lagrangian
+        self.do_qk_norm = do_qk_norm
+        self.qk_norm_eps = qk_norm_eps
+        self.Wq = Wq
+        self.Wk = Wk
+        self.exclude_self = exclude_self
+        self.stored_mask = parse_mask(mask, type(self).__name__)
+
+    @property
+    def mask(self) -> Any:
+        """The mask as given: ``None``, ``"causal"`` or the boolean ``(queries, keys)`` array."""
+        return None if self.stored_mask is None else self.stored_mask.given
+
+    def config(self) -> dict[str, Any]:
+        """Hyperparameters as plain values; the mask (if any) in its compact file form."""
+        cfg = super().config()
+        cfg.pop("stored_mask", None)
+        if self.stored_mask is not None:
+            cfg["mask"] = self.stored_mask.plain()
+        return cfg
 
     def __check_init__(self):
         check_lagrangian_field(self, "hidden_lagrangian")
         name = type(self).__name__
-        if self.exclude_self and not isinstance(self.hidden_lagrangian, LSoftmax):
-            raise ValidationError(
-                f"{name}: exclude_self=True drops the score of each token with itself from a "
-                f"log-sum-exp, so hidden_lagrangian must be an LSoftmax; got "
-                f"{type(self.hidden_lagrangian).__name__}. Use LSoftmax(beta=...) or exclude_self=False."
-            )
+        for what, used in (("exclude_self=True", self.exclude_self), ("a mask", self.stored_mask is not None)):
+            if used and not isinstance(self.hidden_lagrangian, LSoftmax):
+                raise ValidationError(
+                    f"{name}: {what} drops scores from each query's log-sum-exp, so hidden_lagrangian must be "
+                    f"an LSoftmax; got {type(self.hidden_lagrangian).__name__}. Use LSoftmax(beta=...), or no "
+                    "mask and exclude_self=False."
+                )
         if not self.qk_norm_eps > 0:
             raise ValidationError(f"{name}: qk_norm_eps must be > 0, got {self.qk_norm_eps!r}.")
         hz = (self.num_heads, self.zspace_dim)
@@ -102,6 +148,8 @@ class _QKAttention(Synapse):
                 "token(s). Use exclude_self=False, or layers with equal token counts >= 2."
             )
         self.hidden_lagrangian.check_shape((self.num_heads, nq, nk))
+        if self.stored_mask is not None:
+            self._check_mask(nq, nk)
         return {"Wq": (dq, self.num_heads, self.zspace_dim), "Wk": (dk, self.num_heads, self.zspace_dim)}
 
     def shard_axes(self, shapes):
@@ -126,10 +174,47 @@ class _QKAttention(Synapse):
     def _align(self, gq: Array, gk: Array) -> Array:
         Wq, Wk = created_param(self.Wq, self, "Wq"), created_param(self.Wk, self, "Wk")
         scores = jnp.einsum("qhz,khz->hqk", self._project(gq, Wq), self._project(gk, Wk))
-        if self.exclude_self:
-            n = scores.shape[-1]
-            scores = jnp.where(jnp.eye(n, dtype=bool), -jnp.inf, scores)
+        allowed = self.allowed(scores.shape[1], scores.shape[2])
+        if allowed is not None:
+            scores = jnp.where(allowed[None], scores, -jnp.inf)
         return self.hidden_lagrangian(scores)
+
+    def allowed(self, nq: int, nk: int) -> np.ndarray | None:
+        """The effective boolean ``(nq, nk)`` mask (the given mask without the diagonal under
+        ``exclude_self``); ``None`` when every pair is scored."""
+        if self.stored_mask is None and not self.exclude_self:
+            return None
+        out = np.ones((nq, nk), bool) if self.stored_mask is None else self.stored_mask.array(nq, nk)
+        if self.exclude_self:
+            out = out & ~np.eye(nq, nk, dtype=bool)
+        return out
+
+    def _check_mask(self, nq: int, nk: int) -> None:
+        name = type(self).__name__
+        stored = self.stored_mask
+        if stored is None:
+            return
+        if not stored.is_causal and stored.shape != (nq, nk):
+            raise ValidationError(
+                f"{name}: the mask has shape {stored.shape}, but the connected layers give {nq} query and {nk} "
+                f"key token(s), so it must be ({nq}, {nk}). Build the mask for these tokens (hg.attention_mask)."
+            )
+        allowed = self.allowed(nq, nk)
+        if allowed is None:
+            return
+        axis = self.hidden_lagrangian.axis if isinstance(self.hidden_lagrangian, LSoftmax) else -1
+        # a row of the log-sum-exp (along its axis of the (heads, queries, keys) scores) with no score left
+        empty = ~np.any(allowed[None], axis=axis)
+        if empty.any():
+            where = np.argwhere(empty)[0][1:]
+            extra = " (mask='causal' with exclude_self=True leaves query 0 no key j < 0)" if stored.is_causal else ""
+            raise ValidationError(
+                f"{name}: the mask leaves a row of the attention's log-sum-exp with no allowed score (first at "
+                f"{tuple(int(i) for i in where)} of the score plane without softmax axis {axis}: a query index for "
+                f"the default axis -1){extra}; "
+                "its energy would be infinite. Allow at least one key per query (e.g. self loops: "
+                "hg.attention_mask(graph, self_loops=True)), or drop exclude_self."
+            )
 
 
 class AttentionSynapse(_QKAttention):
@@ -158,11 +243,21 @@ class AttentionSynapse(_QKAttention):
         qk_norm_eps: the ``eps`` of that normalisation (keeps it smooth at zero).
         Wq: explicit query weights ``(D_q, H, Z)``; created at compile time if ``None``.
         Wk: explicit key weights ``(D_k, H, Z)``.
-        exclude_self: leave each token's score with itself out (``k ≠ q``; default ``False``).
+        exclude_self: leave each token's score with itself out (``k ≠ q``; default ``False``):
+            the diagonal mask, combined with ``mask``.
+        mask: which (query, key) pairs are scored: ``None`` (all), ``"causal"`` (query ``i``
+            attends keys ``j ≤ i``, the diagonal included) or a boolean ``(N_q, N_k)`` array,
+            numpy or jax (``True`` = attend; ``hg.attention_mask(graph)`` builds one from a
+            graph). Masked scores leave each query's log-sum-exp, as ``exclude_self`` does:
+            ``F = Σ_h Σ_q (1/β) log Σ_{k allowed} exp(β S[h,q,k])``. The ``mask`` attribute
+            returns what was given; files store ``"causal"`` as the string and arrays as an
+            edge list or packed bits (see ``hamux_graph.synapses.masks``).
 
     Raises:
-        ValidationError: for bad hyperparameters, ``exclude_self`` with unequal token counts
-            or a hidden Lagrangian other than ``LSoftmax``, or explicit weights whose last axes are not
+        ValidationError: for bad hyperparameters, ``exclude_self`` with unequal token counts,
+            ``exclude_self`` or a mask with a hidden Lagrangian other than ``LSoftmax``, a mask
+            that is not ``"causal"`` or a boolean 2-d array, a mask whose shape is not
+            ``(N_q, N_k)`` or that leaves a query without keys (at validation), or explicit weights whose last axes are not
             ``(num_heads, zspace_dim)`` (at construction) or whose first axis does not match
             the connected layer (at validation).
 
@@ -172,7 +267,11 @@ class AttentionSynapse(_QKAttention):
         >>> syn = syn.init([(5, 16), (3, 12)], key=jax.random.key(0))
         >>> syn.Wq.shape, syn.Wk.shape, syn.output_shape((5, 16), (3, 12))
         ((16, 2, 8), (12, 2, 8), (2, 5, 3))
+        >>> hg.AttentionSynapse(mask="causal").mask
+        'causal'
     """
+
+    __init__ = _QKAttention.__init__  # the constructor with `mask` (type checkers see it here)
 
     def param_shapes(self, shapes):
         return self._shapes(shapes[0], shapes[1])
@@ -200,6 +299,8 @@ class SelfAttentionSynapse(_QKAttention):
         >>> syn.init([(2, 2, 8)], key=jax.random.key(0)).Wq.shape
         (8, 2, 4)
     """
+
+    __init__ = _QKAttention.__init__  # the constructor with `mask` (type checkers see it here)
 
     def param_shapes(self, shapes):
         return self._shapes(shapes[0], shapes[0])

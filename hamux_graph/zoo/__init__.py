@@ -14,7 +14,8 @@ Classifiers (the 2022 HAMUX families), with a clamped ``"input"`` layer and a so
 The Energy Transformer (``energy_transformer``): one ``"tokens"`` layer (CLS + one token per
 image patch) with ET's energy layer norm, multi-head energy attention and a ReLU² Hopfield
 memory; its image pipeline (patches, encoder/decoder, CLS/MASK tokens, positions) is
-``hg.vision``.
+``hg.vision``. The Graph Energy Transformer (``graph_energy_transformer``): one token per
+node of a networkx graph, attention masked by the adjacency, a joint feature–token memory.
 
 Associative memories, with a ``"visible"`` layer that is set to a probe and relaxes to a
 stored pattern:
@@ -48,6 +49,7 @@ from typing import Any
 from .._api import HAM
 from .._errors import ValidationError
 from .classifiers import conv_ham, energy_attn, hn
+from .graphs import graph_energy_transformer
 from .memories import classical_hopfield, dense_associative_memory, modern_hopfield, recall
 from .sparse_memories import epanechnikov_memory, gaussian_memory, random_feature_memory, sparse_hopfield
 from .transformers import energy_transformer
@@ -70,6 +72,7 @@ __all__ = [
     "epanechnikov_memory",
     "random_feature_memory",
     "energy_transformer",
+    "graph_energy_transformer",
 ]
 
 _REGISTRY: dict[str, Callable[..., HAM]] = {}
@@ -161,6 +164,7 @@ for _name, _factory in {
     "epanechnikov_memory": epanechnikov_memory,
     "random_feature_memory": random_feature_memory,
     "energy_transformer": energy_transformer,
+    "graph_energy_transformer": graph_energy_transformer,
 }.items():
     register(_name, _factory)
 

@@ -12,6 +12,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import networkx as nx
 import numpy as np
 
 import hamux_graph as hg
@@ -42,6 +43,9 @@ def small_arguments() -> dict[str, dict]:
         "gaussian_memory": dict(patterns=pats, beta=0.5),
         "epanechnikov_memory": dict(patterns=pats, beta=0.1),
         "random_feature_memory": dict(patterns=pats, num_features=64, beta=0.5, key=jax.random.key(3)),
+        "graph_energy_transformer": dict(
+            graph=nx.cycle_graph(5), feature_dim=3, dim=4, zspace_dim=4, num_memories=6
+        ),
     }
 
 

@@ -465,4 +465,3 @@ def inline_page(plan: Plan, *, height: int = 420) -> str:
         f'style="width: 100%; height: {int(height)}px; border: 1px solid #ddd; border-radius: 4px;" '
         f'srcdoc="{html_escape.escape(page, quote=True)}"></iframe>'
     )
-

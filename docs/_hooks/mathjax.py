@@ -5,7 +5,9 @@ The maths of the site renders offline: MathJax 2 (with its fonts) ships on PyPI 
 ``mkdocs build --strict`` need no npm, apt or network. After the build, this hook copies the
 package's ``static/`` folder to ``site/assets/mathjax/`` (never committed) and writes the site's
 configuration next to it as ``config/local.js`` (from ``mathjax_config.js`` beside this hook), so
-every page, the notebook pages included, loads ``assets/mathjax/MathJax.js?config=local``.
+every page, the notebook pages included, loads
+``assets/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,local`` (the combined configuration
+of the package, then the site's).
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ def mathjax_source() -> str:
         )
     static = os.path.join(list(spec.submodule_search_locations)[0], "static")
     if not os.path.isfile(os.path.join(static, "MathJax.js")):
-        raise PluginError(f"jupyter-server-mathjax has no MathJax.js under {static}: reinstall it (pip install -e '.[docs]')")
+        raise PluginError(
+            f"jupyter-server-mathjax has no MathJax.js under {static}: reinstall it (pip install -e '.[docs]')"
+        )
     return static
 
 

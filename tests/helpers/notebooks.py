@@ -1,0 +1,117 @@
+"""Run the tutorial notebooks (docs/tutorials/*.ipynb) in a real Jupyter kernel (nbclient + ipykernel).
+
+``execute(paths)`` runs each notebook top to bottom and returns the executed copies with each one's
+wall time. By default the notebooks share one kernel, each starting from an empty namespace
+(``%reset -f``): the imports stay loaded, so four notebooks cost one kernel start and one JAX
+import. ``fresh=True`` gives each notebook its own kernel, ``full=True`` sets
+``HAMUX_TUTORIAL_FULL=1`` (the notebooks' full settings).
+
+``structure(nb)`` is what a re-execution must reproduce: per code cell, the kinds of its outputs
+(stream name, or output type with its MIME types), stderr left out (warnings vary).
+
+Storing the outputs after editing a notebook (the site renders them, it does not execute):
+
+    python tests/helpers/notebooks.py docs/tutorials/*.ipynb          # small settings
+    HAMUX_TUTORIAL_FULL=1 python tests/helpers/notebooks.py ...       # full settings
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import time
+from typing import Any
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RESET = "%reset -f"
+
+
+def kernel_env(full: bool) -> dict[str, str]:
+    """The kernel's environment: this checkout first on the path, the inline plots backend."""
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)  # the notebooks use %matplotlib inline
+    env["PYTHONPATH"] = os.pathsep.join([ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["HAMUX_TUTORIAL_FULL"] = "1" if full else "0"
+    env.setdefault("JAX_PLATFORMS", "cpu")
+    return env
+
+
+def execute(
+    paths: list[str], *, full: bool = False, fresh: bool = False, timeout: int = 600
+) -> list[tuple[Any, float]]:
+    """``[(executed notebook, seconds)]`` for each path, in order (module docstring)."""
+    import nbclient
+    import nbformat
+    from jupyter_client.manager import KernelManager
+
+    results = []
+    km = None
+    try:
+        for path in paths:
+            nb = nbformat.read(path, as_version=4)
+            if km is None or fresh:
+                if km is not None:
+                    km.shutdown_kernel(now=True)
+                km = KernelManager(kernel_name="python3")
+                km.start_kernel(env=kernel_env(full), cwd=os.path.dirname(os.path.abspath(path)))
+            run = copy.deepcopy(nb)
+            run.cells.insert(0, nbformat.v4.new_code_cell(RESET))
+            client = nbclient.NotebookClient(run, km=km, timeout=timeout, kernel_name="python3")
+            start = time.perf_counter()
+            client.execute()
+            seconds = time.perf_counter() - start
+            run.cells.pop(0)
+            results.append((run, seconds))
+    finally:
+        if km is not None:
+            km.shutdown_kernel(now=True)
+    return results
+
+
+def structure(nb: Any) -> list[list[str]]:
+    """Per code cell, the kinds of its outputs (stderr left out)."""
+    out = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kinds = []
+        for o in cell.outputs:
+            if o.output_type == "stream":
+                if o.name != "stderr":
+                    kinds.append(f"stream:{o.name}")
+            else:
+                kinds.append(o.output_type + ":" + ",".join(sorted(o.get("data", {}))))
+        out.append(kinds)
+    return out
+
+
+def errors(nb: Any) -> list[str]:
+    """The error outputs of a notebook, as ``ename: evalue``."""
+    return [
+        f"{o.ename}: {o.evalue}"
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for o in cell.outputs
+        if o.output_type == "error"
+    ]
+
+
+def main(paths: list[str]) -> None:
+    import nbformat
+
+    full = os.environ.get("HAMUX_TUTORIAL_FULL") == "1"
+    for path, (nb, seconds) in zip(paths, execute(paths, full=full, fresh=True)):
+        problems = errors(nb)
+        if problems:
+            raise SystemExit(f"{path} raised: {problems}")
+        for cell in nb.cells:  # stderr (warnings, progress) is not part of the stored page
+            if cell.cell_type == "code":
+                cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
+        nbformat.write(nb, path)
+        print(f"{path}: {seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -112,3 +112,54 @@ def test_notebook_full_settings(path):
     print(f"\n{os.path.basename(path)} (full settings): {seconds:.1f} s")
     assert errors(nb) == []
     assert structure(nb) == structure(stored(path))
+
+
+# ---- the exported notebook in a browser --------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_the_exported_notebook_draws_every_node_offline(tmp_path):
+    """nbconvert's HTML of the stored getting-started notebook, opened offline: the inline page draws
+    every node of the HAM inside its sandboxed frame, with no request and no console error."""
+    import time
+
+    from nbconvert import HTMLExporter
+
+    from helpers.browser import Browser, require_browser
+
+    path = require_browser()
+    nb = stored(os.path.join(TUTORIALS, "getting_started.ipynb"))
+    # the cell that shows the HAM (the compiled model's frame follows later in the notebook)
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and c.source.strip() == "ham"]
+    page, _ = HTMLExporter(template_name="basic").from_notebook_node(nbformat.v4.new_notebook(cells=[cell]))
+    assert "<iframe" in page and "srcdoc=" in page
+    host = tmp_path / "notebook.html"
+    host.write_text(f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>{page}</body></html>', "utf-8")
+    browser = Browser(path, width=1000, height=600)
+    try:
+        browser.open(host.as_uri())
+        want = ["hidden", "label", "memory", "readout", "visible"]
+        drawn = None
+        for _ in range(100):
+            try:
+                drawn = browser.evaluate_in_frame(
+                    "[...document.querySelectorAll('[data-node]')].map(e => e.getAttribute('data-node')).sort()"
+                )
+            except Exception:  # the frame is not there yet
+                drawn = None
+            if drawn == want:
+                break
+            time.sleep(0.05)
+        assert drawn == want
+        assert browser.evaluate_in_frame("document.documentElement.getAttribute('data-ready')") == "true"
+        status = browser.evaluate_in_frame("document.querySelector('.stats').textContent")
+        assert status == "5 nodes; showing 3 layers, 2 synapses, 0 groups"
+        # sandboxed: the frame's document is not reachable from the notebook page
+        assert browser.evaluate("document.querySelector('iframe').contentDocument") is None
+        if os.environ.get("HAMUX_WRITE_SCREENSHOTS") == "1":
+            with open(os.path.join(ROOT, "docs", "images", "notebook_inline_ham.png"), "wb") as f:
+                f.write(browser.screenshot())
+        assert browser.console_errors() == []
+        assert [u for u in browser.requests() if not u.startswith(("file:", "data:", "about:"))] == []
+    finally:
+        browser.close()

@@ -200,17 +200,26 @@ class Browser:
     def evaluate_in_frame(self, expression: str, index: int = 0) -> Any:
         """The value of ``expression`` inside the page's ``index``-th child frame (sandboxed ones too).
 
-        Runs in an isolated world of that frame: the frame's DOM, not its script's variables.
+        A frame of the page's own process is reached through an isolated world (its DOM, not its
+        script's variables); a sandboxed frame that Chromium runs in a process of its own (an
+        opaque origin) is a target of its own, attached to for the call.
         """
         frames = self.call("Page.getFrameTree")["frameTree"].get("childFrames", [])
-        if index >= len(frames):
-            raise BrowserError(f"the page has {len(frames)} child frame(s), not {index + 1}")
-        frame = frames[index]["frame"]["id"]
-        context = self.call("Page.createIsolatedWorld", {"frameId": frame, "worldName": "hamux-test"})
-        r = self.call(
-            "Runtime.evaluate",
-            {"expression": expression, "returnByValue": True, "contextId": context["executionContextId"]},
-        )
+        if index < len(frames):
+            frame = frames[index]["frame"]["id"]
+            context = self.call("Page.createIsolatedWorld", {"frameId": frame, "worldName": "hamux-test"})
+            params = {"expression": expression, "returnByValue": True, "contextId": context["executionContextId"]}
+            r = self.call("Runtime.evaluate", params)
+        else:
+            targets = [t for t in self.send("Target.getTargets")["targetInfos"] if t["type"] == "iframe"]
+            if index >= len(frames) + len(targets):
+                raise BrowserError(f"the page has {len(frames) + len(targets)} child frame(s), not {index + 1}")
+            target = targets[index - len(frames)]["targetId"]
+            session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            try:
+                r = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session)
+            finally:
+                self.send("Target.detachFromTarget", {"sessionId": session})
         if "exceptionDetails" in r:
             raise BrowserError(f"{expression!r}: {r['exceptionDetails']}")
         return r["result"].get("value")

@@ -7,7 +7,8 @@ import. ``fresh=True`` gives each notebook its own kernel, ``full=True`` sets
 ``HAMUX_TUTORIAL_FULL=1`` (the notebooks' full settings).
 
 ``structure(nb)`` is what a re-execution must reproduce: per code cell, the kinds of its outputs
-(stream name, or output type with its MIME types), stderr left out (warnings vary).
+(stream name, or output type with its MIME types), stderr left out (warnings vary), consecutive
+outputs of one stream counted once.
 
 Storing the outputs after editing a notebook (the site renders them, it does not execute):
 
@@ -83,7 +84,8 @@ def structure(nb: Any) -> list[list[str]]:
                     kinds.append(f"stream:{o.name}")
             else:
                 kinds.append(o.output_type + ":" + ",".join(sorted(o.get("data", {}))))
-        out.append(kinds)
+        # consecutive stream outputs of one stream may arrive merged or apart: count them once
+        out.append([k for i, k in enumerate(kinds) if not (k.startswith("stream:") and i and kinds[i - 1] == k)])
     return out
 
 

@@ -340,7 +340,7 @@ def test_the_site_in_a_browser(served, browser):
         " return s ? s.textContent : null; })()",
     )
     assert sig and "add_synapse(" in sig and "layers" in sig and "shares" in sig, sig
-    browser.evaluate("document.getElementById('hamux_graph.HAM.add_synapse').scrollIntoView()")
+    browser.evaluate("document.getElementById('hamux_graph.HAM.add_synapse').scrollIntoView(); window.scrollBy(0, -70)")
     time.sleep(0.3)
     screenshot(browser, "site_api_ham.png")
     # the search finds relax
@@ -355,14 +355,14 @@ def test_the_site_in_a_browser(served, browser):
         " return r.length ? r : null; })()",
     )
     assert hits and any("relax" in h for h in hits), hits
-    # formulas are typeset (MathJax SVG output), not raw TeX
+    # formulas are typeset (MathJax's HTML-CSS output, with the local STIX web fonts), not raw TeX
     browser.open(f"{served}/concepts/")
-    typeset = wait_for(browser, "document.querySelectorAll('.arithmatex .MathJax_SVG svg').length")
+    typeset = wait_for(browser, "document.querySelectorAll('.arithmatex .MathJax').length")
     assert typeset and typeset >= 10
     raw = browser.evaluate(
-        "[...document.querySelectorAll('.arithmatex')].filter(e => !e.querySelector('.MathJax_SVG')).length"
+        "[...document.querySelectorAll('.arithmatex')].filter(e => !e.querySelector('.MathJax')).length"
     )
-    assert raw == 0
+    assert raw == 0 and browser.evaluate("document.querySelectorAll('.MathJax_Error').length") == 0
     # a tutorial page shows its figures (the PNGs stored in the notebook)
     browser.open(f"{served}/tutorials/memories/")
     figures = wait_for(

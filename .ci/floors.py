@@ -21,8 +21,9 @@ extras = project.get("optional-dependencies", {})
 wanted = (
     [e for e in re.findall(r"\[([^\]]*)\]", " ".join(extras.get("all", [])))[0].split(",")] if "all" in extras else []
 )
-# the `check` extra holds the linters and the type checker, pinned exactly: tools, not floors
-TOOLS = {"check"}
+# the `check` extra holds the linters and the type checker, pinned exactly, and the `docs` extra the
+# site builder (mkdocs, its plugins, MathJax): tools, not floors of the library
+TOOLS = {"check", "docs"}
 reqs = list(project["dependencies"]) + [r for e in wanted if e.strip() not in TOOLS for r in extras.get(e.strip(), [])]
 pins: dict[str, str] = {}
 for req in reqs:

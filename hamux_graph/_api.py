@@ -9,6 +9,7 @@ this module imports it.
 
 from __future__ import annotations
 
+import html as html_escape
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,10 +31,10 @@ from ._graph.edit import checked_copy, graph_of_plan
 from ._graph.schema import kind_of, LAYER, layer_of, SYNAPSE, SYNAPSE_SPEC
 from ._graph.validate import Plan, plan_graph
 from ._internal.parse import parse_bool, parse_int
-from ._present.summary import summarize, summarize_model
+from ._present.summary import counted, summarize, summarize_model
 from ._types import Shape
 from .draw import draw_ham, to_dot
-from .html import write_html
+from .html import page_html, write_html
 from .lagrangians.elementwise import Lagrangian
 from .layers import Layer
 from .synapses import Synapse
@@ -190,7 +191,15 @@ class HAM:
 
     def __repr__(self) -> str:
         nl = sum(1 for _, d in self._graph.nodes(data=True) if kind_of(d) == LAYER)
-        return f"HAM({nl} layers, {self._graph.number_of_nodes() - nl} synapses)"
+        return f"HAM({counted(nl, 'layer')}, {counted(self._graph.number_of_nodes() - nl, 'synapse')})"
+
+    def _repr_html_(self) -> str:
+        """The interactive page inline in Jupyter (see ``inline_page``); the plain repr if invalid."""
+        try:
+            plan = self.plan()
+        except ValidationError:
+            return f"<pre>{html_escape.escape(repr(self))}</pre>"
+        return inline_page(plan)
 
     # ---- conversion ------------------------------------------------------------
 
@@ -416,3 +425,43 @@ class CompiledHAM(AbstractEnergyCore):
     def summary(self) -> str:
         """A text table of layers, synapses and the model's actual parameter counts."""
         return summarize_model(self)
+
+    def __repr__(self) -> str:
+        return f"CompiledHAM({counted(len(self.layer_names), 'layer')}, {counted(len(self.synapse_names), 'synapse')})"
+
+    def _repr_html_(self) -> str:
+        """The interactive page of this model inline in Jupyter (see ``inline_page``)."""
+        return inline_page(self.plan())
+
+
+def inline_page(plan: Plan, *, height: int = 420) -> str:
+    """The interactive page of ``plan`` as an inline ``<iframe>`` (what Jupyter displays).
+
+    The page goes into the frame's ``srcdoc`` attribute, HTML-escaped (no base64, no ``data:``
+    URL), and the frame is sandboxed to scripts only (no same-origin access, no forms, no
+    navigation), so JupyterLab, VS Code and static renderers (nbconvert, the documentation site)
+    show the same page, offline.
+
+    Args:
+        plan: a validated plan (``ham.plan()``, ``model.plan()``).
+        height: the frame's height in CSS pixels (it fills the width).
+
+    Returns:
+        One ``<iframe>`` element.
+
+    Example:
+        >>> import hamux_graph as hg
+        >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+        >>> frame = inline_page(ham.plan())
+        >>> frame.startswith("<iframe") and 'sandbox="allow-scripts"' in frame
+        True
+        >>> "data-node" in frame and "&lt;script" in frame and "<script" not in frame
+        True
+    """
+    page = page_html(plan)
+    title = f"HAM: {counted(len(plan.layer_names), 'layer')}, {counted(len(plan.synapse_names), 'synapse')}"
+    return (
+        f'<iframe sandbox="allow-scripts" title="{html_escape.escape(title)}" '
+        f'style="width: 100%; height: {int(height)}px; border: 1px solid #ddd; border-radius: 4px;" '
+        f'srcdoc="{html_escape.escape(page, quote=True)}"></iframe>'
+    )

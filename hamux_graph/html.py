@@ -33,7 +33,7 @@ from ._internal.files import atomic_write
 from ._present.collapse import find_groups, Group
 from ._present.scene import build_scene, colors_of, energy_values, grid
 from ._present.structure import STRUCTURE_KEYS, structure_rows
-from ._present.summary import lagrangian_text
+from ._present.summary import counted, lagrangian_text
 
 
 __all__ = ["page_html", "write_html", "page_data", "MAX_TRACE_STEPS"]
@@ -253,7 +253,7 @@ def _data(
         energy = _trace_data(trace, groups)
     n_l, n_s = len(plan.layer_names), len(plan.synapse_names)
     return {
-        "title": title or f"HAM: {n_l} layers, {n_s} synapses",
+        "title": title or f"HAM: {counted(n_l, 'layer')}, {counted(n_s, 'synapse')}",
         "collapsed": bool(collapse),
         "nodes": nodes,
         "groups": gdata,

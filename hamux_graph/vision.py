@@ -188,7 +188,8 @@ class PatchPipeline(eqx.Module):
         Wenc: encoder ``(P, D)`` with ``P = p·q·C``; ``Benc`` ``(D,)``.
         Wdec: decoder ``(D, P)``; ``Bdec`` ``(P,)``.
         pos_embed: positional embeddings ``(1 + NP, D)``, CLS first.
-        cls_token, mask_token: ``(D,)``.
+        cls_token: ``(D,)``.
+        mask_token: ``(D,)``.
 
     Raises:
         ValidationError: for arrays whose shapes do not fit the geometry and each other.

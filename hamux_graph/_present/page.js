@@ -253,9 +253,11 @@
     items.forEach(function (n) { drawNode(n, pos.get(n.id)); });
     var nl = 0, ns = 0, ng = 0;
     items.forEach(function (n) { if (n.kind === "layer") { nl++; } else if (n.kind === "synapse") { ns++; } else { ng++; } });
-    stats.textContent = data.nodes.length + " nodes; showing " + nl + " layers, " + ns + " synapses, " + ng + " groups";
+    stats.textContent = counted(data.nodes.length, "node") + "; showing " + counted(nl, "layer") + ", " +
+      counted(ns, "synapse") + ", " + counted(ng, "group");
     applySearch();
   }
+  function counted(n, noun) { return n + " " + noun + (n === 1 ? "" : "s"); }
   function radiusOf(n) { return n.kind === "synapse" ? Q : n.r + (n.kind === "group" ? 4 : 0); }
   function drawEdges(pos, byId) {
     var pairs = new Map();

@@ -145,8 +145,18 @@ def summarize(plan: Plan) -> str:
         else:
             pcount = f"shared with {owner}"
         srows.append([name, type(spec).__name__, " -> ".join(conn), pcount])
-    title = f"HAM: {len(plan.layer_names)} layers, {len(plan.synapse_names)} synapses"
+    title = f"HAM: {counted(len(plan.layer_names), 'layer')}, {counted(len(plan.synapse_names), 'synapse')}"
     return _render(title, rows, srows, neurons, layer_params, syn_params, lag_params)
+
+
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, the noun in the plural unless ``n`` is 1 (the summaries, reprs and pages).
+
+    Example:
+        >>> counted(1, "synapse"), counted(0, "layer"), counted(2, "layer")
+        ('1 synapse', '0 layers', '2 layers')
+    """
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def summarize_model(model: Any) -> str:
@@ -187,5 +197,5 @@ def summarize_model(model: Any) -> str:
         pcount = f"{_size(model.synapses[p]):,}" if owner == name else f"shared with {owner}"
         srows.append([name, type(model.synapses[p]).__name__, conn, pcount])
     syn_params = _size(model.synapses)
-    title = f"CompiledHAM: {len(model.layer_names)} layers, {len(model.synapse_names)} synapses"
+    title = f"CompiledHAM: {counted(len(model.layer_names), 'layer')}, {counted(len(model.synapse_names), 'synapse')}"
     return _render(title, rows, srows, neurons, layer_params, syn_params, lag_params)

@@ -458,7 +458,8 @@ class ConvSynapseWithPool(_ConvBase):
         pool_window: int or per-axis pooling window (default ``(5, 5)``).
         pool_stride: int or per-axis pooling stride (default ``(2, 2)``).
         pool_type: ``"avg"`` (default) or ``"max"``.
-        **conv: every other ``ConvSynapse`` keyword (keyword-only).
+
+    Every other ``ConvSynapse`` keyword is accepted too (keyword-only).
 
     Raises:
         ValidationError: for an unknown ``pool_type``, and during validation for a pooling

@@ -61,7 +61,11 @@ class BrowserError(RuntimeError):
 class Browser:
     """One headless Chromium with one tab (see the module docstring)."""
 
-    def __init__(self, executable: str, *, width: int = 1200, height: int = 800, timeout: float = 30.0):
+    def __init__(
+        self, executable: str, *, width: int = 1200, height: int = 800, timeout: float = 30.0, loopback: bool = False
+    ):
+        """``loopback=True``: the tab may reach 127.0.0.1 (a test's own server); every other host
+        still fails (its name does not resolve, and the proxy it is sent to is closed)."""
         self.timeout = timeout
         self.profile = tempfile.mkdtemp(prefix="hamux-chromium-")
         to_child_r, self._w = os.pipe()
@@ -87,9 +91,9 @@ class Browser:
             "--disable-sync",
             "--disable-default-apps",
             "--mute-audio",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--host-resolver-rules=MAP * ~NOTFOUND" + (", EXCLUDE 127.0.0.1" if loopback else ""),
             "--proxy-server=127.0.0.1:9",
-            "--proxy-bypass-list=<-loopback>",
+            "--proxy-bypass-list=" + ("127.0.0.1" if loopback else "<-loopback>"),
             f"--window-size={width},{height}",
             "about:blank",
         ]
@@ -115,7 +119,7 @@ class Browser:
             self.call(f"{domain}.enable")
         self.call(
             "Network.emulateNetworkConditions",
-            {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+            {"offline": not loopback, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
         )
         self.call(
             "Emulation.setDeviceMetricsOverride",
@@ -192,6 +196,33 @@ class Browser:
     def screenshot(self) -> bytes:
         """A PNG of the viewport."""
         return base64.b64decode(self.call("Page.captureScreenshot", {"format": "png"})["data"])
+
+    def evaluate_in_frame(self, expression: str, index: int = 0) -> Any:
+        """The value of ``expression`` inside the page's ``index``-th child frame (sandboxed ones too).
+
+        A frame of the page's own process is reached through an isolated world (its DOM, not its
+        script's variables); a sandboxed frame that Chromium runs in a process of its own (an
+        opaque origin) is a target of its own, attached to for the call.
+        """
+        frames = self.call("Page.getFrameTree")["frameTree"].get("childFrames", [])
+        if index < len(frames):
+            frame = frames[index]["frame"]["id"]
+            context = self.call("Page.createIsolatedWorld", {"frameId": frame, "worldName": "hamux-test"})
+            params = {"expression": expression, "returnByValue": True, "contextId": context["executionContextId"]}
+            r = self.call("Runtime.evaluate", params)
+        else:
+            targets = [t for t in self.send("Target.getTargets")["targetInfos"] if t["type"] == "iframe"]
+            if index >= len(frames) + len(targets):
+                raise BrowserError(f"the page has {len(frames) + len(targets)} child frame(s), not {index + 1}")
+            target = targets[index - len(frames)]["targetId"]
+            session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            try:
+                r = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session)
+            finally:
+                self.send("Target.detachFromTarget", {"sessionId": session})
+        if "exceptionDetails" in r:
+            raise BrowserError(f"{expression!r}: {r['exceptionDetails']}")
+        return r["result"].get("value")
 
     def console_errors(self) -> list[str]:
         """Console errors, uncaught exceptions and error log entries so far."""

@@ -105,6 +105,7 @@ from . import (
     zoo as zoo,
     vision as vision,
     datasets as datasets,
+    learning as learning,
 )
 
 # 7 io: files, and other libraries' models and files
@@ -203,4 +204,5 @@ __all__ = [
     "interop",
     "parameter_names",
     "formats",
+    "learning",
 ]

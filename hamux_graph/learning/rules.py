@@ -89,8 +89,8 @@ def oja(W: Float[ArrayLike, "m d"], x: Float[ArrayLike, "*batch d"], *, lr: Floa
         >>> import jax.numpy as jnp, hamux_graph as hg
         >>> W = jnp.array([[0.6, 0.8]])
         >>> dW = hg.learning.oja(W, jnp.array([[1.0, 0.0]]), lr=0.5)  # y = 0.6: 0.5 * 0.6 * (x - 0.6 w)
-        >>> dW.round(4).tolist()
-        [[0.192, -0.144]]
+        >>> [round(float(v), 4) for v in dW[0]]
+        [0.192, -0.144]
     """
     W, x = _weights_and_batch("oja", W, x)
     lr = _lr("oja", lr)

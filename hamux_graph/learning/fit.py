@@ -64,8 +64,8 @@ def _schedule(lr_schedule: Any) -> Callable[[Array], Array]:
 
 def fit(
     rule: Callable[..., Any],
-    W0: Float[ArrayLike, "m d"],
-    data: Float[ArrayLike, "n d"],
+    W0: Float[ArrayLike, "..."],
+    data: Float[ArrayLike, "..."],
     *,
     epochs: int,
     batch_size: int,

@@ -63,7 +63,7 @@ def _lr(rule: str, lr: Any) -> Array:
     return value
 
 
-def oja(W: Float[ArrayLike, "m d"], x: Float[ArrayLike, "*batch d"], *, lr: Float[ArrayLike, ""]) -> Float[Array, "m d"]:
+def oja(W: Float[ArrayLike, "..."], x: Float[ArrayLike, "..."], *, lr: Float[ArrayLike, "..."]) -> Float[Array, "m d"]:
     """Oja's rule: a Hebbian neuron whose weights converge to the top principal component.
 
     For each row ``w`` (one linear neuron, ``y = w·x``) the update is the batch mean of
@@ -101,7 +101,7 @@ def oja(W: Float[ArrayLike, "m d"], x: Float[ArrayLike, "*batch d"], *, lr: Floa
 
 
 def sanger(
-    W: Float[ArrayLike, "m d"], x: Float[ArrayLike, "*batch d"], *, lr: Float[ArrayLike, ""]
+    W: Float[ArrayLike, "..."], x: Float[ArrayLike, "..."], *, lr: Float[ArrayLike, "..."]
 ) -> Float[Array, "m d"]:
     """Sanger's generalised Hebbian algorithm: rows converge to the top ``M`` principal components, in order.
 
@@ -139,12 +139,12 @@ def sanger(
 
 
 def bcm(
-    W: Float[ArrayLike, "m d"],
-    theta: Float[ArrayLike, " m"],
-    x: Float[ArrayLike, "*batch d"],
+    W: Float[ArrayLike, "..."],
+    theta: Float[ArrayLike, "..."],
+    x: Float[ArrayLike, "..."],
     *,
-    lr: Float[ArrayLike, ""],
-    tau_theta: float | Float[ArrayLike, ""],
+    lr: Float[ArrayLike, "..."],
+    tau_theta: Float[ArrayLike, "..."],
 ) -> tuple[Float[Array, "m d"], Float[Array, " m"]]:
     """The BCM rule with a sliding threshold: neurons become selective to one input pattern.
 
@@ -198,10 +198,10 @@ def bcm(
 
 
 def competing_units(
-    W: Float[ArrayLike, "m d"],
-    x: Float[ArrayLike, "*batch d"],
+    W: Float[ArrayLike, "..."],
+    x: Float[ArrayLike, "..."],
     *,
-    lr: Float[ArrayLike, ""],
+    lr: Float[ArrayLike, "..."],
     p: float = 2.0,
     k: int = 2,
     delta: float = 0.4,

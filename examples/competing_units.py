@@ -57,7 +57,7 @@ def activations(W: jax.Array, x: jax.Array, p: float, power: float) -> jax.Array
 
 def readout_accuracy(f_train, y_train, f_test, y_test, *, steps: int) -> float:
     """A softmax classifier on standardised features (adam, full batch, a small L2 penalty)."""
-    mean, std = f_train.mean(0), f_train.std(0) + 1e-6
+    mean, std = f_train.mean(0, keepdims=True), f_train.std(0, keepdims=True) + 1e-6
     f_train, f_test = (f_train - mean) / std, (f_test - mean) / std
     num_classes = int(y_train.max()) + 1
     targets = jax.nn.one_hot(y_train, num_classes)
@@ -101,7 +101,7 @@ def draw_fields(W: np.ndarray, path: str, *, rows: int = 10, cols: int = 10) -> 
             ax.imshow(w, cmap="bwr", vmin=-vmax, vmax=vmax)
     fig.suptitle("receptive fields of competing hidden units (MNIST-5k)")
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=60)
     plt.close(fig)
 
 

@@ -175,7 +175,9 @@ def main(argv=None) -> dict[str, float]:
         os.makedirs(args.out, exist_ok=True)
         draw_fields(np.asarray(W), os.path.join(args.out, "receptive_fields.png"))
         print(f"receptive fields written to {args.out}/receptive_fields.png")
-    print(f"readout accuracy: learned {scores['learned']:.4f} | pixels {scores['pixels']:.4f} | random {scores['random']:.4f}")
+    print(
+        f"readout accuracy: learned {scores['learned']:.4f} | pixels {scores['pixels']:.4f} | random {scores['random']:.4f}"
+    )
     return scores
 
 

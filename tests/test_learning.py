@@ -74,7 +74,9 @@ def _published_competing_units(synapses, inputs, eps, p, k, delta, prec):
     g[order[hidden - 1, :], np.arange(batch)] = 1.0
     g[order[hidden - k], np.arange(batch)] = -delta
     xx = np.sum(np.multiply(g, currents), 1)
-    ds = np.dot(g, np.transpose(inputs)) - np.multiply(np.tile(xx.reshape(xx.shape[0], 1), (1, inputs.shape[0])), synapses)
+    ds = np.dot(g, np.transpose(inputs)) - np.multiply(
+        np.tile(xx.reshape(xx.shape[0], 1), (1, inputs.shape[0])), synapses
+    )
     nc = np.amax(np.absolute(ds))
     if nc < prec:
         nc = prec
@@ -166,7 +168,14 @@ def test_bcm_neuron_becomes_selective_and_its_threshold_is_the_mean_squared_resp
     w0 = np.random.default_rng(7).uniform(0.1, 0.3, size=(1, 2))
     rule = functools.partial(hg.learning.bcm, tau_theta=5.0)
     result = hg.learning.fit(
-        rule, w0, data, epochs=50, batch_size=50, lr_schedule=0.1, key=jax.random.key(2), state0=jnp.zeros(1),
+        rule,
+        w0,
+        data,
+        epochs=50,
+        batch_size=50,
+        lr_schedule=0.1,
+        key=jax.random.key(2),
+        state0=jnp.zeros(1),
         show_progress=False,
     )
     responses = patterns @ np.asarray(result.W[0])
@@ -185,8 +194,14 @@ def test_competing_units_rows_converge_to_the_unit_p_sphere():
     p = 3.0
     rule = functools.partial(hg.learning.competing_units, p=p, k=2, delta=0.4)
     result = hg.learning.fit(
-        rule, W0, data, epochs=20, batch_size=100, lr_schedule=optax.linear_schedule(0.04, 0.0, 400),
-        key=jax.random.key(3), show_progress=False,
+        rule,
+        W0,
+        data,
+        epochs=20,
+        batch_size=100,
+        lr_schedule=optax.linear_schedule(0.04, 0.0, 400),
+        key=jax.random.key(3),
+        show_progress=False,
     )
     norms = np.sum(np.abs(np.asarray(result.W)) ** p, axis=1) ** (1 / p)
     assert np.all(np.abs(np.sum(W0**p, axis=1) ** (1 / p) - 1.0) > 0.5)  # far from the sphere at the start
@@ -238,6 +253,12 @@ def test_fit_refuses_bad_arguments():
         fit(W0, data, batch_size=2, lr_schedule=-0.1)
     with pytest.raises(hg.ArgumentError, match=r"returned an update of shape \(3,\)"):
         hg.learning.fit(
-            lambda W, x, lr: lr * x[0], W0, data, epochs=1, batch_size=2, lr_schedule=0.1, key=jax.random.key(0),
+            lambda W, x, lr: lr * x[0],
+            W0,
+            data,
+            epochs=1,
+            batch_size=2,
+            lr_schedule=0.1,
+            key=jax.random.key(0),
             show_progress=False,
         )

@@ -140,7 +140,9 @@ def fit(
     )
     show_progress = parse_bool(show_progress, "learning.fit: show_progress", error=ArgumentError)
     if not (isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):
-        raise ArgumentError(f"learning.fit: key must be a PRNG key such as jax.random.key(0), got {type(key).__name__}.")
+        raise ArgumentError(
+            f"learning.fit: key must be a PRNG key such as jax.random.key(0), got {type(key).__name__}."
+        )
     schedule = _schedule(lr_schedule)
     data = data.astype(W0.dtype)
     stateful = state0 is not None

@@ -49,7 +49,7 @@ class FitResult(NamedTuple):
     updates: int
 
 
-def _schedule(lr_schedule: Any) -> Callable[[Array], Array]:
+def _schedule(lr_schedule: Any) -> Callable[[Array], Any]:
     if callable(lr_schedule):
         return lr_schedule
     rate = parse_float(

@@ -55,13 +55,10 @@ def activations(W: jax.Array, x: jax.Array, p: float, power: float) -> jax.Array
     return jnp.maximum(currents(W, x, p), 0.0) ** power
 
 
-def readout_accuracy(f_train, y_train, f_test, y_test, *, steps: int) -> float:
-    """A softmax classifier on standardised features (adam, full batch, a small L2 penalty)."""
-    mean, std = f_train.mean(0, keepdims=True), f_train.std(0, keepdims=True) + 1e-6
-    f_train, f_test = (f_train - mean) / std, (f_test - mean) / std
-    num_classes = int(y_train.max()) + 1
-    targets = jax.nn.one_hot(y_train, num_classes)
-    params = (jnp.zeros((f_train.shape[1], num_classes)), jnp.zeros((1, num_classes)))
+@functools.partial(jax.jit, static_argnames=("steps",))
+def train_readout(f_train: jax.Array, targets: jax.Array, *, steps: int) -> tuple[jax.Array, jax.Array]:
+    """Softmax-regression weights on standardised features: adam, full batch, a small L2 penalty."""
+    params = (jnp.zeros((f_train.shape[1], targets.shape[1])), jnp.zeros((1, targets.shape[1])))
     opt = optax.adam(1e-2)
 
     def loss(params):
@@ -69,18 +66,22 @@ def readout_accuracy(f_train, y_train, f_test, y_test, *, steps: int) -> float:
         log_probs = jax.nn.log_softmax(f_train @ V + b)
         return -jnp.mean(jnp.sum(targets * log_probs, axis=1)) + 1e-4 * jnp.sum(V * V)
 
-    @jax.jit
-    def train(params):
-        def step(carry, _):
-            params, state = carry
-            grads = jax.grad(loss)(params)
-            updates, state = opt.update(grads, state, params)
-            return (optax.apply_updates(params, updates), state), None
+    def step(carry, _):
+        params, state = carry
+        grads = jax.grad(loss)(params)
+        updates, state = opt.update(grads, state, params)
+        return (optax.apply_updates(params, updates), state), None
 
-        (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), None, length=steps)
-        return params
+    (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), None, length=steps)
+    return params
 
-    V, b = train(params)
+
+def readout_accuracy(f_train, y_train, f_test, y_test, *, steps: int) -> float:
+    """Test accuracy of a softmax classifier trained on the standardised training features."""
+    mean, std = f_train.mean(0, keepdims=True), f_train.std(0, keepdims=True) + 1e-6
+    f_train, f_test = (f_train - mean) / std, (f_test - mean) / std
+    targets = jax.nn.one_hot(y_train, int(y_train.max()) + 1)
+    V, b = train_readout(f_train, targets, steps=steps)
     return float(jnp.mean(jnp.argmax(f_test @ V + b, axis=1) == y_test))
 
 
@@ -92,6 +93,7 @@ def draw_fields(W: np.ndarray, path: str, *, rows: int = 10, cols: int = 10) -> 
     import matplotlib.pyplot as plt
 
     n = min(rows * cols, len(W))
+    rows = -(-n // cols)  # no empty rows for fewer units
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.8, rows * 0.8))
     for i, ax in enumerate(np.ravel(axes)):
         ax.set_axis_off()

@@ -73,9 +73,11 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
 def pca_encoder(x_train: np.ndarray, dim: int):
     """The whitened projection onto the first ``dim`` principal components of ``x_train``."""
     mean = x_train.mean(axis=0)
-    _, s, vt = np.linalg.svd(x_train - mean, full_matrices=False)
-    scale = s[:dim] / np.sqrt(len(x_train))
-    return lambda x: ((x - mean) @ vt[:dim].T / scale).astype(np.float32)
+    centred = (x_train - mean).astype(np.float64)
+    variances, vectors = np.linalg.eigh(centred.T @ centred / len(x_train))  # ascending order
+    top = np.argsort(variances)[::-1][:dim]
+    projection = vectors[:, top] / np.sqrt(variances[top])
+    return lambda x: ((x - mean) @ projection).astype(np.float32)
 
 
 def fit_pooling_baseline(kind, bags, labels, test_bags, *, zspace_dim, epochs, batch_size, lr, key):

@@ -163,7 +163,7 @@ def fit(
         return (W + dW, state, step + 1), (jnp.max(jnp.abs(dW)), lr)
 
     @jax.jit
-    def epoch_step(W, state, epoch):
+    def epoch_step(W, state, epoch, data, key):  # data and key are arguments, not constants of the program
         order = jax.random.permutation(jax.random.fold_in(key, epoch), data.shape[0])[: per_epoch * batch_size]
         batches = data[order].reshape(per_epoch, batch_size, data.shape[1])
         (W, state, _), (sizes, rates) = jax.lax.scan(update, (W, state, epoch * per_epoch), batches)
@@ -173,7 +173,7 @@ def fit(
     sizes, rates, norms = [], [], []
     bar = progress(range(epochs), desc="learning", enable=show_progress)
     for epoch in bar:
-        W, state, size, rate, norm = epoch_step(W, state, jnp.asarray(epoch))
+        W, state, size, rate, norm = epoch_step(W, state, jnp.asarray(epoch), data, key)
         sizes.append(float(size))
         rates.append(float(rate))
         norms.append(float(norm))

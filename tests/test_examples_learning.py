@@ -33,7 +33,9 @@ def _last_line(out: str, pattern: re.Pattern) -> tuple[float, ...]:
 
 def test_competing_units_short_run_prints_three_accuracies_last(capsys, tmp_path):
     pytest.importorskip("matplotlib")
-    args = ["--hidden", "30", "--epochs", "2", "--train-size", "400", "--readout-steps", "30", "--no-progress"]
+    # relu(I) (power 1) is the steadier readout input for 30 units after 8 updates
+    args = ["--hidden", "30", "--epochs", "2", "--train-size", "400", "--readout-steps", "30", "--power", "1"]
+    args.append("--no-progress")
     scores = _example("competing_units").main(args + ["--out", str(tmp_path)])
     printed = _last_line(capsys.readouterr().out, READOUT)
     assert printed == pytest.approx((scores["learned"], scores["pixels"], scores["random"]), abs=5e-5)
@@ -70,7 +72,8 @@ def test_competing_units_default_run_beats_pixels(capsys, tmp_path):
     pytest.importorskip("matplotlib")
     scores = _example("competing_units").main(["--no-progress", "--out", str(tmp_path)])
     assert scores["learned"] >= scores["pixels"]
-    assert scores["learned"] > 0.85
+    assert scores["learned"] > 0.9
+    assert scores["learned"] > scores["random"]  # with the paper's power 4.5 (docs/learning.md)
 
 
 @pytest.mark.slow

@@ -107,6 +107,7 @@ from . import (
     zoo as zoo,
     vision as vision,
     datasets as datasets,
+    learning as learning,
 )
 
 # 7 io: files, and other libraries' models and files
@@ -215,4 +216,5 @@ __all__ = [
     "save_pretrained",
     "load_pretrained",
     "formats",
+    "learning",
 ]

@@ -30,6 +30,10 @@ stored pattern:
   memory synapses over the visible layer (Gaussian, log-sum-ReLU with emergent minima, and
   the distributed random-feature estimate of the Gaussian one).
 
+Sets: ``hopfield_pooling``, hopfield-layers' ``HopfieldPooling`` as a HAM: learned query
+states (trainable parameters of the model) attend over a clamped ``"set"`` layer through an
+energy attention synapse, then a readout to a ``"label"`` layer (multiple-instance learning).
+
 ``create(name, **kwargs)`` builds any of them by name; ``names()`` lists the names.
 
 Example:
@@ -51,6 +55,7 @@ from .._errors import ValidationError
 from .classifiers import conv_ham, energy_attn, hn
 from .graphs import graph_energy_transformer
 from .memories import classical_hopfield, dense_associative_memory, modern_hopfield, recall
+from .pooling import hopfield_pooling
 from .sparse_memories import epanechnikov_memory, gaussian_memory, random_feature_memory, sparse_hopfield
 from .transformers import energy_transformer
 
@@ -73,6 +78,7 @@ __all__ = [
     "random_feature_memory",
     "energy_transformer",
     "graph_energy_transformer",
+    "hopfield_pooling",
 ]
 
 _REGISTRY: dict[str, Callable[..., HAM]] = {}
@@ -165,6 +171,7 @@ for _name, _factory in {
     "random_feature_memory": random_feature_memory,
     "energy_transformer": energy_transformer,
     "graph_energy_transformer": graph_energy_transformer,
+    "hopfield_pooling": hopfield_pooling,
 }.items():
     register(_name, _factory)
 

@@ -8,6 +8,7 @@ from .measures import (
     capacity_curve as capacity_curve,
     CapacityCurve as CapacityCurve,
 )
+from .temperature import overlap_trace as overlap_trace
 from .plots import (
     ALPHA_C as ALPHA_C,
     plot_basin as plot_basin,
@@ -27,4 +28,5 @@ __all__ = [
     "plot_capacity",
     "plot_basin",
     "plot_census",
+    "overlap_trace",
 ]

@@ -388,6 +388,7 @@ class CompiledHAM(AbstractEnergyCore):
     layer_names: tuple[str, ...] = eqx.field(static=True)
     shapes: tuple[Shape, ...] = eqx.field(static=True)
     taus: tuple[float, ...] = eqx.field(static=True)
+    layer_energies: tuple[bool, ...] = eqx.field(static=True)
     synapse_names: tuple[str, ...] = eqx.field(static=True)
     edge_params: tuple[int, ...] = eqx.field(static=True)
     edge_layers: tuple[tuple[int, ...], ...] = eqx.field(static=True)

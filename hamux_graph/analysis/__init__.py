@@ -8,13 +8,13 @@ from .measures import (
     capacity_curve as capacity_curve,
     CapacityCurve as CapacityCurve,
 )
-from .temperature import overlap_trace as overlap_trace
 from .plots import (
     ALPHA_C as ALPHA_C,
     plot_basin as plot_basin,
     plot_capacity as plot_capacity,
     plot_census as plot_census,
 )
+from .temperature import overlap_trace as overlap_trace
 
 
 __all__ = [

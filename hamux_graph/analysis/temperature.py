@@ -72,8 +72,7 @@ def overlap_trace(
     M = float_array(where, "W_or_patterns", W_or_patterns)
     if M.ndim != 2 or 0 in M.shape:
         raise ValidationError(
-            f"{where}: W_or_patterns must be an (N, N) weight matrix or (K, N) ±1 patterns, got shape "
-            f"{tuple(M.shape)}."
+            f"{where}: W_or_patterns must be an (N, N) weight matrix or (K, N) ±1 patterns, got shape {tuple(M.shape)}."
         )
     is_patterns = bool(np.all(np.abs(np.asarray(M)) == 1))
     W = hebbian(check_patterns(where, M)) if is_patterns else jnp.asarray(M)

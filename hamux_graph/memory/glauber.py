@@ -57,7 +57,7 @@ def heat_bath(
     N, B = S0.shape
     T = jnp.asarray(temperature, S0.dtype)
 
-    def overlaps(S):
+    def overlaps(S: Array) -> Array | None:
         return None if record is None else (record @ S) / N
 
     def sweep(carry, t):
@@ -80,10 +80,10 @@ def heat_bath(
         return (S1, aux1, changed + moved.astype(changed.dtype)), overlaps(S1)
 
     init = (S0, system.init(S0), jnp.zeros((B,), jnp.int32))
-    (S, _, changed), trace = lax.scan(sweep, init, jnp.arange(sweeps, dtype=jnp.int32))
-    if record is not None:
-        trace = jnp.concatenate([overlaps(S0)[None], trace], axis=0)
-    return S, changed, trace
+    (S, _, changed), after = lax.scan(sweep, init, jnp.arange(sweeps, dtype=jnp.int32))
+    if record is None or after is None:
+        return S, changed, None
+    return S, changed, jnp.concatenate([((record @ S0) / N)[None], after], axis=0)
 
 
 def run_heat_bath(
@@ -100,6 +100,16 @@ def run_heat_bath(
 
     The batch is padded to ``recall.bucket`` sizes (copies of the first probe, dropped
     afterwards), as in the zero-temperature loop; ``overlaps`` is ``(sweeps + 1, *batch, K)``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, numpy as np
+        >>> from hamux_graph.memory.recall import Classical
+        >>> xi = np.sign(np.random.default_rng(0).normal(size=(1, 50)))
+        >>> W = jnp.asarray(np.outer(xi, xi) * (1 - np.eye(50)) / 50)
+        >>> states, changed, m = run_heat_bath(Classical(W, jnp.zeros(50)), np.float32, xi, jax.random.key(0),
+        ...                                    False, 5, 0.2, record=xi)
+        >>> states.shape, m.shape, bool(m[-1, 0, 0] > 0.9)
+        ((1, 50), (6, 1, 1), True)
     """
     lead, N = probes.shape[:-1], probes.shape[-1]
     xp = jnp if isinstance(probes, jax.core.Tracer) else np

@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .._api import HAM
 from .._errors import ValidationError
 from .._internal.parse import parse_bool, parse_int
@@ -92,7 +94,7 @@ def energy_transformer(
     if beta is None:
         beta = 1.0 / math.sqrt(Y)
     ham = HAM()
-    norm = LLayerNorm(gamma=1.0, delta=[0.0] * D, eps=eps)
+    norm = LLayerNorm(gamma=1.0, delta=np.zeros(D), eps=eps)
     ham.add_layer("tokens", Layer(norm, shape=(1 + n, D), layer_energy=not published))
     ham.add_synapse(
         "attention",

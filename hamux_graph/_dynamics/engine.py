@@ -160,7 +160,7 @@ class Engine(eqx.Module):
                 lag, b = layers[gid]
                 u = x if b is None else x - b
                 if st.size(gid) == 1:
-                    out[gid] = jax.jvp(lag.activation, (u,), (t[gid],))[1]
+                    out[gid] = _activation_jvp(lag, u, t[gid])
                 else:
                     out[gid] = jax.vmap(_activation_jvp)(lag, u, t[gid])
             return out
@@ -190,7 +190,9 @@ class Engine(eqx.Module):
 
 
 def _activation_jvp(lag: Any, u: Array, t: Array) -> Array:
-    return jax.jvp(lag.activation, (u,), (t,))[1]
+    # through activation_and_value, the function the energy evaluates: the same primal
+    # operations, which XLA then computes once (the value's tangent is dropped)
+    return jax.jvp(lag.activation_and_value, (u,), (t,))[1][0]
 
 
 def start_engine(

@@ -149,8 +149,8 @@ def plot_samples(path: str, few: np.ndarray, many: np.ndarray) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.4))
     for ax, x, K, title in ((axes[0], few, 2, "memorisation"), (axes[1], many, 2000, "generalisation")):
-        ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4, label="samples")
-        ax.scatter(*circle_points(K).T, s=4 if K > 10 else 40, c="red", marker="x", label="stored points")
+        ax.scatter(*circle_points(K).T, s=1 if K > 10 else 40, c="red", marker="x", label="stored points", zorder=1)
+        ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4, label="samples", zorder=2)
         ax.set_title(f"K = {K}: {title}")
         ax.set_aspect("equal")
         ax.set_xlim(-1.4, 1.4)

@@ -34,7 +34,8 @@ def test_classical_heat_bath_samples_the_boltzmann_law(order):
     rng = np.random.default_rng(0)
     N, T = 4, 0.7
     A = rng.normal(size=(N, N)) * 0.6
-    W = np.triu(A, 1) + np.triu(A, 1).T  # symmetric, zero diagonal
+    W = np.triu(A, 1) + np.triu(A, 1).T + np.diag(rng.uniform(0.5, 1.5, N))  # symmetric
+    # the diagonal adds −½ΣW_ii, the same for every state: the law is that of the off-diagonal part
     S = np.array(list(itertools.product((-1.0, 1.0), repeat=N)))
     E = -0.5 * np.einsum("si,ij,sj->s", S, W, S)
     probes = np.ones((16384, N))

@@ -291,13 +291,14 @@ class Classical(_System):
         return _choose(self.W @ S, S, self.tie[:, None])
 
     def gain(self, S: Float[Array, "N B"], aux: Array, i: Int[Array, ""]) -> Float[Array, " B"]:
-        return 2.0 * (self.W[i] @ S)  # E = −½σᵀWσ: E(−1) − E(+1) = 2h_i
+        # E = −½σᵀWσ: E(−1) − E(+1) = 2h_i, h_i = Σ_{j≠i} W_ij σ_j (the diagonal is a constant)
+        return 2.0 * (self.W[i] @ S - self.W[i, i] * S[i])
 
     def assign(self, S: Float[Array, "N B"], aux: Array, i: Int[Array, ""], new: Array) -> tuple[Array, Array]:
         return S.at[i].set(new), aux
 
     def gains(self, S: Float[Array, "N B"], aux: Array) -> Float[Array, "N B"]:
-        return 2.0 * (self.W @ S)
+        return 2.0 * (self.W @ S - jnp.diagonal(self.W)[:, None] * S)
 
 
 class Dense(_System):

@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         import matplotlib.pyplot as plt
 
         os.makedirs(args.out, exist_ok=True)
-        fig, ax = plt.subplots(figsize=(6, 4.5))
+        fig, ax = plt.subplots(figsize=(6.6, 4.5))
         da, dT = alphas[1] - alphas[0], temperatures[1] - temperatures[0]
         extent = (alphas[0] - da / 2, alphas[-1] + da / 2, temperatures[0] - dT / 2, temperatures[-1] + dT / 2)
         im = ax.imshow(grid, origin="lower", aspect="auto", extent=extent, vmin=0, vmax=1, cmap="magma")
@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         )
         ax.set_xlabel("load α = K/N")
         ax.set_ylabel("temperature T")
-        ax.set_title(f"Overlap with a stored pattern after {sweeps} Glauber sweeps (N = {N})", fontsize=10)
+        ax.set_title(f"Overlap with a stored pattern after {sweeps} Glauber sweeps (N = {N})", fontsize=9)
         ax.legend(loc="upper right")
         fig.colorbar(im, ax=ax, label="overlap m")
         fig.tight_layout()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import hamux_graph as hg
@@ -151,7 +152,8 @@ def test_a_dt_schedule_equals_step_by_step_runs():
     model = ham.compile(key=jax.random.key(0))
     xs = model.init_states(batch_size=4, key=jax.random.key(1))
     dts = [0.3 * 0.8**t for t in range(6)]
-    out, energies = model.run(xs, steps=6, dt=lambda t: 0.3 * 0.8**t)
+    schedule = optax.exponential_decay(init_value=0.3, transition_steps=1, decay_rate=0.8)  # 0.3·0.8ᵗ
+    out, energies = model.run(xs, steps=6, dt=schedule)
     ref = xs
     ref_energies = []
     for dt in dts:

@@ -10,6 +10,7 @@ import importlib.util
 import os
 
 import numpy as np
+import pytest
 from scipy.optimize import brentq
 
 
@@ -38,6 +39,7 @@ def test_the_ags_line_has_the_known_end_points():
     assert example.retrieval_overlap(1e-4, 1.1) == 0.0
 
 
+@pytest.mark.slow
 def test_glauber_retrieves_below_the_line_and_not_above():
     example = _example()
     grid = example.simulate(400, [0.02], [0.3, 1.2], sweeps=20, probes=4)

@@ -82,6 +82,7 @@ def test_curie_weiss_overlaps_follow_the_mean_field_equation():
             assert abs(mean) <= 0.1
 
 
+@pytest.mark.slow
 def test_overlap_trace_follows_recall_binary():
     rng = np.random.default_rng(5)
     xi = np.sign(rng.normal(size=(3, 64)))

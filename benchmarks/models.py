@@ -441,3 +441,38 @@ def random_states(model, batch, key):
 def assert_close(a, b, what, rtol=2e-4, atol=2e-4):
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol, err_msg=what)
+
+
+def make_handwritten_langevin(pair: Pair, layer_fns: dict[str, Callable], steps: int):
+    """``hg.langevin`` written out: Euler–Maruyama steps on the energy of ``x`` (no clamp).
+
+    ``x ← x − dt·∂E/∂x + √(2T·dt)·ξ`` in one ``lax.scan``, ``∂E/∂x`` by reverse-mode autodiff of
+    the energy as a function of the states, the energy before every step and after the last.
+    """
+    names = list(layer_fns)
+
+    def energy(params, xs):
+        _, gs, el = _layer_terms(layer_fns, xs)
+        return el + pair.synapse_energy(params, gs)
+
+    def value_and_grad(params, xs):
+        e, vjp = jax.vjp(lambda z: energy(params, z), xs)
+        (g,) = vjp(jnp.ones_like(e))
+        return e, g
+
+    def langevin(params, xs, dt, T, key):
+        def body(carry, k):
+            x, e, g = carry
+            noise = {
+                n: jnp.sqrt(2 * T * dt) * jax.random.normal(jax.random.fold_in(k, i), x[n].shape)
+                for i, n in enumerate(names)
+            }
+            y = {n: x[n] - dt * g[n] + noise[n] for n in names}
+            e_y, g_y = value_and_grad(params, y)
+            return (y, e_y, g_y), e
+
+        e0, g0 = value_and_grad(params, xs)
+        (final, e_last, _), es = lax.scan(body, (xs, e0, g0), jax.random.split(key, steps))
+        return final, jnp.concatenate([es, e_last[None]], axis=0)
+
+    return jax.jit(langevin)

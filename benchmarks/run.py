@@ -6,10 +6,12 @@ Usage::
                              [--only SECTION[,SECTION...]] [--rounds N]
 
 Sections: ``compile`` (cold compile time), ``models`` (energy + gradient, ``run``), ``relax``
-(``hg.relax`` at a fixed number of steps), ``train_step`` (one BPTT training step with
-optax), ``large_dense`` (energy + gradient against the matmul roof; ``flops`` is an alias)
+(``hg.relax`` at a fixed number of steps), ``langevin`` (``hg.langevin`` against a hand-written
+Euler–Maruyama loop, and ``run`` with a ``dt`` schedule), ``train_step`` (one BPTT training step with
+optax), ``large_dense`` (energy + gradient against the matmul roof; ``flops`` is an alias),
 ``et`` (Energy Transformer) and ``masked_attention`` (a masked ``SelfAttentionSynapse`` at 197
-tokens against masked attention written by hand, and against the unmasked synapse). ``--only`` runs some of them (their tables are printed;
+tokens against masked attention written by hand, and against the unmasked synapse). ``--only``
+runs some of them (their tables are printed;
 ``RESULTS.md`` is written by a run of every section); ``--rounds`` sets the number of
 alternating rounds of every timed section (the large dense one reports the per-round spread).
 
@@ -230,6 +232,85 @@ def bench_relax(quick: bool, rounds: int | None = None) -> list[dict]:
                 flush=True,
             )
     return rows
+
+
+# ---- 2b. Langevin sampling, and run with a schedule -------------------------------------------------
+
+
+def bench_langevin(quick: bool, rounds: int | None = None) -> list[dict]:
+    """``hg.langevin`` against a hand-written Euler–Maruyama loop, and ``run`` with a schedule.
+
+    The hand-written loop (``M.make_handwritten_langevin``) differentiates the energy of the
+    states directly (``∂E/∂x``, the drift ``hg.langevin`` computes as ``∇²L·∂E/∂g``); at ``T =
+    0`` both are the same deterministic descent, checked to agree before timing. ``run`` with
+    ``dt`` a schedule (a constant function) is timed against ``run`` with the plain constant.
+    """
+    rows = []
+    rounds = rounds or (7 if quick else 21)
+    steps = 100
+    pair, layer_fns = M.MODELS["hopfield"](jax.random.key(0))
+    model = pair.model
+    hw = M.make_handwritten_langevin(pair, layer_fns, steps)
+    for batch in (1, 64):
+        xs = M.random_states(model, batch, jax.random.key(1))
+        dt, key = jnp.float32(0.01), jax.random.key(2)
+        cold = model.langevin(xs, steps=steps, dt=dt, temperature=0.0, key=key)
+        M.assert_close(cold, hw(pair.params, xs, dt, jnp.float32(0.0), key), "langevin T=0", rtol=2e-3, atol=2e-3)
+        fns = {
+            "hw": lambda: hw(pair.params, xs, dt, jnp.float32(0.1), key),
+            "hg": lambda: model.langevin(xs, steps=steps, dt=dt, temperature=0.1, key=key),
+        }
+        n = min(calls_for(f, 0.2) for f in fns.values())
+        t, q = alternate(fns, n, rounds)
+        schedule = lambda step: 0.01 + 0.0 * step  # noqa: E731  (one function object: compiled once)
+        runs = {
+            "constant": lambda: model.run(xs, steps=steps, dt=0.01),
+            "schedule": lambda: model.run(xs, steps=steps, dt=schedule),
+        }
+        n2 = min(calls_for(f, 0.2) for f in runs.values())
+        t2, q2 = alternate(runs, n2, rounds)
+        row = {
+            "model": pair.name,
+            "batch": batch,
+            "steps": steps,
+            "langevin_ms_hg": t["hg"] * 1e3,
+            "langevin_ms_hw": t["hw"] * 1e3,
+            "langevin_ratio": q["hg"],
+            "run_ms_constant": t2["constant"] * 1e3,
+            "run_ms_schedule": t2["schedule"] * 1e3,
+            "schedule_ratio": q2["schedule"],
+        }
+        rows.append(row)
+        print(
+            f"langevin {pair.name} batch {batch:3d}, {steps} steps: hg {row['langevin_ms_hg']:8.2f} ms vs hand-written "
+            f"{row['langevin_ms_hw']:8.2f} ms (time x{row['langevin_ratio']:.3f}, throughput "
+            f"{1 / row['langevin_ratio']:.3f}); run with a dt schedule x{row['schedule_ratio']:.3f} of the constant",
+            flush=True,
+        )
+    return rows
+
+
+def _md_langevin(rows: list[dict]) -> list[str]:
+    lines = [
+        "",
+        "## `langevin`, and `run` with a schedule",
+        "",
+        "`hg.langevin(model, xs, steps=100, dt=0.01, temperature=0.1, key=...)` against a hand-written jitted "
+        "Euler–Maruyama `lax.scan` (drift ∂E/∂x by autodiff of the energy of the states, the energy recorded; "
+        "both agree at T = 0 before timing). Throughput = hand-written time / hg time (target ≥ 0.95). "
+        "Schedule ratio = `run(xs, steps=100, dt=schedule)` time / `run(xs, steps=100, dt=0.01)` time.",
+        "",
+        "| model | batch | steps | langevin hg (ms) | hand-written (ms) | throughput hg | run, constant (ms) "
+        "| run, schedule (ms) | schedule ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['batch']} | {r['steps']} | {r['langevin_ms_hg']:.2f} | {r['langevin_ms_hw']:.2f} | "
+            f"**{1 / r['langevin_ratio']:.3f}** | {r['run_ms_constant']:.2f} | {r['run_ms_schedule']:.2f} | "
+            f"{r['schedule_ratio']:.3f} |"
+        )
+    return lines
 
 
 # ---- 3. one BPTT training step --------------------------------------------------------------------
@@ -650,6 +731,8 @@ def markdown(result: dict) -> str:
         lines += _md_models(result)
     if "relax" in result:
         lines += _md_relax(result["relax"])
+    if "langevin" in result:
+        lines += _md_langevin(result["langevin"])
     if "train_step" in result:
         lines += _md_train_step(result["train_step"])
     if "compile" in result:
@@ -668,7 +751,7 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-SECTIONS = ("compile", "models", "relax", "train_step", "large_dense", "et", "masked_attention")
+SECTIONS = ("compile", "models", "relax", "langevin", "train_step", "large_dense", "et", "masked_attention")
 SECTION_ALIASES = {"flops": "large_dense"}  # the JSON key of large_dense stays "flops"
 
 
@@ -738,6 +821,8 @@ def main(argv=None):
         result["models"] = bench_models(args.quick, hamux, args.rounds)
     if "relax" in run:
         result["relax"] = bench_relax(args.quick, args.rounds)
+    if "langevin" in run:
+        result["langevin"] = bench_langevin(args.quick, args.rounds)
     if "train_step" in run:
         result["train_step"] = bench_train_step(args.quick, args.rounds)
     if "large_dense" in run:

@@ -90,6 +90,7 @@ from ._dynamics.adjoint import (
 from ._dynamics.relax import RelaxResult as RelaxResult, relax as relax
 from ._dynamics.ode import ODEResult as ODEResult, solve as solve
 from ._dynamics.eqprop import eqprop_grad as eqprop_grad
+from ._dynamics.langevin import langevin as langevin
 
 # 4' present: pictures of a plan
 from .draw import plot_energy as plot_energy
@@ -194,6 +195,7 @@ __all__ = [
     "ODEResult",
     "solve",
     "eqprop_grad",
+    "langevin",
     "plot_energy",
     "animate_retrieval",
     "HAM",

@@ -19,6 +19,7 @@ from jax.sharding import Mesh
 from jaxtyping import Array, PRNGKeyArray
 
 from ._dynamics import euler, trace
+from ._dynamics.langevin import langevin
 from ._dynamics.ode import solve
 from ._dynamics.relax import relax
 from ._energy import calls
@@ -374,8 +375,9 @@ class CompiledHAM(AbstractEnergyCore):
 
     The energy methods come from the energy core; the dynamics methods are the driver
     functions bound to the model, with their signatures and docstrings: ``step`` and
-    ``run`` (``_dynamics.euler``), ``energy_trace``, ``relax`` (``hg.relax``) and
-    ``solve`` (``hg.solve``); ``model.relax(xs, ...)`` is ``hg.relax(model, xs, ...)``.
+    ``run`` (``_dynamics.euler``), ``energy_trace``, ``relax`` (``hg.relax``),
+    ``solve`` (``hg.solve``) and ``langevin`` (``hg.langevin``); ``model.relax(xs, ...)``
+    is ``hg.relax(model, xs, ...)``.
 
     Example:
         >>> import jax, hamux_graph as hg
@@ -395,6 +397,7 @@ class CompiledHAM(AbstractEnergyCore):
     layer_names: tuple[str, ...] = eqx.field(static=True)
     shapes: tuple[Shape, ...] = eqx.field(static=True)
     taus: tuple[float, ...] = eqx.field(static=True)
+    layer_energies: tuple[bool, ...] = eqx.field(static=True)
     synapse_names: tuple[str, ...] = eqx.field(static=True)
     edge_params: tuple[int, ...] = eqx.field(static=True)
     edge_layers: tuple[tuple[int, ...], ...] = eqx.field(static=True)
@@ -407,6 +410,7 @@ class CompiledHAM(AbstractEnergyCore):
     energy_trace = calls.fast_method(trace.energy_trace)
     relax = calls.fast_method(relax)
     solve = calls.fast_method(solve)
+    langevin = calls.fast_method(langevin)
 
     # ---- architecture ------------------------------------------------------------------
 

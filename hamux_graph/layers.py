@@ -61,6 +61,15 @@ def _as_bias_flag(flag: Any) -> bool:
     return parse_bool(flag, "Layer: use_bias", error=ValidationError)
 
 
+def _as_layer_energy_flag(flag: Any) -> bool:
+    return parse_bool(flag, "Layer: layer_energy", error=ValidationError)
+
+
+# Lagrangians with a bounded activation: without its own energy term such a layer's energy is
+# still bounded below (the synapses see bounded activations)
+BOUNDED_ACTIVATIONS = (LTanh, LSigmoid, LSoftmax, LSparsemax, LEntmax, LGhostmax, LLayerNorm, LSphericalNorm)
+
+
 class Layer(eqx.Module):
     """A layer of neurons: Lagrangian, per-sample state shape, time constant, bias flag.
 
@@ -69,9 +78,18 @@ class Layer(eqx.Module):
         shape: the state shape of one sample, e.g. ``(64,)`` or ``(28, 28, 1)``.
         tau: time constant ``τ > 0``; larger is slower (``τ dx/dt = −∂E/∂g``).
         use_bias: give the layer a learnable bias ``b`` (the Lagrangian acts on ``x − b``).
+        layer_energy: keep the layer's own energy ``E_ℓ = ⟨g, u⟩ − L(u)`` (default). With
+            ``False`` it is left out, and with it the Legendre leak ``u`` in ``∂E/∂g``: the
+            dynamics are ``τ dx/dt = −Σ_σ ∂E_σ/∂g`` (the published Energy Transformer
+            update). Still a descent (``∇²L`` is positive semidefinite), but bounded below
+            only for bounded activations, so it is allowed only for tanh, sigmoid, the
+            softmax family (softmax, sparsemax, entmax, ghostmax) and the norm Lagrangians.
+            For an identity layer under a confining synapse (a distance memory), keep the
+            layer energy and cancel ``½‖x‖²`` with a self-synapse ``W = I/2`` instead.
 
     Raises:
-        ValidationError: for a non-positive ``tau``, a bad shape or a non-Lagrangian.
+        ValidationError: for a non-positive ``tau``, a bad shape, a non-Lagrangian, or
+            ``layer_energy=False`` with an unbounded activation.
 
     Example:
         >>> import hamux_graph as hg
@@ -83,6 +101,7 @@ class Layer(eqx.Module):
     shape: tuple[int, ...] = eqx.field(static=True, converter=_as_shape)
     tau: float = eqx.field(static=True, converter=_as_tau, default=1.0)
     use_bias: bool = eqx.field(static=True, converter=_as_bias_flag, default=False)
+    layer_energy: bool = eqx.field(static=True, converter=_as_layer_energy_flag, default=True)
 
     def __check_init__(self):
         if not isinstance(self.lagrangian, Lagrangian):
@@ -96,6 +115,14 @@ class Layer(eqx.Module):
                 "Use e.g. tau=1.0."
             )
         self.lagrangian.check_shape(self.shape)
+        if not self.layer_energy and not isinstance(self.lagrangian, BOUNDED_ACTIVATIONS):
+            raise ValidationError(
+                f"Layer: layer_energy=False needs a Lagrangian with a bounded activation (tanh, sigmoid, softmax, "
+                f"sparsemax, entmax, ghostmax, layer norm or spherical norm), got {type(self.lagrangian).__name__}: "
+                "without the layer's own energy an unbounded activation leaves the energy without a lower bound. "
+                "Keep layer_energy=True; for an identity layer under a distance memory, cancel ½‖x‖² with a "
+                "self-synapse W = I/2 (as hg.zoo does)."
+            )
 
     @property
     def size(self) -> int:

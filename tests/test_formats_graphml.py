@@ -586,3 +586,26 @@ def test_fuzzed_files_only_raise_format_error_in_a_subprocess(tmp_path):
     )
     assert out.returncode == 0, (out.stdout[-3000:], out.stderr[-3000:])
     assert "fuzzed" in out.stdout
+
+
+def test_layer_energy_is_written_only_when_off_and_defaults_on(tmp_path):
+    ham = hg.HAM()
+    ham.add_layer("v", hg.TanhLayer((3,)))
+    ham.add_layer("w", hg.Layer(hg.LTanh(), shape=(3,), layer_energy=False))
+    ham.add_synapse("s", hg.DenseSynapse(), layers=("v", "w"))
+    path = tmp_path / "m.graphml"
+    hg.write_graphml(ham, str(path))
+    text = path.read_text()
+    assert text.count('"layer_energy"') == 1  # one key declaration
+    back = hg.read_graphml(str(path))
+    assert back.layers["v"].layer_energy is True and back.layers["w"].layer_energy is False
+    # a file without the attribute (every file written before it existed) has the default
+    plain = hg.HAM()
+    plain.add_layer("v", hg.TanhLayer((3,)))
+    hg.write_graphml(plain, str(path))
+    assert "layer_energy" not in path.read_text()
+    assert hg.read_graphml(str(path)).layers["v"].layer_energy is True
+    bad = text.replace(">false<", ">maybe<")
+    path.write_text(bad)
+    with pytest.raises(hg.FormatError):
+        hg.read_graphml(str(path))

@@ -331,3 +331,29 @@ def test_custom_synapses_are_checked_at_validate_time(syn, message):
     ham.add_synapse("s", syn, layers=("a", "b"))
     with pytest.raises(hg.ValidationError, match=r"synapse 's' over layers \['a', 'b'\]: .*" + message):
         ham.validate()
+
+
+def test_layer_energy_false_needs_a_bounded_activation():
+    for layer in (hg.IdentityLayer, hg.ReluLayer, hg.ExpLayer):
+        lag = layer((3,)).lagrangian
+        with pytest.raises(hg.ValidationError, match="layer_energy=False needs a Lagrangian with a bounded activation"):
+            hg.Layer(lag, shape=(3,), layer_energy=False)
+    for lag in (hg.LTanh(), hg.LSigmoid(), hg.LSoftmax(), hg.LLayerNorm(), hg.LSphericalNorm(), hg.LSparsemax()):
+        assert hg.Layer(lag, shape=(3,), layer_energy=False).layer_energy is False
+    with pytest.raises(hg.ValidationError, match="gamma"):
+        hg.Layer(hg.LLayerNorm(gamma=0.0), shape=(3,), layer_energy=False)
+    with pytest.raises(hg.ValidationError, match="layer_energy must be True or False"):
+        hg.Layer(hg.LTanh(), shape=(3,), layer_energy="no")
+    # without the layer energy: E = Σ_σ E_σ and ∂E/∂g has no leak (a tanh pair, by hand)
+    W = jnp.array([[0.5, -1.0], [2.0, 0.3]])
+    ham = hg.HAM()
+    ham.add_layer("a", hg.Layer(hg.LTanh(), shape=(2,), layer_energy=False))
+    ham.add_layer("b", hg.Layer(hg.LTanh(), shape=(2,), layer_energy=False))
+    ham.add_synapse("ab", hg.DenseSynapse(W=W), layers=("a", "b"))
+    model = ham.compile(key=jax.random.key(0))
+    xs = {"a": jnp.array([0.3, -0.7]), "b": jnp.array([1.1, 0.2])}
+    ga, gb = jnp.tanh(xs["a"]), jnp.tanh(xs["b"])
+    assert float(model.energy(xs)) == pytest.approx(float(-ga @ W @ gb), rel=1e-6)
+    d = model.dEdg(xs)
+    np.testing.assert_allclose(d["a"], -W @ gb, rtol=1e-6)
+    np.testing.assert_allclose(d["b"], -W.T @ ga, rtol=1e-6)

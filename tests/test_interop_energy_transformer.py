@@ -357,3 +357,39 @@ FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(Healt
 )
 def test_random_and_damaged_files_raise_only_format_error(tmp_path_factory, data):
     _read_bytes(tmp_path_factory.mktemp("fuzz"), data)
+
+
+# ---- the published update: layer_energy=False ----
+
+
+def test_published_update_is_the_published_step_and_descends(ckpt, getkey, tmp_path):
+    w, path = ckpt
+    ham, model = hg.interop.load_energy_transformer(path, published_update=True)
+    assert ham.layers["tokens"].layer_energy is False
+    alpha = 0.05
+    x0 = jax.random.normal(getkey(), (5, 16))
+    grad_et = jax.jit(lambda v: jax.grad(lambda u: ref_et(w, u))(ref_layernorm(w, v)))  # ∂E_ET/∂g at g = LN(x)
+    stepped = model.step({"tokens": x0}, dt=alpha)["tokens"]
+    published = x0 - alpha * grad_et(x0)  # x ← x − α ∂(E_attn + E_memory)/∂g, no leak
+    rel = float(jnp.linalg.norm(stepped - published) / jnp.linalg.norm(published))
+    print(f"published ET step: relative difference {rel:.2e}")
+    assert rel <= 1e-5
+    # the energy is E_attn + E_memory only, and never increases over 50 small steps
+    e_ref = ref_et(w, ref_layernorm(w, x0))
+    np.testing.assert_allclose(model.energy({"tokens": x0}), e_ref, rtol=1e-5)
+    assert model.energy_tree({"tokens": x0})["layers"]["tokens"] == 0.0
+    _, energies = model.run({"tokens": x0}, steps=50, dt=0.01)
+    assert bool(jnp.all(jnp.diff(energies) <= 1e-6 * jnp.abs(energies[:-1])))
+    # saved models and GraphML carry the option
+    hg.save(model, str(tmp_path / "m"))
+    again = hg.load(str(tmp_path / "m"))
+    np.testing.assert_allclose(again.step({"tokens": x0}, dt=alpha)["tokens"], stepped, rtol=1e-6, atol=1e-6)
+    hg.write_graphml(ham, str(tmp_path / "et.graphml"))
+    assert hg.read_graphml(str(tmp_path / "et.graphml")).layers["tokens"].layer_energy is False
+
+
+def test_the_zoo_builds_the_published_update():
+    ham = hg.zoo.create("energy_transformer", image_shape=(8, 8, 1), patch_size=(4, 4), dim=8, published_update=True)
+    assert ham.layers["tokens"].layer_energy is False
+    default = hg.zoo.create("energy_transformer", image_shape=(8, 8, 1), patch_size=(4, 4), dim=8)
+    assert default.layers["tokens"].layer_energy is True

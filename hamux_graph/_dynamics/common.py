@@ -21,7 +21,7 @@ way and report a missed fixed point the same way, concrete or traced:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -44,6 +44,9 @@ __all__ = [
     "check_dt",
     "check_steps",
     "check_scalar",
+    "Schedule",
+    "check_schedule",
+    "schedule_value",
     "is_concrete",
     "group_rates",
     "euler_step",
@@ -106,6 +109,41 @@ def check_dt(dt: Any) -> Array:
         ArgumentError: for an array, a non-number, ``dt <= 0`` or a non-finite ``dt``.
     """
     return check_scalar("dt", dt)
+
+
+Schedule = Callable[[Array], Any]
+"""A schedule: ``step → value`` (an int32 step index in, a float scalar out), e.g. an optax schedule."""
+
+
+def check_schedule(name: str, value: Any, *, allow_zero: bool = False) -> tuple[Array, Schedule | None]:
+    """A constant or a schedule: ``(constant, None)`` or ``(placeholder 1.0, schedule)``.
+
+    A constant goes through ``check_scalar`` (so it keeps the exact code path of a plain
+    number); a callable ``step → value`` (an optax schedule works as it is) is evaluated
+    inside the compiled loop at every step (``schedule_value``). Its value at step 0 is
+    checked here: a scalar, finite and > 0 (or >= 0 with ``allow_zero``).
+
+    Raises:
+        ArgumentError: for a bad constant, or a callable that fails or returns no scalar at step 0.
+    """
+    if not callable(value):
+        return check_scalar(name, value, allow_zero=allow_zero), None
+    try:
+        first = value(jnp.zeros((), jnp.int32))
+    except Exception as e:  # the user's function: report any failure as an argument error
+        raise ArgumentError(
+            f"{name}: a schedule must be a function step -> value (an int step in, a number out, like an optax "
+            f"schedule); calling it at step 0 raised {type(e).__name__}: {e}"
+        ) from None
+    check_scalar(f"{name} (the schedule's value at step 0)", first, allow_zero=allow_zero)
+    return jnp.ones((), jnp.result_type(float)), value
+
+
+def schedule_value(schedule: Schedule | None, constant: Array, step: Array) -> Array:
+    """The value at ``step`` (inside a compiled loop): ``schedule(step)``, or the constant."""
+    if schedule is None:
+        return constant
+    return jnp.asarray(schedule(step), dtype=jnp.result_type(float)).reshape(())
 
 
 def check_steps(name: str, value: Any, minimum: int = 0) -> int:
@@ -234,6 +272,7 @@ def euler_step(
     rates: Mapping[int, Array | float],
     masks: Mapping[int, Array],
     held: Mapping[int, Array] | None = None,
+    noise: Mapping[int, Array] | None = None,
 ) -> dict[int, Array]:
     """THE clamp-aware Euler step ``x ← x − (dt/τ)·∂E/∂g`` on grouped states.
 
@@ -243,7 +282,10 @@ def euler_step(
     implicit map of ``relax``). The result has ``x``'s dtype: ``rate·d`` is computed in the
     promoted (usually float32) precision and rounded once into the state.
     With ``x = 0`` and ``dt = 1`` this is the ODE velocity ``−∂E/∂g / τ`` (zero on held
-    entries). This function is the only place the update is written.
+    entries). With ``noise`` (per group, ``x``'s shape) the step is the Euler–Maruyama step
+    ``x ← x − (dt/τ)·d + noise`` of Langevin dynamics (``d`` then is ``∂E/∂x``); held entries
+    still keep their values. A schedule passes each step's ``rates``. This function is the
+    only place the update is written.
 
     Example:
         >>> import jax.numpy as jnp
@@ -257,7 +299,10 @@ def euler_step(
         # explicit broadcasts (no implicit rank promotion): a stacked group's rates are (M, 1, ...)
         # against (B, M, ...) with a batch; a mask may lack the batch axis
         rate = jnp.broadcast_to(rates[gid], jnp.shape(grads[gid]))
-        new = (x - rate * grads[gid]).astype(x.dtype)  # states keep their dtype (bfloat16 stays bfloat16)
+        new = x - rate * grads[gid]
+        if noise is not None:  # Euler–Maruyama: the Langevin step's noise
+            new = new + noise[gid]
+        new = new.astype(x.dtype)  # states keep their dtype (bfloat16 stays bfloat16)
         if gid in masks:
             keep = x if held is None else jnp.broadcast_to(held[gid], x.shape)
             new = jnp.where(jnp.broadcast_to(masks[gid], x.shape), keep, new).astype(x.dtype)

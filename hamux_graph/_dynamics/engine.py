@@ -69,6 +69,7 @@ class Engine(eqx.Module):
     Attributes:
         structure: the grouping for the call's clamp pattern (static).
         shapes: the model's layer shapes (static).
+        taus: the model's time constants (static; ``rates_at`` for a schedule's step).
         batched: whether the states carry a leading batch axis (static).
         params: the grouped parameters.
         held: what held layers contribute (per sample; batched with the states).
@@ -79,6 +80,7 @@ class Engine(eqx.Module):
 
     structure: Structure = eqx.field(static=True)
     shapes: tuple[Shape, ...] = eqx.field(static=True)
+    taus: tuple[float, ...] = eqx.field(static=True)
     batched: bool = eqx.field(static=True)
     params: GroupParameters
     held: HeldParts
@@ -118,9 +120,52 @@ class Engine(eqx.Module):
         """``∂E/∂g`` of the free groups (XLA drops the unused energy)."""
         return self.energy_and_dEdg(free)[1]
 
-    def step(self, free: GroupedStates, grads: GroupedStates) -> GroupedStates:
-        """The clamp-aware Euler step of the free groups (``common.euler_step``)."""
-        return euler_step(free, grads, self.rates, self.masks, self.mask_values)
+    def step(
+        self,
+        free: GroupedStates,
+        grads: GroupedStates,
+        *,
+        rates: dict[int, Array] | None = None,
+        noise: GroupedStates | None = None,
+    ) -> GroupedStates:
+        """The clamp-aware Euler step of the free groups (``common.euler_step``).
+
+        ``rates`` replaces the call's ``dt/τ`` (a schedule's step, ``rates_at``); ``noise``
+        makes it the Euler–Maruyama step of Langevin dynamics.
+        """
+        rates = self.rates if rates is None else rates
+        return euler_step(free, grads, rates, self.masks, self.mask_values, noise)
+
+    def rates_at(self, dt: Array) -> dict[int, Array]:
+        """``dt/τ`` per free group for a step size ``dt`` (a schedule's value; ``common.group_rates``)."""
+        return group_rates(self.structure, self.taus, self.shapes, dt)
+
+    def advance_at(self, free: GroupedStates, dt: Array) -> tuple[GroupedStates, Array]:
+        """One Euler step of size ``dt`` (a schedule's value); the new free groups and the energy before."""
+        e, d = self.energy_and_dEdg(free)
+        return self.step(free, d, rates=self.rates_at(dt)), e
+
+    def curvature(self, free: GroupedStates, tangents: GroupedStates) -> GroupedStates:
+        """``∇²L(u)·t`` per free group, as a JVP of the activation (no Hessian materialised).
+
+        With ``t = ∂E/∂g`` this is the true gradient ``∂E/∂x`` (the drift of Langevin
+        dynamics): ``E_ℓ = ⟨g, u⟩ − L(u)`` gives ``∂E/∂u = ∇²L(u)·∂E/∂g``.
+        """
+        layers = self.params.layers
+        st = self.structure
+
+        def one(f: GroupedStates, t: GroupedStates) -> GroupedStates:
+            out = {}
+            for gid, x in f.items():
+                lag, b = layers[gid]
+                u = x if b is None else x - b
+                if st.size(gid) == 1:
+                    out[gid] = _activation_jvp(lag, u, t[gid])
+                else:
+                    out[gid] = jax.vmap(_activation_jvp)(lag, u, t[gid])
+            return out
+
+        return batch_map(self.batched)(one)(free, tangents)
 
     def advance(self, free: GroupedStates) -> tuple[GroupedStates, Array]:
         """One Euler step; returns the new free groups and the energy before the step."""
@@ -142,6 +187,12 @@ class Engine(eqx.Module):
         layers = self.params.layers
         gs = batch_map(self.batched)(lambda f: kernel.layer_terms(self.structure, layers, f)[1])(free)
         return {**self.held.activations, **gs}
+
+
+def _activation_jvp(lag: Any, u: Array, t: Array) -> Array:
+    # through activation_and_value, the function the energy evaluates: the same primal
+    # operations, which XLA then computes once (the value's tangent is dropped)
+    return jax.jvp(lag.activation_and_value, (u,), (t,))[1][0]
 
 
 def start_engine(
@@ -169,6 +220,7 @@ def start_engine(
     engine = Engine(
         structure=st,
         shapes=tuple(model.shapes),
+        taus=tuple(model.taus),
         batched=batched,
         params=params,
         held=held,

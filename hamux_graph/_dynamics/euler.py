@@ -10,6 +10,8 @@ layer are computed once per call.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
@@ -18,11 +20,11 @@ from .._energy.calls import GroupedCall
 from .._energy.core import AbstractEnergyCore, StatesLike, StatesOut
 from .._energy.kernel import GroupParameters
 from .._types import ClampSpec
-from .common import check_dt, check_steps
+from .common import check_dt, check_schedule, check_steps, Schedule, schedule_value
 from .engine import call_dynamics, DynamicsInputs, GroupedStates, start_engine
 
 
-__all__ = ["step", "run"]
+__all__ = ["step", "run", "RunConfig"]
 
 
 def _step_impl(model: AbstractEnergyCore, call: GroupedCall, params: GroupParameters, xg, inputs: DynamicsInputs):
@@ -30,14 +32,30 @@ def _step_impl(model: AbstractEnergyCore, call: GroupedCall, params: GroupParame
     return engine.step(free, engine.dEdg(free)), None
 
 
+class RunConfig(NamedTuple):
+    """``run``'s static settings: the step count and the ``dt`` schedule (``None``: a constant)."""
+
+    steps: int
+    dt: Schedule | None
+
+
 def _run_impl(model: AbstractEnergyCore, call: GroupedCall, params: GroupParameters, xg, inputs: DynamicsInputs):
     """The whole run: held parts precomputed once, free groups in the carry."""
     engine, free = start_engine(model, call.structure, params, xg, call.batched, inputs.dt, inputs.masks)
+    steps, schedule = call.config
 
-    def advance(x: GroupedStates, _):
-        return engine.advance(x)
+    if schedule is None:  # a constant dt: the rates of the call (today's code, bit for bit)
 
-    final, es = jax.lax.scan(advance, free, None, length=call.config)
+        def advance(x: GroupedStates, _):
+            return engine.advance(x)
+
+        final, es = jax.lax.scan(advance, free, None, length=steps)
+    else:
+
+        def advance_at(x: GroupedStates, t: Array):
+            return engine.advance_at(x, schedule_value(schedule, inputs.dt, t))
+
+        final, es = jax.lax.scan(advance_at, free, jnp.arange(steps, dtype=jnp.int32))
     return final, jnp.concatenate([es, engine.energy(final)[None]], axis=0)
 
 
@@ -70,7 +88,11 @@ def step(model: AbstractEnergyCore, xs: StatesLike, dt: float | Array = 0.1, cla
 
 
 def run(
-    model: AbstractEnergyCore, xs: StatesLike, steps: int = 50, dt: float | Array = 0.1, clamp: ClampSpec = None
+    model: AbstractEnergyCore,
+    xs: StatesLike,
+    steps: int = 50,
+    dt: float | Array | Schedule = 0.1,
+    clamp: ClampSpec = None,
 ) -> tuple[StatesOut, Float[Array, "n_energies ..."]]:
     """Run ``steps`` Euler steps inside one compiled ``lax.scan``.
 
@@ -85,7 +107,11 @@ def run(
         xs: initial states dict (optionally batched), or ``PackedStates`` (then the final
             states are too).
         steps: number of steps (static: a new value recompiles).
-        dt: step size (a traced value: changing it does not recompile).
+        dt: step size (a traced value: changing it does not recompile), or a schedule
+            ``step → dt`` (a callable of the int32 step index ``0 … steps − 1``; optax
+            schedules work as they are), evaluated inside the compiled loop: step ``t``
+            is ``x ← x − (dt(t)/τ)·∂E/∂g``. A constant keeps the plain code path, bit for
+            bit; a new schedule function compiles anew (keep one and reuse it).
         clamp: layer names held fixed, or ``{layer: bool mask}`` (``True`` = held).
 
     Returns:
@@ -104,6 +130,10 @@ def run(
         >>> xs, energies = model.run(model.init_states(batch_size=3, key=jax.random.key(1)), steps=10)
         >>> energies.shape, bool((energies[-1] <= energies[0]).all())
         ((11, 3), True)
+        >>> xs, energies = model.run(xs, steps=10, dt=lambda t: 0.2 * 0.9**t)   # a decaying step size
+        >>> energies.shape
+        (11, 3)
     """
     steps = check_steps("steps", steps)
-    return call_dynamics(model, _run_impl, xs, clamp=clamp, dt=check_dt(dt), config=steps)
+    dt_value, schedule = check_schedule("dt", dt)
+    return call_dynamics(model, _run_impl, xs, clamp=clamp, dt=dt_value, config=RunConfig(steps, schedule))

@@ -79,6 +79,7 @@ class AbstractEnergyCore(eqx.Module):
     layer_names: eqx.AbstractVar[tuple[str, ...]]
     shapes: eqx.AbstractVar[tuple[Shape, ...]]
     taus: eqx.AbstractVar[tuple[float, ...]]
+    layer_energies: eqx.AbstractVar[tuple[bool, ...]]
     synapse_names: eqx.AbstractVar[tuple[str, ...]]
     edge_params: eqx.AbstractVar[tuple[int, ...]]
     edge_layers: eqx.AbstractVar[tuple[tuple[int, ...], ...]]

@@ -74,10 +74,15 @@ DYNAMIC, DRIVE, CONST = "dynamic", "drive", "const"
 
 @dataclasses.dataclass(frozen=True)
 class LayerGroup:
-    """Layers evaluated together: ``members`` are layer indices; ``kind`` their clamp status."""
+    """Layers evaluated together: ``members`` are layer indices; ``kind`` their clamp status.
+
+    ``layer_energy`` is ``False`` for layers without their own energy term (``Layer(...,
+    layer_energy=False)``): their energy is the synapses' only, and ``∂E/∂g`` has no leak ``u``.
+    """
 
     members: tuple[int, ...]
     kind: str
+    layer_energy: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,18 +149,21 @@ def build(model: Any, kinds: Sequence[str] | None = None, *, group: bool = True)
     index: dict[Any, int] = {}
     members: list[list[int]] = []
     gkinds: list[str] = []
+    genergy: list[bool] = []
     for i in range(n):
         key: Any = ("solo", i)
+        own = bool(model.layer_energies[i])
         if group and kinds[i] != MASK:
             sig = _signature(model.lagrangians[i])
             b = model.biases[i]
             bsig = None if b is None else _signature(b)
             if sig is not None and (b is None or bsig is not None):
-                key = (kinds[i], sig, tuple(model.shapes[i]), bsig)
+                key = (kinds[i], sig, tuple(model.shapes[i]), bsig, own)
         if key not in index:
             index[key] = len(members)
             members.append([])
             gkinds.append(kinds[i])
+            genergy.append(own)
         members[index[key]].append(i)
     loc: list[tuple[int, int]] = [(0, 0)] * n
     for gid, ms in enumerate(members):
@@ -193,7 +201,8 @@ def build(model: Any, kinds: Sequence[str] | None = None, *, group: bool = True)
         k = len(model.edge_layers[es[0]])
         slots = tuple(tuple(loc[model.edge_layers[e][j]] for e in es) for j in range(k))
         egroups.append(EdgeGroup(tuple(es), owners, owner_pos, slots, role))
-    return Structure(tuple(LayerGroup(tuple(ms), k) for ms, k in zip(members, gkinds)), tuple(loc), tuple(egroups))
+    layer_groups = tuple(LayerGroup(tuple(ms), k, own) for ms, k, own in zip(members, gkinds, genergy))
+    return Structure(layer_groups, tuple(loc), tuple(egroups))
 
 
 # ---- parameters in grouped form (states: see stacking.py) --------------------------------
@@ -266,9 +275,15 @@ def _act_and_value(lag, u):
     return lag.activation_and_value(u)
 
 
-def layer_terms(st: Structure, layers: list[Any], xs: dict[int, Any], drives: dict[int, Any] | None = None):
-    """``u``, ``g`` and the energy (scalar, or per member ``(n,)``) of each given group.
+def _activation(lag, u):
+    return lag.activation(u)
 
+
+def layer_terms(st: Structure, layers: list[Any], xs: dict[int, Any], drives: dict[int, Any] | None = None):
+    """The leak, ``g`` and the energy (scalar, or per member ``(n,)``) of each given group.
+
+    The leak is the layer's own term of ``∂E/∂g``: ``u = x − b``, or zeros for a group
+    without its layer energy (``LayerGroup.layer_energy``), whose energy is then ``0``.
     With ``drives``, a group's energy also includes ``⟨drive, g⟩`` (in the same reduction).
     """
     us, gs, es = {}, {}, {}
@@ -276,14 +291,28 @@ def layer_terms(st: Structure, layers: list[Any], xs: dict[int, Any], drives: di
     for gid, x in xs.items():
         lag, b = layers[gid]
         u = x if b is None else x - b
-        w = u + drives[gid] if gid in drives else u
+        own = st.layer_groups[gid].layer_energy
         if st.size(gid) == 1:
-            g, L = lag.activation_and_value(u)
-            e = jnp.sum(g * w) - L
+            if own:
+                g, L = lag.activation_and_value(u)
+                w = u + drives[gid] if gid in drives else u
+                e = jnp.sum(g * w) - L
+            else:
+                g = lag.activation(u)
+                e = jnp.sum(g * drives[gid]) if gid in drives else jnp.zeros((), g.dtype)
         else:
-            g, L = jax.vmap(_act_and_value)(lag, u)
-            e = jnp.sum((g * w).reshape(u.shape[0], -1), axis=1) - L
-        us[gid], gs[gid], es[gid] = u, g, e
+            if own:
+                g, L = jax.vmap(_act_and_value)(lag, u)
+                w = u + drives[gid] if gid in drives else u
+                e = jnp.sum((g * w).reshape(u.shape[0], -1), axis=1) - L
+            else:
+                g = jax.vmap(_activation)(lag, u)
+                e = (
+                    jnp.sum((g * drives[gid]).reshape(u.shape[0], -1), axis=1)
+                    if gid in drives
+                    else jnp.zeros((u.shape[0],), g.dtype)
+                )
+        us[gid], gs[gid], es[gid] = (u if own else jnp.zeros_like(u)), g, e
     return us, gs, es
 
 

@@ -134,6 +134,7 @@ def compile_fields(
         layer_names=plan.layer_names,
         shapes=tuple(l.shape for l in plan.layers),
         taus=tuple(l.tau for l in plan.layers),
+        layer_energies=tuple(l.layer_energy for l in plan.layers),
         synapse_names=plan.synapse_names,
         edge_params=tuple(owner_names.index(o) for o in plan.owners),
         edge_layers=tuple(tuple(plan.layer_names.index(l) for l in conn) for conn in plan.connections),
@@ -148,8 +149,8 @@ def plan_of(core: Any) -> Plan:
     are not part of a plan (a layer only records ``use_bias``).
     """
     layers = tuple(
-        Layer(lag, shape=s, tau=tau, use_bias=b is not None)
-        for lag, s, tau, b in zip(core.lagrangians, core.shapes, core.taus, core.biases)
+        Layer(lag, shape=s, tau=tau, use_bias=b is not None, layer_energy=le)
+        for lag, s, tau, b, le in zip(core.lagrangians, core.shapes, core.taus, core.biases, core.layer_energies)
     )
     owners = tuple(core.owner_names[p] for p in core.edge_params)
     specs = dict(zip(core.owner_names, core.synapses))

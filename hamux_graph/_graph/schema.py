@@ -26,12 +26,14 @@ __all__ = [
     "SHAPE",
     "TAU",
     "USE_BIAS",
+    "LAYER_ENERGY",
     "SYNAPSE_SPEC",
     "SHARES",
     "ARITY",
     "SLOT",
     "DEFAULT_TAU",
     "DEFAULT_USE_BIAS",
+    "DEFAULT_LAYER_ENERGY",
     "layer_attrs",
     "synapse_attrs",
     "edge_attrs",
@@ -47,6 +49,7 @@ LAGRANGIAN = "lagrangian"
 SHAPE = "shape"
 TAU = "tau"
 USE_BIAS = "use_bias"
+LAYER_ENERGY = "layer_energy"
 SYNAPSE_SPEC = "synapse"
 SHARES = "shares"
 ARITY = "arity"
@@ -54,6 +57,7 @@ SLOT = "slot"
 
 DEFAULT_TAU = 1.0
 DEFAULT_USE_BIAS = False
+DEFAULT_LAYER_ENERGY = True
 
 
 def layer_attrs(layer: Layer) -> dict[str, Any]:
@@ -64,6 +68,7 @@ def layer_attrs(layer: Layer) -> dict[str, Any]:
         SHAPE: layer.shape,
         TAU: layer.tau,
         USE_BIAS: layer.use_bias,
+        LAYER_ENERGY: layer.layer_energy,
     }
 
 
@@ -109,6 +114,7 @@ def layer_of(name: str, data: dict[str, Any]) -> Layer:
             shape=data[SHAPE],
             tau=data.get(TAU, DEFAULT_TAU),
             use_bias=data.get(USE_BIAS, DEFAULT_USE_BIAS),
+            layer_energy=data.get(LAYER_ENERGY, DEFAULT_LAYER_ENERGY),
         )
     except ValidationError as e:
         raise ValidationError(f"layer '{name}': {e}") from None

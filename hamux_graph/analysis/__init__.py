@@ -14,6 +14,7 @@ from .plots import (
     plot_capacity as plot_capacity,
     plot_census as plot_census,
 )
+from .temperature import overlap_trace as overlap_trace
 
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "plot_capacity",
     "plot_basin",
     "plot_census",
+    "overlap_trace",
 ]

@@ -1,7 +1,8 @@
 """GraphML files: a HAM's architecture as plain GraphML that any graph tool can open.
 
 Every attribute is a plain GraphML scalar (string, int, double, boolean): ``kind``,
-``type``, ``shape`` and ``config`` (JSON strings), ``tau``, ``use_bias``, ``shares`` on
+``type``, ``shape`` and ``config`` (JSON strings), ``tau``, ``use_bias``, ``layer_energy``
+(written only when ``False``; a file without it has the default ``True``), ``shares`` on
 nodes, int ``slot`` on edges, ``format="hamux_graph"`` and ``format_version`` on the
 graph. Reading treats the file as untrusted: DTDs and entity declarations are refused
 before parsing, the size is capped, compressed input is refused unless asked for, type
@@ -24,6 +25,7 @@ import networkx as nx
 from .._api import CompiledHAM, HAM
 from .._errors import FormatError, HamuxGraphError, ValidationError
 from .._graph.schema import (
+    DEFAULT_LAYER_ENERGY,
     DEFAULT_TAU,
     DEFAULT_USE_BIAS,
     edge_attrs,
@@ -32,6 +34,7 @@ from .._graph.schema import (
     LAGRANGIAN,
     LAYER,
     layer_attrs,
+    LAYER_ENERGY,
     SHAPE,
     SHARES,
     SLOT,
@@ -122,18 +125,18 @@ def _export_graph(plan: Plan) -> nx.MultiDiGraph:
     for name, layer in zip(plan.layer_names, plan.layers):
         where = f"layer {name!r}"
         lag = _module_json(layer.lagrangian, where + " (lagrangian)")
-        out.add_node(
-            name,
-            **{
-                KIND: LAYER,
-                _LABEL: name,
-                _TYPE: "Layer",
-                SHAPE: _json([int(s) for s in layer.shape], where),
-                _CONFIG: _json({LAGRANGIAN: lag}, where),
-                TAU: float(layer.tau),
-                USE_BIAS: bool(layer.use_bias),
-            },
-        )
+        attrs: dict[str, Any] = {
+            KIND: LAYER,
+            _LABEL: name,
+            _TYPE: "Layer",
+            SHAPE: _json([int(s) for s in layer.shape], where),
+            _CONFIG: _json({LAGRANGIAN: lag}, where),
+            TAU: float(layer.tau),
+            USE_BIAS: bool(layer.use_bias),
+        }
+        if not layer.layer_energy:  # written only when off: files of the default stay as they were
+            attrs[LAYER_ENERGY] = False
+        out.add_node(name, **attrs)
     for name, owner in zip(plan.synapse_names, plan.owners):
         where = f"synapse {name!r}"
         if owner == name:
@@ -353,8 +356,11 @@ def _layer_node(name: str, d: dict[str, Any], where: str) -> dict[str, Any]:
     lag = _build(cfg[LAGRANGIAN], Lagrangian, where + " lagrangian")
     use_bias = parse_bool(d.get(USE_BIAS, DEFAULT_USE_BIAS), f"{where}: attribute 'use_bias'", error=FormatError)
     tau = parse_float(d.get(TAU, DEFAULT_TAU), f"{where}: attribute 'tau'", finite=False, error=FormatError)
+    layer_energy = parse_bool(
+        d.get(LAYER_ENERGY, DEFAULT_LAYER_ENERGY), f"{where}: attribute 'layer_energy'", error=FormatError
+    )
     try:
-        layer = Layer(lag, shape=tuple(shape), tau=tau, use_bias=use_bias)
+        layer = Layer(lag, shape=tuple(shape), tau=tau, use_bias=use_bias, layer_energy=layer_energy)
     except ValidationError as e:
         raise FormatError(f"{where}: {e}") from e
     return layer_attrs(layer)

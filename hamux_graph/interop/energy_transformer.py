@@ -37,10 +37,10 @@ import numpy as np
 
 from .._api import CompiledHAM, HAM
 from .._errors import ArgumentError, FormatError
-from .._internal.parse import parse_int
+from .._internal.parse import parse_bool, parse_int
 from .._internal.untrusted import read_limited, read_npz
-from ..lagrangians.elementwise import LRelu, LSoftmax, POSITIVE_FLOOR
-from ..layers import LayerNormLayer
+from ..lagrangians.elementwise import LLayerNorm, LRelu, LSoftmax, POSITIVE_FLOOR
+from ..layers import Layer
 from ..synapses import DenseMatrixSynapseWithHiddenLayer, SelfAttentionSynapse
 from ..vision import PatchPipeline
 
@@ -123,7 +123,9 @@ def _float(a: np.ndarray) -> jax.Array:
     return jnp.asarray(a, dtype=jnp.result_type(float))
 
 
-def load_energy_transformer(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[HAM, CompiledHAM]:
+def load_energy_transformer(
+    path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES, published_update: bool = False
+) -> tuple[HAM, CompiledHAM]:
     """Load a published Energy Transformer checkpoint (``.npz``) as a HAM and its compiled model.
 
     The HAM has the shape of ``hg.zoo.energy_transformer``: one layer ``"tokens"``
@@ -133,10 +135,12 @@ def load_energy_transformer(path: str | os.PathLike, *, max_bytes: int = DEFAULT
     memory, ``Ws = (Xi,)``). Its weights are explicit, so ``ham.compile(key=...)`` gives the
     same model for any key. Without a clamp every token evolves, as in the published code.
 
-    Note that the published update is ``x ← x − α ∂(E_attn + E_memory)/∂g``, while the
-    library's dynamics descend the HAM energy, whose ``∂E/∂g`` adds the layer's ``x``
-    (the Legendre term): ``model.step(xs, dt=α)`` is ``x ← x − α (x + ∂(E_attn + E_memory)/∂g)``.
-    The published step is ``x − α (model.dEdg(xs)["tokens"] − x)``.
+    The published update is ``x ← x − α ∂(E_attn + E_memory)/∂g``. By default the library
+    descends the full HAM energy, whose ``∂E/∂g`` adds the layer's ``x`` (the Legendre term):
+    ``model.step(xs, dt=α)`` is ``x ← x − α (x + ∂(E_attn + E_memory)/∂g)``. With
+    ``published_update=True`` the token layer is built with ``layer_energy=False``: its own
+    energy term (and the leak) is left out, ``model.energy`` is ``E_attn + E_memory`` and
+    ``model.step(xs, dt=α)`` is exactly the published update.
 
     The file is untrusted: no pickle, at most ``max_bytes`` read (and decompressed), and it
     must hold exactly the published keys with consistent float shapes and finite values.
@@ -144,6 +148,8 @@ def load_energy_transformer(path: str | os.PathLike, *, max_bytes: int = DEFAULT
     Args:
         path: the ``.npz`` checkpoint.
         max_bytes: refuse files (or archive contents) larger than this.
+        published_update: leave the layer's own energy out (``layer_energy=False``), so that
+            the dynamics are the published ones.
 
     Returns:
         ``(ham, model)``.
@@ -165,11 +171,11 @@ def load_energy_transformer(path: str | os.PathLike, *, max_bytes: int = DEFAULT
         >>> ham.layers["tokens"].shape, model.synapse("attention").Wq.shape
         ((5, 8), (8, 2, 4))
     """
+    published_update = parse_bool(published_update, "load_energy_transformer: published_update", error=ArgumentError)
     arrays, n = _read_checkpoint(path, max_bytes)
     ham = HAM()
-    tokens = LayerNormLayer(
-        (1 + n["NP"], n["D"]), gamma=_float(arrays["LNORM_gamma"]), delta=_float(arrays["LNORM_bias"]), eps=ET_EPS
-    )
+    norm = LLayerNorm(gamma=_float(arrays["LNORM_gamma"]), delta=_float(arrays["LNORM_bias"]), eps=ET_EPS)
+    tokens = Layer(norm, shape=(1 + n["NP"], n["D"]), layer_energy=not published_update)
     ham.add_layer("tokens", tokens)
     attention = SelfAttentionSynapse(
         num_heads=n["heads"],

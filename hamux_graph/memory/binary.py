@@ -33,7 +33,8 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, Real
 
 from .._errors import ValidationError
-from .._internal.parse import parse_int
+from .._internal.parse import parse_float, parse_int
+from .glauber import run_heat_bath
 from .recall import (
     bucket,
     check_order,
@@ -59,6 +60,7 @@ __all__ = [
     "BinaryRecall",
     "recall_binary",
     "recall_binary_dense",
+    "check_temperature",
 ]
 
 
@@ -253,6 +255,27 @@ def _run(system, dtype: Any, probes: Array | np.ndarray, key: Any, synchronous: 
     return BinaryRecall(*(jnp.asarray(a) for a in out))
 
 
+def check_temperature(where: str, temperature: Any, key: Any) -> float:
+    """A finite ``T >= 0``; ``T > 0`` draws random numbers, so it needs a key.
+
+    Raises:
+        ValidationError: for a negative or non-finite ``T``, or ``T > 0`` without a key.
+    """
+    T = parse_float(temperature, f"{where}: temperature", nonnegative=True, error=ValidationError)
+    if T > 0 and key is None:
+        raise ValidationError(
+            f"{where}: temperature={T} runs Glauber heat-bath updates, which draw random numbers; pass "
+            "key=jax.random.key(0) (or temperature=0.0 for the deterministic sign rule)."
+        )
+    return T
+
+
+def _run_hot(system, dtype: Any, probes: Any, key: Any, synchronous: bool, sweeps: int, T: float) -> BinaryRecall:
+    """``max_sweeps`` Glauber sweeps: the final states, never a proven fixed point."""
+    states, changed, _ = run_heat_bath(system, dtype, probes, key, synchronous, sweeps, T)
+    return BinaryRecall(states, changed, jnp.zeros(changed.shape, bool))
+
+
 def recall_binary(
     W: Real[ArrayLike, "N N"] | Sequence[Sequence[float]],
     probes: Real[ArrayLike, "*batch N"] | Sequence[Any],
@@ -260,6 +283,7 @@ def recall_binary(
     key: PRNGKeyArray | None,
     order: str = "async",
     max_sweeps: int = 50,
+    temperature: float = 0.0,
 ) -> BinaryRecall:
     """Recall by sign updates ``σ_i ← sign(h_i)``, ``h_i = Σ_j W_ij σ_j``, until a fixed point.
 
@@ -293,12 +317,20 @@ def recall_binary(
     The whole run is one compiled ``lax.while_loop`` over sweeps (an asynchronous sweep a
     ``lax.fori_loop`` over neurons), stopping when no probe changed in a sweep.
 
+    At ``temperature=T > 0`` the updates are Glauber heat-bath draws: neuron ``i`` takes
+    ``+1`` with probability ``σ(2h_i/T)`` (``σ`` the logistic function), in the same sweep
+    orders, with uniforms from ``jax.random.fold_in(jax.random.fold_in(key, t), 1)``. The
+    run then has no fixed point to stop at: it runs exactly ``max_sweeps`` sweeps, returns
+    the final state, ``sweeps`` counts the sweeps that changed a probe, and ``converged`` is
+    ``False``. ``T = 0`` is the sign rule above, bit for bit.
+
     Args:
         W: ``(N, N)`` weights.
         probes: ±1 start states, shape ``(..., N)``.
         key: PRNG key for the permutations (``None`` allowed with ``order="sync"``).
         order: ``"async"`` or ``"sync"``.
-        max_sweeps: the most sweeps to run (an int ≥ 0).
+        max_sweeps: the most sweeps to run (an int ≥ 0; exactly this many at ``T > 0``).
+        temperature: ``T >= 0``; ``T > 0`` runs Glauber heat-bath updates (needs a key).
 
     Returns:
         A ``BinaryRecall`` ``(states, sweeps, converged)``; ``states`` has the probes' shape.
@@ -325,7 +357,10 @@ def recall_binary(
     s = check_probes(where, probes, Wa.shape[0])
     synchronous = check_order(where, order, key)
     sweeps = parse_int(max_sweeps, f"{where}: max_sweeps", minimum=0, error=ValidationError, hint=SWEEPS_HINT)
+    T = check_temperature(where, temperature, key)
     system = Classical(jnp.asarray(Wa), jnp.asarray(tie_tolerance(Wa)))
+    if T > 0:
+        return _run_hot(system, Wa.dtype, s, key, synchronous, sweeps, T)
     return _run(system, Wa.dtype, s, key, synchronous, sweeps)
 
 
@@ -339,6 +374,7 @@ def recall_binary_dense(
     key: PRNGKeyArray | None,
     order: str = "async",
     max_sweeps: int = 50,
+    temperature: float = 0.0,
 ) -> BinaryRecall:
     """Recall in a dense binary memory ``E(σ) = −Σ_μ F(ξ_μ·σ)`` by Krotov–Hopfield bit flips.
 
@@ -354,7 +390,9 @@ def recall_binary_dense(
     A ``DenseEnergy`` object (``Polynomial(n)``, ``RectifiedPolynomial(n)``,
     ``LogSumExp(beta)`` or your own subclass) may be passed instead of a name. Sweeps and
     permutations are those of ``recall_binary``; the overlaps are kept up to date after
-    each flip (exact integers for ±1 states).
+    each flip (exact integers for ±1 states). At ``temperature=T > 0`` neuron ``i`` takes
+    ``+1`` with probability ``σ(−ΔE_i/T)`` (Glauber heat bath), ``ΔE_i`` the energy change
+    of ``+1`` over ``−1``, for exactly ``max_sweeps`` sweeps (as in ``recall_binary``).
 
     Args:
         patterns: ``(K, N)`` stored ±1 patterns.
@@ -364,7 +402,8 @@ def recall_binary_dense(
         beta: the inverse temperature of ``"lse"``.
         key: PRNG key for the permutations (``None`` allowed with ``order="sync"``).
         order: ``"async"`` or ``"sync"``.
-        max_sweeps: the most sweeps to run (an int ≥ 0).
+        max_sweeps: the most sweeps to run (an int ≥ 0; exactly this many at ``T > 0``).
+        temperature: ``T >= 0``; ``T > 0`` runs Glauber heat-bath updates (needs a key).
 
     Returns:
         A ``BinaryRecall`` ``(states, sweeps, converged)``.
@@ -388,4 +427,8 @@ def recall_binary_dense(
     s = check_probes(where, probes, P.shape[1])
     synchronous = check_order(where, order, key)
     sweeps = parse_int(max_sweeps, f"{where}: max_sweeps", minimum=0, error=ValidationError, hint=SWEEPS_HINT)
-    return _run(Dense(jnp.asarray(P.T), strategy), P.dtype, s, key, synchronous, sweeps)
+    T = check_temperature(where, temperature, key)
+    system = Dense(jnp.asarray(P.T), strategy)
+    if T > 0:
+        return _run_hot(system, P.dtype, s, key, synchronous, sweeps, T)
+    return _run(system, P.dtype, s, key, synchronous, sweeps)

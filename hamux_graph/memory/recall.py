@@ -262,6 +262,18 @@ class _System(eqx.Module):
     def preferred(self, S: Float[Array, "N B"], aux: Array) -> Float[Array, "N B"]:
         """The value every neuron would choose given all the others (the synchronous update)."""
 
+    @abc.abstractmethod
+    def gain(self, S: Float[Array, "N B"], aux: Array, i: Int[Array, ""]) -> Float[Array, " B"]:
+        """``E(σ_i = −1) − E(σ_i = +1)`` given all the other neurons (Glauber: ``P(+1) = σ(gain/T)``)."""
+
+    @abc.abstractmethod
+    def assign(self, S: Float[Array, "N B"], aux: Array, i: Int[Array, ""], new: Array) -> tuple[Array, Array]:
+        """Set neuron ``i`` of every probe to ``new`` (±1, shape ``(B,)``); return the new ``(S, aux)``."""
+
+    @abc.abstractmethod
+    def gains(self, S: Float[Array, "N B"], aux: Array) -> Float[Array, "N B"]:
+        """``gain`` of every neuron at once (the synchronous heat-bath update)."""
+
 
 class Classical(_System):
     """``E = −½ σᵀWσ``; neuron ``i`` takes ``sign(h_i)``, ``h_i = Σ_j W_ij σ_j``, unless ``|h_i| ≤ tie_i``."""
@@ -278,6 +290,16 @@ class Classical(_System):
 
     def preferred(self, S: Float[Array, "N B"], aux: Array) -> Float[Array, "N B"]:
         return _choose(self.W @ S, S, self.tie[:, None])
+
+    def gain(self, S: Float[Array, "N B"], aux: Array, i: Int[Array, ""]) -> Float[Array, " B"]:
+        # E = −½σᵀWσ: E(−1) − E(+1) = 2h_i, h_i = Σ_{j≠i} W_ij σ_j (the diagonal is a constant)
+        return 2.0 * (self.W[i] @ S - self.W[i, i] * S[i])
+
+    def assign(self, S: Float[Array, "N B"], aux: Array, i: Int[Array, ""], new: Array) -> tuple[Array, Array]:
+        return S.at[i].set(new), aux
+
+    def gains(self, S: Float[Array, "N B"], aux: Array) -> Float[Array, "N B"]:
+        return 2.0 * (self.W @ S - jnp.diagonal(self.W)[:, None] * S)
 
 
 class Dense(_System):
@@ -301,6 +323,18 @@ class Dense(_System):
             return _choose(self.energy.gain(aux - xi[:, None] * S[i][None, :], xi), S[i])
 
         return lax.map(one, jnp.arange(S.shape[0]))
+
+    def gain(self, S: Float[Array, "N B"], aux: Array, i: Int[Array, ""]) -> Float[Array, " B"]:
+        xi = self.PT[i]
+        return self.energy.gain(aux - xi[:, None] * S[i][None, :], xi)
+
+    def assign(self, S: Float[Array, "N B"], aux: Array, i: Int[Array, ""], new: Array) -> tuple[Array, Array]:
+        xi = self.PT[i]
+        a = aux - xi[:, None] * S[i][None, :]
+        return S.at[i].set(new), a + xi[:, None] * new[None, :]
+
+    def gains(self, S: Float[Array, "N B"], aux: Array) -> Float[Array, "N B"]:
+        return lax.map(lambda i: self.gain(S, aux, i), jnp.arange(S.shape[0]))
 
 
 class Simplicial(_System):

@@ -15,11 +15,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .._api import HAM
 from .._errors import ValidationError
-from .._internal.parse import parse_int
-from ..lagrangians.elementwise import LRelu, LSoftmax
-from ..layers import LayerNormLayer
+from .._internal.parse import parse_bool, parse_int
+from ..lagrangians.elementwise import LLayerNorm, LRelu, LSoftmax
+from ..layers import Layer
 from ..synapses import DenseMatrixSynapseWithHiddenLayer, SelfAttentionSynapse
 from ..vision import num_patches
 from ._checks import check_shape
@@ -39,6 +41,7 @@ def energy_transformer(
     beta: float | None = None,
     eps: float = 1e-5,
     stdinit: float = 0.02,
+    published_update: bool = False,
 ) -> HAM:
     """An Energy Transformer over the patch tokens of ``(H, W, C)`` images.
 
@@ -63,6 +66,9 @@ def energy_transformer(
         beta: attention inverse temperature (default ``1/√zspace_dim``).
         eps: the layer norm's ``eps``.
         stdinit: standard deviation of the initial attention and memory weights.
+        published_update: build the token layer with ``layer_energy=False``, so that the
+            energy is ``E_attn + E_memory`` and ``model.step(xs, dt=α)`` is the published
+            update ``x ← x − α ∂(E_attn + E_memory)/∂g`` (no Legendre leak term).
 
     Returns:
         The ``HAM``.
@@ -84,10 +90,12 @@ def energy_transformer(
     D = parse_int(dim, "zoo.energy_transformer: dim", minimum=1, error=ValidationError)
     Y = parse_int(zspace_dim, "zoo.energy_transformer: zspace_dim", minimum=1, error=ValidationError)
     M = parse_int(num_memories, "zoo.energy_transformer: num_memories", minimum=1, error=ValidationError)
+    published = parse_bool(published_update, "zoo.energy_transformer: published_update", error=ValidationError)
     if beta is None:
         beta = 1.0 / math.sqrt(Y)
     ham = HAM()
-    ham.add_layer("tokens", LayerNormLayer((1 + n, D), gamma=1.0, delta=[0.0] * D, eps=eps))
+    norm = LLayerNorm(gamma=1.0, delta=np.zeros(D), eps=eps)
+    ham.add_layer("tokens", Layer(norm, shape=(1 + n, D), layer_energy=not published))
     ham.add_synapse(
         "attention",
         SelfAttentionSynapse(

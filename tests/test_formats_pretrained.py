@@ -189,3 +189,42 @@ def test_existing_directories_and_overwrite(tmp_path):
 def test_an_architecture_is_not_a_model(tmp_path):
     with pytest.raises(hg.ValidationError, match=r"expects a compiled model"):
         hg.save_pretrained(zoo_models.ham("hn"), tmp_path / "x")
+
+
+def _fields_of_later_issues() -> dict[str, hg.HAM]:
+    """Small HAMs with the fields issues 23, 25 and 28 added after the formats: attention masks
+    (causal and a boolean array), simplicial memories and ``layer_energy=False``."""
+    import numpy as np
+
+    hams = {}
+    rng = np.random.default_rng(0)
+    mask = rng.random((5, 5)) < 0.5
+    np.fill_diagonal(mask, True)
+    for name, value in {"causal": "causal", "array": mask}.items():
+        ham = hg.HAM()
+        ham.add_layer("tokens", hg.Layer(hg.LLayerNorm(), shape=(5, 4), layer_energy=name == "causal"))
+        ham.add_synapse("attention", hg.SelfAttentionSynapse(num_heads=1, zspace_dim=3, mask=value), layers=("tokens",))
+        hams[f"mask_{name}"] = ham
+    ham = hg.HAM()
+    ham.add_layer("v", hg.TanhLayer((6,)))
+    simplices = [[0, 1], [2, 3, 4], [1, 4, 5]]
+    ham.add_synapse("memory", hg.SimplicialMemorySynapse(simplices), layers=("v",))
+    hams["simplicial"] = ham
+    return hams
+
+
+@pytest.mark.parametrize("name", sorted(_fields_of_later_issues()))
+def test_masks_simplices_and_layer_energy_survive_every_format(name, tmp_path):
+    import jax
+
+    ham = _fields_of_later_issues()[name]
+    plan = ham.plan()
+    hg.write_hif(ham, tmp_path / "a.hif.json")
+    assert hg.read_hif(tmp_path / "a.hif.json").plan() == plan
+    model = ham.compile(key=jax.random.key(1))
+    hg.save(model, tmp_path / "m.safetensors")
+    assert_same_model(hg.load(tmp_path / "m.safetensors"), model)
+    hg.save_pretrained(model, tmp_path / "dir", draw=False)
+    restored = hg.load_pretrained(tmp_path / "dir")
+    assert_same_model(restored, model)
+    assert restored.plan() == model.plan()

@@ -239,3 +239,24 @@ def test_langevin_is_differentiable_with_respect_to_the_start():
     grad = jax.grad(total)(jnp.array([0.4, -0.2]))
     expected = np.linalg.matrix_power(np.eye(2) - dt * A, steps).T @ np.ones(2)
     np.testing.assert_allclose(np.asarray(grad), expected, rtol=1e-5)
+
+
+def test_metropolis_steps_where_a_schedule_gives_zero_temperature_keep_only_descents():
+    """At ``T = 0`` the proposal is the Euler step ``x − dt·A·x``; the test's ``T → 0`` limit keeps
+    it when ``½xᵀAx`` does not rise (small ``dt``) and refuses it when it does (``dt`` past ``2/λ``)."""
+    A = np.diag([1.0, 2.0])
+    model = quadratic_model(A)
+    x0 = np.array([[2.0, -1.0], [0.5, 0.25]])
+    cold = lambda t: 0.0 * t  # noqa: E731
+    small, energies, acceptance = model.langevin(
+        {"x": jnp.asarray(x0)}, steps=5, dt=0.1, temperature=cold, key=jax.random.key(0), metropolis=True
+    )
+    expected = x0 @ np.linalg.matrix_power(np.eye(2) - 0.1 * A, 5)
+    np.testing.assert_allclose(np.asarray(small["x"]), expected, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(acceptance), 1.0)
+    assert np.all(np.isfinite(np.asarray(energies)))
+    large, _, acceptance = model.langevin(
+        {"x": jnp.asarray(x0)}, steps=3, dt=2.5, temperature=cold, key=jax.random.key(0), metropolis=True
+    )
+    np.testing.assert_allclose(np.asarray(large["x"]), x0, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(acceptance), 0.0)

@@ -96,11 +96,17 @@ def _langevin_impl(model: AbstractEnergyCore, call: GroupedCall, params: GroupPa
         e_y, drift_y = evaluate(y)
         forward = euler_step(x, drift, rates, engine.masks, engine.mask_values)
         backward = euler_step(y, drift_y, rates, engine.masks, engine.mask_values)
+        # a schedule may reach T = 0: there the proposal is the deterministic Euler step, and the
+        # T -> 0 limit of the Metropolis test keeps it exactly when the energy does not rise
+        hot = T > 0
+        t_positive = jnp.where(hot, T, jnp.ones_like(T))
         log_ratio = (
-            -(e_y - e) / T + _log_proposal(engine, x, backward, rates, T) - _log_proposal(engine, y, forward, rates, T)
+            -(e_y - e) / t_positive
+            + _log_proposal(engine, x, backward, rates, t_positive)
+            - _log_proposal(engine, y, forward, rates, t_positive)
         )
         u = jax.random.uniform(jax.random.fold_in(k, len(x)), jnp.shape(e), dtype=jnp.result_type(e))
-        accept = jnp.log(u) < log_ratio
+        accept = jnp.where(hot, jnp.log(u) < log_ratio, e_y <= e)
 
         def pick(a: Array, b: Array) -> Array:
             return jnp.where(jnp.reshape(accept, jnp.shape(accept) + (1,) * (a.ndim - jnp.ndim(accept))), a, b)
@@ -163,7 +169,9 @@ def langevin(
         steps: number of steps (static).
         dt: step size (> 0), or a schedule ``step → dt`` (as in ``run``).
         temperature: ``T >= 0`` (``> 0`` with ``metropolis``), or a schedule ``step → T``
-            (annealing); ``T = 0`` is the deterministic descent along ``−∂E/∂x``.
+            (annealing); ``T = 0`` is the deterministic descent along ``−∂E/∂x``. With
+            ``metropolis``, a step where the schedule gives ``T = 0`` keeps its deterministic
+            proposal exactly when the energy does not rise (the ``T → 0`` limit of the test).
         key: PRNG key (``jax.random.key(0)``); step ``t`` uses ``jax.random.split(key,
             steps)[t]``.
         clamp: layer names held fixed, or ``{layer: bool mask}`` (``True`` = held).

@@ -368,6 +368,16 @@ class Simplicial(_System):
         h = self.field(S, jnp.arange(S.shape[0]))
         return _choose(h, S, self.tie[:, None])
 
+    def gain(self, S: Float[Array, "N B"], aux: Array, i: Int[Array, ""]) -> Float[Array, " B"]:
+        # E is affine in σ_i (a simplex holds distinct units): E(−1) − E(+1) = 2h_i
+        return 2.0 * self.field(S, i)
+
+    def assign(self, S: Float[Array, "N B"], aux: Array, i: Int[Array, ""], new: Array) -> tuple[Array, Array]:
+        return S.at[i].set(new), aux
+
+    def gains(self, S: Float[Array, "N B"], aux: Array) -> Float[Array, "N B"]:
+        return 2.0 * self.field(S, jnp.arange(S.shape[0]))
+
 
 # ---- the driver ------------------------------------------------------------------------------
 

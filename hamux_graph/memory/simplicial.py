@@ -32,7 +32,8 @@ from .._internal.files import atomic_write
 from .._internal.parse import parse_int
 from .._internal.version import package_version
 from ..synapses.simplicial import Simplices, simplicial_alignment
-from .binary import BinaryRecall
+from .binary import BinaryRecall, check_temperature
+from .glauber import run_heat_bath
 from .recall import bucket, check_order, check_patterns, check_probes, drive, float_array, Simplicial, SWEEPS_HINT
 
 
@@ -139,6 +140,7 @@ def recall_binary_simplicial(
     key: PRNGKeyArray | None,
     order: str = "async",
     max_sweeps: int = 50,
+    temperature: float = 0.0,
 ) -> BinaryRecall:
     """Recall in a simplicial memory by energy-lowering flips, one neuron at a time.
 
@@ -149,7 +151,9 @@ def recall_binary_simplicial(
     A field within the rounding bound ``M·ε·Σ|w|`` of its ``M`` terms counts as a tie and
     keeps the neuron. Sweeps, permutations (``jax.random.fold_in(key, t)``), padding and
     the return value are those of ``hg.memory.recall_binary``; ``order="sync"`` updates all
-    neurons at once.
+    neurons at once. At ``temperature=T > 0`` the updates are Glauber heat-bath draws, as in
+    ``recall_binary``: neuron ``i`` takes ``+1`` with probability ``σ(2h_i/T)``, exactly
+    ``max_sweeps`` sweeps run and ``converged`` is ``False``.
 
     Args:
         weights: ``(S,)`` simplex weights (``hg.memory.simplicial(patterns, simplices)``).
@@ -158,6 +162,7 @@ def recall_binary_simplicial(
         key: PRNG key for the permutations (``None`` allowed with ``order="sync"``).
         order: ``"async"`` or ``"sync"``.
         max_sweeps: the most sweeps to run (an int ≥ 0).
+        temperature: ``T >= 0``; ``T > 0`` runs Glauber heat-bath updates (needs a key).
 
     Returns:
         A ``BinaryRecall`` ``(states, sweeps, converged)``.
@@ -196,6 +201,10 @@ def recall_binary_simplicial(
     sweeps = parse_int(max_sweeps, f"{where}: max_sweeps", minimum=0, error=ValidationError, hint=SWEEPS_HINT)
     others, table, tie = _tables(w, s, N)
     system = Simplicial(jnp.asarray(others), jnp.asarray(table), jnp.asarray(tie))
+    T = check_temperature(where, temperature, key)
+    if T > 0:
+        hot, changed, _ = run_heat_bath(system, w.dtype, states, key, synchronous, sweeps, T)
+        return BinaryRecall(hot, changed, jnp.zeros(changed.shape, bool))
     lead = states.shape[:-1]
     flat = np.asarray(states, w.dtype).reshape(-1, N)
     B = flat.shape[0]

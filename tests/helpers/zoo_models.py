@@ -44,9 +44,7 @@ def small_arguments() -> dict[str, dict]:
         "epanechnikov_memory": dict(patterns=pats, beta=0.1),
         "random_feature_memory": dict(patterns=pats, num_features=64, beta=0.5, key=jax.random.key(3)),
         "hopfield_pooling": dict(set_shape=(5, 4), num_queries=2, zspace_dim=4, num_classes=2),
-        "graph_energy_transformer": dict(
-            graph=nx.cycle_graph(5), feature_dim=3, dim=4, zspace_dim=4, num_memories=6
-        ),
+        "graph_energy_transformer": dict(graph=nx.cycle_graph(5), feature_dim=3, dim=4, zspace_dim=4, num_memories=6),
     }
 
 

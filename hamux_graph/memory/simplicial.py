@@ -202,7 +202,7 @@ def recall_binary_simplicial(
     others, table, tie = _tables(w, s, N)
     system = Simplicial(jnp.asarray(others), jnp.asarray(table), jnp.asarray(tie))
     T = check_temperature(where, temperature, key)
-    if T > 0:
+    if T > 0 and key is not None:  # check_temperature refuses T > 0 without a key
         hot, changed, _ = run_heat_bath(system, w.dtype, states, key, synchronous, sweeps, T)
         return BinaryRecall(hot, changed, jnp.zeros(changed.shape, bool))
     lead = states.shape[:-1]

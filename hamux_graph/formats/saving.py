@@ -29,7 +29,8 @@ from .._errors import FormatError, HamuxGraphError, ValidationError
 from .._graph.compile import compile_fields
 from .._graph.validate import Plan
 from .._internal.files import atomic_write
-from .._internal.untrusted import npy_data, npy_header, read_limited
+from .._internal.parse import parse_path
+from .._internal.untrusted import check_unique_members, npy_data, npy_header, read_limited, read_options, unique_pairs
 from .._internal.version import package_version
 from ..parallel.processes import gather
 from .graphml import graphml_bytes, parse_graphml_plan
@@ -172,9 +173,11 @@ def save(model: CompiledHAM, path: str | os.PathLike, *, compress: bool = False)
 
 def _open_zip(src: io.BytesIO, source: str) -> zipfile.ZipFile:
     try:
-        return zipfile.ZipFile(src)
+        zf = zipfile.ZipFile(src)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
         raise FormatError(f"{source}: not a saved hamux_graph model (not a readable zip archive: {e}).") from None
+    check_unique_members(zf, source)
+    return zf
 
 
 def _member(zf: zipfile.ZipFile, name: str, source: str, budget: list[int], allow_compressed: bool) -> bytes:
@@ -207,7 +210,7 @@ def _member(zf: zipfile.ZipFile, name: str, source: str, budget: list[int], allo
 
 def _check_manifest(data: bytes, source: str) -> dict[str, Any]:
     try:
-        manifest = json.loads(data.decode("utf-8"))
+        manifest = json.loads(data.decode("utf-8"), object_pairs_hook=unique_pairs)
     except (ValueError, RecursionError) as e:
         raise FormatError(f"{source}: {_MANIFEST} is not valid JSON ({e}).") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
@@ -294,7 +297,8 @@ def load_architecture_plan(
 def _open_model(
     path: str | os.PathLike, max_bytes: int, allow_compressed: bool
 ) -> tuple[Plan, zipfile.ZipFile, list[int], dict[str, Any]]:
-    source = os.fspath(path)
+    source = parse_path(path, "path")
+    max_bytes, allow_compressed = read_options(max_bytes, allow_compressed)
     zf = _open_zip(io.BytesIO(read_limited(path, max_bytes)), source)
     budget = [max_bytes]
     manifest = _check_manifest(_member(zf, _MANIFEST, source, budget, allow_compressed), source)

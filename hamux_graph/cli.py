@@ -34,8 +34,9 @@ __all__ = ["main", "COMMANDS", "build_parser"]
 
 
 def _is_model_file(path: str) -> bool:
-    with open(path, "rb") as f:
-        return f.read(4) == b"PK\x03\x04"
+    from ._internal.untrusted import read_head
+
+    return read_head(path, 4) == b"PK\x03\x04"
 
 
 def _read(args: argparse.Namespace, path: str, *, weights: bool = True) -> tuple[Plan, CompiledHAM | None]:

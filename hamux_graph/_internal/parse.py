@@ -260,7 +260,7 @@ def parse_path(value: Any, what: str, *, error: type[Exception] | None = None) -
         'a/b.hamux'
         >>> parse_path(b"a.hamux", "path")
         Traceback (most recent call last):
-        hamux_graph._errors.ArgumentError: path must be a file path (a str or os.PathLike[str]), got b'a.hamux' (bytes).
+        hamux_graph._errors.ArgumentError: path must be a path (a str or os.PathLike[str]), got b'a.hamux' (bytes).
     """
     if error is None:
         error = ArgumentError
@@ -270,11 +270,11 @@ def parse_path(value: Any, what: str, *, error: type[Exception] | None = None) -
         text = fspath(value) if fspath is not None else None
     if not isinstance(text, str):
         hint = " (an open file? give its name)" if hasattr(value, "read") or hasattr(value, "write") else ""
-        raise error(f"{what} must be a file path (a str or os.PathLike[str]), got {describe(value)}{hint}.")
+        raise error(f"{what} must be a path (a str or os.PathLike[str]), got {describe(value)}{hint}.")
     if not text:
-        raise error(f"{what} must be a file path, got an empty string.")
+        raise error(f"{what} must be a path, got an empty string.")
     if "\0" in text:
-        raise error(f"{what} must be a file path without NUL characters, got {text!r}.")
+        raise error(f"{what} must be a path without NUL characters, got {text!r}.")
     return text
 
 

@@ -31,6 +31,7 @@ from .parse import parse_bool, parse_int, parse_path
 __all__ = [
     "read_limited",
     "read_options",
+    "read_head",
     "unique_pairs",
     "check_unique_members",
     "check_compression",
@@ -68,16 +69,8 @@ def read_limited(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     """
     source = parse_path(path, "path")
     max_bytes = parse_int(max_bytes, "max_bytes", minimum=1, error=ArgumentError)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    fd, st = _open_regular(source)
     try:
-        fd = os.open(source, flags)
-    except OSError as e:
-        raise type(e)(e.errno, e.strerror, source) from None
-    try:
-        st = os.fstat(fd)
-        kind = special_kind(st.st_mode)
-        if kind is not None:
-            raise ArgumentError(f"cannot read {source!r}: it is {kind}, not a regular file. Give the path of a file.")
         if st.st_size > max_bytes:
             raise FormatError(
                 f"{source}: the file has {st.st_size:,} bytes, more than max_bytes={max_bytes:,}. Pass a larger "
@@ -95,6 +88,30 @@ def read_limited(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     if total > max_bytes:
         raise FormatError(f"{source}: the file grew past max_bytes={max_bytes:,} while being read.")
     return b"".join(chunks)
+
+
+def _open_regular(source: str) -> tuple[int, os.stat_result]:
+    """A read-only descriptor of the regular file ``source`` (opened without blocking on a FIFO)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(source, flags)
+    except OSError as e:
+        raise type(e)(e.errno, e.strerror, source) from None
+    st = os.fstat(fd)
+    kind = special_kind(st.st_mode)
+    if kind is not None:
+        os.close(fd)
+        raise ArgumentError(f"cannot read {source!r}: it is {kind}, not a regular file. Give the path of a file.")
+    return fd, st
+
+
+def read_head(path: str | os.PathLike[str], count: int) -> bytes:
+    """The first ``count`` bytes of the regular file ``path`` (fewer if it is shorter); see ``read_limited``."""
+    fd, _ = _open_regular(parse_path(path, "path"))
+    try:
+        return os.read(fd, count)
+    finally:
+        os.close(fd)
 
 
 def read_options(max_bytes: object, allow_compressed: object) -> tuple[int, bool]:

@@ -353,7 +353,7 @@ def load(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES, allow_c
         >>> hg.load(path).layer_names
         ('v',)
     """
-    source = os.fspath(path)
+    source = parse_path(path, "path")
     plan, zf, budget, manifest = _open_model(path, max_bytes, allow_compressed)
     weights = _member(zf, _WEIGHTS, source, budget, allow_compressed)
     try:

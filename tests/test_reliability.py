@@ -1,0 +1,447 @@
+"""Reliability III: never damage what is at a path, never lose a run, never abort on size,
+never report success on overflow (hamux_graph._internal.files/untrusted/parse, train.checkpoint,
+the memory checks, the binary-memory numerics, the drawing speed).
+
+Grouped by the issue's categories; each test is one case (or one parametrized family) that
+failed before the fix.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import warnings
+
+import jax
+import numpy as np
+import pytest
+
+import hamux_graph as hg
+from hamux_graph._internal.files import atomic_write
+from hamux_graph._internal.untrusted import read_limited
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(code: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), "JAX_PLATFORMS": "cpu"}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+@functools.cache
+def _model():
+    ham = hg.HAM()
+    ham.add_layer("v", hg.TanhLayer((3,)))
+    ham.add_synapse("s", hg.DenseSynapse(), layers=("v", "v"))
+    return ham.compile(key=jax.random.key(0))
+
+
+def _ham():
+    ham = hg.HAM()
+    ham.add_layer("v", hg.TanhLayer((3,)))
+    return ham
+
+
+def _temps(folder) -> list[str]:
+    return [n for n in os.listdir(folder) if ".hamux-" in n]
+
+
+# ---- 1. damage at the target path ------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_at_the_target_is_refused_and_stays_a_fifo(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(hg.ArgumentError, match=r"pipe.*a FIFO.*not a regular file"):
+        hg.save(_model(), fifo)
+    with pytest.raises(hg.ArgumentError, match="a FIFO"):
+        _ham().to_html(fifo)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and not _temps(tmp_path)
+
+
+def test_a_device_and_a_socket_at_the_target_are_refused(tmp_path):
+    with pytest.raises(hg.ArgumentError, match=r"'/dev/null': it is a character device"):
+        atomic_write(os.devnull, b"x")
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(tmp_path / "s"))
+        with pytest.raises(hg.ArgumentError, match="a socket"):
+            hg.write_graphml(_model(), tmp_path / "s")
+        assert stat.S_ISSOCK(os.lstat(tmp_path / "s").st_mode)
+    finally:
+        sock.close()
+    (tmp_path / "d").mkdir()
+    with pytest.raises(hg.ArgumentError, match="a directory"):
+        hg.save(_model(), tmp_path / "d")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creating a device node needs root")
+def test_a_device_node_made_in_a_subprocess_is_never_replaced(tmp_path):
+    proc = _run(
+        f"""
+        import os, stat, jax, hamux_graph as hg
+        path = {str(tmp_path / "null")!r}
+        os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 3))  # a /dev/null twin
+        ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((3,)))
+        try:
+            hg.save(ham.compile(key=jax.random.key(0)), path)
+        except hg.ArgumentError as e:
+            print("refused:", e)
+        print("chr" if stat.S_ISCHR(os.lstat(path).st_mode) else "replaced")
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "refused:" in proc.stdout and "character device" in proc.stdout and proc.stdout.strip().endswith("chr")
+
+
+def test_a_symlink_is_followed_and_stays_a_link(tmp_path):
+    (tmp_path / "run3").mkdir()
+    target = tmp_path / "run3" / "model.hamux"
+    target.write_bytes(b"old")
+    link = tmp_path / "latest.hamux"
+    link.symlink_to(os.path.join("run3", "model.hamux"))
+    hg.save(_model(), link)
+    assert os.path.islink(link) and os.readlink(link) == os.path.join("run3", "model.hamux")
+    assert hg.load(target).layer_names == ("v",) and target.read_bytes()[:2] == b"PK"
+    # a link to a FIFO (as /dev/stdout can be) is refused, and the link stays
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "fifo")
+        (tmp_path / "out.html").symlink_to(tmp_path / "fifo")
+        with pytest.raises(hg.ArgumentError, match="FIFO.*the symlink"):
+            _ham().to_html(tmp_path / "out.html")
+        assert os.path.islink(tmp_path / "out.html")
+
+
+def test_replacing_keeps_the_permissions_and_the_old_file_on_errors(tmp_path):
+    path = tmp_path / "a.bin"
+    path.write_bytes(b"old")
+    os.chmod(path, 0o600)
+    atomic_write(path, b"new")
+    assert path.read_bytes() == b"new" and stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with pytest.raises(TypeError):
+        atomic_write(path, "not bytes")  # type: ignore[arg-type]
+    assert path.read_bytes() == b"new" and not _temps(tmp_path)
+
+
+@pytest.mark.bad_arguments
+@pytest.mark.parametrize(
+    "value, match",
+    [
+        (None, r"got None \(NoneType\)"),
+        (b"m.hamux", r"got b'm.hamux' \(bytes\)"),
+        ("", "empty string"),
+        ("a\0b", "NUL"),
+        (3, r"got 3 \(int\)"),
+    ],
+)
+def test_paths_are_str_or_pathlike_str(tmp_path, value, match):
+    with pytest.raises(hg.ArgumentError, match=match):
+        hg.save(_model(), value)
+    with pytest.raises(hg.ArgumentError, match=match):
+        hg.load(value)
+    with pytest.raises(hg.ArgumentError, match=match):
+        hg.read_graphml(value)
+
+
+@pytest.mark.bad_arguments
+def test_an_open_file_is_not_a_path(tmp_path):
+    with open(tmp_path / "f", "wb") as f:
+        with pytest.raises(hg.ArgumentError, match="an open file"):
+            hg.save(_model(), f)
+
+
+_SLOW_SAVE = """
+import os, sys, time
+import hamux_graph as hg
+from hamux_graph._internal.files import atomic_write
+
+def stalled(fd):  # the data is in the temporary file; stall before the rename
+    print("writing", flush=True)
+    time.sleep(60)
+
+os.fsync = stalled
+atomic_write(sys.argv[1], b"new" * 1_000_000)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
+def test_a_kill_mid_save_keeps_the_old_file_and_leaves_no_orphan_after_the_next_write(tmp_path, sig):
+    path = tmp_path / "m.hamux"
+    old = os.urandom(4096)
+    path.write_bytes(old)
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_SAVE, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"writing\n"
+        assert len(_temps(tmp_path)) == 1  # mid-save: the temporary file is there
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0 and path.read_bytes() == old  # byte-identical
+    if sig != signal.SIGKILL:
+        assert not _temps(tmp_path)  # cleaned by the handler (SIGTERM) or the unwinding (SIGINT)
+    atomic_write(path, b"next")  # the next write removes a SIGKILL orphan
+    assert not _temps(tmp_path) and path.read_bytes() == b"next"
+
+
+def test_a_full_disk_names_the_target_and_keeps_the_old_file(tmp_path):
+    """RLIMIT_FSIZE stands in for a full disk: writes past the limit fail with EFBIG."""
+    path = tmp_path / "m.hamux"
+    path.write_bytes(b"old")
+    proc = _run(
+        f"""
+        import resource
+        from hamux_graph._internal.files import atomic_write
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+        try:
+            atomic_write({str(path)!r}, b"x" * 1_000_000)
+        except OSError as e:
+            print("OSError:", e)
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "m.hamux" in proc.stdout and "file size limit" in proc.stdout and "old file is unchanged" in proc.stdout
+    assert path.read_bytes() == b"old" and not _temps(tmp_path)
+
+
+# ---- 7. resource limits: readers -------------------------------------------------------------
+
+
+def test_readers_open_only_regular_files_without_blocking(tmp_path):
+    with pytest.raises(hg.ArgumentError, match="character device"):
+        hg.load("/dev/zero")
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "fifo")
+        start = time.perf_counter()
+        with pytest.raises(hg.ArgumentError, match="a FIFO"):
+            hg.read_graphml(tmp_path / "fifo")
+        assert time.perf_counter() - start < 2
+    with pytest.raises(hg.ArgumentError, match="a directory"):
+        read_limited(tmp_path, 10)
+    (tmp_path / "f").write_bytes(b"x" * 100)
+    with pytest.raises(hg.FormatError, match="more than max_bytes=10"):
+        read_limited(tmp_path / "f", 10)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_cli_info_on_a_fifo_exits_1_within_2_seconds(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    from hamux_graph.cli import main
+
+    result: list[int] = []
+    worker = threading.Thread(target=lambda: result.append(main(["info", str(tmp_path / "fifo")])), daemon=True)
+    start = time.perf_counter()
+    worker.start()
+    worker.join(2)
+    if worker.is_alive():  # unblock the hung reader so the test process can end
+        with open(tmp_path / "fifo", "wb"):
+            pass
+        pytest.fail("hamux-graph info <fifo> hangs")
+    assert result == [1] and time.perf_counter() - start < 2
+
+
+@pytest.mark.bad_arguments
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(allow_compressed="no"), "allow_compressed must be True or False"),
+        (dict(max_bytes=-1), "max_bytes must be an int >= 1, got -1"),
+        (dict(max_bytes=1.5), r"max_bytes must be an int >= 1, got 1.5 \(float\)"),
+        (dict(max_bytes="10"), r"max_bytes must be an int >= 1, got '10' \(str\)"),
+        (dict(max_bytes=None), "max_bytes must be an int >= 1, got None"),
+        (dict(max_bytes=0), "max_bytes must be an int >= 1, got 0"),
+    ],
+)
+def test_reading_options_are_parsed(tmp_path, kwargs, match):
+    hg.save(_model(), tmp_path / "m.hamux")
+    hg.write_graphml(_model(), tmp_path / "m.graphml")
+    with pytest.raises(hg.ArgumentError, match=match):
+        hg.load(tmp_path / "m.hamux", **kwargs)
+    with pytest.raises(hg.ArgumentError, match=match):
+        hg.read_graphml(tmp_path / "m.graphml", **kwargs)
+    assert hg.load(tmp_path / "m.hamux", max_bytes=np.int64(10**7)).layer_names == ("v",)  # numpy ints are ints
+
+
+# ---- 6. files that say two things ------------------------------------------------------------
+
+
+def test_a_weights_archive_with_a_parameter_twice_is_refused(tmp_path):
+    import io
+    import zipfile
+
+    hg.save(_model(), tmp_path / "m.hamux")
+    with zipfile.ZipFile(tmp_path / "m.hamux") as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    inner = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(members["weights.npz"])) as src, zipfile.ZipFile(inner, "w") as dst:
+        for n in src.namelist():
+            dst.writestr(n, src.read(n))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+            dst.writestr(src.namelist()[0], src.read(src.namelist()[0]))
+    with zipfile.ZipFile(tmp_path / "dup.hamux", "w") as zf:
+        for n, data in members.items():
+            zf.writestr(n, inner.getvalue() if n == "weights.npz" else data)
+    with pytest.raises(hg.FormatError, match="two archive members are both named"):
+        hg.load(tmp_path / "dup.hamux")
+
+
+def test_a_json_key_twice_is_refused_in_graphml_and_manifests(tmp_path):
+    hg.write_graphml(_model(), tmp_path / "m.graphml")
+    text = (tmp_path / "m.graphml").read_text()
+    assert '"beta": 1.0' in text  # in the layer's config JSON object
+    (tmp_path / "dup.graphml").write_text(text.replace('"beta": 1.0', '"beta": 1.0, "beta": 5.0', 1))
+    with pytest.raises(hg.FormatError, match="'beta' appears twice"):
+        hg.read_graphml(tmp_path / "dup.graphml")
+
+
+# ---- 2. losing a run --------------------------------------------------------------------------
+
+
+@functools.cache
+def _train_setup():
+    pytest.importorskip("orbax.checkpoint")
+    import optax
+
+    model = hg.zoo.create("hn", input_shape=(4,), num_classes=2, nhid=8).compile(key=jax.random.key(0))
+    opt = optax.adam(1e-2)
+    return hg.train.TrainState(model, hg.train.init_opt_state(opt, model), step=0, key=jax.random.key(1))
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    """A folder holding checkpoints of steps 100, 200 and 300 of one run."""
+    folder = tmp_path_factory.mktemp("run") / "ckpt"
+    ckpt = hg.train.Checkpointer(folder, every=100)
+    for step in (100, 200, 300):
+        ckpt.save(_train_setup()._replace(step=step, info={"step": step}))
+    return folder
+
+
+def test_a_new_run_never_deletes_another_runs_checkpoints(saved_run, tmp_path):
+    folder = tmp_path / "ckpt"
+    shutil.copytree(saved_run, folder)
+    new = hg.train.Checkpointer(folder, every=10)
+    with pytest.raises(hg.ArgumentError, match=r"up to step 300, which this run did not write.*overwrite=True"):
+        new.save(_train_setup()._replace(step=10))
+    assert new.steps() == [100, 200, 300]
+    # a run that restored from step 200 continues it (the documented rollback of later steps)
+    resumed = hg.train.Checkpointer(folder, every=10)
+    assert resumed.restore(_train_setup(), step=200).step == 200
+    assert resumed.save(_train_setup()._replace(step=210)) and resumed.steps() == [100, 200, 210]
+    # and overwrite=True says so explicitly
+    assert hg.train.Checkpointer(folder, every=10).save(_train_setup()._replace(step=10), overwrite=True)
+    assert hg.train.Checkpointer(folder, every=10).steps() == [10]
+
+
+def _edit(manifest: dict, path: str, value) -> dict:
+    out = json.loads(json.dumps(manifest))
+    node = out
+    *head, last = path.split(".")
+    for k in head:
+        node = node[k] if not k.isdigit() else node[int(k)]
+    node[last if not last.isdigit() else int(last)] = value
+    return out
+
+
+DAMAGE = {
+    "huge shape": lambda m: json.dumps(_edit(m, "arrays.key", [[2**40, 2**10], "uint32"])),
+    "negative shape": lambda m: json.dumps(_edit(m, "arrays.order", [[-5], "int32"])),
+    "unknown dtype": lambda m: json.dumps(_edit(m, "arrays.key", [[2], "float128x"])),
+    "arrays as a list": lambda m: json.dumps(_edit(m, "arrays", [1, 2])),
+    "unknown key implementation": lambda m: json.dumps(_edit(m, "key_impl", "nope")),
+    "step as a string": lambda m: json.dumps(_edit(m, "step", "300")),
+    "files as a list": lambda m: json.dumps(_edit(m, "files", ["a"])),
+    "info as a list": lambda m: json.dumps(_edit(m, "info", [1, 2])),
+    "a JSON list": lambda m: "[1, 2]",
+    "duplicate keys": lambda m: json.dumps(m)[:-1] + ', "step": 300}',
+    "truncated JSON": lambda m: json.dumps(m)[:40],
+    "model arrays of wrong shape": lambda m: json.dumps(_edit(m, "arrays.model.0", "x")),
+    "empty file": lambda m: "",
+}
+
+
+@pytest.mark.parametrize("how", list(DAMAGE))
+def test_a_damaged_newest_manifest_falls_back_to_the_previous_checkpoint(saved_run, tmp_path, how):
+    folder = tmp_path / "ckpt"
+    shutil.copytree(saved_run, folder)
+    manifest_path = folder / "step_000000300" / "checkpoint.json"
+    manifest_path.write_text(DAMAGE[how](json.loads(manifest_path.read_text())))
+    with pytest.warns(UserWarning, match="step_000000300 is incomplete or damaged"):
+        got = hg.train.Checkpointer(folder, every=100).restore(_train_setup())
+    assert got is not None and got.step == 200 and got.info == {"step": 200}
+
+
+def test_a_second_writer_gets_a_clear_error(saved_run, tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    folder = tmp_path / "ckpt"
+    shutil.copytree(saved_run, folder)
+    ckpt = hg.train.Checkpointer(folder, every=100)
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(hg.ArgumentError, match="another writer is saving into"):
+            ckpt.save(_train_setup()._replace(step=400))
+    finally:
+        os.close(fd)
+    assert ckpt.save(_train_setup()._replace(step=400)) and ckpt.steps() == [200, 300, 400]
+
+
+@pytest.mark.bad_arguments
+def test_checkpointer_arguments(tmp_path):
+    with pytest.raises(hg.ArgumentError, match="empty string"):
+        hg.train.Checkpointer("", every=1)
+    with pytest.raises(hg.ArgumentError, match=r"got None"):
+        hg.train.Checkpointer(None, every=1)
+    ckpt = hg.train.Checkpointer(tmp_path / "c", every=1)
+    with pytest.raises(hg.ArgumentError, match="info must be a JSON object.*got list"):
+        ckpt.save(_train_setup()._replace(step=1, info=[1, 2]))
+    with pytest.raises(hg.ArgumentError, match="info must hold JSON values only"):
+        ckpt.save(_train_setup()._replace(step=1, info={"x": float("nan")}))
+    with pytest.raises(hg.ArgumentError, match="force must be True or False"):
+        ckpt.save(_train_setup()._replace(step=1), force="yes")
+    with pytest.raises(hg.ArgumentError, match="state.step must be an int in"):
+        ckpt.save(_train_setup()._replace(step=2**31))
+    with pytest.raises(hg.ArgumentError, match="restore: step must be an int"):
+        ckpt.restore(_train_setup(), step=1.0)
+    assert not os.listdir(tmp_path / "c")
+
+
+@pytest.mark.slow
+def test_a_full_disk_during_a_checkpoint_leaves_no_temporary_folder(tmp_path):
+    proc = _run(
+        f"""
+        import os, resource, jax, optax, hamux_graph as hg
+        model = hg.zoo.create("hn", input_shape=(4,), num_classes=2, nhid=64).compile(key=jax.random.key(0))
+        opt = optax.adam(1e-2)
+        state = hg.train.TrainState(model, hg.train.init_opt_state(opt, model), step=1)
+        ckpt = hg.train.Checkpointer({str(tmp_path / "c")!r}, every=1)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
+        try:
+            ckpt.save(state)
+        except Exception as e:
+            print(type(e).__name__, e)
+        print(sorted(os.listdir({str(tmp_path / "c")!r})))
+        """,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "step_000000001" not in proc.stdout and ".tmp-step" not in proc.stdout

@@ -445,3 +445,35 @@ def test_a_full_disk_during_a_checkpoint_leaves_no_temporary_folder(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "step_000000001" not in proc.stdout and ".tmp-step" not in proc.stdout
+
+
+# ---- 3. aborts on size ------------------------------------------------------------------------
+
+
+def test_init_states_of_a_huge_batch_is_refused_in_a_subprocess_without_abort():
+    proc = _run(
+        """
+        import jax, hamux_graph as hg
+        ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((64,)))
+        model = ham.compile(key=jax.random.key(0))
+        for kwargs in (dict(batch_size=10**12, key=jax.random.key(1)), dict(batch_size=10**12)):
+            try:
+                print(model.init_states(**kwargs))
+            except hg.ArgumentError as e:
+                print("refused:", e)
+        """
+    )
+    assert proc.returncode == 0, proc.stderr  # no SIGABRT (-6)
+    assert proc.stdout.count("refused: init_states: the states need 256,000,000,000,000 bytes") == 2
+
+
+def test_layer_sizes_are_capped_at_int32_indexing(tmp_path):
+    with pytest.raises(hg.ValidationError, match=r"1,099,511,627,776 neurons, more than the limit of 2,147,483,647"):
+        hg.TanhLayer((2**40,))
+    with pytest.raises(hg.ValidationError, match="more than the limit"):
+        hg.TanhLayer((10**15, 10**15))
+    hg.write_graphml(_ham(), tmp_path / "m.graphml")
+    text = (tmp_path / "m.graphml").read_text()
+    (tmp_path / "big.graphml").write_text(text.replace("[3]", f"[{10**20}]"))
+    with pytest.raises(hg.FormatError, match="more than the limit of 2,147,483,647 per layer"):
+        hg.read_graphml(tmp_path / "big.graphml")

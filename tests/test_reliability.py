@@ -444,7 +444,8 @@ def test_a_full_disk_during_a_checkpoint_leaves_no_temporary_folder(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "step_000000001" not in proc.stdout and ".tmp-step" not in proc.stdout
+    assert "OSError cannot write checkpoint" in proc.stdout and "step_000000001" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "['.lock']"  # no checkpoint, no temporary folder
 
 
 # ---- 3. aborts on size ------------------------------------------------------------------------

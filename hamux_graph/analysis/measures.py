@@ -39,7 +39,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from .._api import CompiledHAM, HAM
-from .._errors import ValidationError
+from .._errors import ConvergenceError, ValidationError
 from .._internal.parse import parse_float, parse_int
 from .._internal.progress import progress as progress_bar
 from ..memory.binary import recall_binary, recall_binary_dense, rule, RULES
@@ -164,18 +164,31 @@ def _relax_continuous(where: str, model: CompiledHAM, starts: Array | np.ndarray
     return jnp.where(g >= 0, 1.0, -1.0).astype(starts.dtype), res.converged
 
 
-def _recall(where: str, mem: Any, P: ArrayLike, probes: ArrayLike, key: Array, s: _Settings) -> Array:
-    """Final ±1 states of ``probes`` in the memory ``mem`` storing ``P``."""
+def _recall(where: str, mem: Any, P: ArrayLike, probes: ArrayLike, key: Array, s: _Settings) -> tuple[Array, Array]:
+    """Final ±1 states of ``probes`` in the memory ``mem`` storing ``P``, and which converged."""
     k_build, k_recall = jax.random.split(key)
     if isinstance(mem, DenseEnergy):
-        return recall_binary_dense(P, probes, energy=mem, key=k_recall, order=s.order, max_sweeps=s.max_sweeps).states
+        out = recall_binary_dense(P, probes, energy=mem, key=k_recall, order=s.order, max_sweeps=s.max_sweeps)
+        return out.states, out.converged
     built = mem(P)
     if isinstance(built, HAM):
         built = built.compile(key=k_build)
     if isinstance(built, CompiledHAM):
-        return _relax_continuous(where, built, jnp.asarray(probes), s)[0]
+        return _relax_continuous(where, built, jnp.asarray(probes), s)
     if isinstance(built, (jax.Array, np.ndarray)):
-        return recall_binary(built, probes, key=k_recall, order=s.order, max_sweeps=s.max_sweeps).states
+        N = np.shape(P)[1]
+        if built.shape != (N, N):
+            raise ValidationError(
+                f"{where}: rule_or_builder returned W of shape {tuple(built.shape)} for {np.shape(P)[0]} patterns of "
+                f"{N} neurons; a storage rule must return W of shape ({N}, {N})."
+            )
+        if not isinstance(built, jax.core.Tracer) and not np.isfinite(np.asarray(built)).all():
+            raise ValidationError(
+                f"{where}: rule_or_builder returned W with non-finite entries (nan or inf); a storage rule must "
+                "return finite weights."
+            )
+        out = recall_binary(built, probes, key=k_recall, order=s.order, max_sweeps=s.max_sweeps)
+        return out.states, out.converged
     raise ValidationError(
         f"{where}: rule_or_builder returned a {type(built).__name__}; expected a weight matrix W (N, N), "
         "an hg.HAM or an hg.CompiledHAM."
@@ -185,14 +198,29 @@ def _recall(where: str, mem: Any, P: ArrayLike, probes: ArrayLike, key: Array, s
 def _trial(where: str, mem: Any, N: int, K: int, probes_n: int, corruption: float, keys: tuple, s: _Settings):
     """One trial: ``K`` random patterns, copies of the first ``probes_n`` corrupted and relaxed.
 
-    Returns the final overlaps ``(probes_n,)`` with the probes' own patterns.
+    Returns the final overlaps ``(probes_n,)`` with the probes' own patterns, and which
+    probes converged.
     """
     k_pat, k_cor, k_rec = keys
     # drawn at bucketed sizes and cut with numpy, so that a new K compiles nothing here
     P, probes = (np.asarray(a) for a in _probe_set(k_pat, k_cor, int(round(corruption * N)), bucket(K), N))
     P, targets, probes = P[:K], P[:probes_n], probes[:probes_n]
-    S = _recall(where, mem, P, probes, k_rec, s)
-    return np.sum(np.asarray(S) * targets, axis=1) / N
+    S, converged = _recall(where, mem, P, probes, k_rec, s)
+    return np.sum(np.asarray(S) * targets, axis=1) / N, np.asarray(converged, bool).reshape(-1)
+
+
+def _check_converged(where: str, mem: Any, converged: list[np.ndarray], s: _Settings) -> None:
+    """Raise ``ConvergenceError`` if any probe did not converge: it is neither retrieved nor failed."""
+    flags = np.concatenate(converged) if converged else np.ones(0, bool)
+    if flags.all():
+        return
+    binary = isinstance(mem, DenseEnergy) or not callable(mem) or mem in RULES.values()
+    cap = f"max_sweeps={s.max_sweeps}" if binary else f"max_steps={s.max_steps} (or max_sweeps={s.max_sweeps})"
+    raise ConvergenceError(
+        f"{where}: {int((~flags).sum())} of {flags.size} probes did not converge within {cap} "
+        f"(converged fraction {flags.mean():.3f}); a probe that never settles is neither retrieved nor failed. Raise "
+        "the cap, use order='async' (synchronous updates can cycle), or a smaller dt for continuous memories."
+    )
 
 
 @functools.partial(jax.jit, static_argnums=(3, 4))
@@ -274,7 +302,10 @@ def capacity_curve(
         A ``CapacityCurve``.
 
     Raises:
-        ValidationError: for a bad memory, size, load, corruption or setting.
+        ValidationError: for a bad memory, size, load, corruption or setting (or a rule that
+            returns W of another size or with non-finite entries).
+        ConvergenceError: if any probe did not converge within ``max_sweeps`` /
+            ``max_steps`` (naming the cap and the fraction that converged).
 
     Example:
         >>> import jax, hamux_graph as hg
@@ -291,14 +322,17 @@ def capacity_curve(
     Ks = [max(1, int(round(x * N))) for x in a]
     s = _Settings(order, int(max_sweeps), visible, dt, max_steps, tol)
     per = np.zeros((len(Ks), trials, 2))
+    converged: list[np.ndarray] = []
     jobs = [(l, t) for l in range(len(Ks)) for t in range(trials)]
     bar = progress_bar(jobs, desc="capacity", enable=progress)
     for l, t in bar:
         K = Ks[l]
         keys = tuple(jax.random.split(jax.random.fold_in(jax.random.fold_in(key, l), t), 3))
-        m = _trial(where, mem, N, K, K if max_probes is None else min(K, max_probes), corruption, keys, s)
+        m, ok = _trial(where, mem, N, K, K if max_probes is None else min(K, max_probes), corruption, keys, s)
         per[l, t] = m.mean(), (m >= 1.0).mean()
+        converged.append(ok)
         bar.set_postfix(alpha=float(K / N))
+    _check_converged(where, mem, converged, s)
     return CapacityCurve(
         loads=jnp.asarray([K / N for K in Ks]),
         num_patterns=jnp.asarray(Ks, dtype=jnp.int32),
@@ -365,6 +399,8 @@ def basin_radius(
 
     Raises:
         ValidationError: for a bad memory, size, load, level or setting.
+        ConvergenceError: if any probe did not converge within ``max_sweeps`` /
+            ``max_steps`` (naming the cap and the fraction that converged).
 
     Example:
         >>> import jax, hamux_graph as hg
@@ -386,13 +422,16 @@ def basin_radius(
     n_probes = K if max_probes is None else min(K, max_probes)
     s = _Settings(order, int(max_sweeps), visible, dt, max_steps, tol)
     per = np.zeros((len(c), trials, 2))
+    converged: list[np.ndarray] = []
     bar = progress_bar([(t, j) for t in range(trials) for j in range(len(c))], desc="basin", enable=progress)
     for t, j in bar:
         k_trial = jax.random.fold_in(key, t)
         k_cor, k_rec = jax.random.split(jax.random.fold_in(k_trial, j + 1))
-        m = _trial(where, mem, N, K, n_probes, float(c[j]), (k_trial, k_cor, k_rec), s)
+        m, ok_probes = _trial(where, mem, N, K, n_probes, float(c[j]), (k_trial, k_cor, k_rec), s)
         per[j, t] = (m >= min_overlap - 1e-6).mean(), m.mean()
+        converged.append(ok_probes)
         bar.set_postfix(corruption=float(c[j]))
+    _check_converged(where, mem, converged, s)
     ok = per[:, :, 0].mean(1) >= fraction
     n_ok = len(ok) if ok.all() else int(np.argmin(ok))
     return BasinCurve(

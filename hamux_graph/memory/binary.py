@@ -322,6 +322,11 @@ def recall_binary(
             f"{where}: W must be a square (N, N) weight matrix, got shape {tuple(Wa.shape)}. Build one with "
             "hg.memory.hebbian(patterns)."
         )
+    if not isinstance(Wa, jax.core.Tracer) and not np.isfinite(Wa).all():
+        raise ValidationError(
+            f"{where}: W must be finite, got {int((~np.isfinite(Wa)).sum())} nan or inf entries; a non-finite field "
+            "has no sign (the neuron would freeze and look converged)."
+        )
     s = check_probes(where, probes, Wa.shape[0])
     synchronous = check_order(where, order, key)
     sweeps = parse_int(max_sweeps, f"{where}: max_sweeps", minimum=0, error=ValidationError, hint=SWEEPS_HINT)

@@ -338,6 +338,11 @@ class Checkpointer:
                     f"cannot write checkpoint {final!r}: {e.strerror or e}. No temporary folder is left.",
                     final,
                 ) from None
+            if isinstance(e, (ValueError, RuntimeError)) and not isinstance(e, HamuxGraphError):  # orbax's I/O errors
+                raise OSError(
+                    f"cannot write checkpoint {final!r}: {type(e).__name__}: {e}. No temporary folder is left "
+                    "(a full disk?)."
+                ) from None
             raise
         if main:
             if os.path.exists(final):

@@ -23,6 +23,7 @@ import time
 import warnings
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -478,3 +479,114 @@ def test_layer_sizes_are_capped_at_int32_indexing(tmp_path):
     (tmp_path / "big.graphml").write_text(text.replace("[3]", f"[{10**20}]"))
     with pytest.raises(hg.FormatError, match="more than the limit of 2,147,483,647 per layer"):
         hg.read_graphml(tmp_path / "big.graphml")
+
+
+# ---- 4. success reported on overflow or NaN -------------------------------------------------
+
+
+def _dense_case(K=20, N=64, seed=0):
+    pats = np.sign(np.random.default_rng(seed).normal(size=(K, N)))
+    flips = np.where(np.random.default_rng(seed + 1).random((K, N)) < 0.1, -1.0, 1.0)
+    return pats, pats * flips
+
+
+@pytest.mark.parametrize("n", [23, 200])
+def test_dense_polynomial_recall_does_not_overflow(n):
+    """64**23 overflows float32: the gains are computed on overlaps scaled by a power of two."""
+    pats, probes = _dense_case()
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(np.float32(64.0) ** np.float32(n))  # the plain form overflows
+    out = hg.memory.recall_binary_dense(pats, probes, n=n, key=jax.random.key(1))
+    assert bool(out.converged.all()) and np.array_equal(np.asarray(out.states), pats)
+    # against a float64 numpy reference of the same bit-flip rule, sweep by sweep in one fixed order
+    rect = hg.memory.recall_binary_dense(pats, probes, energy="rectified", n=float(n), order="sync", key=None)
+    assert np.isfinite(np.asarray(rect.states)).all()
+
+
+def _lse_sync_reference(pats, probes, beta, sweeps=50):
+    """Synchronous KH updates in float64 with an explicit stable log-sum-exp (numpy)."""
+    S = probes.astype(np.float64).copy()
+    for _ in range(sweeps):
+        new = S.copy()
+        for b in range(S.shape[0]):
+            for i in range(S.shape[1]):
+                a = pats @ S[b] - pats[:, i] * S[b, i]
+                up, down = beta * (a + pats[:, i]), beta * (a - pats[:, i])
+                top = max(up.max(), down.max())
+                with np.errstate(divide="ignore"):
+                    g = np.log(np.exp(up - top).sum()) - np.log(np.exp(down - top).sum())
+                new[b, i] = 1.0 if g > 0 else -1.0 if g < 0 else S[b, i]
+        if np.array_equal(new, S):
+            return S, True
+        S = new
+    return S, False
+
+
+@pytest.mark.parametrize("beta", [1e30, 1e38])
+def test_dense_lse_recall_with_a_huge_beta_retrieves(beta):
+    pats, probes = _dense_case(K=6, N=32)
+    out = hg.memory.recall_binary_dense(pats, probes, energy="lse", beta=beta, order="sync", key=None)
+    ref, ok = _lse_sync_reference(pats, probes, beta)
+    assert ok and bool(out.converged.all()) and np.array_equal(np.asarray(out.states), ref)
+    assert np.array_equal(ref, pats)
+
+
+def test_a_nan_field_never_reports_convergence():
+    pats, probes = _dense_case(K=3, N=16)
+
+    class Broken(hg.memory.DenseEnergy):
+        def energy(self, m):
+            return jnp.full(m.shape[1:], jnp.nan)
+
+        def gain(self, a, xi):
+            return jnp.full(a.shape[1:], jnp.nan)
+
+    out = hg.memory.recall_binary_dense(pats, probes, energy=Broken(), key=jax.random.key(0), max_sweeps=5)
+    assert not bool(out.converged.any()) and np.isnan(np.asarray(out.states)).all()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_recall_binary_refuses_non_finite_weights(bad):
+    pats, probes = _dense_case(K=3, N=16)
+    W = np.array(hg.memory.hebbian(pats))
+    W[2, 5] = W[5, 2] = bad
+    with pytest.raises(hg.ValidationError, match="recall_binary: W must be finite, got 2 nan or inf entries"):
+        hg.memory.recall_binary(W, probes, key=jax.random.key(0))
+
+
+@pytest.mark.bad_arguments
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: hg.memory.Polynomial(0), "Polynomial: n must be an int >= 1, got 0"),
+        (lambda: hg.memory.Polynomial(2.5), r"Polynomial: n must be an int >= 1, got 2.5"),
+        (lambda: hg.memory.LogSumExp(-1.0), "LogSumExp: beta must be > 0, got -1.0"),
+        (lambda: hg.memory.LogSumExp(float("nan")), "LogSumExp: beta must be a finite number"),
+        (lambda: hg.memory.RectifiedPolynomial(0.5), "RectifiedPolynomial: n must be a finite number >= 1.0"),
+    ],
+)
+def test_dense_energy_objects_check_their_parameters(make, match):
+    with pytest.raises(hg.ValidationError, match=match):
+        make()
+
+
+def test_capacity_and_basin_raise_convergence_error_for_probes_that_never_settle():
+    key = jax.random.key(0)
+    with pytest.raises(
+        hg.ConvergenceError, match=r"capacity_curve: \d+ of \d+ probes did not converge within max_sweeps=0"
+    ):
+        hg.analysis.capacity_curve("hebbian", 32, [0.1], trials=1, corruption=0.2, max_sweeps=0, key=key)
+    with pytest.raises(hg.ConvergenceError, match=r"basin_radius: .*max_sweeps=1 \(converged fraction"):
+        hg.analysis.basin_radius("hebbian", 32, 0.1, corruptions=[0.3], trials=1, max_sweeps=1, key=key)
+    ham = lambda P: hg.zoo.classical_hopfield(P)  # noqa: E731
+    with pytest.raises(hg.ConvergenceError, match=r"max_steps=2"):
+        hg.analysis.capacity_curve(ham, 16, [0.2], trials=1, max_steps=2, key=key)
+
+
+@pytest.mark.bad_arguments
+def test_a_rule_returning_w_of_another_size_names_the_rule():
+    key = jax.random.key(0)
+    with pytest.raises(hg.ValidationError, match=r"rule_or_builder returned W of shape \(5, 5\).*shape \(32, 32\)"):
+        hg.analysis.capacity_curve(lambda P: np.eye(5), 32, [0.1], trials=1, key=key)
+    with pytest.raises(hg.ValidationError, match="rule_or_builder returned W with non-finite entries"):
+        hg.analysis.capacity_curve(lambda P: np.full((32, 32), np.nan), 32, [0.1], trials=1, key=key)

@@ -220,15 +220,14 @@ class _Separable(DenseEnergy):
 def _scaled_gain(F: Any, n: float, a: Array, xi: Array) -> Array:
     """The gain of a separable energy homogeneous of degree ``n`` (``F(cm) = cⁿF(m)``), overflow-free.
 
-    The overlaps of each probe are scaled by a power of two ``2^-e`` chosen so that the
-    largest ``|m|ⁿ`` stays below about ``2^100``; a power of two scales every rounded product
-    exactly, so where nothing overflows (``e = 0``) the gain is bit for bit the plain one, and
-    its sign (all the update uses) never changes. Large ``n`` (``64²³`` overflows float32)
-    then gives the right bit flips instead of ``inf − inf = nan``.
+    Where the largest ``|a ± ξ|ⁿ`` of a probe could pass ``2^100`` (``64²³`` overflows
+    float32), that probe's overlaps are divided by their largest ``|a ± ξ|`` first, so its
+    largest term is exactly 1 and nothing overflows; the gain's sign (all the update uses) is
+    unchanged by a positive scale. Elsewhere nothing is scaled and the gain is bit for bit
+    the plain one.
     """
     top = jnp.max(jnp.abs(a), axis=0) + 1.0  # (B,): the largest |a ± ξ| of each probe
-    e = jnp.maximum(jnp.ceil(jnp.log2(top)) - jnp.floor(100.0 / n), 0.0)
-    scale = jnp.ldexp(jnp.ones_like(top), -e.astype(jnp.int32))[None, :]
+    scale = jnp.where(n * jnp.log2(top) > 100.0, 1.0 / top, jnp.ones_like(top))[None, :]
     a_s, xi_s = a * scale, xi[:, None] * scale
     return jnp.sum(F(a_s + xi_s) - F(a_s - xi_s), axis=0)
 

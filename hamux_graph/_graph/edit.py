@@ -13,6 +13,7 @@ from typing import Any
 import networkx as nx
 
 from .._errors import ValidationError
+from .._internal.parse import parse_sequence
 from ..layers import Layer
 from ..synapses import Synapse
 from .schema import edge_attrs, kind_of, LAYER, layer_attrs, SHARES, SLOT, SYNAPSE, synapse_attrs
@@ -70,7 +71,7 @@ def add_synapse(
     _check_new_name(G, name, "synapse")
     if isinstance(layers, str):
         layers = (layers,)
-    layers = tuple(layers)
+    layers = parse_sequence(layers, f"synapse '{name}': layers", error=ValidationError)
     if not layers:
         raise ValidationError(f"synapse '{name}': `layers` is empty; connect at least one layer.")
     for l in layers:

@@ -9,6 +9,7 @@ calls), with a message naming the argument, the value received and what is accep
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import jax
@@ -293,7 +294,7 @@ def parse_steps(value: Any, what: str, *, minimum: int = 0, error: type[Exceptio
 
 
 def parse_sequence(value: Any, what: str, *, error: type[Exception] = ValueError) -> tuple[Any, ...]:
-    """``value`` as a tuple if it is an ordered collection (tuple, list, range, 1-d array).
+    """``value`` as a tuple if it is an ordered collection (tuple, list, range, generator, 1-d array).
 
     Sets and dicts are refused: their order depends on the hash seed, so anything built
     from it (slot order, a weight's shape) would change from run to run.
@@ -314,9 +315,9 @@ def parse_sequence(value: Any, what: str, *, error: type[Exception] = ValueError
         )
     if isinstance(value, np.ndarray) and value.ndim == 1:
         return tuple(value.tolist())
-    if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list, range)):
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise error(f"{what} must be an ordered sequence (a tuple or list), got {describe(value)}.")
-    return tuple(value)
+    return tuple(value)  # tuples, lists, ranges, generators: ordered
 
 
 def parse_key(value: Any, what: str = "key", *, error: type[Exception] | None = None) -> Any:

@@ -25,7 +25,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from .._errors import ValidationError
-from .._internal.parse import parse_float, parse_int
+from .._internal.parse import parse_float, parse_int, parse_key
 
 
 __all__ = [
@@ -118,6 +118,8 @@ def check_order(where: str, order: Any, key: Any) -> bool:
             f"{where}: order must be 'async' (one neuron at a time, a random permutation per sweep) or 'sync' "
             f"(all neurons at once), got {order!r}."
         )
+    if key is not None:
+        parse_key(key, f"{where}: key", error=ValidationError)
     if order == "async" and key is None:
         raise ValidationError(
             f"{where}: order='async' draws one permutation per sweep from `key`; pass key=jax.random.key(0) "

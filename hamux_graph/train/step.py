@@ -40,7 +40,7 @@ import optax
 from jax.sharding import NamedSharding, PartitionSpec
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray, PyTree
 
-from .._api import CompiledHAM
+from .._api import CompiledHAM, HAM
 from .._energy.sharding import check_mesh, parameter_shardings
 from .._errors import ArgumentError, StateError
 from .._internal.parse import parse_int
@@ -273,7 +273,18 @@ def init_opt_state(optimizer: optax.GradientTransformation, model: PyTree, filte
         >>> _ = hg.train.init_opt_state(optax.sgd(0.1), model)
     """
     spec = eqx.is_inexact_array if filter_spec is None else filter_spec
-    return optimizer.init(eqx.filter(model, spec))
+    trainable_part = eqx.filter(model, spec)
+    if not any(eqx.is_array(x) for x in jax.tree_util.tree_leaves(trainable_part)):
+        hint = (
+            " It is an uncompiled hg.HAM: compile it first (ham.compile(key=jax.random.key(0)))."
+            if isinstance(model, HAM)
+            else " Check filter_spec."
+        )
+        raise ArgumentError(
+            f"init_opt_state: model has no trainable arrays (got {type(model).__name__}), so the optimizer state "
+            f"would be empty and training would change nothing.{hint}"
+        )
+    return optimizer.init(trainable_part)
 
 
 def _check_opt_state(optimizer: optax.GradientTransformation, params: PyTree, opt_state: PyTree) -> None:
@@ -395,11 +406,12 @@ def predict(
         >>> hg.train.predict(model, jnp.ones((7, 4)), steps=2).shape
         (7,)
     """
+    batch_size = parse_int(batch_size, "predict: batch_size", minimum=1, error=ArgumentError)
     inputs = jnp.asarray(inputs)
     forward_kwargs.setdefault("read", "activation")
     out = [
         jnp.argmax(forward(model, inputs[i : i + batch_size], **forward_kwargs), axis=-1)
-        for i in range(0, inputs.shape[0], max(1, int(batch_size)))
+        for i in range(0, inputs.shape[0], batch_size)
     ]
     return jnp.concatenate(out) if out else jnp.zeros((0,), jnp.int32)
 

@@ -87,6 +87,27 @@ def numel(shape: Sequence[int]) -> int:
     return int(math.prod(shape))
 
 
+def check_explicit_parameter(owner: str, name: str, value: Any) -> None:
+    """Refuse an explicit parameter array that is complex or holds nan/inf (ValidationError).
+
+    Traced values (inside ``jit``) and ``None`` (created at compile time) are not checked.
+    """
+    for part in value if isinstance(value, (list, tuple)) else (value,):
+        if part is None or isinstance(part, jax.core.Tracer):
+            continue
+        if jnp.iscomplexobj(part):
+            raise ValidationError(
+                f"{owner}: explicit parameter `{name}` is complex (dtype {part.dtype}); parameters are real. Pass "
+                "the real part (x.real) if that is what you mean."
+            )
+        if jnp.issubdtype(part.dtype, jnp.inexact) and not bool(jnp.isfinite(part).all()):
+            bad = int((~jnp.isfinite(part)).sum())
+            raise ValidationError(
+                f"{owner}: explicit parameter `{name}` holds {bad} non-finite values (nan or inf); parameters must "
+                "be finite."
+            )
+
+
 def _is_param_value(value: Any) -> bool:
     if value is None or isinstance(value, (jax.Array, np.ndarray)):
         return True
@@ -122,6 +143,11 @@ class Synapse(eqx.Module):
         >>> syn.W.shape
         (3, 2)
     """
+
+    def __check_init__(self) -> None:
+        """Explicit parameters (``DenseSynapse(W=...)``) must be real and finite (checked once, here)."""
+        for name in self.param_names():
+            check_explicit_parameter(type(self).__name__, name, getattr(self, name))
 
     multiaffine: ClassVar[bool] = False
     """True if ``F`` is affine in each argument while the others are held fixed (dense and

@@ -152,11 +152,24 @@ def _configure_convert(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="a saved model or a .graphml file")
     p.add_argument(
         "output",
-        help="a .graphml file (architecture only) or any other name for a saved model (a GraphML input is compiled)",
+        help="a .graphml file (architecture only) or a .hamux saved model (a GraphML input is compiled)",
     )
     p.add_argument("--seed", type=int, default=0, help="PRNG seed for the weights when compiling a GraphML input")
     p.add_argument("--compress", action="store_true", help="deflate a saved model's members")
     _add_read_options(p)
+
+
+#: the suffixes ``convert`` writes: a GraphML architecture, or a saved model
+_CONVERT_SUFFIXES = (".graphml", ".graphml.gz", ".xml", ".hamux")
+
+
+def _check_convert_output(output: str) -> None:
+    """Refuse an output name whose suffix says another format (``out.txt`` would hold a zip archive)."""
+    if not output.lower().endswith(_CONVERT_SUFFIXES):
+        raise ArgumentError(
+            f"output {output!r}: the name must end in .graphml (the architecture) or .hamux (a saved model); "
+            f"convert writes one of {list(_CONVERT_SUFFIXES)}."
+        )
 
 
 def _run_convert(args: argparse.Namespace) -> int:
@@ -164,6 +177,7 @@ def _run_convert(args: argparse.Namespace) -> int:
     from .formats.saving import save
 
     plan, model = _read(args, args.input)
+    _check_convert_output(args.output)
     if args.output.lower().endswith((".graphml", ".graphml.gz", ".xml")):
         write_graphml(plan, args.output)
         print(f"wrote architecture to {args.output}")

@@ -246,7 +246,7 @@ def _data(
         )
     energy = None
     if energies is not None:
-        values, label = energy_values(energies)
+        values, label = energy_values(energies, scene)  # the scene's nodes: energies of another model are refused
         for g in groups:
             vals = [values[m] for m in g.layers + g.synapses if m in values]
             if vals:
@@ -254,6 +254,13 @@ def _data(
         energy = {"mode": "snapshot", "values": values, "label": label}
     elif trace is not None:
         energy = _trace_data(trace, groups)
+        nodes = set(plan.layer_names) | set(plan.synapse_names)
+        unknown = sorted(str(k) for part in ("layers", "synapses") for k in trace[part] if k not in nodes)
+        if unknown or not energy["series"]:
+            raise StateError(
+                f"trace names no node, or nodes {unknown[:6]} that this HAM does not have. Pass "
+                "model.energy_trace(xs, ...) of a model compiled from this HAM."
+            )
     n_l, n_s = len(plan.layer_names), len(plan.synapse_names)
     return {
         "title": title or f"HAM: {n_l} layers, {n_s} synapses",

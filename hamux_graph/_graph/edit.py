@@ -206,6 +206,8 @@ def rename(G: nx.MultiDiGraph, old: str, new: str) -> nx.MultiDiGraph:
     if not isinstance(old, str) or old not in G:
         raise ValidationError(f"rename: {old!r} is not a node of this HAM.")
     what = kind_of(G.nodes[old]) or "node"
+    if new == old:
+        raise ValidationError(f"rename: the new name of {what} {old!r} is its current name; pass a different name.")
     _check_new_name(G, new, what)
     out = nx.relabel_nodes(G, {old: new}, copy=True)
     for _, d in out.nodes(data=True):

@@ -263,6 +263,16 @@ def check_graphml_structure(text: str, source: str) -> None:
                     raise FormatError(
                         f"{source}: {owner}: attribute {name!r} is declared {typ} but holds {data.text!r}."
                     ) from None
+    declared = {el.get("id") for el in graphs[0] if tag(el) == "node"}
+    for el in graphs[0]:
+        if tag(el) != "edge":
+            continue
+        for end in ("source", "target"):
+            if el.get(end) not in declared:
+                raise FormatError(
+                    f"{source}: <edge id={el.get('id')!r}> names {end}={el.get(end)!r}, but no <node> has that id. "
+                    "Declare the node, or fix the edge."
+                )
     for kind in ("node", "edge"):
         seen: set[str] = set()
         for el in graphs[0]:

@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 
 import hamux_graph as hg
+from helpers import bad_inputs
 from hamux_graph._internal.files import atomic_write
 from hamux_graph._internal.untrusted import read_limited
 
@@ -590,3 +591,97 @@ def test_a_rule_returning_w_of_another_size_names_the_rule():
         hg.analysis.capacity_curve(lambda P: np.eye(5), 32, [0.1], trials=1, key=key)
     with pytest.raises(hg.ValidationError, match="rule_or_builder returned W with non-finite entries"):
         hg.analysis.capacity_curve(lambda P: np.full((32, 32), np.nan), 32, [0.1], trials=1, key=key)
+
+
+# ---- 5. loose arguments: the generated bad-input suite of the newer namespaces ---------------
+
+
+@pytest.fixture(scope="module")
+def reader_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("files")
+    files = {"graphml": str(folder / "m.graphml"), "hamux": str(folder / "m.hamux"), "npz": str(folder / "et.npz")}
+    hg.write_graphml(_ham(), files["graphml"])
+    hg.save(_model(), files["hamux"])
+    np.savez(files["npz"], x=np.ones(2))
+    return files
+
+
+@pytest.mark.bad_arguments
+def test_generated_key_cases():
+    cases = bad_inputs.key_cases()
+    assert len(cases) >= 30
+    for case in cases:
+        bad_inputs.check(case)
+
+
+@pytest.mark.bad_arguments
+def test_generated_path_and_reader_option_cases(reader_files):
+    cases = bad_inputs.path_cases(reader_files) + bad_inputs.reader_option_cases(reader_files)
+    assert len(cases) >= 100
+    for case in cases:
+        bad_inputs.check(case)
+
+
+@pytest.mark.bad_arguments
+def test_newer_api_arguments():
+    ham = hg.HAM()
+    ham.add_layer("a", hg.TanhLayer((3,)))
+    ham.add_layer("b", hg.TanhLayer((2,)))
+    with pytest.raises(hg.ValidationError, match="layers must be an ordered sequence.*got a set"):
+        ham.add_synapse("s", hg.DenseSynapse(), layers={"a", "b"})
+    ham.add_synapse("s", hg.DenseSynapse(), layers=(n for n in ("a", "b")))  # a generator is ordered
+    model = ham.compile(key=jax.random.key(0))
+    for bad in (0, -5, 2.0):
+        with pytest.raises(hg.ArgumentError, match="predict: batch_size must be an int >= 1"):
+            hg.train.predict(model, np.ones((3, 3)), batch_size=bad, steps=1, input="a", output="b")
+    with pytest.raises(hg.ArgumentError, match=r"steps must be an int in \[0, 2147483647\], got 2147483648"):
+        model.run(model.init_states(), steps=2**31)
+    import optax
+
+    with pytest.raises(hg.ArgumentError, match="no trainable arrays.*uncompiled hg.HAM"):
+        hg.train.init_opt_state(optax.sgd(0.1), ham)
+    assert hg.load.__name__ == "load"  # numpy scalars are ints: see test_reading_options_are_parsed
+
+
+# ---- 8. silently ignored / 9. misleading messages ----------------------------------------------
+
+
+@pytest.mark.bad_arguments
+def test_silent_cases_are_refused(tmp_path):
+    a = hg.HAM()
+    a.add_layer("v", hg.TanhLayer((3,)))
+    other = _ham().copy()
+    other.rename("v", "x")
+    m = other.compile(key=jax.random.key(0))
+    with pytest.raises(hg.StateError, match=r"nodes \['x'\] that this HAM does not have"):
+        a.to_html(tmp_path / "a.html", energies=m.energy_tree(m.init_states()))
+    with pytest.raises(hg.StateError, match=r"trace names .*\['x'\]"):
+        a.to_html(tmp_path / "a.html", trace=m.energy_trace(m.init_states(), steps=2))
+    assert not os.path.exists(tmp_path / "a.html")
+    hg.zoo.register("returns_none_27", lambda: None)
+    with pytest.raises(hg.ValidationError, match="returned NoneType, not an hg.HAM"):
+        hg.zoo.create("returns_none_27")
+    labels = np.repeat(np.arange(12), 120)
+    with pytest.raises(hg.ArgumentError, match=r"classes 0..9, got 240 others \(e.g. 10\)"):
+        hg.datasets.split_indices(labels)
+    with pytest.raises(hg.ArgumentError, match="class 3 has 50 digits"):
+        hg.datasets.split_indices(np.concatenate([np.repeat(np.delete(np.arange(10), 3), 120), np.full(50, 3)]))
+    from hamux_graph.cli import main
+
+    hg.save(_model(), tmp_path / "m.hamux")
+    assert main(["convert", str(tmp_path / "m.hamux"), str(tmp_path / "out.txt")]) == 1
+    assert not os.path.exists(tmp_path / "out.txt")
+
+
+@pytest.mark.bad_arguments
+def test_misleading_messages_name_the_culprit(tmp_path):
+    ham = _ham()
+    with pytest.raises(hg.ValidationError, match="the new name of layer 'v' is its current name"):
+        ham.rename("v", "v")
+    with pytest.raises(hg.ArgumentError, match="batch_mesh: devices is empty"):
+        hg.parallel.batch_mesh(devices=[])
+    hg.write_graphml(_model(), tmp_path / "m.graphml")
+    text = (tmp_path / "m.graphml").read_text()
+    (tmp_path / "bad.graphml").write_text(text.replace('target="v"', 'target="ghost"', 1))
+    with pytest.raises(hg.FormatError, match="names target='ghost', but no <node> has that id"):
+        hg.read_graphml(tmp_path / "bad.graphml")

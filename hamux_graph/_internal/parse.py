@@ -8,6 +8,7 @@ calls), with a message naming the argument, the value received and what is accep
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -270,7 +271,7 @@ def parse_path(value: Any, what: str, *, error: type[Exception] | None = None) -
         fspath = getattr(type(value), "__fspath__", None)
         text = fspath(value) if fspath is not None else None
     if not isinstance(text, str):
-        hint = " (an open file? give its name)" if hasattr(value, "read") or hasattr(value, "write") else ""
+        hint = " (an open file? give its name)" if isinstance(value, io.IOBase) else ""
         raise error(f"{what} must be a path (a str or os.PathLike[str]), got {describe(value)}{hint}.")
     if not text:
         raise error(f"{what} must be a path, got an empty string.")

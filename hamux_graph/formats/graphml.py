@@ -241,8 +241,9 @@ def write_graphml(ham_or_model: Any, path: str | os.PathLike) -> None:
         >>> hg.read_graphml(path).connections("s")
         ('v', 'v')
     """
+    path = parse_path(path, "write_graphml: path")
     data = graphml_bytes(plan_of_architecture(ham_or_model))
-    if os.fspath(path).lower().endswith(".gz"):
+    if path.lower().endswith(".gz"):
         data = gzip.compress(data, mtime=0)
     atomic_write(path, data)
 

@@ -43,7 +43,7 @@ from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray, PyTree
 from .._api import CompiledHAM, HAM
 from .._energy.sharding import check_mesh, parameter_shardings
 from .._errors import ArgumentError, StateError
-from .._internal.parse import parse_int
+from .._internal.parse import parse_int, parse_key
 from ..lagrangians.elementwise import Lagrangian, LSoftmax
 from ..parallel.processes import data_sharding
 
@@ -487,7 +487,7 @@ def batches(
         if order.shape != (n,):
             raise ArgumentError(f"batches: order must have shape ({n},) (one index per row), got {order.shape}.")
     else:
-        order = np.arange(n) if key is None else np.asarray(jax.random.permutation(key, n))
+        order = np.arange(n) if key is None else np.asarray(jax.random.permutation(parse_key(key, "batches: key"), n))
     stop = n - n % batch_size if drop_last and n >= batch_size else n
     for i in range(start * batch_size, stop, batch_size):
         idx = order[i : i + batch_size]
@@ -506,4 +506,7 @@ def epoch_order(key: PRNGKeyArray, epoch: int, n: int) -> np.ndarray:
         >>> sorted(a.tolist()), bool((a == hg.train.epoch_order(jax.random.key(0), 3, 5)).all())
         ([0, 1, 2, 3, 4], True)
     """
-    return np.asarray(jax.random.permutation(jax.random.fold_in(key, int(epoch)), int(n)))
+    key = parse_key(key, "epoch_order: key")
+    epoch = parse_int(epoch, "epoch_order: epoch", minimum=0, error=ArgumentError)
+    n = parse_int(n, "epoch_order: n", minimum=0, error=ArgumentError)
+    return np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch), n))

@@ -28,9 +28,10 @@ import numpy as np
 import pytest
 
 import hamux_graph as hg
-from helpers import bad_inputs
 from hamux_graph._internal.files import atomic_write
 from hamux_graph._internal.untrusted import read_limited
+
+from helpers import bad_inputs
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -268,8 +269,7 @@ def parse_path(value: Any, what: str, *, error: type[Exception] | None = None) -
         error = ArgumentError
     text: Any = value
     if not isinstance(value, str):
-        fspath = getattr(type(value), "__fspath__", None)
-        text = fspath(value) if fspath is not None else None
+        text = os.fspath(value) if isinstance(value, os.PathLike) else None
     if not isinstance(text, str):
         hint = " (an open file? give its name)" if isinstance(value, io.IOBase) else ""
         raise error(f"{what} must be a path (a str or os.PathLike[str]), got {describe(value)}{hint}.")

@@ -283,6 +283,58 @@ def test_reading_options_are_parsed(tmp_path, kwargs, match):
     assert hg.load(tmp_path / "m.hamux", max_bytes=np.int64(10**7)).layer_names == ("v",)  # numpy ints are ints
 
 
+# ---- 7. resource limits: drawing speed -------------------------------------------------------
+
+
+_DRAW_TIMES = """
+import sys, time
+import hamux_graph as hg
+
+def chain(n):
+    ham = hg.HAM()
+    for i in range(n):
+        ham.add_layer(f"l{i}", hg.TanhLayer((2,)))
+    for i in range(n - 1):
+        ham.add_synapse(f"s{i}", hg.DenseSynapse(), layers=(f"l{i}", f"l{i + 1}"))
+    return ham
+
+def cpu(fn):  # CPU time of this process: steadier than wall time on a shared machine
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+for n in map(int, sys.argv[2:]):
+    ham = chain(n)  # built beforehand, as the issue measures
+    page = lambda: ham.to_html(sys.argv[1])
+    print(n, min(cpu(ham.to_dot) for _ in range(2)), min(cpu(page) for _ in range(2)))  # the first warms caches
+"""
+
+
+def _draw_times(tmp_path, *sizes: int) -> dict[int, tuple[float, float]]:
+    """``{layers: (to_dot seconds, to_html seconds)}`` for chains, timed in a subprocess (so
+    without the test suite's run-time type checker, as a user runs it)."""
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), "JAX_PLATFORMS": "cpu"}
+    args = [sys.executable, "-c", _DRAW_TIMES, str(tmp_path / "page.html"), *map(str, sizes)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines()]
+    return {int(n): (float(dot), float(page)) for n, dot, page in rows}
+
+
+def test_to_dot_and_to_html_are_near_linear(tmp_path):
+    """Four times the layers costs about four times as much (quadratic would be sixteen)."""
+    times = _draw_times(tmp_path, 400, 1600)
+    for i in (0, 1):
+        assert times[1600][i] < 10 * times[400][i] + 0.05, times
+
+
+@pytest.mark.slow
+def test_a_20000_layer_chain_draws_in_5_seconds(tmp_path):
+    dot, page = _draw_times(tmp_path, 20_000)[20_000]
+    assert dot <= 5 and page <= 5, (dot, page)
+    assert (tmp_path / "page.html").stat().st_size > 1_000_000
+
+
 # ---- 6. files that say two things ------------------------------------------------------------
 
 

@@ -129,10 +129,10 @@ def find_groups(plan: Plan) -> tuple[Group, ...]:
     for name, conn in links:
         internal.setdefault(_find(parent, conn[0]), []).append(name)
     groups = []
+    order = {s: i for i, s in enumerate(plan.synapse_names)}
     for root, ls in members.items():
         if len(ls) < 2:
             continue
-        order = {s: i for i, s in enumerate(plan.synapse_names)}
         syns = tuple(sorted(internal.get(root, ()), key=order.__getitem__))
         groups.append(Group(f"{ls[0]}…{ls[-1]}", tuple(ls), syns))
     first = {l: i for i, l in enumerate(plan.layer_names)}

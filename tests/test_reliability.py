@@ -646,6 +646,93 @@ def test_a_rule_returning_w_of_another_size_names_the_rule():
         hg.analysis.capacity_curve(lambda P: np.full((32, 32), np.nan), 32, [0.1], trials=1, key=key)
 
 
+@pytest.mark.parametrize(
+    "value, match",
+    [(np.nan, "3 non-finite values"), (np.inf, "3 non-finite values"), (1 + 1j, "is complex")],
+    ids=["nan", "inf", "complex"],
+)
+@pytest.mark.bad_arguments
+def test_explicit_parameters_are_real_and_finite_at_construction(value, match):
+    W = np.ones((3, 2), dtype=np.complex64 if isinstance(value, complex) else np.float32)
+    W[0, :] = value
+    W[1, 0] = value
+    with pytest.raises(hg.ValidationError, match=rf"DenseSynapse: explicit parameter `W` (holds )?{match}"):
+        hg.DenseSynapse(W=W)
+    assert hg.DenseSynapse(W=np.ones((3, 2))).W.shape == (3, 2)  # finite real parameters pass
+
+
+@pytest.mark.bad_arguments
+def test_stored_patterns_are_real_and_finite():
+    patterns = np.ones((2, 4))
+    with pytest.raises(hg.ValidationError, match="modern_hopfield: patterns hold non-finite values"):
+        hg.zoo.modern_hopfield(np.where(np.eye(2, 4) > 0, np.nan, patterns))
+    with pytest.raises(hg.ValidationError, match="modern_hopfield: patterns are complex.*imaginary part"):
+        hg.zoo.modern_hopfield(patterns * (1 + 1j))
+
+
+def test_the_et_loader_checks_finiteness_in_float32(tmp_path):
+    """1e300 is finite in float64 (the file's dtype) and inf in float32 (the model's)."""
+    from test_interop_energy_transformer import checkpoint, write
+
+    w = checkpoint(np.random.default_rng(0), dtype=np.float64)
+    w["Xi"] = w["Xi"] * 1e300
+    with np.errstate(over="ignore"):
+        assert np.isfinite(w["Xi"]).all() and not np.isfinite(w["Xi"].astype(np.float32)).all()
+    with pytest.raises(hg.FormatError, match=r"key 'Xi' holds values beyond the range of float32.*e\+299"):
+        hg.interop.load_energy_transformer(write(tmp_path, w))
+
+
+@pytest.mark.bad_arguments
+def test_callables_returning_the_wrong_thing_are_named():
+    ham = hg.HAM()
+    ham.add_layer("a", hg.TanhLayer((3,)))
+    model = ham.compile(key=jax.random.key(0))
+    import optax
+
+    opt = optax.sgd(0.1)
+    for loss, match in [
+        (lambda m, x: jnp.ones(3), r"got shape \(3,\) and dtype float32"),
+        (lambda m, x: jnp.ones((), jnp.int32), r"got shape \(\) and dtype int32"),
+        (lambda m, x: "low", "got str"),
+    ]:
+        step = hg.train.make_train_step(opt, loss)
+        with pytest.raises(hg.ArgumentError, match="loss_fn must return a real scalar loss, " + match):
+            step(model, hg.train.init_opt_state(opt, model), np.ones(3))
+
+    class ConstantInt(hg.Synapse):
+        def __call__(self, g):
+            return 3
+
+        def param_shapes(self, shapes):
+            return {}
+
+    class NegativeShape(hg.Synapse):
+        W: jax.Array | None = None
+
+        def __call__(self, g):
+            return jnp.sum(g)
+
+        def param_shapes(self, shapes):
+            return {"W": (-1, 3)}
+
+    for synapse, match in [
+        (ConstantInt(), "ConstantInt: __call__ must return a real float scalar.*dtype int32"),
+        (NegativeShape(), r"NegativeShape.param_shapes returned 'W': \(-1, 3\)"),
+    ]:
+        h = ham.copy()
+        h.add_synapse("s", synapse, layers=("a",))
+        with pytest.raises(hg.ValidationError, match=match):
+            h.compile(key=jax.random.key(0))
+
+
+def test_solve_refuses_a_non_positive_dt0():
+    pytest.importorskip("diffrax")
+    model = _model()
+    for bad in (0.0, -1.0):
+        with pytest.raises(hg.ArgumentError, match=rf"dt0 must be a finite number > 0, got {bad}"):
+            model.solve(model.init_states(), dt0=bad)
+
+
 # ---- 5. loose arguments: the generated bad-input suite of the newer namespaces ---------------
 
 

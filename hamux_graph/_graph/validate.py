@@ -161,6 +161,12 @@ def check_custom_synapse(spec: Synapse, shapes: list[Shape], ps: dict[str, Any])
             f"{cls}: __call__ must return a scalar alignment F, but it returns shape {got} for activations of "
             f"shapes {[tuple(s) for s in shapes]}. Sum (or otherwise reduce) it to a scalar."
         )
+    if not jnp.issubdtype(out.dtype, jnp.floating):
+        raise ValidationError(
+            f"{cls}: __call__ must return a real float scalar alignment F, but it returns dtype {out.dtype} for "
+            f"activations of shapes {[tuple(s) for s in shapes]}. Compute it from the activations (a constant "
+            "int has no gradient)."
+        )
 
 
 def _resolve_owner(G: nx.MultiDiGraph, name: str) -> str:

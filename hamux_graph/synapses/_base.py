@@ -17,7 +17,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import ValidationError
 from .._internal.introspect import module_config
-from .._internal.parse import parse_bool, parse_float, parse_int
+from .._internal.parse import is_int, parse_bool, parse_float, parse_int
 from .._types import Shape
 from ..lagrangians.elementwise import Lagrangian
 
@@ -105,6 +105,28 @@ def check_explicit_parameter(owner: str, name: str, value: Any) -> None:
             raise ValidationError(
                 f"{owner}: explicit parameter `{name}` holds {bad} non-finite values (nan or inf); parameters must "
                 "be finite."
+            )
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, (tuple, list)) and all(is_int(d) and int(d) >= 0 for d in value)
+
+
+def check_param_shapes(owner: str, expected: Any, shapes: Sequence[Shape]) -> None:
+    """Refuse a ``param_shapes`` result that is not ``{field name: shape or [shapes]}`` with
+    non-negative int dimensions (``ValidationError`` naming the class and the entry).
+    """
+    if not isinstance(expected, dict):
+        raise ValidationError(
+            f"{owner}.param_shapes must return a dict {{field name: shape}}, got {type(expected).__name__} for "
+            f"layer shapes {list(shapes)}."
+        )
+    for name, want in expected.items():
+        parts = want if isinstance(want, list) else [want]
+        if not isinstance(name, str) or not all(_is_shape(part) for part in parts):
+            raise ValidationError(
+                f"{owner}.param_shapes returned {name!r}: {want!r} for layer shapes {list(shapes)}; each entry "
+                "must map a field name to a shape (a tuple of ints >= 0) or a list of shapes."
             )
 
 
@@ -251,6 +273,7 @@ class Synapse(eqx.Module):
                 f"(shapes {list(shapes)}). Connect {want} layer(s), or pick a synapse type of another arity."
             )
         expected = self.param_shapes([tuple(s) for s in shapes])
+        check_param_shapes(type(self).__name__, expected, shapes)
         for name, want in expected.items():
             have = getattr(self, name, None)
             if have is None:

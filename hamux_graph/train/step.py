@@ -371,7 +371,7 @@ def make_train_step(
         _check_opt_state(optimizer, params, opt_state)
 
         def objective(p):
-            return loss_fn(eqx.combine(p, static), *batch)
+            return _check_loss(loss_fn(eqx.combine(p, static), *batch), has_aux)
 
         out, grads = eqx.filter_value_and_grad(objective, has_aux=has_aux)(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
@@ -384,6 +384,23 @@ def make_train_step(
         return model, opt_state, out
 
     return step
+
+
+def _check_loss(out: Any, has_aux: bool) -> Any:
+    """``out`` if ``loss_fn`` returned a real scalar (with ``has_aux``, a ``(loss, aux)`` pair),
+    else an ``ArgumentError`` naming ``loss_fn`` (checked while tracing: nothing is computed)."""
+    if has_aux and not (isinstance(out, tuple) and len(out) == 2):
+        raise ArgumentError(f"loss_fn must return (loss, aux) with has_aux=True, got {type(out).__name__}.")
+    loss = out[0] if has_aux else out
+    if not isinstance(loss, (jax.Array, float, np.floating)):
+        raise ArgumentError(f"loss_fn must return a real scalar loss, got {type(loss).__name__}.")
+    dtype = jnp.result_type(loss)
+    if jnp.shape(loss) != () or not jnp.issubdtype(dtype, jnp.floating):
+        raise ArgumentError(
+            f"loss_fn must return a real scalar loss, got shape {jnp.shape(loss)} and dtype {dtype}. Reduce it "
+            "(e.g. .mean()) and compute it in floats."
+        )
+    return out
 
 
 # ---- evaluation ----------------------------------------------------------------------------

@@ -763,6 +763,15 @@ def test_generated_path_and_reader_option_cases(reader_files):
 
 
 @pytest.mark.bad_arguments
+def test_generated_count_cases():
+    """Negative, fractional, string and beyond-int32 step counts, batch sizes and sizes."""
+    cases = bad_inputs.count_cases()
+    assert len(cases) >= 90
+    for case in cases:
+        bad_inputs.check(case)
+
+
+@pytest.mark.bad_arguments
 def test_newer_api_arguments():
     ham = hg.HAM()
     ham.add_layer("a", hg.TanhLayer((3,)))

@@ -37,7 +37,13 @@ def device_memory_bytes() -> int:
         return 2**40
 
 
-def check_state_memory(shapes: Iterable[tuple[int, ...]], itemsize: int, where: str) -> int:
+def check_state_memory(
+    shapes: Iterable[tuple[int, ...]],
+    itemsize: int,
+    where: str,
+    *,
+    fix: str = "Use a smaller batch_size or smaller layers.",
+) -> int:
     """The bytes of states of ``shapes``; refuse more than the default device's memory (ArgumentError).
 
     Example:
@@ -53,6 +59,6 @@ def check_state_memory(shapes: Iterable[tuple[int, ...]], itemsize: int, where: 
     if total > limit:
         raise ArgumentError(
             f"{where}: the states need {total:,} bytes ({total / 2**30:,.1f} GiB), more than this device's memory "
-            f"({limit:,} bytes). Use a smaller batch_size or smaller layers."
+            f"({limit:,} bytes). {fix}"
         )
     return total

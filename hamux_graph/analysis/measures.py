@@ -40,7 +40,8 @@ from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from .._api import CompiledHAM, HAM
 from .._errors import ConvergenceError, ValidationError
-from .._internal.parse import parse_float, parse_int
+from .._internal.limits import MAX_NEURONS
+from .._internal.parse import INT32_MAX, parse_float, parse_int, parse_steps
 from .._internal.progress import progress as progress_bar
 from ..memory.binary import recall_binary, recall_binary_dense, rule, RULES
 from ..memory.recall import (
@@ -237,7 +238,7 @@ def _floats(where: str, name: str, x: Any) -> np.ndarray:
 
 
 def _common(where: str, N: Any, trials: Any, max_probes: Any, order: Any, key: Any, max_sweeps: Any, mem: Any):
-    parse_int(N, f"{where}: N", minimum=1, error=ValidationError)
+    parse_int(N, f"{where}: N", minimum=1, maximum=MAX_NEURONS, error=ValidationError)
     parse_int(trials, f"{where}: trials", minimum=1, error=ValidationError)
     if max_probes is not None:
         parse_int(
@@ -250,8 +251,13 @@ def _common(where: str, N: Any, trials: Any, max_probes: Any, order: Any, key: A
     if key is None:
         raise ValidationError(f"{where}: pass key=jax.random.key(0); it draws the patterns, corruptions and orders.")
     check_order(where, order, key)
-    parse_int(max_sweeps, f"{where}: max_sweeps", minimum=0, error=ValidationError, hint=SWEEPS_HINT)
+    parse_int(max_sweeps, f"{where}: max_sweeps", minimum=0, maximum=INT32_MAX, error=ValidationError, hint=SWEEPS_HINT)
     return _memory(where, mem)
+
+
+def _max_steps(where: str, max_steps: Any) -> int:
+    """``max_steps`` of ``model.relax`` for continuous memories, checked for every memory."""
+    return parse_steps(max_steps, f"{where}: max_steps", minimum=1, error=ValidationError)
 
 
 def capacity_curve(
@@ -320,7 +326,7 @@ def capacity_curve(
     if a.size == 0 or not np.all(a > 0):
         raise ValidationError(f"{where}: loads must be a non-empty list of loads alpha = K/N > 0, got {loads!r}.")
     Ks = [max(1, int(round(x * N))) for x in a]
-    s = _Settings(order, int(max_sweeps), visible, dt, max_steps, tol)
+    s = _Settings(order, int(max_sweeps), visible, dt, _max_steps(where, max_steps), tol)
     per = np.zeros((len(Ks), trials, 2))
     converged: list[np.ndarray] = []
     jobs = [(l, t) for l in range(len(Ks)) for t in range(trials)]
@@ -420,7 +426,7 @@ def basin_radius(
         )
     K = max(1, int(round(load * N)))
     n_probes = K if max_probes is None else min(K, max_probes)
-    s = _Settings(order, int(max_sweeps), visible, dt, max_steps, tol)
+    s = _Settings(order, int(max_sweeps), visible, dt, _max_steps(where, max_steps), tol)
     per = np.zeros((len(c), trials, 2))
     converged: list[np.ndarray] = []
     bar = progress_bar([(t, j) for t in range(trials) for j in range(len(c))], desc="basin", enable=progress)
@@ -521,6 +527,7 @@ def attractor_census(
         min_gap=parse_float(min_gap, f"{where}: min_gap", minimum=0.0, maximum=1.0, error=ValidationError),
     )
     X = float_array(where, "starts", starts)
+    max_steps = _max_steps(where, max_steps)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] != P.shape[1]:
         raise ValidationError(
             f"{where}: starts must have shape (S, {P.shape[1]}) (S start states of the patterns' {P.shape[1]} "

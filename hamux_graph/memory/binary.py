@@ -33,7 +33,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, Real
 
 from .._errors import ValidationError
-from .._internal.parse import parse_int
+from .._internal.parse import INT32_MAX, parse_int
 from .recall import (
     bucket,
     check_order,
@@ -329,7 +329,9 @@ def recall_binary(
         )
     s = check_probes(where, probes, Wa.shape[0])
     synchronous = check_order(where, order, key)
-    sweeps = parse_int(max_sweeps, f"{where}: max_sweeps", minimum=0, error=ValidationError, hint=SWEEPS_HINT)
+    sweeps = parse_int(
+        max_sweeps, f"{where}: max_sweeps", minimum=0, maximum=INT32_MAX, error=ValidationError, hint=SWEEPS_HINT
+    )
     system = Classical(jnp.asarray(Wa), jnp.asarray(tie_tolerance(Wa)))
     return _run(system, Wa.dtype, s, key, synchronous, sweeps)
 
@@ -392,5 +394,7 @@ def recall_binary_dense(
     strategy = resolve_energy(where, energy, n, beta)
     s = check_probes(where, probes, P.shape[1])
     synchronous = check_order(where, order, key)
-    sweeps = parse_int(max_sweeps, f"{where}: max_sweeps", minimum=0, error=ValidationError, hint=SWEEPS_HINT)
+    sweeps = parse_int(
+        max_sweeps, f"{where}: max_sweeps", minimum=0, maximum=INT32_MAX, error=ValidationError, hint=SWEEPS_HINT
+    )
     return _run(Dense(jnp.asarray(P.T), strategy), P.dtype, s, key, synchronous, sweeps)

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real
 
 from .._errors import ValidationError
+from .._internal.limits import check_state_memory
 from .._internal.parse import parse_float, parse_int, parse_key
 from .recall import DenseEnergy, flip_bits, float_array, LogSumExp, Polynomial, RectifiedPolynomial
 
@@ -171,6 +172,7 @@ def random_patterns(num: int, N: int, *, key: PRNGKeyArray) -> Float[Array, "num
     """
     num = parse_int(num, "random_patterns: num", minimum=1, error=ValidationError)
     N = parse_int(N, "random_patterns: N", minimum=1, error=ValidationError)
+    check_state_memory([(num, N)], 4, f"random_patterns(num={num}, N={N})", fix="Draw fewer or smaller patterns.")
     return _random_patterns(parse_key(key, "random_patterns: key", error=ValidationError), num, N)
 
 

@@ -392,3 +392,85 @@ def reader_option_cases(files: dict[str, str]) -> list[Case]:
                     )
                 )
     return cases
+
+
+COUNT_PARAMETERS = ("max_sweeps", "max_steps", "batch_size", "steps", "N", "trials", "num_memories")
+BAD_COUNTS = [("negative", -1), ("float", 1.5), ("str", "3")]
+# beyond int32: step counts, and sizes that index arrays (batch sizes and memory counts may be large)
+HUGE_COUNTS = {"max_sweeps", "max_steps", "steps", "N"}
+# functions whose counts are checked only after slow rendering (matplotlib)
+COUNT_SKIP = {"animate_retrieval"}
+
+
+def _count_arguments() -> dict[str, Callable[[], tuple[tuple[Any, ...], dict[str, Any]]]]:
+    """Valid ``(positional, keyword)`` arguments of every public function taking a count."""
+    import jax
+    import numpy as np
+
+    P = _pm1(3, 16)
+    key = jax.random.key(0)
+
+    def model() -> Any:
+        ham = hg.HAM()
+        ham.add_layer("a", hg.TanhLayer((4,)))
+        ham.add_layer("b", hg.SoftmaxLayer((3,)))
+        ham.add_synapse("s", hg.DenseSynapse(), layers=("a", "b"))
+        return ham.compile(key=key)
+
+    def states() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        m = model()
+        return (m, m.init_states()), {}
+
+    def train_call(**kw: Any) -> Callable[[], tuple[tuple[Any, ...], dict[str, Any]]]:
+        return lambda: ((model(), np.ones((2, 4))), dict(input="a", output="b", **kw))
+
+    return {
+        "relax": states,
+        "solve": states,
+        "eqprop_grad": lambda: (
+            (model(), model().init_states(), np.zeros(3), lambda xs, t: ((xs["b"] - t) ** 2).sum()),
+            {},
+        ),
+        "recall_binary": lambda: ((np.asarray(hg.memory.hebbian(P)), P), dict(key=key)),
+        "recall_binary_dense": lambda: ((P, P), dict(key=key)),
+        "random_patterns": lambda: ((3,), dict(N=16, key=key)),
+        "capacity_curve": lambda: (("hebbian",), dict(N=16, loads=[0.1], trials=1, key=key)),
+        "basin_radius": lambda: (("hebbian",), dict(N=16, load=0.1, trials=1, key=key)),
+        "attractor_census": lambda: ((np.asarray(hg.memory.hebbian(P)), P), dict(patterns=P, key=key)),
+        "random_mask": lambda: ((16, 4), dict(key=key)),
+        "forward": train_call(steps=2),
+        "predict": train_call(steps=2),
+        "accuracy": lambda: ((model(), np.ones((2, 4)), np.zeros(2, int)), dict(input="a", output="b", steps=2)),
+        "batches": lambda: ((np.ones(8),), dict(batch_size=2)),
+        "process_slice": lambda: ((), dict(batch_size=4, mesh=hg.parallel.batch_mesh())),
+        "recall": lambda: ((hg.zoo.modern_hopfield(P).compile(key=key), P), dict(steps=2)),
+        "dense_associative_memory": lambda: ((), dict(input_shape=(4,), num_memories=3)),
+        "modern_hopfield": lambda: ((), dict(input_shape=(4,), num_memories=3)),
+        "sparse_hopfield": lambda: ((), dict(input_shape=(4,), num_memories=3)),
+        "gaussian_memory": lambda: ((), dict(input_shape=(4,), num_memories=3)),
+        "epanechnikov_memory": lambda: ((), dict(input_shape=(4,), num_memories=3)),
+        "energy_transformer": lambda: ((), dict(num_memories=3)),
+    }
+
+
+def count_cases() -> list[Case]:
+    """Negative, fractional, string and beyond-int32 counts (``max_steps``, ``batch_size``, ...)
+    for every public function of the newer namespaces taking one: a library error naming it."""
+    table = _count_arguments()
+    cases = []
+    for parameter in COUNT_PARAMETERS:
+        for qualified, fn in public_functions(parameter):
+            name = qualified.rsplit(".", 1)[-1]
+            if name in COUNT_SKIP:
+                continue
+            if name not in table:
+                cases.append(_missing(qualified, "_count_arguments"))
+                continue
+            for label, bad in BAD_COUNTS + ([("huge", 2**31)] if parameter in HUGE_COUNTS else []):
+
+                def call(fn=fn, name=name, parameter=parameter, bad=bad) -> Any:
+                    args, kwargs = table[name]()
+                    return _consume(fn(*args, **{**kwargs, parameter: bad}))
+
+                cases.append(Case(f"{qualified}-{parameter}-{label}", call, hg.HamuxGraphError, parameter))
+    return cases

@@ -254,8 +254,8 @@ def _data(
         energy = {"mode": "snapshot", "values": values, "label": label}
     elif trace is not None:
         energy = _trace_data(trace, groups)
-        nodes = set(plan.layer_names) | set(plan.synapse_names)
-        unknown = sorted(str(k) for part in ("layers", "synapses") for k in trace[part] if k not in nodes)
+        known = set(plan.layer_names) | set(plan.synapse_names)
+        unknown = sorted(str(k) for part in ("layers", "synapses") for k in trace[part] if k not in known)
         if unknown or not energy["series"]:
             raise StateError(
                 f"trace names no node, or nodes {unknown[:6]} that this HAM does not have. Pass "

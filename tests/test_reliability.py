@@ -807,6 +807,8 @@ def test_silent_cases_are_refused(tmp_path):
     with pytest.raises(hg.StateError, match=r"trace names .*\['x'\]"):
         a.to_html(tmp_path / "a.html", trace=m.energy_trace(m.init_states(), steps=2))
     assert not os.path.exists(tmp_path / "a.html")
+    other.to_html(tmp_path / "own.html", trace=m.energy_trace(m.init_states(), steps=2))  # its own trace is drawn
+    assert '"mode":"trace"' in (tmp_path / "own.html").read_text()
     hg.zoo.register("returns_none_27", lambda: None)
     with pytest.raises(hg.ValidationError, match="returned NoneType, not an hg.HAM"):
         hg.zoo.create("returns_none_27")

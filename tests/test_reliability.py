@@ -173,9 +173,13 @@ def test_an_open_file_is_not_a_path(tmp_path):
 
 
 _SLOW_SAVE = """
-import os, sys, time
+import os, signal, sys, time
 import hamux_graph as hg
 from hamux_graph._internal.files import atomic_write
+
+# Ctrl-C raises KeyboardInterrupt even when the test runner was started with SIGINT ignored
+# (a background job), which this process would otherwise inherit
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def stalled(fd):  # the data is in the temporary file; stall before the rename
     print("writing", flush=True)

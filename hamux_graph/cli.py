@@ -38,8 +38,9 @@ __all__ = ["main", "COMMANDS", "build_parser"]
 
 
 def _is_model_file(path: str) -> bool:
-    with open(path, "rb") as f:
-        return f.read(4) == b"PK\x03\x04"
+    from ._internal.untrusted import read_head
+
+    return read_head(path, 4) == b"PK\x03\x04"
 
 
 def _is_hif_path(path: str) -> bool:
@@ -188,14 +189,28 @@ def _configure_convert(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "output",
-        help="a .graphml or .hif.json file (architecture only), a .safetensors file, a directory (a name ending "
-        "in '/': hg.save_pretrained) or any other name for a .hamux saved model (an architecture input is compiled)",
+        help="a .graphml or .hif.json file (architecture only), a .safetensors or .hamux saved model, or a "
+        "directory (a name ending in '/': hg.save_pretrained); an architecture input is compiled",
     )
     p.add_argument("--seed", type=int, default=0, help="PRNG seed for the weights when compiling an architecture input")
     p.add_argument("--compress", action="store_true", help="deflate a saved model's members")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
     p.add_argument("--no-drawing", action="store_true", help="leave topology.png out of a model directory")
     _add_read_options(p)
+
+
+#: the suffixes ``convert`` writes: an architecture (GraphML, HIF) or a saved model (.hamux, safetensors)
+_CONVERT_SUFFIXES = (".graphml", ".graphml.gz", ".xml", ".hif.json", ".json", ".hif", ".hamux", ".safetensors")
+
+
+def _check_convert_output(output: str) -> None:
+    """Refuse an output name whose suffix says another format (``out.txt`` would hold a zip archive)."""
+    if not (output.lower().endswith(_CONVERT_SUFFIXES) or _is_directory_output(output)):
+        raise ArgumentError(
+            f"output {output!r}: the name must end in .graphml or .hif.json (the architecture), .hamux or "
+            ".safetensors (a saved model), or in '/' (a model directory); convert writes one of "
+            f"{list(_CONVERT_SUFFIXES)} or a directory."
+        )
 
 
 def _run_convert(args: argparse.Namespace) -> int:
@@ -205,6 +220,7 @@ def _run_convert(args: argparse.Namespace) -> int:
     from .formats.saving import save
 
     output = args.output
+    _check_convert_output(output)
     architecture_only = output.lower().endswith((".graphml", ".graphml.gz", ".xml")) or _is_hif_path(output)
     plan, model = _read(args, args.input, weights=not architecture_only)
     if output.lower().endswith((".graphml", ".graphml.gz", ".xml")):

@@ -75,6 +75,23 @@ def split_indices(labels: Int[np.ndarray, " n"], seed: int = 0) -> tuple[np.ndar
     """
     labels = np.asarray(labels)
     rng = np.random.default_rng(parse_int(seed, "seed", minimum=0, error=ArgumentError))
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ArgumentError(
+            f"split_indices: labels must be a 1-d array of ints, got {labels.dtype} of shape {labels.shape}."
+        )
+    outside = labels[(labels < 0) | (labels > 9)]
+    if outside.size:
+        raise ArgumentError(
+            f"split_indices: labels must be digit classes 0..9, got {outside.size} others (e.g. {int(outside[0])}); "
+            "they would be dropped from both sets."
+        )
+    counts = np.bincount(labels, minlength=10)
+    if (counts <= _PER_CLASS_TEST).any():
+        c = int(np.argmin(counts))
+        raise ArgumentError(
+            f"split_indices: class {c} has {int(counts[c])} digits; each class needs more than {_PER_CLASS_TEST} "
+            f"(the first {_PER_CLASS_TEST} go to the test set), or its training set would be empty."
+        )
     train, test = [], []
     for c in range(10):
         idx = rng.permutation(np.flatnonzero(labels == c))

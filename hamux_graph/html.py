@@ -30,10 +30,11 @@ import numpy as np
 from ._errors import StateError
 from ._graph.validate import as_plan, Plan
 from ._internal.files import atomic_write
+from ._internal.memo import by_value
 from ._present.collapse import find_groups, Group
 from ._present.scene import build_scene, colors_of, energy_values, grid
 from ._present.structure import STRUCTURE_KEYS, structure_rows
-from ._present.summary import counted, lagrangian_text
+from ._present.summary import config_of, counted, lagrangian_text
 
 
 __all__ = ["page_html", "write_html", "page_data", "MAX_TRACE_STEPS"]
@@ -65,7 +66,7 @@ def _count(tree: Any) -> int:
 def _layer_card(plan: Plan, name: str, slots: list[str]) -> list[list[str]]:
     layer = plan.layer(name)
     lag = layer.lagrangian
-    params = ", ".join(f"{k}={_value(v)}" for k, v in lag.config().items()) or "none"
+    params = ", ".join(f"{k}={_value(v)}" for k, v in config_of(lag).items()) or "none"
     n_bias = layer.size if layer.use_bias else 0
     return [
         ["kind", "layer"],
@@ -75,17 +76,21 @@ def _layer_card(plan: Plan, name: str, slots: list[str]) -> list[list[str]]:
         ["Lagrangian parameters", params],
         ["τ", f"{layer.tau:g}"],
         ["bias", "yes" if layer.use_bias else "no"],
-        ["parameters", f"{n_bias + _count(lag):,}"],
+        ["parameters", f"{n_bias + by_value(_count, lag):,}"],
         ["synapses (slot)", ", ".join(slots) or "none"],
     ]
+
+
+def _num_params(spec: Any, shapes: tuple[tuple[int, ...], ...]) -> int:
+    return spec.num_params(list(shapes))
 
 
 def _synapse_card(plan: Plan, name: str, conn: tuple[str, ...]) -> list[list[str]]:
     spec = plan.synapse_of(name)
     owner = plan.shares(name)
-    hyper = ", ".join(f"{k}={_value(v)}" for k, v in spec.config().items() if k not in STRUCTURE_KEYS) or "none"
+    hyper = ", ".join(f"{k}={_value(v)}" for k, v in config_of(spec).items() if k not in STRUCTURE_KEYS) or "none"
     if owner is None:
-        count = f"{spec.num_params([plan.layer_shape(l) for l in conn]):,}"
+        count = f"{by_value(_num_params, spec, tuple(tuple(plan.layer_shape(l)) for l in conn)):,}"
     else:
         count = f"shared with {owner}"
     return [
@@ -174,8 +179,8 @@ def _data(
     """``page_data`` of a plan."""
     if energies is not None and trace is not None:
         raise StateError("give energies= (one energy_tree snapshot) or trace= (an energy_trace), not both.")
-    scene = build_scene(plan, detail="compact", first=first, last=last)
     cells = grid(plan, first, last)
+    scene = build_scene(plan, detail="compact", first=first, last=last, cells=cells)
     colors = colors_of(scene)
     groups = find_groups(plan)
     group_of = {m: g.name for g in groups for m in g.layers + g.synapses}
@@ -243,7 +248,7 @@ def _data(
         )
     energy = None
     if energies is not None:
-        values, label = energy_values(energies)
+        values, label = energy_values(energies, scene)  # the scene's nodes: energies of another model are refused
         for g in groups:
             vals = [values[m] for m in g.layers + g.synapses if m in values]
             if vals:
@@ -251,6 +256,13 @@ def _data(
         energy = {"mode": "snapshot", "values": values, "label": label}
     elif trace is not None:
         energy = _trace_data(trace, groups)
+        known = set(plan.layer_names) | set(plan.synapse_names)
+        unknown = sorted(str(k) for part in ("layers", "synapses") for k in trace[part] if k not in known)
+        if unknown or not energy["series"]:
+            raise StateError(
+                f"trace names no node, or nodes {unknown[:6]} that this HAM does not have. Pass "
+                "model.energy_trace(xs, ...) of a model compiled from this HAM."
+            )
     n_l, n_s = len(plan.layer_names), len(plan.synapse_names)
     return {
         "title": title or f"HAM: {counted(n_l, 'layer')}, {counted(n_s, 'synapse')}",

@@ -14,6 +14,7 @@ from typing import Any
 import equinox as eqx
 
 from ._errors import ValidationError
+from ._internal.limits import MAX_NEURONS
 from ._internal.parse import parse_bool, parse_float, parse_shape
 from .lagrangians.elementwise import (
     Lagrangian,
@@ -50,7 +51,13 @@ __all__ = [
 
 
 def _as_shape(shape: Any) -> tuple[int, ...]:
-    return parse_shape(shape, "a layer shape", error=ValidationError)
+    out = parse_shape(shape, "a layer shape", error=ValidationError)
+    if math.prod(out) > MAX_NEURONS:
+        raise ValidationError(
+            f"a layer shape {out} has {math.prod(out):,} neurons, more than the limit of {MAX_NEURONS:,} per layer "
+            "(2**31 - 1: a layer's flat index is an int32). Split it into several layers."
+        )
+    return out
 
 
 def _as_tau(tau: Any) -> float:

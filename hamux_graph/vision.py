@@ -33,7 +33,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Float
 
 from ._errors import ArgumentError, ValidationError
-from ._internal.parse import parse_float, parse_int, parse_shape
+from ._internal.parse import parse_float, parse_int, parse_key, parse_shape
 
 
 __all__ = ["num_patches", "patchify", "unpatchify", "PatchPipeline", "patch_pipeline", "random_mask"]
@@ -152,7 +152,7 @@ def random_mask(
     if k > n:
         raise ArgumentError(f"random_mask: num_masked ({k}) must be at most num_patches ({n}).")
     b = None if batch_size is None else parse_int(batch_size, "batch_size", minimum=1, error=ArgumentError)
-    keys = jax.random.split(key, 1 if b is None else b)
+    keys = jax.random.split(parse_key(key, "random_mask: key"), 1 if b is None else b)
     ranks = jax.vmap(lambda kk: jnp.argsort(jax.random.uniform(kk, (n,))))(keys)
     mask = jnp.argsort(ranks, axis=-1) < k
     return mask[0] if b is None else mask
@@ -330,7 +330,7 @@ def patch_pipeline(
     D = parse_int(dim, "dim", minimum=1, error=ValidationError)
     stdinit = parse_float(stdinit, "patch_pipeline: stdinit", minimum=0, error=ValidationError)
     P, n = p * q * c, (h // p) * (w // q)
-    k = jax.random.split(key, 5)
+    k = jax.random.split(parse_key(key, "patch_pipeline: key", error=ValidationError), 5)
     normal = lambda kk, shape: stdinit * jax.random.normal(kk, shape)  # noqa: E731
     return PatchPipeline(
         (h, w, c),

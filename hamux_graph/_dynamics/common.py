@@ -32,7 +32,7 @@ from jaxtyping import Array, Bool
 
 from .._energy.kernel import FREE, HELD, MASK, Structure
 from .._errors import ArgumentError, ConvergenceError, StateError
-from .._internal.parse import parse_int
+from .._internal.parse import parse_steps
 from .._types import Clamp, ClampEntry, ClampSpec, Shape
 
 
@@ -147,12 +147,12 @@ def schedule_value(schedule: Schedule | None, constant: Array, step: Array) -> A
 
 
 def check_steps(name: str, value: Any, minimum: int = 0) -> int:
-    """An int ``>= minimum`` (numpy integers accepted; bools and floats refused).
+    """An int in ``[minimum, 2**31 - 1]`` (numpy integers accepted; bools and floats refused).
 
     Raises:
         ArgumentError: otherwise.
     """
-    return parse_int(value, name, minimum=minimum, error=ArgumentError)
+    return parse_steps(value, name, minimum=minimum, error=ArgumentError)
 
 
 # ---- the clamp ------------------------------------------------------------------------

@@ -212,6 +212,7 @@ def solve(
     diffrax = _diffrax()
     max_steps = check_steps("max_steps", max_steps, minimum=1)
     tol_a = check_scalar("tol", tol)
+    dt0_a = None if dt0 is None else check_scalar("dt0", dt0)  # dt0 <= 0 is a wrong argument, not a solver error
     solver = diffrax.Tsit5() if solver is None else solver
     if not isinstance(solver, diffrax.AbstractSolver):
         raise ArgumentError(f"solver must be a diffrax solver such as diffrax.Tsit5(), got {type(solver).__name__}.")
@@ -260,7 +261,7 @@ def solve(
         stepsize_controller,
         jnp.asarray(float(t0)),
         jnp.asarray(float(t1)),
-        None if dt0 is None else jnp.asarray(float(dt0)),
+        dt0_a,
         tol_a,
         max_steps,
         save_ts,

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._errors import ArgumentError, StateError
+from .._internal.limits import check_state_memory
 from .._internal.parse import parse_int
 from .._types import Shape, States
 from ..lagrangians.elementwise import Lagrangian
@@ -109,6 +110,9 @@ class AbstractEnergyCore(eqx.Module):
     def init_states(self, batch_size: int | None = None, *, key: PRNGKeyArray | None = None) -> States:
         """Zero states (or ``N(0, 0.01²)`` noise with ``key``), with an optional batch axis.
 
+        States larger than the default device's memory are refused (``ArgumentError``)
+        before anything is allocated.
+
         Example:
             >>> import jax, hamux_graph as hg
             >>> ham = hg.HAM(); ham.add_layer("v", hg.TanhLayer((4,)))
@@ -121,6 +125,7 @@ class AbstractEnergyCore(eqx.Module):
                 f"init_states: key must be a PRNG key such as jax.random.key(0), got {type(key).__name__}."
             )
         dtype = jnp.result_type(float)
+        check_state_memory((lead + s for s in self.shapes), jnp.dtype(dtype).itemsize, "init_states")
         if key is None:
             return {n: jnp.zeros(lead + s, dtype) for n, s in zip(self.layer_names, self.shapes)}
         keys = jax.random.split(key, len(self.layer_names))

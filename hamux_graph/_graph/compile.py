@@ -11,7 +11,6 @@ scalars, in its node order, without validating again.
 from __future__ import annotations
 
 import math
-import os
 import zlib
 from typing import Any
 
@@ -20,6 +19,7 @@ import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
 from .._errors import ArgumentError, ValidationError
+from .._internal.limits import device_memory_bytes
 from ..layers import Layer
 from .validate import Plan
 
@@ -52,21 +52,6 @@ def check_key(key: Any, where: str) -> PRNGKeyArray:
         )
         raise ArgumentError(f"{where}: key must be one PRNG key such as jax.random.key(0), got {got}.")
     return key
-
-
-def device_memory_bytes() -> int:
-    """What the default device can hold: its memory limit, or the host's physical memory on CPU."""
-    dev = jax.devices()[0]
-    try:
-        stats = dev.memory_stats() or {}
-    except (RuntimeError, NotImplementedError):  # pragma: no cover - backends without stats
-        stats = {}
-    if "bytes_limit" in stats:
-        return int(stats["bytes_limit"])
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - platforms without sysconf
-        return 2**40
 
 
 def _nbytes(shape: Any, itemsize: int) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 import networkx as nx
 
 from .._errors import ValidationError
+from .._internal.parse import parse_sequence
 from ..layers import Layer
 from ..synapses import Synapse
 from .schema import edge_attrs, kind_of, LAYER, layer_attrs, SHARES, SLOT, SYNAPSE, synapse_attrs
@@ -70,7 +71,7 @@ def add_synapse(
     _check_new_name(G, name, "synapse")
     if isinstance(layers, str):
         layers = (layers,)
-    layers = tuple(layers)
+    layers = parse_sequence(layers, f"synapse '{name}': layers", error=ValidationError)
     if not layers:
         raise ValidationError(f"synapse '{name}': `layers` is empty; connect at least one layer.")
     for l in layers:
@@ -205,6 +206,8 @@ def rename(G: nx.MultiDiGraph, old: str, new: str) -> nx.MultiDiGraph:
     if not isinstance(old, str) or old not in G:
         raise ValidationError(f"rename: {old!r} is not a node of this HAM.")
     what = kind_of(G.nodes[old]) or "node"
+    if new == old:
+        raise ValidationError(f"rename: the new name of {what} {old!r} is its current name; pass a different name.")
     _check_new_name(G, new, what)
     out = nx.relabel_nodes(G, {old: new}, copy=True)
     for _, d in out.nodes(data=True):

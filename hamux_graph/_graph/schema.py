@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._errors import ValidationError
+from .._internal.memo import value_key
 from ..layers import Layer
 from ..synapses import Synapse
 
@@ -108,15 +109,36 @@ def layer_of(name: str, data: dict[str, Any]) -> Layer:
             "A graph read with networkx.read_graphml holds the file's strings, not these objects: read "
             "hamux_graph files with hg.read_graphml."
         )
+    lag, shape = data[LAGRANGIAN], data[SHAPE]
+    tau, use_bias = data.get(TAU, DEFAULT_TAU), data.get(USE_BIAS, DEFAULT_USE_BIAS)
+    layer_energy = data.get(LAYER_ENERGY, DEFAULT_LAYER_ENERGY)
+    key = _layer_key(lag, shape, tau, use_bias, layer_energy)
+    hit = _LAYERS.get(key) if key is not None else None
+    if hit is not None:
+        return hit
     try:
-        return Layer(
-            data[LAGRANGIAN],
-            shape=data[SHAPE],
-            tau=data.get(TAU, DEFAULT_TAU),
-            use_bias=data.get(USE_BIAS, DEFAULT_USE_BIAS),
-            layer_energy=data.get(LAYER_ENERGY, DEFAULT_LAYER_ENERGY),
-        )
+        layer = Layer(lag, shape=shape, tau=tau, use_bias=use_bias, layer_energy=layer_energy)
     except ValidationError as e:
         raise ValidationError(f"layer '{name}': {e}") from None
     except (TypeError, ValueError) as e:
         raise ValidationError(f"layer '{name}': invalid layer attributes ({e}).") from None
+    if key is not None:
+        if len(_LAYERS) >= 1 << 16:
+            _LAYERS.clear()
+        _LAYERS[key] = layer
+    return layer
+
+
+# Layers built by ``layer_of``, by the value of (Lagrangian, shape, tau, use_bias, layer_energy): Lagrangians
+# and layers are immutable, so equal layer nodes (the 20 000 of a long chain, or one node read
+# by every ``plan()``) are built and checked once.
+_LAYERS: dict[tuple[Any, ...], Layer] = {}
+
+
+def _layer_key(lag: Any, shape: Any, tau: Any, use_bias: Any, layer_energy: Any) -> tuple[Any, ...] | None:
+    if not isinstance(shape, tuple) or not all(type(d) is int for d in shape):
+        return None
+    if type(tau) not in (int, float) or type(use_bias) is not bool or type(layer_energy) is not bool:
+        return None
+    value = value_key(lag)
+    return None if value is None else (value, shape, type(tau), tau, use_bias, layer_energy)

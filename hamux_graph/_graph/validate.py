@@ -8,6 +8,7 @@ how to fix it. The resulting ``Plan`` is what ``compile`` turns into a JAX model
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from typing import Any
 
@@ -17,6 +18,7 @@ import jax.numpy as jnp
 import networkx as nx
 
 from .._errors import ValidationError
+from .._internal.memo import value_key
 from .._internal.parse import parse_int
 from .._types import Shape
 from ..layers import Layer
@@ -50,22 +52,58 @@ class Plan:
         """Every node name, layers and synapses, in the graph's order."""
         return self.order if self.order is not None else self.layer_names + self.synapse_names
 
+    @functools.cached_property
+    def layer_position(self) -> dict[str, int]:
+        """``{layer name: its position}`` (one dict lookup instead of a scan per query)."""
+        return {name: i for i, name in enumerate(self.layer_names)}
+
+    @functools.cached_property
+    def synapse_position(self) -> dict[str, int]:
+        """``{hyperedge name: its position}``."""
+        return {name: i for i, name in enumerate(self.synapse_names)}
+
     def layer_shape(self, name: str) -> Shape:
         """The shape of layer ``name``."""
-        return self.layers[self.layer_names.index(name)].shape
+        return self.layers[self._layer_at(name)].shape
 
     def layer(self, name: str) -> Layer:
         """The ``Layer`` named ``name``."""
-        return self.layers[self.layer_names.index(name)]
+        return self.layers[self._layer_at(name)]
 
     def synapse_of(self, name: str) -> Synapse:
         """The synapse (the parameter owner's) used by hyperedge ``name``."""
-        return self.specs[self.owners[self.synapse_names.index(name)]]
+        return self.specs[self.owners[self._synapse_at(name)]]
 
     def shares(self, name: str) -> str | None:
         """The owner whose parameters hyperedge ``name`` uses, or ``None`` if it owns them."""
-        owner = self.owners[self.synapse_names.index(name)]
+        owner = self.owners[self._synapse_at(name)]
         return None if owner == name else owner
+
+    def _layer_at(self, name: str) -> int:
+        # an unknown name raises the ValueError of tuple.index, as before
+        return self.layer_position[name] if name in self.layer_position else self.layer_names.index(name)
+
+    def _synapse_at(self, name: str) -> int:
+        # an unknown name raises the ValueError of tuple.index, as before
+        return self.synapse_position[name] if name in self.synapse_position else self.synapse_names.index(name)
+
+
+# ``spec.check_shapes`` results by the value of (spec, shapes): specs are immutable, so the
+# equal synapses of a 20 000-layer chain are checked once, not once per node. A spec holding
+# large arrays (explicit weights) has no cheap value key and is checked every time.
+_CHECKED: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def _checked_shapes(spec: Synapse, shapes: list[Shape]) -> dict[str, Any]:
+    value = value_key(spec)
+    if value is None:
+        return spec.check_shapes(shapes)
+    key = (value, tuple(tuple(s) for s in shapes))
+    if key not in _CHECKED:
+        if len(_CHECKED) >= 1 << 16:
+            _CHECKED.clear()
+        _CHECKED[key] = spec.check_shapes(shapes)
+    return dict(_CHECKED[key])
 
 
 def check_name(name: Any, what: str) -> str:
@@ -122,6 +160,12 @@ def check_custom_synapse(spec: Synapse, shapes: list[Shape], ps: dict[str, Any])
         raise ValidationError(
             f"{cls}: __call__ must return a scalar alignment F, but it returns shape {got} for activations of "
             f"shapes {[tuple(s) for s in shapes]}. Sum (or otherwise reduce) it to a scalar."
+        )
+    if not jnp.issubdtype(out.dtype, jnp.floating):
+        raise ValidationError(
+            f"{cls}: __call__ must return a real float scalar alignment F, but it returns dtype {out.dtype} for "
+            f"activations of shapes {[tuple(s) for s in shapes]}. Compute it from the activations (a constant "
+            "int has no gradient)."
         )
 
 
@@ -229,7 +273,7 @@ def plan_graph(G: Any) -> Plan:
         shapes = [shape_of[l] for l in conn]
         where = f"synapse '{s}'" + (f" (sharing the parameters of '{owner}')" if owner != s else "")
         try:
-            ps = spec.check_shapes(shapes)
+            ps = _checked_shapes(spec, shapes)
             if type(spec) not in _BUILTIN and owner == s:
                 check_custom_synapse(spec, shapes, ps)
         except ValidationError as e:

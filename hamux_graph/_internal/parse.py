@@ -8,12 +8,17 @@ calls), with a message naming the argument, the value received and what is accep
 
 from __future__ import annotations
 
+import io
 import math
+import os
+from collections.abc import Iterable
 from typing import Any
 
 import jax
 import jax.core
 import numpy as np
+
+from .._errors import ArgumentError
 
 
 __all__ = [
@@ -26,7 +31,15 @@ __all__ = [
     "parse_shape",
     "parse_int_or_tuple",
     "parse_choice",
+    "parse_path",
+    "parse_steps",
+    "parse_sequence",
+    "parse_key",
+    "INT32_MAX",
 ]
+
+#: the largest step count or index: loop counters and indices are int32 inside jitted code
+INT32_MAX = 2**31 - 1
 
 
 def describe(value: Any) -> str:
@@ -234,4 +247,104 @@ def parse_choice(value: Any, what: str, choices: tuple[str, ...], *, error: type
     """``value`` if it is one of the strings ``choices``."""
     if not isinstance(value, str) or value not in choices:
         raise error(f"{what} must be one of {list(choices)}, got {value!r}.")
+    return value
+
+
+def parse_path(value: Any, what: str, *, error: type[Exception] | None = None) -> str:
+    """``value`` as a path string: a ``str`` or ``os.PathLike[str]``, non-empty and without NUL.
+
+    ``None``, bytes, bytes paths and open file objects are refused (``ArgumentError`` by
+    default), naming ``what``.
+
+    Example:
+        >>> import pathlib
+        >>> from hamux_graph._internal.parse import parse_path
+        >>> parse_path(pathlib.Path("a/b.hamux"), "path")
+        'a/b.hamux'
+        >>> parse_path(b"a.hamux", "path")
+        Traceback (most recent call last):
+        hamux_graph._errors.ArgumentError: path must be a path (a str or os.PathLike[str]), got b'a.hamux' (bytes).
+    """
+    if error is None:
+        error = ArgumentError
+    text: Any = value
+    if not isinstance(value, str):
+        text = os.fspath(value) if isinstance(value, os.PathLike) else None
+    if not isinstance(text, str):
+        hint = " (an open file? give its name)" if isinstance(value, io.IOBase) else ""
+        raise error(f"{what} must be a path (a str or os.PathLike[str]), got {describe(value)}{hint}.")
+    if not text:
+        raise error(f"{what} must be a path, got an empty string.")
+    if "\0" in text:
+        raise error(f"{what} must be a path without NUL characters, got {text!r}.")
+    return text
+
+
+def parse_steps(value: Any, what: str, *, minimum: int = 0, error: type[Exception] = ValueError) -> int:
+    """A step count: an int in ``[minimum, 2**31 - 1]`` (it is an int32 inside jitted loops).
+
+    Example:
+        >>> from hamux_graph._internal.parse import parse_steps
+        >>> parse_steps(2**31, "steps")
+        Traceback (most recent call last):
+        ValueError: steps must be an int in [0, 2147483647], got 2147483648. Step counts are int32 inside jitted loops.
+    """
+    return parse_int(
+        value, what, minimum=minimum, maximum=INT32_MAX, error=error, hint=" Step counts are int32 inside jitted loops."
+    )
+
+
+def parse_sequence(value: Any, what: str, *, error: type[Exception] = ValueError) -> tuple[Any, ...]:
+    """``value`` as a tuple if it is an ordered collection (tuple, list, range, generator, 1-d array).
+
+    Sets and dicts are refused: their order depends on the hash seed, so anything built
+    from it (slot order, a weight's shape) would change from run to run.
+
+    Example:
+        >>> from hamux_graph._internal.parse import parse_sequence
+        >>> parse_sequence(["a", "b"], "layers")
+        ('a', 'b')
+        >>> parse_sequence({"a"}, "layers")
+        Traceback (most recent call last):
+        ValueError: layers must be an ordered sequence (a tuple or list), got a set: its order changes from run to run. Pass a list.
+    """
+    if isinstance(value, (set, frozenset, dict)) or type(value).__name__ in ("dict_keys", "dict_values"):
+        kind = "a set" if isinstance(value, (set, frozenset)) else "a dict"
+        raise error(
+            f"{what} must be an ordered sequence (a tuple or list), got {kind}: its order changes from run to run. "
+            "Pass a list."
+        )
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return tuple(value.tolist())
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise error(f"{what} must be an ordered sequence (a tuple or list), got {describe(value)}.")
+    return tuple(value)  # tuples, lists, ranges, generators: ordered
+
+
+def parse_key(value: Any, what: str = "key", *, error: type[Exception] | None = None) -> Any:
+    """``value`` if it is one JAX PRNG key (``jax.random.key(0)``, or a raw ``uint32[2]`` key).
+
+    An int seed is refused with a message saying how to make a key.
+
+    Example:
+        >>> from hamux_graph._internal.parse import parse_key
+        >>> parse_key(0, "key")
+        Traceback (most recent call last):
+        hamux_graph._errors.ArgumentError: key must be one JAX PRNG key such as jax.random.key(0), got 0 (int). Make one with jax.random.key(seed).
+    """
+    if error is None:
+        error = ArgumentError
+    ok = isinstance(value, jax.Array) and (
+        (jax.numpy.issubdtype(value.dtype, jax.dtypes.prng_key) and value.shape == ())
+        or (value.dtype == np.uint32 and value.shape == (2,))
+    )
+    if not ok:
+        got = (
+            describe(value)
+            if not isinstance(value, jax.Array)
+            else f"an array of shape {value.shape}, dtype {value.dtype}"
+        )
+        raise error(
+            f"{what} must be one JAX PRNG key such as jax.random.key(0), got {got}. Make one with jax.random.key(seed)."
+        )
     return value

@@ -23,11 +23,17 @@ import zlib
 
 import numpy as np
 
-from .._errors import FormatError
+from .._errors import ArgumentError, FormatError
+from .files import special_kind
+from .parse import parse_bool, parse_int, parse_path
 
 
 __all__ = [
     "read_limited",
+    "read_options",
+    "read_head",
+    "unique_pairs",
+    "check_unique_members",
     "check_compression",
     "decompress",
     "check_xml_text",
@@ -48,19 +54,119 @@ _MAGIC = {
 }
 
 
-def read_limited(path: str | os.PathLike, max_bytes: int) -> bytes:
-    """The bytes of ``path``, refusing files larger than ``max_bytes`` (FormatError)."""
-    size = os.path.getsize(path)
-    if size > max_bytes:
-        raise FormatError(
-            f"{os.fspath(path)}: the file has {size:,} bytes, more than max_bytes={max_bytes:,}. Pass a larger "
-            "max_bytes if you trust this file."
-        )
-    with open(path, "rb") as f:
-        data = f.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise FormatError(f"{os.fspath(path)}: the file grew past max_bytes={max_bytes:,} while being read.")
-    return data
+def read_limited(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """The bytes of the regular file ``path``, refusing more than ``max_bytes`` (FormatError).
+
+    Only regular files are opened (a FIFO, device, socket or directory is refused with an
+    ``ArgumentError`` naming it, without blocking), and at most ``max_bytes + 1`` bytes are
+    ever read, whatever the file claims its size is.
+
+    Raises:
+        ArgumentError: for a path that is not a path, names no regular file, or a
+            ``max_bytes`` that is not a positive int.
+        FormatError: for a file larger than ``max_bytes``.
+        OSError: for a missing file or no permission (naming the path).
+    """
+    source = parse_path(path, "path")
+    max_bytes = parse_int(max_bytes, "max_bytes", minimum=1, error=ArgumentError)
+    fd, st = _open_regular(source)
+    try:
+        if st.st_size > max_bytes:
+            raise FormatError(
+                f"{source}: the file has {st.st_size:,} bytes, more than max_bytes={max_bytes:,}. Pass a larger "
+                "max_bytes if you trust this file."
+            )
+        chunks, total = [], 0
+        while total <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    finally:
+        os.close(fd)
+    if total > max_bytes:
+        raise FormatError(f"{source}: the file grew past max_bytes={max_bytes:,} while being read.")
+    return b"".join(chunks)
+
+
+def _open_regular(source: str) -> tuple[int, os.stat_result]:
+    """A read-only descriptor of the regular file ``source`` (opened without blocking on a FIFO)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(source, flags)
+    except OSError as e:
+        raise type(e)(e.errno, e.strerror, source) from None
+    st = os.fstat(fd)
+    kind = special_kind(st.st_mode)
+    if kind is not None:
+        os.close(fd)
+        raise ArgumentError(f"cannot read {source!r}: it is {kind}, not a regular file. Give the path of a file.")
+    return fd, st
+
+
+def read_head(path: str | os.PathLike[str], count: int) -> bytes:
+    """The first ``count`` bytes of the regular file ``path`` (fewer if it is shorter); see ``read_limited``."""
+    fd, _ = _open_regular(parse_path(path, "path"))
+    try:
+        return os.read(fd, count)
+    finally:
+        os.close(fd)
+
+
+def read_options(max_bytes: object, allow_compressed: object) -> tuple[int, bool]:
+    """The reading options every reader takes, parsed: ``max_bytes`` a positive int, ``allow_compressed`` a bool.
+
+    Raises:
+        ArgumentError: naming the option (``allow_compressed="no"`` is refused, not read as true).
+
+    Example:
+        >>> from hamux_graph._internal.untrusted import read_options
+        >>> read_options(10, False)
+        (10, False)
+        >>> read_options(-1, False)
+        Traceback (most recent call last):
+        hamux_graph._errors.ArgumentError: max_bytes must be an int >= 1, got -1.
+    """
+    return (
+        parse_int(max_bytes, "max_bytes", minimum=1, error=ArgumentError),
+        parse_bool(allow_compressed, "allow_compressed", error=ArgumentError),
+    )
+
+
+def unique_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """The ``object_pairs_hook`` that refuses a JSON object naming one key twice (ValueError).
+
+    ``json.loads`` keeps the last of two equal keys; a file that says two things is refused
+    instead. Callers turn the ``ValueError`` into their ``FormatError`` naming the file.
+
+    Example:
+        >>> import json
+        >>> from hamux_graph._internal.untrusted import unique_pairs
+        >>> json.loads('{"a": 1, "a": 2}', object_pairs_hook=unique_pairs)
+        Traceback (most recent call last):
+        ValueError: the key 'a' appears twice in one JSON object; a file that says two things is refused
+    """
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(
+                f"the key {key!r} appears twice in one JSON object; a file that says two things is refused"
+            )
+        out[key] = value
+    return out
+
+
+def check_unique_members(zf: zipfile.ZipFile, source: str) -> None:
+    """Refuse a zip archive holding two members of one name (``getinfo`` would silently pick the last)."""
+    seen: set[str] = set()
+    for info in zf.infolist():
+        if info.filename in seen:
+            raise FormatError(
+                f"{source}: two archive members are both named {info.filename!r}; a file that says two things is "
+                "refused."
+            )
+        seen.add(info.filename)
 
 
 def decompress(data: bytes, kind: str, source: str, max_bytes: int) -> bytes:
@@ -157,6 +263,16 @@ def check_graphml_structure(text: str, source: str) -> None:
                     raise FormatError(
                         f"{source}: {owner}: attribute {name!r} is declared {typ} but holds {data.text!r}."
                     ) from None
+    declared = {el.get("id") for el in graphs[0] if tag(el) == "node"}
+    for el in graphs[0]:
+        if tag(el) != "edge":
+            continue
+        for end in ("source", "target"):
+            if el.get(end) not in declared:
+                raise FormatError(
+                    f"{source}: <edge id={el.get('id')!r}> names {end}={el.get(end)!r}, but no <node> has that id. "
+                    "Declare the node, or fix the edge."
+                )
     for kind in ("node", "edge"):
         seen: set[str] = set()
         for el in graphs[0]:

@@ -25,6 +25,7 @@ import json
 from typing import Any
 
 from .._graph.validate import Plan
+from .._internal.memo import by_value
 
 
 __all__ = ["Group", "find_groups", "layer_signature", "synapse_signatures"]
@@ -53,11 +54,15 @@ def _plain(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=repr)
 
 
+def _plain_config(obj: Any) -> str:
+    return _plain(obj.config())
+
+
 def layer_signature(plan: Plan, name: str) -> tuple[Any, ...]:
     """The identity of a layer for collapsing (rule 1 of the module docstring)."""
     layer = plan.layer(name)
     lag = layer.lagrangian
-    return (type(lag), _plain(lag.config()), tuple(layer.shape), float(layer.tau), bool(layer.use_bias))
+    return (type(lag), by_value(_plain_config, lag), tuple(layer.shape), float(layer.tau), bool(layer.use_bias))
 
 
 def synapse_signatures(plan: Plan) -> dict[str, int]:
@@ -68,7 +73,7 @@ def synapse_signatures(plan: Plan) -> dict[str, int]:
         spec = plan.specs[owner]
         key = (
             type(spec),
-            _plain(spec.config()),
+            by_value(_plain_config, spec),
             tuple(tuple(plan.layer_shape(l)) for l in conn),
             _plain(plan.param_shapes.get(owner)),
             plan.shares(name),
@@ -124,10 +129,10 @@ def find_groups(plan: Plan) -> tuple[Group, ...]:
     for name, conn in links:
         internal.setdefault(_find(parent, conn[0]), []).append(name)
     groups = []
+    order = {s: i for i, s in enumerate(plan.synapse_names)}
     for root, ls in members.items():
         if len(ls) < 2:
             continue
-        order = {s: i for i, s in enumerate(plan.synapse_names)}
         syns = tuple(sorted(internal.get(root, ()), key=order.__getitem__))
         groups.append(Group(f"{ls[0]}…{ls[-1]}", tuple(ls), syns))
     first = {l: i for i, l in enumerate(plan.layer_names)}

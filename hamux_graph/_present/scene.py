@@ -183,19 +183,22 @@ def grid(
             rank[l] = end[comp[l]]
     # within a rank: barycentre of the neighbours in earlier ranks (one sweep), then insertion order
     pos: dict[str, float] = {}
-    for r in sorted(set(rank.values())):
-        ls = [l for l in order if rank[l] == r]
+    by_rank: dict[int, list[str]] = {}
+    for l in order:
+        by_rank.setdefault(rank[l], []).append(l)
+    for r in sorted(by_rank):
+        ls = by_rank[r]
         bary = {}
         for l in ls:
             prev = [pos[b] for b in nbrs[l] if b in pos]
-            bary[l] = float(np.mean(prev)) if prev else float(index[l])
+            bary[l] = sum(prev) / len(prev) if prev else float(index[l])
         for i, l in enumerate(sorted(ls, key=lambda l: (bary[l], index[l]))):
             pos[l] = float(i)
     out: dict[str, tuple[int, tuple]] = {l: (2 * rank[l], (0, pos[l], index[l])) for l in plan.layer_names}
     for j, (s, conn) in enumerate(zip(plan.synapse_names, plan.connections)):
         rs = [rank[l] for l in dict.fromkeys(conn)]
-        col = int(math.floor(2 * float(np.mean(rs)) + 0.5))
-        centre = float(np.mean([pos[l] for l in conn]))
+        col = int(math.floor(2 * (sum(rs) / len(rs)) + 0.5))
+        centre = sum(pos[l] for l in conn) / len(conn)
         out[s] = (col, (1, max(rs) - min(rs), centre, j))
     return out
 
@@ -224,15 +227,19 @@ def build_scene(
     detail: str = "auto",
     first: Iterable[str] | None = None,
     last: Iterable[str] | None = None,
+    cells: dict[str, tuple[int, tuple]] | None = None,
 ) -> Scene:
     """The scene of a plan (module docstring); ``detail="auto"`` is full for small graphs.
+
+    ``cells`` is ``grid(plan, first, last)`` when the caller has it already (it is not
+    computed twice for a page).
 
     Raises:
         ArgumentError: for an unknown ``detail`` or bad ``first``/``last``.
     """
     if detail not in DETAILS:
         raise ArgumentError(f"detail must be one of {DETAILS}, got {detail!r}.")
-    cells = grid(plan, first, last)
+    cells = grid(plan, first, last) if cells is None else cells
     groups = find_groups(plan) if collapse else ()
     group_of = {m: g.name for g in groups for m in g.layers + g.synapses}
     hidden = {m for g in groups for m in g.synapses}

@@ -11,6 +11,7 @@ compiled model. Both print the same table layout:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,7 @@ import jax
 import numpy as np
 
 from .._graph.validate import Plan
+from .._internal.memo import by_value
 
 
 __all__ = ["summarize", "summarize_model", "lagrangian_text"]
@@ -37,6 +39,15 @@ def _fmt(v: Any) -> str:
     return repr(v)
 
 
+@functools.cache
+def _default_config(cls: type) -> dict[str, Any]:
+    """The config of ``cls()`` (once per class: building a Lagrangian is not free)."""
+    try:
+        return cls().config()
+    except Exception:  # a class without defaults for every field: show everything
+        return {}
+
+
 def lagrangian_text(lag: Any) -> str:
     """Short text of a Lagrangian with its non-default hyperparameters, e.g. ``LTanh(beta=4)``.
 
@@ -45,11 +56,21 @@ def lagrangian_text(lag: Any) -> str:
         >>> lagrangian_text(hg.LSoftmax(beta=2.0))
         'LSoftmax(beta=2)'
     """
+    return by_value(_lagrangian_text, lag)
+
+
+def config_of(obj: Any) -> dict[str, Any]:
+    """``obj.config()``, once per value of ``obj`` (see ``memo.by_value``)."""
+    return by_value(_config, obj)
+
+
+def _config(obj: Any) -> dict[str, Any]:
+    return obj.config()
+
+
+def _lagrangian_text(lag: Any) -> str:
     cfg = lag.config()
-    try:
-        defaults = type(lag)().config()
-    except Exception:  # a class without defaults for every field: show everything
-        defaults = {}
+    defaults = _default_config(type(lag))
     args = ", ".join(f"{k}={_fmt(v)}" for k, v in cfg.items() if k != "min_beta" and defaults.get(k, object()) != v)
     return f"{type(lag).__name__}({args})"
 

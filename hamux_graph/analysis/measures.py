@@ -34,13 +34,15 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from .._api import CompiledHAM, HAM
-from .._errors import ValidationError
-from .._internal.parse import parse_float, parse_int
+from .._errors import ConvergenceError, ValidationError
+from .._internal.limits import MAX_NEURONS
+from .._internal.parse import INT32_MAX, parse_float, parse_int, parse_steps
 from .._internal.progress import progress as progress_bar
 from ..memory.binary import recall_binary, recall_binary_dense, rule, RULES
 from ..memory.recall import (
@@ -164,18 +166,31 @@ def _relax_continuous(where: str, model: CompiledHAM, starts: Array | np.ndarray
     return jnp.where(g >= 0, 1.0, -1.0).astype(starts.dtype), res.converged
 
 
-def _recall(where: str, mem: Any, P: ArrayLike, probes: ArrayLike, key: Array, s: _Settings) -> Array:
-    """Final ±1 states of ``probes`` in the memory ``mem`` storing ``P``."""
+def _recall(where: str, mem: Any, P: ArrayLike, probes: ArrayLike, key: Array, s: _Settings) -> tuple[Array, Array]:
+    """Final ±1 states of ``probes`` in the memory ``mem`` storing ``P``, and which converged."""
     k_build, k_recall = jax.random.split(key)
     if isinstance(mem, DenseEnergy):
-        return recall_binary_dense(P, probes, energy=mem, key=k_recall, order=s.order, max_sweeps=s.max_sweeps).states
+        out = recall_binary_dense(P, probes, energy=mem, key=k_recall, order=s.order, max_sweeps=s.max_sweeps)
+        return out.states, out.converged
     built = mem(P)
     if isinstance(built, HAM):
         built = built.compile(key=k_build)
     if isinstance(built, CompiledHAM):
-        return _relax_continuous(where, built, jnp.asarray(probes), s)[0]
+        return _relax_continuous(where, built, jnp.asarray(probes), s)
     if isinstance(built, (jax.Array, np.ndarray)):
-        return recall_binary(built, probes, key=k_recall, order=s.order, max_sweeps=s.max_sweeps).states
+        N = np.shape(P)[1]
+        if built.shape != (N, N):
+            raise ValidationError(
+                f"{where}: rule_or_builder returned W of shape {tuple(built.shape)} for {np.shape(P)[0]} patterns of "
+                f"{N} neurons; a storage rule must return W of shape ({N}, {N})."
+            )
+        if not isinstance(built, jax.core.Tracer) and not np.isfinite(np.asarray(built)).all():
+            raise ValidationError(
+                f"{where}: rule_or_builder returned W with non-finite entries (nan or inf); a storage rule must "
+                "return finite weights."
+            )
+        out = recall_binary(built, probes, key=k_recall, order=s.order, max_sweeps=s.max_sweeps)
+        return out.states, out.converged
     raise ValidationError(
         f"{where}: rule_or_builder returned a {type(built).__name__}; expected a weight matrix W (N, N), "
         "an hg.HAM or an hg.CompiledHAM."
@@ -185,14 +200,29 @@ def _recall(where: str, mem: Any, P: ArrayLike, probes: ArrayLike, key: Array, s
 def _trial(where: str, mem: Any, N: int, K: int, probes_n: int, corruption: float, keys: tuple, s: _Settings):
     """One trial: ``K`` random patterns, copies of the first ``probes_n`` corrupted and relaxed.
 
-    Returns the final overlaps ``(probes_n,)`` with the probes' own patterns.
+    Returns the final overlaps ``(probes_n,)`` with the probes' own patterns, and which
+    probes converged.
     """
     k_pat, k_cor, k_rec = keys
     # drawn at bucketed sizes and cut with numpy, so that a new K compiles nothing here
     P, probes = (np.asarray(a) for a in _probe_set(k_pat, k_cor, int(round(corruption * N)), bucket(K), N))
     P, targets, probes = P[:K], P[:probes_n], probes[:probes_n]
-    S = _recall(where, mem, P, probes, k_rec, s)
-    return np.sum(np.asarray(S) * targets, axis=1) / N
+    S, converged = _recall(where, mem, P, probes, k_rec, s)
+    return np.sum(np.asarray(S) * targets, axis=1) / N, np.asarray(converged, bool).reshape(-1)
+
+
+def _check_converged(where: str, mem: Any, converged: list[np.ndarray], s: _Settings) -> None:
+    """Raise ``ConvergenceError`` if any probe did not converge: it is neither retrieved nor failed."""
+    flags = np.concatenate(converged) if converged else np.ones(0, bool)
+    if flags.all():
+        return
+    binary = isinstance(mem, DenseEnergy) or not callable(mem) or mem in RULES.values()
+    cap = f"max_sweeps={s.max_sweeps}" if binary else f"max_steps={s.max_steps} (or max_sweeps={s.max_sweeps})"
+    raise ConvergenceError(
+        f"{where}: {int((~flags).sum())} of {flags.size} probes did not converge within {cap} "
+        f"(converged fraction {flags.mean():.3f}); a probe that never settles is neither retrieved nor failed. Raise "
+        "the cap, use order='async' (synchronous updates can cycle), or a smaller dt for continuous memories."
+    )
 
 
 @functools.partial(jax.jit, static_argnums=(3, 4))
@@ -209,7 +239,7 @@ def _floats(where: str, name: str, x: Any) -> np.ndarray:
 
 
 def _common(where: str, N: Any, trials: Any, max_probes: Any, order: Any, key: Any, max_sweeps: Any, mem: Any):
-    parse_int(N, f"{where}: N", minimum=1, error=ValidationError)
+    parse_int(N, f"{where}: N", minimum=1, maximum=MAX_NEURONS, error=ValidationError)
     parse_int(trials, f"{where}: trials", minimum=1, error=ValidationError)
     if max_probes is not None:
         parse_int(
@@ -222,8 +252,13 @@ def _common(where: str, N: Any, trials: Any, max_probes: Any, order: Any, key: A
     if key is None:
         raise ValidationError(f"{where}: pass key=jax.random.key(0); it draws the patterns, corruptions and orders.")
     check_order(where, order, key)
-    parse_int(max_sweeps, f"{where}: max_sweeps", minimum=0, error=ValidationError, hint=SWEEPS_HINT)
+    parse_int(max_sweeps, f"{where}: max_sweeps", minimum=0, maximum=INT32_MAX, error=ValidationError, hint=SWEEPS_HINT)
     return _memory(where, mem)
+
+
+def _max_steps(where: str, max_steps: Any) -> int:
+    """``max_steps`` of ``model.relax`` for continuous memories, checked for every memory."""
+    return parse_steps(max_steps, f"{where}: max_steps", minimum=1, error=ValidationError)
 
 
 def capacity_curve(
@@ -274,7 +309,10 @@ def capacity_curve(
         A ``CapacityCurve``.
 
     Raises:
-        ValidationError: for a bad memory, size, load, corruption or setting.
+        ValidationError: for a bad memory, size, load, corruption or setting (or a rule that
+            returns W of another size or with non-finite entries).
+        ConvergenceError: if any probe did not converge within ``max_sweeps`` /
+            ``max_steps`` (naming the cap and the fraction that converged).
 
     Example:
         >>> import jax, hamux_graph as hg
@@ -289,16 +327,19 @@ def capacity_curve(
     if a.size == 0 or not np.all(a > 0):
         raise ValidationError(f"{where}: loads must be a non-empty list of loads alpha = K/N > 0, got {loads!r}.")
     Ks = [max(1, int(round(x * N))) for x in a]
-    s = _Settings(order, int(max_sweeps), visible, dt, max_steps, tol)
+    s = _Settings(order, int(max_sweeps), visible, dt, _max_steps(where, max_steps), tol)
     per = np.zeros((len(Ks), trials, 2))
+    converged: list[np.ndarray] = []
     jobs = [(l, t) for l in range(len(Ks)) for t in range(trials)]
     bar = progress_bar(jobs, desc="capacity", enable=progress)
     for l, t in bar:
         K = Ks[l]
         keys = tuple(jax.random.split(jax.random.fold_in(jax.random.fold_in(key, l), t), 3))
-        m = _trial(where, mem, N, K, K if max_probes is None else min(K, max_probes), corruption, keys, s)
+        m, ok = _trial(where, mem, N, K, K if max_probes is None else min(K, max_probes), corruption, keys, s)
         per[l, t] = m.mean(), (m >= 1.0).mean()
+        converged.append(ok)
         bar.set_postfix(alpha=float(K / N))
+    _check_converged(where, mem, converged, s)
     return CapacityCurve(
         loads=jnp.asarray([K / N for K in Ks]),
         num_patterns=jnp.asarray(Ks, dtype=jnp.int32),
@@ -365,6 +406,8 @@ def basin_radius(
 
     Raises:
         ValidationError: for a bad memory, size, load, level or setting.
+        ConvergenceError: if any probe did not converge within ``max_sweeps`` /
+            ``max_steps`` (naming the cap and the fraction that converged).
 
     Example:
         >>> import jax, hamux_graph as hg
@@ -384,15 +427,18 @@ def basin_radius(
         )
     K = max(1, int(round(load * N)))
     n_probes = K if max_probes is None else min(K, max_probes)
-    s = _Settings(order, int(max_sweeps), visible, dt, max_steps, tol)
+    s = _Settings(order, int(max_sweeps), visible, dt, _max_steps(where, max_steps), tol)
     per = np.zeros((len(c), trials, 2))
+    converged: list[np.ndarray] = []
     bar = progress_bar([(t, j) for t in range(trials) for j in range(len(c))], desc="basin", enable=progress)
     for t, j in bar:
         k_trial = jax.random.fold_in(key, t)
         k_cor, k_rec = jax.random.split(jax.random.fold_in(k_trial, j + 1))
-        m = _trial(where, mem, N, K, n_probes, float(c[j]), (k_trial, k_cor, k_rec), s)
+        m, ok_probes = _trial(where, mem, N, K, n_probes, float(c[j]), (k_trial, k_cor, k_rec), s)
         per[j, t] = (m >= min_overlap - 1e-6).mean(), m.mean()
+        converged.append(ok_probes)
         bar.set_postfix(corruption=float(c[j]))
+    _check_converged(where, mem, converged, s)
     ok = per[:, :, 0].mean(1) >= fraction
     n_ok = len(ok) if ok.all() else int(np.argmin(ok))
     return BasinCurve(
@@ -482,6 +528,7 @@ def attractor_census(
         min_gap=parse_float(min_gap, f"{where}: min_gap", minimum=0.0, maximum=1.0, error=ValidationError),
     )
     X = float_array(where, "starts", starts)
+    max_steps = _max_steps(where, max_steps)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] != P.shape[1]:
         raise ValidationError(
             f"{where}: starts must have shape (S, {P.shape[1]}) (S start states of the patterns' {P.shape[1]} "

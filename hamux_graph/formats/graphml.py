@@ -45,8 +45,15 @@ from .._graph.schema import (
 )
 from .._graph.validate import as_plan, Plan, plan_graph
 from .._internal.files import atomic_write
-from .._internal.parse import is_int, parse_bool, parse_float, parse_int
-from .._internal.untrusted import check_compression, check_graphml_structure, check_xml_text, read_limited
+from .._internal.parse import is_int, parse_bool, parse_float, parse_int, parse_path
+from .._internal.untrusted import (
+    check_compression,
+    check_graphml_structure,
+    check_xml_text,
+    read_limited,
+    read_options,
+    unique_pairs,
+)
 from .._internal.version import package_version
 from ..lagrangians.elementwise import Lagrangian
 from ..layers import Layer
@@ -237,8 +244,9 @@ def write_graphml(ham_or_model: Any, path: str | os.PathLike) -> None:
         >>> hg.read_graphml(path).connections("s")
         ('v', 'v')
     """
+    path = parse_path(path, "write_graphml: path")
     data = graphml_bytes(plan_of_architecture(ham_or_model))
-    if os.fspath(path).lower().endswith(".gz"):
+    if path.lower().endswith(".gz"):
         data = gzip.compress(data, mtime=0)
     atomic_write(path, data)
 
@@ -265,6 +273,7 @@ def parse_graphml_plan(
     Raises:
         FormatError: for anything that is not a valid hamux_graph GraphML document.
     """
+    max_bytes, allow_compressed = read_options(max_bytes, allow_compressed)
     if len(data) > max_bytes:
         raise FormatError(f"{source}: {len(data):,} bytes, more than max_bytes={max_bytes:,}.")
     data = check_compression(data, source, allow_compressed, max_bytes)
@@ -315,7 +324,7 @@ def _load_json(d: dict[str, Any], attr: str, where: str) -> Any:
             + (" It is missing." if raw is None else "")
         )
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        return json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=unique_pairs)
     except (ValueError, RecursionError) as e:
         raise FormatError(f"{where}: attribute {attr!r} is not valid JSON ({e}): {raw[:200]!r}.") from None
 
@@ -484,7 +493,8 @@ def read_graphml_plan(
         >>> hg.formats.read_graphml_plan(path).layer_names
         ('v',)
     """
-    source = os.fspath(path)
+    source = parse_path(path, "path")
+    max_bytes, allow_compressed = read_options(max_bytes, allow_compressed)
     return parse_graphml_plan(
         read_limited(path, max_bytes), source, allow_compressed=allow_compressed, max_bytes=max_bytes
     )

@@ -29,7 +29,8 @@ from .._errors import FormatError, HamuxGraphError, ValidationError
 from .._graph.compile import compile_fields
 from .._graph.validate import Plan
 from .._internal.files import atomic_write
-from .._internal.untrusted import npy_data, npy_header, read_limited
+from .._internal.parse import parse_path
+from .._internal.untrusted import check_unique_members, npy_data, npy_header, read_limited, read_options, unique_pairs
 from .._internal.version import package_version
 from ..parallel.processes import gather
 from .graphml import graphml_bytes, parse_graphml_plan
@@ -231,9 +232,11 @@ def safetensors_metadata(graph: bytes) -> dict[str, str]:
 
 def _open_zip(src: io.BytesIO, source: str) -> zipfile.ZipFile:
     try:
-        return zipfile.ZipFile(src)
+        zf = zipfile.ZipFile(src)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
         raise FormatError(f"{source}: not a saved hamux_graph model (not a readable zip archive: {e}).") from None
+    check_unique_members(zf, source)
+    return zf
 
 
 def _member(zf: zipfile.ZipFile, name: str, source: str, budget: list[int], allow_compressed: bool) -> bytes:
@@ -266,7 +269,7 @@ def _member(zf: zipfile.ZipFile, name: str, source: str, budget: list[int], allo
 
 def _check_manifest(data: bytes, source: str) -> dict[str, Any]:
     try:
-        manifest = json.loads(data.decode("utf-8"))
+        manifest = json.loads(data.decode("utf-8"), object_pairs_hook=unique_pairs)
     except (ValueError, RecursionError) as e:
         raise FormatError(f"{source}: {_MANIFEST} is not valid JSON ({e}).") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
@@ -355,7 +358,8 @@ def load_architecture_plan(
 def _open_model(
     path: str | os.PathLike, max_bytes: int, allow_compressed: bool
 ) -> tuple[Plan, zipfile.ZipFile, list[int], dict[str, Any]]:
-    source = os.fspath(path)
+    source = parse_path(path, "path")
+    max_bytes, allow_compressed = read_options(max_bytes, allow_compressed)
     zf = _open_zip(io.BytesIO(read_limited(path, max_bytes)), source)
     budget = [max_bytes]
     manifest = _check_manifest(_member(zf, _MANIFEST, source, budget, allow_compressed), source)
@@ -412,9 +416,9 @@ def load(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES, allow_c
         >>> hg.load(path).layer_names
         ('v',)
     """
-    source = os.fspath(path)
-    if is_safetensors_path(path):
-        plan, arrays = read_safetensors_model(path, max_bytes=max_bytes)
+    source = parse_path(path, "path")
+    if is_safetensors_path(source):
+        plan, arrays = read_safetensors_model(source, max_bytes=max_bytes)
         return model_from_arrays(plan, arrays, source)
     plan, zf, budget, manifest = _open_model(path, max_bytes, allow_compressed)
     weights = _member(zf, _WEIGHTS, source, budget, allow_compressed)

@@ -37,7 +37,7 @@ import numpy as np
 
 from .._api import CompiledHAM, HAM
 from .._errors import ArgumentError, FormatError
-from .._internal.parse import parse_bool, parse_int
+from .._internal.parse import parse_bool, parse_int, parse_path
 from .._internal.untrusted import read_limited, read_npz
 from ..lagrangians.elementwise import LLayerNorm, LRelu, LSoftmax, POSITIVE_FLOOR
 from ..layers import Layer
@@ -69,8 +69,8 @@ ET_KEYS = {
 
 def _read_checkpoint(path: Any, max_bytes: int) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """The checked arrays of an ET checkpoint and its sizes (``D``, ``heads``, ``Y``, ``M``, ``p``, ``NP``, ``H``)."""
-    source = os.fspath(path)
-    max_bytes = parse_int(max_bytes, "max_bytes", minimum=0, error=ArgumentError)
+    source = parse_path(path, "path")
+    max_bytes = parse_int(max_bytes, "max_bytes", minimum=1, error=ArgumentError)
     arrays = read_npz(read_limited(path, max_bytes), source, max_bytes)
     missing, extra = sorted(set(ET_KEYS) - set(arrays)), sorted(set(arrays) - set(ET_KEYS))
     if missing or extra:
@@ -96,6 +96,14 @@ def _read_checkpoint(path: Any, max_bytes: int) -> tuple[dict[str, np.ndarray], 
                 raise FormatError(f"{source}: key {key!r} has shape {a.shape}; every axis needs at least one entry.")
         if not np.all(np.isfinite(a)):
             raise FormatError(f"{source}: key {key!r} holds non-finite values (NaN or inf).")
+        dtype = np.dtype(jnp.result_type(float))
+        with np.errstate(over="ignore"):
+            cast = a.astype(dtype)
+        if not np.all(np.isfinite(cast)):  # checked in the dtype the model computes in (1e300 is inf in float32)
+            raise FormatError(
+                f"{source}: key {key!r} holds values beyond the range of {dtype} (largest magnitude "
+                f"{float(np.max(np.abs(a))):.3g}); they would become inf in the model."
+            )
     gamma = float(arrays["LNORM_gamma"])
     if gamma < POSITIVE_FLOOR:
         raise FormatError(
@@ -156,7 +164,7 @@ def load_energy_transformer(
 
     Raises:
         FormatError: naming the file and the key, for anything that is not the published format.
-        ArgumentError: if ``max_bytes`` is not an int >= 0.
+        ArgumentError: if ``max_bytes`` is not an int >= 1.
         OSError: if the file cannot be opened.
 
     Example:
@@ -211,7 +219,7 @@ def load_energy_transformer_pipeline(path: str | os.PathLike, *, max_bytes: int 
 
     Raises:
         FormatError: as ``load_energy_transformer``.
-        ArgumentError: if ``max_bytes`` is not an int >= 0.
+        ArgumentError: if ``max_bytes`` is not an int >= 1.
         OSError: if the file cannot be opened.
     """
     arrays, n = _read_checkpoint(path, max_bytes)

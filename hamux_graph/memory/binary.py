@@ -33,7 +33,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray, Real
 
 from .._errors import ValidationError
-from .._internal.parse import parse_float, parse_int
+from .._internal.parse import INT32_MAX, parse_float, parse_int
 from .glauber import run_heat_bath
 from .recall import (
     bucket,
@@ -354,9 +354,16 @@ def recall_binary(
             f"{where}: W must be a square (N, N) weight matrix, got shape {tuple(Wa.shape)}. Build one with "
             "hg.memory.hebbian(patterns)."
         )
+    if not isinstance(Wa, jax.core.Tracer) and not np.isfinite(Wa).all():
+        raise ValidationError(
+            f"{where}: W must be finite, got {int((~np.isfinite(Wa)).sum())} nan or inf entries; a non-finite field "
+            "has no sign (the neuron would freeze and look converged)."
+        )
     s = check_probes(where, probes, Wa.shape[0])
     synchronous = check_order(where, order, key)
-    sweeps = parse_int(max_sweeps, f"{where}: max_sweeps", minimum=0, error=ValidationError, hint=SWEEPS_HINT)
+    sweeps = parse_int(
+        max_sweeps, f"{where}: max_sweeps", minimum=0, maximum=INT32_MAX, error=ValidationError, hint=SWEEPS_HINT
+    )
     T = check_temperature(where, temperature, key)
     system = Classical(jnp.asarray(Wa), jnp.asarray(tie_tolerance(Wa)))
     if T > 0:
@@ -426,7 +433,9 @@ def recall_binary_dense(
     strategy = resolve_energy(where, energy, n, beta)
     s = check_probes(where, probes, P.shape[1])
     synchronous = check_order(where, order, key)
-    sweeps = parse_int(max_sweeps, f"{where}: max_sweeps", minimum=0, error=ValidationError, hint=SWEEPS_HINT)
+    sweeps = parse_int(
+        max_sweeps, f"{where}: max_sweeps", minimum=0, maximum=INT32_MAX, error=ValidationError, hint=SWEEPS_HINT
+    )
     T = check_temperature(where, temperature, key)
     system = Dense(jnp.asarray(P.T), strategy)
     if T > 0:

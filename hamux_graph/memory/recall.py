@@ -25,6 +25,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from .._errors import ValidationError
+from .._internal.parse import parse_float, parse_int, parse_key
 
 
 __all__ = [
@@ -118,6 +119,8 @@ def check_order(where: str, order: Any, key: Any) -> bool:
             f"{where}: order must be 'async' (one neuron at a time, a random permutation per sweep) or 'sync' "
             f"(all neurons at once), got {order!r}."
         )
+    if key is not None:
+        parse_key(key, f"{where}: key", error=ValidationError)
     if order == "async" and key is None:
         raise ValidationError(
             f"{where}: order='async' draws one permutation per sweep from `key`; pass key=jax.random.key(0) "
@@ -157,8 +160,13 @@ def sweep_key(key: Array, sweep: Int[Array, ""] | int) -> Array:
 
 
 def _choose(gain: Array, current: Array, tie: Array | float = 0.0) -> Array:
-    """+1 where ``gain > tie``, −1 where ``gain < −tie``, unchanged otherwise (a tie)."""
-    return jnp.where(gain > tie, 1.0, jnp.where(gain < -tie, -1.0, current)).astype(current.dtype)
+    """+1 where ``gain > tie``, −1 where ``gain < −tie``, unchanged otherwise (a tie).
+
+    A NaN gain (an overflowed or non-finite field) gives a NaN state: the probe then never
+    counts as converged (NaN differs from itself), instead of freezing and looking settled.
+    """
+    chosen = jnp.where(gain > tie, 1.0, jnp.where(gain < -tie, -1.0, current)).astype(current.dtype)
+    return jnp.where(jnp.isnan(gain), jnp.asarray(jnp.nan, current.dtype), chosen)
 
 
 def tie_tolerance(W: np.ndarray | Array) -> np.ndarray | Array:
@@ -212,13 +220,38 @@ class _Separable(DenseEnergy):
         return jnp.sum(self.F(a + xi[:, None]) - self.F(a - xi[:, None]), axis=0)
 
 
+def _scaled_gain(F: Any, n: float, a: Array, xi: Array) -> Array:
+    """The gain of a separable energy homogeneous of degree ``n`` (``F(cm) = cⁿF(m)``), overflow-free.
+
+    Where the largest ``|a ± ξ|ⁿ`` of a probe could pass ``2^100`` (``64²³`` overflows
+    float32), that probe's overlaps are divided by their largest ``|a ± ξ|`` first, so its
+    largest term is exactly 1 and nothing overflows; the gain's sign (all the update uses) is
+    unchanged by a positive scale. Elsewhere nothing is scaled and the gain is bit for bit
+    the plain one.
+    """
+    top = jnp.max(jnp.abs(a), axis=0) + 1.0  # (B,): the largest |a ± ξ| of each probe
+    scale = jnp.where(n * jnp.log2(top) > 100.0, 1.0 / top, jnp.ones_like(top))[None, :]
+    a_s, xi_s = a * scale, xi[:, None] * scale
+    return jnp.sum(F(a_s + xi_s) - F(a_s - xi_s), axis=0)
+
+
 class Polynomial(_Separable):
-    """``F(m) = mⁿ`` (Krotov & Hopfield 2016); ``n`` an int ≥ 1 (``n = 2`` is Hebbian)."""
+    """``F(m) = mⁿ`` (Krotov & Hopfield 2016); ``n`` an int ≥ 1 (``n = 2`` is Hebbian).
+
+    Gains are computed on overlaps scaled by a power of two where ``mⁿ`` would overflow
+    (see ``recall_binary_dense``), so any ``n`` gives finite, correct updates.
+    """
 
     n: int = 3
 
+    def __check_init__(self) -> None:
+        parse_int(self.n, "Polynomial: n", minimum=1, error=ValidationError, hint=" F(m) = m**n needs an int n >= 1.")
+
     def F(self, m: Float[Array, "..."]) -> Float[Array, "..."]:
         return lax.integer_pow(m, self.n)
+
+    def gain(self, a: Float[Array, "K B"], xi: Float[Array, " K"]) -> Float[Array, " B"]:
+        return _scaled_gain(self.F, self.n, a, xi)
 
 
 class RectifiedPolynomial(_Separable):
@@ -226,8 +259,14 @@ class RectifiedPolynomial(_Separable):
 
     n: float = 3.0
 
+    def __check_init__(self) -> None:
+        parse_float(self.n, "RectifiedPolynomial: n", minimum=1.0, error=ValidationError)
+
     def F(self, m: Float[Array, "..."]) -> Float[Array, "..."]:
         return jnp.maximum(m, 0.0) ** self.n
+
+    def gain(self, a: Float[Array, "K B"], xi: Float[Array, " K"]) -> Float[Array, " B"]:
+        return _scaled_gain(self.F, float(self.n), a, xi)
 
 
 class LogSumExp(DenseEnergy):
@@ -235,13 +274,22 @@ class LogSumExp(DenseEnergy):
 
     beta: float = 1.0
 
+    def __check_init__(self) -> None:
+        parse_float(self.beta, "LogSumExp: beta", positive=True, error=ValidationError)
+
     def energy(self, m: Float[Array, " K *batch"]) -> Float[Array, "*batch"]:
-        return -jax.nn.logsumexp(self.beta * m, axis=0) / self.beta
+        top = jnp.max(m, axis=0)
+        return -(top + jax.nn.logsumexp(self.beta * (m - top[None]), axis=0) / self.beta)
 
     def gain(self, a: Float[Array, "K B"], xi: Float[Array, " K"]) -> Float[Array, " B"]:
-        up = jax.nn.logsumexp(self.beta * (a + xi[:, None]), axis=0)
-        down = jax.nn.logsumexp(self.beta * (a - xi[:, None]), axis=0)
-        return (up - down) / self.beta
+        # shifted by the largest overlap first, so that β·m never overflows (β = 1e30 works):
+        # every exponent is ≤ 0, and the gain is +inf or -inf (a clear sign) in the limit
+        plus, minus = a + xi[:, None], a - xi[:, None]
+        top = jnp.maximum(jnp.max(plus, axis=0), jnp.max(minus, axis=0))[None, :]
+        diff = jax.nn.logsumexp(self.beta * (plus - top), axis=0) - jax.nn.logsumexp(self.beta * (minus - top), axis=0)
+        # |diff|/β may fall below the smallest normal float (flushed to 0, a false tie): keep the sign
+        tiny = jnp.finfo(diff.dtype).tiny
+        return jnp.where(diff == 0, diff, jnp.sign(diff) * jnp.maximum(jnp.abs(diff) / self.beta, tiny))
 
 
 # ---- systems -----------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real
 
 from .._errors import ValidationError
 from .._internal.files import atomic_write
-from .._internal.parse import parse_int
+from .._internal.parse import INT32_MAX, parse_int
 from .._internal.version import package_version
 from ..synapses.simplicial import Simplices, simplicial_alignment
 from .binary import BinaryRecall, check_temperature
@@ -198,7 +198,9 @@ def recall_binary_simplicial(
             f"(..., N) with N > {s.max_index}."
         )
     synchronous = check_order(where, order, key)
-    sweeps = parse_int(max_sweeps, f"{where}: max_sweeps", minimum=0, error=ValidationError, hint=SWEEPS_HINT)
+    sweeps = parse_int(
+        max_sweeps, f"{where}: max_sweeps", minimum=0, maximum=INT32_MAX, error=ValidationError, hint=SWEEPS_HINT
+    )
     others, table, tie = _tables(w, s, N)
     system = Simplicial(jnp.asarray(others), jnp.asarray(table), jnp.asarray(tie))
     T = check_temperature(where, temperature, key)

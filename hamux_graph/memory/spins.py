@@ -14,7 +14,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real
 
 from .._errors import ValidationError
-from .._internal.parse import parse_float, parse_int
+from .._internal.limits import check_state_memory
+from .._internal.parse import parse_float, parse_int, parse_key
 from .recall import DenseEnergy, flip_bits, float_array, LogSumExp, Polynomial, RectifiedPolynomial
 
 
@@ -144,6 +145,7 @@ def corrupt(
     if p.ndim < 1 or p.shape[-1] == 0:
         raise ValidationError(f"corrupt: patterns must have shape (..., N) with N >= 1, got shape {tuple(p.shape)}.")
     N = p.shape[-1]
+    key = parse_key(key, "corrupt: key", error=ValidationError)
     out = flip_bits(p.reshape(-1, N), key, int(round(fraction * N)))
     return out if out.shape == p.shape else out.reshape(p.shape)
 
@@ -170,7 +172,8 @@ def random_patterns(num: int, N: int, *, key: PRNGKeyArray) -> Float[Array, "num
     """
     num = parse_int(num, "random_patterns: num", minimum=1, error=ValidationError)
     N = parse_int(N, "random_patterns: N", minimum=1, error=ValidationError)
-    return _random_patterns(key, num, N)
+    check_state_memory([(num, N)], 4, f"random_patterns(num={num}, N={N})", fix="Draw fewer or smaller patterns.")
+    return _random_patterns(parse_key(key, "random_patterns: key", error=ValidationError), num, N)
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))

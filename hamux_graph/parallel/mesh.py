@@ -36,7 +36,7 @@ from .._api import CompiledHAM
 from .._energy import sharding
 from .._energy.core import as_dict, flat_states, leaf_name
 from .._errors import ArgumentError
-from .._internal.parse import parse_int
+from .._internal.parse import parse_int, parse_sequence
 from .._types import States
 from .processes import check_batch, data_sharding, data_size, global_batch, place, place_tree
 
@@ -118,6 +118,13 @@ def batch_mesh(n_devices: int | None = None, *, devices: Sequence[jax.Device] | 
         >>> hg.parallel.batch_mesh(1).axis_names
         ('batch',)
     """
+    if devices is not None:
+        devices = list(parse_sequence(devices, "batch_mesh: devices", error=ArgumentError))
+        if not devices:
+            raise ArgumentError("batch_mesh: devices is empty; pass at least one device (e.g. jax.devices()).")
+        bad = [d for d in devices if not isinstance(d, jax.Device)]
+        if bad:
+            raise ArgumentError(f"batch_mesh: devices must be jax devices (jax.devices()), got {bad[0]!r}.")
     devices = list(jax.devices() if devices is None else devices)
     n = len(devices) if n_devices is None else n_devices
     n = parse_int(

@@ -11,13 +11,14 @@ from typing import Any, ClassVar, TypeVar
 
 import equinox as eqx
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import ValidationError
 from .._internal.introspect import module_config
-from .._internal.parse import parse_bool, parse_float, parse_int
+from .._internal.parse import is_int, parse_bool, parse_float, parse_int
 from .._types import Shape
 from ..lagrangians.elementwise import Lagrangian
 
@@ -87,6 +88,49 @@ def numel(shape: Sequence[int]) -> int:
     return int(math.prod(shape))
 
 
+def check_explicit_parameter(owner: str, name: str, value: Any) -> None:
+    """Refuse an explicit parameter array that is complex or holds nan/inf (ValidationError).
+
+    Traced values (inside ``jit``) and ``None`` (created at compile time) are not checked.
+    """
+    for part in value if isinstance(value, (list, tuple)) else (value,):
+        if part is None or isinstance(part, jax.core.Tracer):
+            continue
+        if jnp.iscomplexobj(part):
+            raise ValidationError(
+                f"{owner}: explicit parameter `{name}` is complex (dtype {part.dtype}); parameters are real. Pass "
+                "the real part (x.real) if that is what you mean."
+            )
+        if jnp.issubdtype(part.dtype, jnp.inexact) and not bool(jnp.isfinite(part).all()):
+            bad = int((~jnp.isfinite(part)).sum())
+            raise ValidationError(
+                f"{owner}: explicit parameter `{name}` holds {bad} non-finite values (nan or inf); parameters must "
+                "be finite."
+            )
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, (tuple, list)) and all(is_int(d) and int(d) >= 0 for d in value)
+
+
+def check_param_shapes(owner: str, expected: Any, shapes: Sequence[Shape]) -> None:
+    """Refuse a ``param_shapes`` result that is not ``{field name: shape or [shapes]}`` with
+    non-negative int dimensions (``ValidationError`` naming the class and the entry).
+    """
+    if not isinstance(expected, dict):
+        raise ValidationError(
+            f"{owner}.param_shapes must return a dict {{field name: shape}}, got {type(expected).__name__} for "
+            f"layer shapes {list(shapes)}."
+        )
+    for name, want in expected.items():
+        parts = want if isinstance(want, list) else [want]
+        if not isinstance(name, str) or not all(_is_shape(part) for part in parts):
+            raise ValidationError(
+                f"{owner}.param_shapes returned {name!r}: {want!r} for layer shapes {list(shapes)}; each entry "
+                "must map a field name to a shape (a tuple of ints >= 0) or a list of shapes."
+            )
+
+
 def _is_param_value(value: Any) -> bool:
     if value is None or isinstance(value, (jax.Array, np.ndarray)):
         return True
@@ -122,6 +166,11 @@ class Synapse(eqx.Module):
         >>> syn.W.shape
         (3, 2)
     """
+
+    def __check_init__(self) -> None:
+        """Explicit parameters (``DenseSynapse(W=...)``) must be real and finite (checked once, here)."""
+        for name in self.param_names():
+            check_explicit_parameter(type(self).__name__, name, getattr(self, name))
 
     multiaffine: ClassVar[bool] = False
     """True if ``F`` is affine in each argument while the others are held fixed (dense and
@@ -225,6 +274,7 @@ class Synapse(eqx.Module):
                 f"(shapes {list(shapes)}). Connect {want} layer(s), or pick a synapse type of another arity."
             )
         expected = self.param_shapes([tuple(s) for s in shapes])
+        check_param_shapes(type(self).__name__, expected, shapes)
         for name, want in expected.items():
             have = getattr(self, name, None)
             if have is None:

@@ -28,7 +28,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
 import re
 import shutil
@@ -42,10 +44,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray, PyTree
 
-from .._errors import ArgumentError, FormatError
+from .._errors import ArgumentError, FormatError, HamuxGraphError
 from .._internal.files import atomic_write
 from .._internal.optional import require
-from .._internal.parse import parse_int
+from .._internal.parse import parse_bool, parse_int, parse_path
+from .._internal.untrusted import unique_pairs
 from .._internal.version import package_version
 
 
@@ -118,11 +121,16 @@ class Checkpointer:
     ``save(state)`` writes when ``state.step`` is a multiple of ``every`` (or with
     ``force=True``) and returns whether it wrote. ``restore(template)`` returns the newest
     complete checkpoint in the layout (shapes, dtypes, shardings) of ``template``, or
-    ``None`` when there is none; an incomplete or damaged checkpoint is skipped with a
-    ``UserWarning`` naming it, and the one before it is tried. Saving step ``s`` discards
-    checkpoints of later steps (they belong to a run that was rolled back) and all but the
-    ``keep`` newest. With several processes every process calls ``save`` and ``restore``
-    (orbax writes each array's shards once); process 0 writes the manifest and renames.
+    ``None`` when there is none; an incomplete or damaged checkpoint (a damaged file, or a
+    ``checkpoint.json`` of any wrong shape) is skipped with a ``UserWarning`` naming it, and
+    the one before it is tried. Saving step ``s`` discards checkpoints of later steps (they
+    belong to a run that was rolled back) and all but the ``keep`` newest, but a
+    ``Checkpointer`` never discards what its run did not write: a save at a step at or below
+    the newest checkpoint in the folder is refused unless this ``Checkpointer`` restored
+    from (or wrote) a step at or below it, or ``overwrite=True`` is passed. While it saves it
+    holds a lock file (``.lock``), so a second writer on the same folder gets a clear error.
+    With several processes every process calls ``save`` and ``restore`` (orbax writes each
+    array's shards once); process 0 writes the manifest and renames.
 
     For a resumed run to be bit-identical to an uninterrupted one, draw everything random
     from ``state.key`` (or from ``(seed, step)``) and the data order from ``(seed, epoch)``
@@ -134,7 +142,8 @@ class Checkpointer:
         keep: how many of the newest checkpoints to keep.
 
     Raises:
-        ArgumentError: for a bad ``every``/``keep`` or a ``directory`` that cannot be a folder.
+        ArgumentError: for a bad ``every``/``keep`` or a ``directory`` that cannot be a folder
+            (an empty path, bytes, ``None``, a file).
         ImportError: without orbax-checkpoint (the ``checkpoint`` extra).
 
     Example:
@@ -147,10 +156,8 @@ class Checkpointer:
     def __init__(self, directory: str | os.PathLike, *, every: int, keep: int = 3):
         self.every = parse_int(every, "Checkpointer: every", minimum=1, error=ArgumentError)
         self.keep = parse_int(keep, "Checkpointer: keep", minimum=1, error=ArgumentError)
-        try:
-            self.directory = os.path.abspath(os.fspath(directory))
-        except TypeError:
-            raise ArgumentError(f"Checkpointer: directory must be a path, got {type(directory).__name__}.") from None
+        self.directory = os.path.abspath(parse_path(directory, "Checkpointer: directory"))
+        self._base: int | None = None  # the lowest step this run restored from or wrote
         if os.path.exists(self.directory) and not os.path.isdir(self.directory):
             raise ArgumentError(
                 f"Checkpointer: directory {self.directory!r} exists and is not a folder; give a folder path "
@@ -210,7 +217,7 @@ class Checkpointer:
             raise FormatError(f"{path}: larger than {_MAX_MANIFEST:,} bytes; not a checkpoint manifest.")
         try:
             with open(path, "rb") as f:
-                manifest = json.loads(f.read().decode("utf-8"))
+                manifest = json.loads(f.read(_MAX_MANIFEST + 1).decode("utf-8"), object_pairs_hook=unique_pairs)
         except (ValueError, OSError, RecursionError) as e:
             raise FormatError(f"{path}: not readable JSON ({e}).") from None
         if not isinstance(manifest, dict) or manifest.get("format") != CHECKPOINT_FORMAT:
@@ -220,6 +227,9 @@ class Checkpointer:
                 f"{path}: checkpoint format_version {manifest.get('format_version')!r} is not supported; this "
                 f"hamux_graph reads version {CHECKPOINT_FORMAT_VERSION}."
             )
+        problem = _manifest_problem(manifest, step)
+        if problem is not None:
+            raise FormatError(f"{path}: {problem}.")
         return manifest
 
     def steps(self) -> list[int]:
@@ -232,36 +242,126 @@ class Checkpointer:
 
     # ---- saving ---------------------------------------------------------------------------
 
-    def save(self, state: TrainState, *, force: bool = False) -> bool:
+    def save(self, state: TrainState, *, force: bool = False, overwrite: bool = False) -> bool:
         """Write ``state`` if its step is due (see ``due``) or ``force``; return whether it wrote.
 
+        Args:
+            state: the training state.
+            force: write even if the step is not a multiple of ``every``.
+            overwrite: allow a step at or below the newest checkpoint in the folder although
+                this ``Checkpointer`` did not restore from it (the later checkpoints are
+                then discarded, as for a rolled-back run).
+
         Raises:
-            ArgumentError: if ``state`` is not a ``TrainState``, its step is negative or its
-                ``info`` is not JSON.
+            ArgumentError: if ``state`` is not a ``TrainState``, its step is negative or past
+                int32, its ``info`` is not a JSON object, the folder holds later checkpoints
+                this run did not write (pass ``overwrite=True`` or restore first), or
+                another writer holds the folder's lock.
+            OSError: if the disk is full (naming the folder; no temporary folder is left).
         """
         if not isinstance(state, TrainState):
             raise ArgumentError(f"Checkpointer.save takes a hg.train.TrainState, got {type(state).__name__}.")
-        step = parse_int(state.step, "Checkpointer.save: state.step", minimum=0, error=ArgumentError)
+        step = parse_int(state.step, "Checkpointer.save: state.step", minimum=0, maximum=2**31 - 1, error=ArgumentError)
+        force = parse_bool(force, "Checkpointer.save: force", error=ArgumentError)
+        overwrite = parse_bool(overwrite, "Checkpointer.save: overwrite", error=ArgumentError)
         if not (force or self.due(step)):
             return False
+        if state.info is not None and not isinstance(state.info, dict):
+            raise ArgumentError(
+                f"Checkpointer.save: state.info must be a JSON object (a dict of JSON values) or None, got "
+                f"{type(state.info).__name__}. Wrap it: info={{'values': ...}}."
+            )
         try:
-            json.dumps(state.info or {})
+            json.dumps(state.info or {}, allow_nan=False)
         except (TypeError, ValueError) as e:
             raise ArgumentError(
                 f"Checkpointer.save: state.info must hold JSON values only (numbers, strings, lists, dicts): {e}. "
                 "Convert arrays with .tolist() or float()."
             ) from None
-        tree, described = self._tree(state)
-        final, tmp = self._path(step), os.path.join(self.directory, f".tmp-step_{step:09d}")
         main = jax.process_index() == 0
+        if main:
+            newest = max(self._all_steps(), default=None)
+            owned = self._base is not None and step >= self._base
+            if newest is not None and step <= newest and not (overwrite or owned):
+                raise ArgumentError(
+                    f"Checkpointer.save: {self.directory!r} already holds checkpoints up to step {newest}, which this "
+                    f"run did not write; saving step {step} would replace or discard them. Restore first "
+                    "(Checkpointer.restore) to continue that run, use another directory for a new run, or pass "
+                    "overwrite=True to discard them."
+                )
+        tree, described = self._tree(state)
+        with self._lock(main):
+            self._write(state, step, tree, described, main)
+        self._base = step if self._base is None else min(self._base, step)
+        return True
+
+    def _lock(self, main: bool) -> Any:
+        """The folder's writer lock (``.lock``, an exclusive ``flock``) for one save."""
+        import contextlib
+
+        if not main:
+            return contextlib.nullcontext()
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - platforms without fcntl
+            return contextlib.nullcontext()
+
+        @contextlib.contextmanager
+        def held() -> Any:
+            fd = os.open(os.path.join(self.directory, ".lock"), os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    raise ArgumentError(
+                        f"Checkpointer.save: another writer is saving into {self.directory!r} right now (it holds "
+                        f"{os.path.join(self.directory, '.lock')}). Give each run its own directory."
+                    ) from None
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+                yield
+            finally:
+                os.close(fd)
+
+        return held()
+
+    def _write(self, state: TrainState, step: int, tree: dict, described: dict, main: bool) -> None:
+        final, tmp = self._path(step), os.path.join(self.directory, f".tmp-step_{step:09d}")
+        try:
+            self._write_tmp(state, step, tree, described, main, tmp)
+        except BaseException as e:
+            if main:
+                shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(e, OSError) and not isinstance(e, HamuxGraphError):
+                raise type(e)(
+                    e.errno,
+                    f"cannot write checkpoint {final!r}: {e.strerror or e}. No temporary folder is left.",
+                    final,
+                ) from None
+            if isinstance(e, (ValueError, RuntimeError)) and not isinstance(e, HamuxGraphError):  # orbax's I/O errors
+                raise OSError(
+                    f"cannot write checkpoint {final!r}: {type(e).__name__}: {e}. No temporary folder is left "
+                    "(a full disk?)."
+                ) from None
+            raise
+        if main:
+            if os.path.exists(final):
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            self._prune(step)
+        _barrier(f"hamux_graph checkpoint {step} done")
+
+    def _write_tmp(self, state: TrainState, step: int, tree: dict, described: dict, main: bool, tmp: str) -> None:
         if main:
             if os.path.exists(tmp):  # left by a run killed while writing this step
                 shutil.rmtree(tmp)
             os.makedirs(tmp)
         _barrier(f"hamux_graph checkpoint {step} start")
         ckpt = self._ocp.Checkpointer(self._ocp.StandardCheckpointHandler())
-        ckpt.save(os.path.join(tmp, _STATE), args=self._ocp.args.StandardSave(tree))
-        ckpt.close()
+        try:
+            ckpt.save(os.path.join(tmp, _STATE), args=self._ocp.args.StandardSave(tree))
+        finally:
+            ckpt.close()
         _barrier(f"hamux_graph checkpoint {step} written")
         if main:
             manifest = {
@@ -275,12 +375,6 @@ class Checkpointer:
                 "files": _files(os.path.join(tmp, _STATE)),
             }
             atomic_write(os.path.join(tmp, _MANIFEST), json.dumps(manifest, indent=1).encode())
-            if os.path.exists(final):
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-            self._prune(step)
-        _barrier(f"hamux_graph checkpoint {step} done")
-        return True
 
     def _tree(self, state: TrainState) -> tuple[dict, dict]:
         groups = {"model": _arrays(state.model), "opt_state": _arrays(state.opt_state)}
@@ -335,15 +429,16 @@ class Checkpointer:
         if not isinstance(template, TrainState):
             raise ArgumentError(f"Checkpointer.restore takes a hg.train.TrainState, got {type(template).__name__}.")
         if step is not None:
-            if int(step) not in self._all_steps():
+            step = parse_int(step, "Checkpointer.restore: step", minimum=0, error=ArgumentError)
+            if step not in self._all_steps():
                 raise ArgumentError(
                     f"Checkpointer.restore: there is no checkpoint of step {step} in {self.directory!r}; its "
                     f"checkpoints are of steps {self._all_steps()}."
                 )
-            problem = self._problem(int(step), full=True)
+            problem = self._problem(step, full=True)
             if problem is not None:
-                raise FormatError(f"{self._path(int(step))}: not a usable checkpoint: {problem}.")
-            return self._read(template, int(step))
+                raise FormatError(f"{self._path(step)}: not a usable checkpoint: {problem}.")
+            return self._restored(self._read(template, step))
         for tmp in sorted(n for n in os.listdir(self.directory) if n.startswith(".tmp-step_")):
             warnings.warn(
                 f"checkpoint {os.path.join(self.directory, tmp)} was never finished (the run stopped while writing "
@@ -355,7 +450,7 @@ class Checkpointer:
             problem = self._problem(s, full=True)
             if problem is None:
                 try:
-                    return self._read(template, s)
+                    return self._restored(self._read(template, s))
                 except FormatError as e:
                     problem = str(e)
             warnings.warn(
@@ -364,6 +459,10 @@ class Checkpointer:
                 stacklevel=2,
             )
         return None
+
+    def _restored(self, state: TrainState) -> TrainState:
+        self._base = int(state.step)
+        return state
 
     def _read(self, template: TrainState, step: int) -> TrainState:
         manifest = self._manifest(step)
@@ -414,7 +513,12 @@ class Checkpointer:
         key = None
         if "key" in got:
             impl = manifest.get("key_impl")
-            key = jax.random.wrap_key_data(got["key"], impl=impl) if impl else jax.numpy.asarray(got["key"])
+            try:
+                key = jax.random.wrap_key_data(got["key"], impl=impl) if impl else jax.numpy.asarray(got["key"])
+            except (ValueError, TypeError, KeyError) as e:
+                raise FormatError(
+                    f"{self._path(step)}: the key cannot be rebuilt with key_impl {impl!r} ({e})."
+                ) from None
         info = manifest.get("info")
         return TrainState(
             model=fill(template.model, "model"),
@@ -437,3 +541,80 @@ def _target(x: Any) -> Any:
 
 def _typed_key(x: Any) -> TypeGuard[Array]:
     return isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _shape_and_dtype(value: Any, budget: int) -> str | None:
+    """Why ``value`` is not ``[shape, dtype]`` of at most ``budget`` bytes (None if it is)."""
+    if not isinstance(value, list) or len(value) != 2:
+        return f"{value!r} is not [shape, dtype]"
+    shape, dtype = value
+    if not isinstance(shape, list) or not all(type(d) is int and 0 <= d < 2**63 for d in shape):
+        return f"shape {shape!r} is not a list of non-negative ints"
+    try:
+        dt = np.dtype(dtype) if isinstance(dtype, str) else None
+    except (TypeError, ValueError):
+        dt = None
+    if dt is None or dt.hasobject or dt.kind not in "biufcV" or dt.itemsize == 0:
+        return f"dtype {dtype!r} is not an array dtype"
+    nbytes = math.prod(shape) * dt.itemsize
+    if nbytes > budget:
+        return f"shape {shape} of {dt} needs {nbytes:,} bytes, more than the checkpoint's files hold ({budget:,})"
+    return None
+
+
+def _manifest_problem(manifest: dict, step: int) -> str | None:
+    """What is wrong with the shape of a checkpoint manifest (None if nothing): every field is checked
+    before it is used, so a damaged manifest of any shape is a ``FormatError`` and the checkpoint is skipped."""
+    if type(manifest.get("step")) is not int or manifest["step"] != step:
+        return f"names step {manifest.get('step')!r}, expected {step}"
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        return "lists no files"
+    for rel, entry in files.items():
+        if (
+            not isinstance(entry, list)
+            or len(entry) != 2
+            or not all(type(v) is int and v >= 0 for v in entry)
+            or rel.startswith("/")
+            or ".." in rel.split("/")
+        ):
+            return f"the entry of file {rel!r} is {entry!r}, not [size, crc32]"
+    budget = sum(entry[0] for entry in files.values())
+    info = manifest.get("info")
+    if info is not None and not isinstance(info, dict):
+        return f"info is {type(info).__name__}, not a JSON object"
+    arrays = manifest.get("arrays")
+    if not isinstance(arrays, dict):
+        return f"arrays is {type(arrays).__name__}, not an object"
+    for name in ("model", "opt_state"):
+        group = arrays.get(name)
+        if not isinstance(group, list):
+            return f"arrays.{name} is {type(group).__name__}, not a list"
+        for i, value in enumerate(group):
+            problem = _shape_and_dtype(value, budget)
+            if problem is not None:
+                return f"arrays.{name}[{i}]: {problem}"
+    for name in ("key", "order"):
+        value = arrays.get(name)
+        if value is not None:
+            problem = _shape_and_dtype(value, budget)
+            if problem is not None:
+                return f"arrays.{name}: {problem}"
+    impl = manifest.get("key_impl")
+    if impl is not None:
+        known = _key_impls()
+        if not isinstance(impl, str) or (known and impl not in known):
+            return f"key_impl {impl!r} is not a known PRNG implementation ({sorted(known)})"
+    return None
+
+
+@functools.cache
+def _key_impls() -> frozenset[str]:
+    """The names of the PRNG implementations this jax knows (as ``str(jax.random.key_impl(k))`` gives them)."""
+    names = set()
+    for impl in ("threefry2x32", "rbg", "unsafe_rbg"):
+        try:
+            names.add(str(jax.random.key_impl(jax.random.key(0, impl=impl))))
+        except (ValueError, TypeError, KeyError):  # pragma: no cover - an implementation this jax lacks
+            pass
+    return frozenset(names)

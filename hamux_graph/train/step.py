@@ -40,10 +40,10 @@ import optax
 from jax.sharding import NamedSharding, PartitionSpec
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray, PyTree
 
-from .._api import CompiledHAM
+from .._api import CompiledHAM, HAM
 from .._energy.sharding import check_mesh, parameter_shardings
 from .._errors import ArgumentError, StateError
-from .._internal.parse import parse_int
+from .._internal.parse import parse_int, parse_key
 from ..lagrangians.elementwise import Lagrangian, LSoftmax
 from ..parallel.processes import data_sharding
 
@@ -273,7 +273,18 @@ def init_opt_state(optimizer: optax.GradientTransformation, model: PyTree, filte
         >>> _ = hg.train.init_opt_state(optax.sgd(0.1), model)
     """
     spec = eqx.is_inexact_array if filter_spec is None else filter_spec
-    return optimizer.init(eqx.filter(model, spec))
+    trainable_part = eqx.filter(model, spec)
+    if not any(eqx.is_array(x) for x in jax.tree_util.tree_leaves(trainable_part)):
+        hint = (
+            " It is an uncompiled hg.HAM: compile it first (ham.compile(key=jax.random.key(0)))."
+            if isinstance(model, HAM)
+            else " Check filter_spec."
+        )
+        raise ArgumentError(
+            f"init_opt_state: model has no trainable arrays (got {type(model).__name__}), so the optimizer state "
+            f"would be empty and training would change nothing.{hint}"
+        )
+    return optimizer.init(trainable_part)
 
 
 def _check_opt_state(optimizer: optax.GradientTransformation, params: PyTree, opt_state: PyTree) -> None:
@@ -360,7 +371,7 @@ def make_train_step(
         _check_opt_state(optimizer, params, opt_state)
 
         def objective(p):
-            return loss_fn(eqx.combine(p, static), *batch)
+            return _check_loss(loss_fn(eqx.combine(p, static), *batch), has_aux)
 
         out, grads = eqx.filter_value_and_grad(objective, has_aux=has_aux)(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
@@ -373,6 +384,23 @@ def make_train_step(
         return model, opt_state, out
 
     return step
+
+
+def _check_loss(out: Any, has_aux: bool) -> Any:
+    """``out`` if ``loss_fn`` returned a real scalar (with ``has_aux``, a ``(loss, aux)`` pair),
+    else an ``ArgumentError`` naming ``loss_fn`` (checked while tracing: nothing is computed)."""
+    if has_aux and not (isinstance(out, tuple) and len(out) == 2):
+        raise ArgumentError(f"loss_fn must return (loss, aux) with has_aux=True, got {type(out).__name__}.")
+    loss = out[0] if has_aux else out
+    if not isinstance(loss, (jax.Array, float, np.floating)):
+        raise ArgumentError(f"loss_fn must return a real scalar loss, got {type(loss).__name__}.")
+    dtype = jnp.result_type(loss)
+    if jnp.shape(loss) != () or not jnp.issubdtype(dtype, jnp.floating):
+        raise ArgumentError(
+            f"loss_fn must return a real scalar loss, got shape {jnp.shape(loss)} and dtype {dtype}. Reduce it "
+            "(e.g. .mean()) and compute it in floats."
+        )
+    return out
 
 
 # ---- evaluation ----------------------------------------------------------------------------
@@ -395,11 +423,12 @@ def predict(
         >>> hg.train.predict(model, jnp.ones((7, 4)), steps=2).shape
         (7,)
     """
+    batch_size = parse_int(batch_size, "predict: batch_size", minimum=1, error=ArgumentError)
     inputs = jnp.asarray(inputs)
     forward_kwargs.setdefault("read", "activation")
     out = [
         jnp.argmax(forward(model, inputs[i : i + batch_size], **forward_kwargs), axis=-1)
-        for i in range(0, inputs.shape[0], max(1, int(batch_size)))
+        for i in range(0, inputs.shape[0], batch_size)
     ]
     return jnp.concatenate(out) if out else jnp.zeros((0,), jnp.int32)
 
@@ -475,7 +504,7 @@ def batches(
         if order.shape != (n,):
             raise ArgumentError(f"batches: order must have shape ({n},) (one index per row), got {order.shape}.")
     else:
-        order = np.arange(n) if key is None else np.asarray(jax.random.permutation(key, n))
+        order = np.arange(n) if key is None else np.asarray(jax.random.permutation(parse_key(key, "batches: key"), n))
     stop = n - n % batch_size if drop_last and n >= batch_size else n
     for i in range(start * batch_size, stop, batch_size):
         idx = order[i : i + batch_size]
@@ -494,4 +523,7 @@ def epoch_order(key: PRNGKeyArray, epoch: int, n: int) -> np.ndarray:
         >>> sorted(a.tolist()), bool((a == hg.train.epoch_order(jax.random.key(0), 3, 5)).all())
         ([0, 1, 2, 3, 4], True)
     """
-    return np.asarray(jax.random.permutation(jax.random.fold_in(key, int(epoch)), int(n)))
+    key = parse_key(key, "epoch_order: key")
+    epoch = parse_int(epoch, "epoch_order: epoch", minimum=0, error=ArgumentError)
+    n = parse_int(n, "epoch_order: n", minimum=0, error=ArgumentError)
+    return np.asarray(jax.random.permutation(jax.random.fold_in(key, epoch), n))

@@ -120,8 +120,9 @@ def create(name: str, **kwargs: Any) -> HAM:
     """Build the zoo model ``name`` with the factory's keyword arguments.
 
     Raises:
-        ValidationError: for an unknown name (listing the known ones) or arguments the
-            factory does not take (listing the ones it does).
+        ValidationError: for an unknown name (listing the known ones), arguments the
+            factory does not take (listing the ones it does), or a factory that returns
+            something other than an ``hg.HAM``.
 
     Example:
         >>> import hamux_graph as hg
@@ -138,7 +139,13 @@ def create(name: str, **kwargs: Any) -> HAM:
         raise ValidationError(
             f"zoo: model {name!r} does not accept {sorted(kwargs)} ({err}); its arguments are {params}."
         ) from None
-    return factory(**kwargs)
+    out = factory(**kwargs)
+    if not isinstance(out, HAM):
+        raise ValidationError(
+            f"zoo: the factory of model {name!r} returned {type(out).__name__}, not an hg.HAM; a registered factory "
+            "must build and return the HAM."
+        )
+    return out
 
 
 def _variant(factory: Callable[..., HAM], **fixed: Any) -> Callable[..., HAM]:

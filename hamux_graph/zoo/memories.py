@@ -9,7 +9,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import jax
+import jax.core
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from .._api import HAM
@@ -37,7 +40,14 @@ def _patterns(factory: str, patterns: Any, input_shape: Any, num_memories: Any) 
             check_shape(factory, input_shape),
             parse_int(num_memories, f"zoo.{factory}: num_memories", minimum=1, error=ValidationError),
         )
+    if np.iscomplexobj(patterns):
+        raise ValidationError(
+            f"zoo.{factory}: patterns are complex; stored patterns are real (the imaginary part would be dropped). "
+            "Pass patterns.real if that is what you mean."
+        )
     p = jnp.asarray(patterns, dtype=jnp.result_type(float))
+    if not isinstance(p, jax.core.Tracer) and not bool(jnp.isfinite(p).all()):
+        raise ValidationError(f"zoo.{factory}: patterns hold non-finite values (nan or inf); store finite patterns.")
     if p.ndim < 2 or p.shape[0] < 1 or 0 in p.shape:
         raise ValidationError(
             f"zoo.{factory}: patterns must have shape (K, *pattern_shape) with K >= 1 stored patterns, got shape "

@@ -30,7 +30,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._api import HAM
 from .._errors import ValidationError
-from .._internal.parse import parse_float, parse_int
+from .._internal.parse import parse_float, parse_int, parse_key
 from ..layers import EntmaxLayer, IdentityLayer, SparsemaxLayer
 from ..synapses import DenseSynapse, EpanechnikovMemorySynapse, GaussianMemorySynapse, RandomFeatureMemorySynapse
 from ._checks import check_shape
@@ -292,5 +292,5 @@ def random_feature_memory(
             raise ValidationError(
                 f"zoo.{factory}: storing patterns draws the random features; pass key=jax.random.key(...)."
             )
-        memory = memory.store(p, key=key)
+        memory = memory.store(p, key=parse_key(key, f"zoo.{factory}: key"))
     return _memory_ham(shape, memory, self_coupling)

@@ -213,3 +213,264 @@ def check(case: Case) -> None:
     with pytest.raises(case.error) as info:
         case.call()
     assert re.search(case.match, str(info.value)), f"{case.id}: message {str(info.value)!r} lacks {case.match!r}"
+
+
+# ---- the newer namespaces (reliability III): keys, paths and reading options --------------------
+#
+# Generated from the signatures: every public function of these namespaces with a parameter
+# named ``key``, ``path``, ``max_bytes`` or ``allow_compressed`` gets its wrong values. A new
+# function with such a parameter must be given valid other arguments in the tables below (the
+# generator emits a failing case naming it until it is), so the suite grows with the API.
+
+NEWER_NAMESPACES = ("", "memory", "analysis", "vision", "formats", "interop", "datasets", "train", "parallel", "zoo")
+# functions whose ``path`` is checked only after slow rendering (matplotlib); covered by atomic_write's tests
+PATH_SKIP = {"animate_retrieval", "plot_history"}
+
+
+def public_functions(parameter: str) -> list[tuple[str, Callable[..., Any]]]:
+    """``(qualified name, function)`` of every public function of the newer namespaces taking ``parameter``."""
+    seen, out = set(), []
+    for ns in NEWER_NAMESPACES:
+        module = getattr(hg, ns) if ns else hg
+        for name in getattr(module, "__all__", []):
+            fn = getattr(module, name)
+            if isinstance(fn, type) or not callable(fn) or id(fn) in seen:
+                continue
+            try:
+                params = inspect.signature(fn).parameters
+            except (TypeError, ValueError):
+                continue
+            if parameter in params:
+                seen.add(id(fn))
+                out.append((f"{ns + '.' if ns else ''}{name}", fn))
+    return out
+
+
+def _pm1(k: int, n: int) -> Any:
+    import numpy as np
+
+    return np.sign(np.random.default_rng(0).normal(size=(k, n))) + 0.0
+
+
+def _key_arguments() -> dict[str, Callable[[], dict[str, Any]]]:
+    """Valid arguments (all but ``key``) of every public function that takes a key."""
+    import numpy as np
+
+    P = _pm1(3, 16)
+    return {
+        "recall_binary": lambda: dict(W=np.asarray(hg.memory.hebbian(P)), probes=P),
+        "recall_binary_dense": lambda: dict(patterns=P, probes=P),
+        "corrupt": lambda: dict(patterns=P, fraction=0.1),
+        "random_patterns": lambda: dict(num=3, N=16),
+        "capacity_curve": lambda: dict(rule_or_builder="hebbian", N=16, loads=[0.1], trials=1),
+        "basin_radius": lambda: dict(rule_or_builder="hebbian", N=16, load=0.1, trials=1),
+        "attractor_census": lambda: dict(model_or_W=np.asarray(hg.memory.hebbian(P)), starts=P, patterns=P),
+        "patch_pipeline": lambda: dict(image_shape=(8, 8, 1), patch_size=(4, 4), dim=16),
+        "random_mask": lambda: dict(num_patches=16, num_masked=4),
+        "batches": lambda: dict(batch_size=2),
+        "epoch_order": lambda: dict(epoch=0, n=8),
+        "random_feature_memory": lambda: dict(patterns=P, num_features=8),
+    }
+
+
+def key_cases() -> list[Case]:
+    """``key=0`` (an int seed), a batch of keys and a string: refused with a library error naming ``key``."""
+    table = _key_arguments()
+    cases = []
+    for qualified, fn in public_functions("key"):
+        name = qualified.rsplit(".", 1)[-1]
+        if name not in table:
+            cases.append(_missing(qualified, "_key_arguments"))
+            continue
+        for label, bad in (("int", 0), ("str", "key"), ("float", 1.5)):
+            args = table[name]
+            cases.append(
+                Case(
+                    f"{qualified}-key-{label}",
+                    lambda fn=fn, args=args, bad=bad, name=name: _consume(fn(*_positional(name), **args(), key=bad)),
+                    hg.HamuxGraphError,
+                    r"key must be",
+                )
+            )
+    return cases
+
+
+def _positional(name: str) -> list[Any]:
+    import numpy as np
+
+    return [np.ones(8)] if name == "batches" else []
+
+
+def _consume(result: Any) -> Any:
+    """A generator's items (its checks run when it is first advanced), else ``result``."""
+    import types
+
+    return list(result) if isinstance(result, types.GeneratorType) else result
+
+
+def _missing(qualified: str, table: str) -> Case:
+    def fail() -> None:
+        raise AssertionError(f"{qualified} is new: give it valid arguments in tests/helpers/bad_inputs.py {table}")
+
+    return Case(f"{qualified}-needs-arguments", fail, hg.HamuxGraphError, "never")
+
+
+BAD_PATHS = [("none", None), ("bytes", b"m.hamux"), ("empty", ""), ("nul", "a\0b"), ("int", 3)]
+
+
+def path_cases(files: dict[str, str]) -> list[Case]:
+    """Bad ``path`` values (None, bytes, empty, NUL, an int) for every public function taking a path.
+
+    ``files``: ``{"graphml": ..., "hamux": ..., "npz": ...}`` valid files for the readers.
+    """
+    import jax
+
+    ham = hg.HAM()
+    ham.add_layer("v", hg.TanhLayer((3,)))
+    model = ham.compile(key=jax.random.key(0))
+    before = {"write_graphml": (ham,), "save": (model,)}
+    cases = []
+    for qualified, fn in public_functions("path"):
+        name = qualified.rsplit(".", 1)[-1]
+        if name in PATH_SKIP:
+            continue
+        if name not in before and not name.startswith(("load", "read")):
+            cases.append(_missing(qualified, "path_cases"))
+            continue
+        leading = before.get(name, ())
+        for label, bad in BAD_PATHS:
+            cases.append(
+                Case(
+                    f"{qualified}-path-{label}",
+                    lambda fn=fn, b=leading, bad=bad: fn(*b, bad),
+                    hg.ArgumentError,
+                    r"path must be a path",
+                )
+            )
+    return cases
+
+
+READ_INPUT = {
+    "read_graphml": "graphml",
+    "read_graphml_plan": "graphml",
+    "load": "hamux",
+    "load_architecture": "hamux",
+    "load_architecture_plan": "hamux",
+    "load_energy_transformer": "npz",
+    "load_energy_transformer_pipeline": "npz",
+    "parse_graphml_bytes": "graphml-bytes",
+    "parse_graphml_plan": "graphml-bytes",
+}
+BAD_OPTIONS = {
+    "max_bytes": [("negative", -1), ("zero", 0), ("float", 1.5), ("str", "10"), ("none", None), ("bool", True)],
+    "allow_compressed": [("str", "no"), ("int", 1), ("none", None)],
+}
+
+
+def reader_option_cases(files: dict[str, str]) -> list[Case]:
+    """Bad ``max_bytes`` and ``allow_compressed`` for every public reader: an ``ArgumentError`` naming it."""
+    cases = []
+    for option, values in BAD_OPTIONS.items():
+        for qualified, fn in public_functions(option):
+            name = qualified.rsplit(".", 1)[-1]
+            if name not in READ_INPUT:
+                cases.append(_missing(qualified, "READ_INPUT"))
+                continue
+            kind = READ_INPUT[name]
+            if kind == "graphml-bytes":
+                with open(files["graphml"], "rb") as f:
+                    first: tuple[Any, ...] = (f.read(), "m.graphml")
+            else:
+                first = (files[kind],)
+            for label, bad in values:
+                cases.append(
+                    Case(
+                        f"{qualified}-{option}-{label}",
+                        lambda fn=fn, first=first, option=option, bad=bad: fn(*first, **{option: bad}),
+                        hg.ArgumentError,
+                        rf"{option} must be",
+                    )
+                )
+    return cases
+
+
+COUNT_PARAMETERS = ("max_sweeps", "max_steps", "batch_size", "steps", "N", "trials", "num_memories")
+BAD_COUNTS = [("negative", -1), ("float", 1.5), ("str", "3")]
+# beyond int32: step counts, and sizes that index arrays (batch sizes and memory counts may be large)
+HUGE_COUNTS = {"max_sweeps", "max_steps", "steps", "N"}
+# functions whose counts are checked only after slow rendering (matplotlib)
+COUNT_SKIP = {"animate_retrieval"}
+
+
+def _count_arguments() -> dict[str, Callable[[], tuple[tuple[Any, ...], dict[str, Any]]]]:
+    """Valid ``(positional, keyword)`` arguments of every public function taking a count."""
+    import jax
+    import numpy as np
+
+    P = _pm1(3, 16)
+    key = jax.random.key(0)
+
+    def model() -> Any:
+        ham = hg.HAM()
+        ham.add_layer("a", hg.TanhLayer((4,)))
+        ham.add_layer("b", hg.SoftmaxLayer((3,)))
+        ham.add_synapse("s", hg.DenseSynapse(), layers=("a", "b"))
+        return ham.compile(key=key)
+
+    def states() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        m = model()
+        return (m, m.init_states()), {}
+
+    def train_call(**kw: Any) -> Callable[[], tuple[tuple[Any, ...], dict[str, Any]]]:
+        return lambda: ((model(), np.ones((2, 4))), dict(input="a", output="b", **kw))
+
+    return {
+        "relax": states,
+        "solve": states,
+        "eqprop_grad": lambda: (
+            (model(), model().init_states(), np.zeros(3), lambda xs, t: ((xs["b"] - t) ** 2).sum()),
+            {},
+        ),
+        "recall_binary": lambda: ((np.asarray(hg.memory.hebbian(P)), P), dict(key=key)),
+        "recall_binary_dense": lambda: ((P, P), dict(key=key)),
+        "random_patterns": lambda: ((3,), dict(N=16, key=key)),
+        "capacity_curve": lambda: (("hebbian",), dict(N=16, loads=[0.1], trials=1, key=key)),
+        "basin_radius": lambda: (("hebbian",), dict(N=16, load=0.1, trials=1, key=key)),
+        "attractor_census": lambda: ((np.asarray(hg.memory.hebbian(P)), P), dict(patterns=P, key=key)),
+        "random_mask": lambda: ((16, 4), dict(key=key)),
+        "forward": train_call(steps=2),
+        "predict": train_call(steps=2),
+        "accuracy": lambda: ((model(), np.ones((2, 4)), np.zeros(2, int)), dict(input="a", output="b", steps=2)),
+        "batches": lambda: ((np.ones(8),), dict(batch_size=2)),
+        "process_slice": lambda: ((), dict(batch_size=4, mesh=hg.parallel.batch_mesh())),
+        "recall": lambda: ((hg.zoo.modern_hopfield(P).compile(key=key), P), dict(steps=2)),
+        "dense_associative_memory": lambda: ((), dict(input_shape=(4,), num_memories=3)),
+        "modern_hopfield": lambda: ((), dict(input_shape=(4,), num_memories=3)),
+        "sparse_hopfield": lambda: ((), dict(input_shape=(4,), num_memories=3)),
+        "gaussian_memory": lambda: ((), dict(input_shape=(4,), num_memories=3)),
+        "epanechnikov_memory": lambda: ((), dict(input_shape=(4,), num_memories=3)),
+        "energy_transformer": lambda: ((), dict(num_memories=3)),
+    }
+
+
+def count_cases() -> list[Case]:
+    """Negative, fractional, string and beyond-int32 counts (``max_steps``, ``batch_size``, ...)
+    for every public function of the newer namespaces taking one: a library error naming it."""
+    table = _count_arguments()
+    cases = []
+    for parameter in COUNT_PARAMETERS:
+        for qualified, fn in public_functions(parameter):
+            name = qualified.rsplit(".", 1)[-1]
+            if name in COUNT_SKIP:
+                continue
+            if name not in table:
+                cases.append(_missing(qualified, "_count_arguments"))
+                continue
+            for label, bad in BAD_COUNTS + ([("huge", 2**31)] if parameter in HUGE_COUNTS else []):
+
+                def call(fn=fn, name=name, parameter=parameter, bad=bad) -> Any:
+                    args, kwargs = table[name]()
+                    return _consume(fn(*args, **{**kwargs, parameter: bad}))
+
+                cases.append(Case(f"{qualified}-{parameter}-{label}", call, hg.HamuxGraphError, parameter))
+    return cases

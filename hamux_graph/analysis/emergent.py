@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, NamedTuple
+from typing import Any, cast, NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -248,9 +248,7 @@ def emergent_minima(
     xs[layer] = jnp.asarray(starts.reshape((-1,) + shape), dtype=xs[layer].dtype)
     res = model.relax(xs, tol=tol_a, dt=dt, max_steps=steps, throw=False, trace=False)
     ok = np.asarray(res.converged).reshape(-1)
-    relaxed = res.states
-    if not isinstance(relaxed, dict):  # relax returns PackedStates only when given them
-        raise TypeError("relax returned PackedStates for a states dict")
+    relaxed = cast(dict[str, Array], res.states)  # a dict in, a dict out
     ends = {n: np.asarray(a)[ok] for n, a in relaxed.items()}
     end_layer = ends[layer].reshape(int(ok.sum()), -1)
     keep: list[int] = []

@@ -114,7 +114,13 @@ def main(argv=None):
     args = p.parse_args(argv)
     tri = triangle()
     print("unit triangle: Epanechnikov β=4 minima", tri["epanechnikov_4"], "(paper: 7)")
-    print("unit triangle: log-sum-exp minima at β=5.0, 5.7, 7:", tri["lse_5.0"], tri["lse_5.7"], tri["lse_7.0"], "(closed form: 1, 4, 3)")
+    print(
+        "unit triangle: log-sum-exp minima at β=5.0, 5.7, 7:",
+        tri["lse_5.0"],
+        tri["lse_5.7"],
+        tri["lse_7.0"],
+        "(closed form: 1, 4, 3)",
+    )
     configs = CONFIGS[:2] if args.quick else CONFIGS
     rows = sweep(configs, BETAS, args.seed)
     print("\nminima per β", BETAS)
@@ -126,7 +132,9 @@ def main(argv=None):
     for (M, d), r in rows.items():
         more = [b for b, c in zip(BETAS, r["epanechnikov"]) if c[0] > M]
         extra = [(b, c[0]) for b, c in zip(BETAS, r["lse"]) if c[0] > M]
-        print(f"M={M} d={d}: Epanechnikov has more minima than patterns at β ∈ {more}; log-sum-exp extra minima: {extra or 'none'}")
+        print(
+            f"M={M} d={d}: Epanechnikov has more minima than patterns at β ∈ {more}; log-sum-exp extra minima: {extra or 'none'}"
+        )
     if args.plot:
         path = os.path.join("docs", "images", "reproduce_epanechnikov.png")
         plot(rows, BETAS, path)

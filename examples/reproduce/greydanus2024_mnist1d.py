@@ -56,7 +56,9 @@ def conv_ham_1d():
     ham.add_layer("f2", hg.TanhLayer((10, 64)))
     ham.add_layer("label", hg.SoftmaxLayer((10,), use_bias=True))
     ham.add_synapse(
-        "conv1", hg.ConvSynapseWithPool((5,), pool_window=(2,), pool_stride=(2,), padding="SAME"), layers=("input", "f1")
+        "conv1",
+        hg.ConvSynapseWithPool((5,), pool_window=(2,), pool_stride=(2,), padding="SAME"),
+        layers=("input", "f1"),
     )
     ham.add_synapse(
         "conv2", hg.ConvSynapseWithPool((5,), pool_window=(2,), pool_stride=(2,), padding="SAME"), layers=("f1", "f2")

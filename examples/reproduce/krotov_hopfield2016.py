@@ -160,7 +160,9 @@ def main(argv=None):
     p.add_argument("--T", type=float, default=TEMPERATURE, help="temperature (β = 1/Tⁿ), the same for every n")
     args = p.parse_args(argv)
     out = run(tuple(args.ns), args.epochs, args.seed, args.T)
-    print(f"\npaper (n = 20, full MNIST, 3000 epochs in the paper): {100 * PUBLISHED['error_n20_full_mnist']:.1f} % error")
+    print(
+        f"\npaper (n = 20, full MNIST, 3000 epochs in the paper): {100 * PUBLISHED['error_n20_full_mnist']:.1f} % error"
+    )
     print("  n      T   test error   prototype fraction")
     for n, r in out.items():
         print(f"{n:3d} {r['T']:6.0f}   {100 * r['error']:8.1f} %   {r['prototypes']:.2f}")

@@ -17,10 +17,16 @@ its image normalisation; this is ours.) A query is a stored image with its lower
 - the fixed point is ``model.relax`` from there; "converges in one update" means the one-update
   state already is that fixed point (distance printed);
 - ``hg.analysis.stability`` classifies every fixed point reached (the softmax layer's all-ones
-  direction projected out).
+  direction projected out). At large β the softmax saturates and the memories block of the
+  Hessian, ``β(diag g − ggᵀ)``, is singular to float32 precision, so the full (visible +
+  memories) Hessian reads "flat" there; the kinds are therefore also taken for the energy with
+  the memories layer eliminated, ``E(x) = ½‖x‖² − β⁻¹ log Σ_μ exp(β ξ_μᵀx)`` (the zoo's
+  ``gaussian_memory``: equal pattern norms make the two energies equal), whose Hessian is
+  ``I − β Ξ Cov_p Ξᵀ``.
 
 Reported per β: mean and smallest cosine overlap of the one-update state with the query's own
-image, the mean top softmax weight, and how many of the 24 fixed points are saddles.
+image, the mean top softmax weight, and how many of the 24 fixed points are saddles (full and
+reduced energy) with the kinds found.
 
 Run:  python examples/reproduce/ramsauer2020.py [--betas 0.25 0.5 1 2 4 8 16]
 Needs scikit-image (``skimage.data.lfw_subset``).
@@ -64,6 +70,10 @@ def retrieve(P, beta, seed=0):
     start = {"visible": one, "memories": one @ W}
     fixed = model.relax(start, dt=0.05, max_steps=20000, tol=1e-5).states
     stab = hg.analysis.stability(model, fixed)
+    # the same energy with the memories layer eliminated: E(x) = ½‖x‖² − β⁻¹ lse(βΞᵀx), which is
+    # the zoo's Gaussian memory for patterns of equal norm (ours: ‖ξ‖² = √N for every image)
+    reduced = hg.zoo.gaussian_memory(P, beta=beta).compile(key=jax.random.key(seed))
+    stab_visible = hg.analysis.stability(reduced, {"visible": fixed["visible"]})
     x1, xf = np.asarray(one), np.asarray(fixed["visible"])
     cos = (x1 * P).sum(1) / np.linalg.norm(x1, axis=1) / np.linalg.norm(P, axis=1)
     return {
@@ -74,6 +84,9 @@ def retrieve(P, beta, seed=0):
         "to_fixed_point": float(np.max(np.linalg.norm(x1 - xf, axis=1) / np.linalg.norm(xf, axis=1))),
         "saddles": sum(k == "saddle" for k in stab.kind),
         "kinds": sorted(set(stab.kind)),
+        "saddles_visible": sum(k == "saddle" for k in stab_visible.kind),
+        "kinds_visible": sorted(set(stab_visible.kind)),
+        "lowest_visible": float(np.min(np.asarray(stab_visible.eigenvalues)[:, 0])),
         "invariant": stab.invariant,
     }
 
@@ -83,19 +96,22 @@ def main(argv=None):
     p.add_argument("--betas", type=float, nargs="+", default=list(BETAS))
     args = p.parse_args(argv)
     P = faces()
-    print("   β   overlap mean (min)   top weight mean (max)   ‖x₁ − x*‖/‖x*‖   saddles   kinds")
+    print("   β   overlap mean (min)   top weight mean (max)   ‖x₁ − x*‖/‖x*‖   saddles   kinds (full; visible only)")
     rows = {}
     for beta in args.betas:
         r = retrieve(P, beta)
         rows[beta] = r
         print(
             f"{beta:5.2f}   {r['overlap_mean']:.4f} ({r['overlap_min']:.4f})      {r['top_weight_mean']:.3f} "
-            f"({r['top_weight_max']:.3f})          {r['to_fixed_point']:.1e}        {r['saddles']:2d}   {r['kinds']}"
+            f"({r['top_weight_max']:.3f})          {r['to_fixed_point']:.1e}        {r['saddles']:2d}   {r['kinds']}; "
+            f"{r['kinds_visible']} (lowest eigenvalue {r['lowest_visible']:.3f})"
         )
     for beta, claim in ((8.0, "retrieval, overlap ≥ 0.99"), (0.5, "metastable, top weight ≤ 0.5")):
         if beta in rows:
             r = rows[beta]
-            print(f"paper β = {beta} ({claim}): ours overlap {r['overlap_mean']:.4f}, top weight {r['top_weight_mean']:.3f}")
+            print(
+                f"paper β = {beta} ({claim}): ours overlap {r['overlap_mean']:.4f}, top weight {r['top_weight_mean']:.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -90,6 +90,7 @@ def test_lanczos_agrees_with_dense(N):
     assert lanczos.kind == dense.kind
 
 
+@pytest.mark.slow  # ~3 s, kept out of the default run's time budget
 def test_lanczos_finds_repeated_eigenvalues():
     """Restarts on breakdown: the bulk eigenvalue 1 of I − β·Cov comes back with its multiplicity."""
     P = np.array([[1.0, 0, 0, 0, 0, 0], [-1.0, 0, 0, 0, 0, 0]])

@@ -41,10 +41,7 @@ def test_epanechnikov_triangle_has_seven_minima_at_beta_4():
     assert sorted(len(m) for m in found.members) == [1, 1, 1, 2, 2, 2, 3]
 
 
-@pytest.mark.parametrize(
-    ("beta", "count"),
-    [pytest.param(5.0, 1, marks=pytest.mark.slow), (5.7, 4), pytest.param(7.0, 3, marks=pytest.mark.slow)],
-)
+@pytest.mark.parametrize(("beta", "count"), [(5.0, 1), (5.7, 4), (7.0, 3)])
 def test_log_sum_exp_triangle_minima(beta, count):
     """E = −β⁻¹ log Σ exp(−(β/2)‖x − ξ‖²): ∇²E(centroid) = (1 − β/6)·I for a unit side.
 

@@ -90,7 +90,6 @@ def test_lanczos_agrees_with_dense(N):
     assert lanczos.kind == dense.kind
 
 
-@pytest.mark.slow  # ~3 s, kept out of the default run's time budget
 def test_lanczos_finds_repeated_eigenvalues():
     """Restarts on breakdown: the bulk eigenvalue 1 of I − β·Cov comes back with its multiplicity."""
     P = np.array([[1.0, 0, 0, 0, 0, 0], [-1.0, 0, 0, 0, 0, 0]])
@@ -147,7 +146,6 @@ def test_clamped_layers_and_masks():
     assert held_visible.invariant == 1 and held_visible.eigenvalues.shape == (2, 1 + 4 - 1)
 
 
-@pytest.mark.slow  # ~5 s; the census test checks the same saddle's sign by default
 def test_classical_hopfield_origin_is_a_saddle():
     """Tanh layer, E with ∂E/∂g = x − Wg: at the origin H = βI − β²W (L'' = β there)."""
     beta = 4.0

@@ -1,6 +1,12 @@
-"""Measuring associative memories: capacity curves, basins of attraction, attractor census."""
+"""Measuring associative memories: capacity curves, basins of attraction, attractor census, stability."""
 
 from .census import Census as Census
+from .emergent import (
+    Centroids as Centroids,
+    emergent_minima as emergent_minima,
+    EmergentMinima as EmergentMinima,
+    SupportCliques as SupportCliques,
+)
 from .measures import (
     attractor_census as attractor_census,
     basin_radius as basin_radius,
@@ -14,6 +20,7 @@ from .plots import (
     plot_capacity as plot_capacity,
     plot_census as plot_census,
 )
+from .stability import Stability as Stability, stability as stability
 from .temperature import overlap_trace as overlap_trace
 
 
@@ -29,4 +36,10 @@ __all__ = [
     "plot_basin",
     "plot_census",
     "overlap_trace",
+    "Stability",
+    "stability",
+    "EmergentMinima",
+    "emergent_minima",
+    "Centroids",
+    "SupportCliques",
 ]

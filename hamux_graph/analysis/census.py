@@ -6,6 +6,7 @@ A private module; ``hamux_graph.analysis.attractor_census`` relaxes the starts a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax.numpy as jnp
@@ -15,7 +16,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Int
 from .._errors import ValidationError
 
 
-__all__ = ["Census", "KINDS", "classify", "tally"]
+__all__ = ["Census", "KINDS", "classify", "tally", "single_flip_kinds"]
 
 KINDS = ("pattern", "mixture", "other")
 
@@ -34,6 +35,11 @@ class Census(NamedTuple):
             ``k``-mixture, 0 for other.
         members: per attractor, the indices of the patterns involved (largest overlap first).
         converged: ``(A,)`` ``True`` where every start that ended here reached a fixed point.
+        stability: per attractor ``"minimum"``, ``"saddle"`` or ``"flat"``: for a
+            ``CompiledHAM``, ``hg.analysis.stability`` of the relaxed state of the first start
+            that ended there; for a weight matrix, single-flip stability (``"minimum"`` if
+            every single flip raises ``E = −½ sᵀWs``, ``"saddle"`` if one lowers it, ``"flat"``
+            if the best flip leaves it unchanged). Empty for a census built without it.
     """
 
     states: Float[Array, "A N"]
@@ -43,6 +49,7 @@ class Census(NamedTuple):
     sizes: Int[Array, " A"]
     members: tuple[tuple[int, ...], ...]
     converged: Bool[Array, " A"]
+    stability: tuple[str, ...] = ()
 
     def select(self, kind: str, size: int | None = None) -> np.ndarray:
         """Indices of the attractors of ``kind`` (and mixture ``size``, if given).
@@ -110,8 +117,13 @@ def tally(
     pattern_overlap: float,
     mixture_tol: float,
     min_gap: float,
+    stability: Callable[[np.ndarray, np.ndarray], tuple[str, ...]] | None = None,
 ) -> Census:
-    """Group equal ±1 end states ``(S, N)``, classify each group, most visited first."""
+    """Group equal ±1 end states ``(S, N)``, classify each group, most visited first.
+
+    ``stability(first, states)`` gets, per attractor, the index of the first start that ended
+    there and the attractor's ±1 state ``(A, N)``, and returns the attractors' stability kinds.
+    """
     E = np.asarray(ends)
     ok = np.asarray(converged, bool).reshape(-1)
     uniq, inverse, counts = np.unique(E, axis=0, return_inverse=True, return_counts=True)
@@ -122,6 +134,8 @@ def tally(
     P = np.asarray(patterns)
     m = uniq @ P.T / P.shape[1]
     rows = [classify(r, pattern_overlap=pattern_overlap, mixture_tol=mixture_tol, min_gap=min_gap) for r in m]
+    first = np.array([int(np.flatnonzero(inverse == j)[0]) for j in order], dtype=int)
+    kinds = () if stability is None else tuple(stability(first, uniq))
     return Census(
         states=jnp.asarray(uniq, dtype=jnp.asarray(ends).dtype),
         counts=jnp.asarray(counts, dtype=jnp.int32),
@@ -130,4 +144,28 @@ def tally(
         sizes=jnp.asarray([r[1] for r in rows], dtype=jnp.int32),
         members=tuple(r[2] for r in rows),
         converged=jnp.asarray(all_ok, dtype=bool),
+        stability=kinds,
     )
+
+
+def single_flip_kinds(W: ArrayLike, states: ArrayLike) -> tuple[str, ...]:
+    """Single-flip stability of ±1 states ``(A, N)`` under ``E = −½ sᵀWs``.
+
+    Flipping unit ``i`` changes the energy by ``ΔE_i = 2 s_i Σ_{j≠i} W_ij s_j`` (for
+    symmetric ``W``): ``"minimum"`` if every ``ΔE_i > 0``, ``"saddle"`` if some ``ΔE_i < 0``,
+    ``"flat"`` otherwise (the best flip costs nothing).
+
+    Example:
+        >>> import numpy as np
+        >>> W = np.array([[0.0, 1.0], [1.0, 0.0]])  # a ferromagnetic pair
+        >>> single_flip_kinds(W, np.array([[1.0, 1.0], [1.0, -1.0]]))
+        ('minimum', 'saddle')
+    """
+    Wm = np.asarray(W, dtype=np.float64)
+    S = np.asarray(states, dtype=np.float64)
+    W_sym = 0.5 * (Wm + Wm.T)
+    h = S @ W_sym.T - S * np.diag(W_sym)[None, :]
+    delta = 2.0 * S * h
+    scale = max(1.0, float(np.abs(W_sym).max()))
+    low = delta.min(axis=1)
+    return tuple("minimum" if d > 1e-9 * scale else "saddle" if d < -1e-9 * scale else "flat" for d in low)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, cast, NamedTuple
 
 import jax
 import jax.core
@@ -56,7 +56,8 @@ from ..memory.recall import (
     SWEEPS_HINT,
 )
 from ..memory.spins import random_patterns
-from .census import Census, tally
+from .census import Census, single_flip_kinds, tally
+from .stability import DENSE_LIMIT, stability as stability_of
 
 
 __all__ = [
@@ -148,6 +149,14 @@ def _memory(where: str, rule_or_builder: Any) -> Any:
 
 def _relax_continuous(where: str, model: CompiledHAM, starts: Array | np.ndarray, s: _Settings) -> tuple[Array, Array]:
     """Relax from ``starts`` in layer ``s.visible`` (others at zero); ±1 signs of the activations."""
+    signs, converged, _ = _relax_states(where, model, starts, s)
+    return signs, converged
+
+
+def _relax_states(
+    where: str, model: CompiledHAM, starts: Array | np.ndarray, s: _Settings
+) -> tuple[Array, Array, dict[str, Array]]:
+    """``_relax_continuous`` that also returns the relaxed states (all layers)."""
     if s.visible not in model.layer_names:
         raise ValidationError(
             f"{where}: the model has no layer {s.visible!r} to put the probes in; its layers are {list(model.layer_names)}. "
@@ -163,7 +172,8 @@ def _relax_continuous(where: str, model: CompiledHAM, starts: Array | np.ndarray
     xs[s.visible] = jnp.asarray(starts.reshape((starts.shape[0],) + shape), dtype=xs[s.visible].dtype)
     res = model.relax(xs, dt=s.dt, max_steps=s.max_steps, tol=s.tol, throw=False, trace=False)
     g = model.activations(res.states)[s.visible].reshape(starts.shape)
-    return jnp.where(g >= 0, 1.0, -1.0).astype(starts.dtype), res.converged
+    states = cast(dict[str, Array], res.states)  # a dict in, a dict out (PackedStates only for PackedStates)
+    return jnp.where(g >= 0, 1.0, -1.0).astype(starts.dtype), res.converged, states
 
 
 def _recall(where: str, mem: Any, P: ArrayLike, probes: ArrayLike, key: Array, s: _Settings) -> tuple[Array, Array]:
@@ -504,7 +514,9 @@ def attractor_census(
 
     Returns:
         A ``Census`` (attractors most visited first; ``census.total("mixture", 3)`` counts
-        the starts that ended in a 3-mixture).
+        the starts that ended in a 3-mixture). ``census.stability`` gives each attractor's
+        kind: ``hg.analysis.stability`` of a relaxed state for a model (the smallest
+        eigenvalue by Lanczos above ``DENSE_LIMIT`` entries), single-flip stability for ``W``.
 
     Raises:
         ValidationError: for bad shapes, non-±1 patterns or starts, an uncompiled ``HAM``
@@ -537,10 +549,20 @@ def attractor_census(
     if isinstance(model_or_W, HAM):
         raise ValidationError(f"{where}: got an uncompiled hg.HAM; pass ham.compile(key=jax.random.key(0)).")
     if isinstance(model_or_W, CompiledHAM):
+        model = model_or_W
         s = _Settings(order, 0, visible, dt, max_steps, tol)
-        ends, converged = _relax_continuous(where, model_or_W, X, s)
-    else:
-        check_pm1(where, "starts", X)
-        out = recall_binary(model_or_W, X, key=key, order=order, max_sweeps=max_sweeps)
-        ends, converged = out.states, out.converged
-    return tally(ends, converged, P, **thresholds)
+        ends, converged, relaxed = _relax_states(where, model, X, s)
+
+        def kinds(first: np.ndarray, states: np.ndarray) -> tuple[str, ...]:
+            picked = {n: jnp.asarray(np.asarray(a)[first]) for n, a in relaxed.items()}
+            size = sum(math.prod(shape) for shape in model.shapes)
+            found = stability_of(model, picked, k=None if size <= DENSE_LIMIT else 1)
+            return found.kind if isinstance(found.kind, tuple) else (found.kind,)
+
+        return tally(ends, converged, P, stability=kinds, **thresholds)
+    check_pm1(where, "starts", X)
+    out = recall_binary(model_or_W, X, key=key, order=order, max_sweeps=max_sweeps)
+    W = np.asarray(model_or_W)
+    return tally(
+        out.states, out.converged, P, stability=lambda first, states: single_flip_kinds(W, states), **thresholds
+    )

@@ -228,3 +228,21 @@ def test_masks_simplices_and_layer_energy_survive_every_format(name, tmp_path):
     restored = hg.load_pretrained(tmp_path / "dir")
     assert_same_model(restored, model)
     assert restored.plan() == model.plan()
+
+
+@pytest.mark.bad_arguments
+@pytest.mark.parametrize("bad", [None, b"m", "", 3, "a\0b"])
+def test_directories_must_be_paths(bad):
+    model = zoo_models.random_model("hn")
+    with pytest.raises(hg.ArgumentError, match=r"save_pretrained: directory must be a path"):
+        hg.save_pretrained(model, bad, draw=False)
+    with pytest.raises(hg.ArgumentError, match=r"load_pretrained: directory must be a path"):
+        hg.load_pretrained(bad)
+
+
+@pytest.mark.bad_arguments
+def test_save_pretrained_flags_are_bools(tmp_path):
+    model = zoo_models.random_model("hn")
+    with pytest.raises(hg.ArgumentError, match=r"overwrite must be True or False, got 'no'"):
+        hg.save_pretrained(model, tmp_path / "m", overwrite="no")
+    assert not (tmp_path / "m").exists()

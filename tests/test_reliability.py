@@ -750,6 +750,10 @@ def reader_files(tmp_path_factory):
     hg.write_graphml(_ham(), files["graphml"])
     hg.save(_model(), files["hamux"])
     np.savez(files["npz"], x=np.ones(2))
+    files["hif"] = str(folder / "m.hif.json")
+    hg.write_hif(_ham(), files["hif"])
+    files["pretrained"] = str(folder / "pretrained")
+    hg.save_pretrained(_model(), files["pretrained"], draw=False)
     return files
 
 

@@ -42,7 +42,7 @@ from .._api import CompiledHAM, HAM
 from .._dynamics.common import check_batched_clamp, normalize_clamp
 from .._energy.core import flat_states, sample_dEdg, sample_energy, StatesLike
 from .._errors import ArgumentError
-from .._internal.parse import parse_float, parse_int
+from .._internal.parse import INT32_MAX, parse_float, parse_int
 from .._types import ClampSpec
 from ..lagrangians.elementwise import LLayerNorm, LSoftmax
 from ..lagrangians.simplex import LEntmax, LSparsemax
@@ -342,6 +342,7 @@ def stability(
             steps if steps is not None else min(n - r, max(20 * kk, 100)),
             f"{where}: steps",
             minimum=kk,
+            maximum=INT32_MAX,
             error=ArgumentError,
         )
         m = min(m, n - r)

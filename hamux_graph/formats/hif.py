@@ -35,7 +35,7 @@ from .._errors import FormatError
 from .._graph.schema import KIND, LAYER, SHARES, SLOT, SYNAPSE
 from .._graph.validate import Plan
 from .._internal.files import atomic_write
-from .._internal.untrusted import read_limited
+from .._internal.untrusted import read_limited, read_options
 from .graphml import (
     architecture_graph,
     DISPLAY_ATTRIBUTES,
@@ -343,6 +343,7 @@ def parse_hif_plan(data: bytes, source: str, *, max_bytes: int = DEFAULT_MAX_BYT
         >>> hg.formats.parse_hif_plan(hg.formats.hif_bytes(ham.plan()), "here").layer_names
         ('v',)
     """
+    max_bytes, _ = read_options(max_bytes, False)
     return plan_of_hif_document(parse_json(data, source, max_bytes=max_bytes), source)
 
 

@@ -30,10 +30,11 @@ from typing import Any
 import jax
 
 from .._api import CompiledHAM
-from .._errors import FormatError, ValidationError
+from .._errors import ArgumentError, FormatError, ValidationError
 from .._graph.validate import Plan
 from .._internal.files import atomic_write
 from .._internal.optional import import_if_installed
+from .._internal.parse import parse_bool, parse_path
 from .._internal.untrusted import read_limited
 from .._internal.version import package_version
 from .graphml import FORMAT_VERSION, graphml_bytes, parse_graphml_plan
@@ -225,7 +226,9 @@ def save_pretrained(
         raise ValidationError(
             f"hg.save_pretrained expects a compiled model (ham.compile(key=...)), got {type(model).__name__}."
         )
-    target = os.path.abspath(os.fspath(directory))
+    target = os.path.abspath(parse_path(directory, "save_pretrained: directory"))
+    overwrite = parse_bool(overwrite, "save_pretrained: overwrite", error=ArgumentError)
+    draw = parse_bool(draw, "save_pretrained: draw", error=ArgumentError)
     if os.path.lexists(target) and not os.path.isdir(target):
         raise FileExistsError(17, f"cannot write the model directory {target!r}: a file of that name exists", target)
     if os.path.isdir(target) and os.listdir(target) and not overwrite:
@@ -345,7 +348,7 @@ def load_pretrained(directory: str | os.PathLike, *, max_bytes: int = DEFAULT_MA
         >>> hg.load_pretrained(folder).layer_names
         ('v',)
     """
-    folder = os.fspath(directory)
+    folder = parse_path(directory, "load_pretrained: directory")
     if not os.path.isdir(folder):
         what = "does not exist" if not os.path.lexists(folder) else "is not a directory"
         raise FormatError(f"{folder}: {what}; hg.load_pretrained reads a directory written by hg.save_pretrained.")

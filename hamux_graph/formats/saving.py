@@ -150,6 +150,7 @@ def save(model: CompiledHAM, path: str | os.PathLike, *, compress: bool = False)
             f"hg.save expects a compiled model (ham.compile(key=...)), got {type(model).__name__}. "
             "For an architecture alone use hg.write_graphml."
         )
+    path = parse_path(path, "path")
     graph = graphml_bytes(model.plan())
     arrays = parameter_arrays(model)
     if is_safetensors_path(path):
@@ -214,7 +215,7 @@ def parameter_arrays(model: CompiledHAM) -> dict[str, np.ndarray]:
 
 def is_safetensors_path(path: str | os.PathLike) -> bool:
     """Whether ``hg.save``/``hg.load`` treat ``path`` as a safetensors file (by its suffix)."""
-    return os.fspath(path).lower().endswith(SAFETENSORS_SUFFIX)
+    return parse_path(path, "path").lower().endswith(SAFETENSORS_SUFFIX)
 
 
 def safetensors_metadata(graph: bytes) -> dict[str, str]:

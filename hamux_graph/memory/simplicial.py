@@ -29,7 +29,8 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real
 
 from .._errors import ValidationError
 from .._internal.files import atomic_write
-from .._internal.parse import INT32_MAX, parse_int
+from .._internal.limits import check_state_memory, MAX_NEURONS
+from .._internal.parse import INT32_MAX, parse_int, parse_key
 from .._internal.version import package_version
 from ..synapses.simplicial import Simplices, simplicial_alignment
 from .binary import BinaryRecall, check_temperature
@@ -248,7 +249,8 @@ def random_simplices(N: int, counts: Mapping[int, int], *, key: PRNGKeyArray) ->
         ([2, 2, 2, 2, 2, 3, 3, 3, 3], 9)
     """
     where = "memory.random_simplices"
-    n = parse_int(N, f"{where}: N", minimum=2, error=ValidationError)
+    n = parse_int(N, f"{where}: N", minimum=2, maximum=MAX_NEURONS, error=ValidationError)
+    key = parse_key(key, f"{where}: key", error=ValidationError)
     if not isinstance(counts, Mapping) or not counts:
         raise ValidationError(f"{where}: counts must be a non-empty dict {{size: count}}, e.g. {{2: 100, 3: 50}}.")
     sizes = {parse_int(k, f"{where}: a simplex size", minimum=2, error=ValidationError): k for k in counts}
@@ -267,6 +269,9 @@ def random_simplices(N: int, counts: Mapping[int, int], *, key: PRNGKeyArray) ->
             picked = set(chosen.tolist())
             out.extend(c for j, c in enumerate(itertools.combinations(range(n), size)) if j in picked)
             continue
+        check_state_memory(
+            [(2 * want, n)], 8, f"{where}(N={n}, counts[{size}]={want})", fix="Ask for fewer simplices or units."
+        )
         seen: set[tuple[int, ...]] = set()
         drawn: list[tuple[int, ...]] = []
         while len(drawn) < want:  # rejection: fewer than a quarter of all subsets are wanted

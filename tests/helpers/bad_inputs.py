@@ -222,7 +222,19 @@ def check(case: Case) -> None:
 # function with such a parameter must be given valid other arguments in the tables below (the
 # generator emits a failing case naming it until it is), so the suite grows with the API.
 
-NEWER_NAMESPACES = ("", "memory", "analysis", "vision", "formats", "interop", "datasets", "train", "parallel", "zoo")
+NEWER_NAMESPACES = (
+    "",
+    "memory",
+    "analysis",
+    "vision",
+    "formats",
+    "interop",
+    "datasets",
+    "train",
+    "parallel",
+    "zoo",
+    "learning",
+)
 # functions whose ``path`` is checked only after slow rendering (matplotlib); covered by atomic_write's tests
 PATH_SKIP = {"animate_retrieval", "plot_history"}
 
@@ -252,12 +264,51 @@ def _pm1(k: int, n: int) -> Any:
     return np.sign(np.random.default_rng(0).normal(size=(k, n))) + 0.0
 
 
+def _small_model() -> Any:
+    """A compiled two-layer HAM (tanh and softmax) for the dynamics and analysis functions."""
+    import jax
+
+    ham = hg.HAM()
+    ham.add_layer("a", hg.TanhLayer((4,)))
+    ham.add_layer("b", hg.SoftmaxLayer((3,)))
+    ham.add_synapse("s", hg.DenseSynapse(), layers=("a", "b"))
+    return ham.compile(key=jax.random.key(0))
+
+
+SIMPLICES = [(0, 1), (1, 2, 3)]
+
+
+def _fit_arguments() -> dict[str, Any]:
+    """Valid ``hg.learning.fit`` arguments but the key: Oja's rule on one unit of four inputs."""
+    import numpy as np
+
+    return dict(
+        rule=hg.learning.oja,
+        W0=np.full((1, 4), 0.1),
+        data=np.random.default_rng(0).normal(size=(8, 4)),
+        epochs=1,
+        batch_size=4,
+        lr_schedule=0.01,
+        show_progress=False,
+    )
+
+
 def _key_arguments() -> dict[str, Callable[[], dict[str, Any]]]:
     """Valid arguments (all but ``key``) of every public function that takes a key."""
     import numpy as np
 
     P = _pm1(3, 16)
+
+    def langevin() -> dict[str, Any]:
+        m = _small_model()
+        return dict(model=m, xs=m.init_states(), steps=2, dt=0.1, temperature=0.5)
+
     return {
+        "langevin": langevin,
+        "recall_binary_simplicial": lambda: dict(weights=[0.5, 0.5], simplices=SIMPLICES, probes=_pm1(2, 4)),
+        "random_simplices": lambda: dict(N=6, counts={2: 3}),
+        "overlap_trace": lambda: dict(W_or_patterns=P, probes=P, patterns=P, temperature=0.5, sweeps=2),
+        "fit": _fit_arguments,
         "recall_binary": lambda: dict(W=np.asarray(hg.memory.hebbian(P)), probes=P),
         "recall_binary_dense": lambda: dict(patterns=P, probes=P),
         "corrupt": lambda: dict(patterns=P, fraction=0.1),
@@ -328,7 +379,7 @@ def path_cases(files: dict[str, str]) -> list[Case]:
     ham = hg.HAM()
     ham.add_layer("v", hg.TanhLayer((3,)))
     model = ham.compile(key=jax.random.key(0))
-    before = {"write_graphml": (ham,), "save": (model,)}
+    before = {"write_graphml": (ham,), "save": (model,), "write_hif": (ham,), "simplices_to_hif": (SIMPLICES,)}
     cases = []
     for qualified, fn in public_functions("path"):
         name = qualified.rsplit(".", 1)[-1]
@@ -360,6 +411,10 @@ READ_INPUT = {
     "load_energy_transformer_pipeline": "npz",
     "parse_graphml_bytes": "graphml-bytes",
     "parse_graphml_plan": "graphml-bytes",
+    "read_hif": "hif",
+    "read_hif_plan": "hif",
+    "parse_hif_plan": "hif-bytes",
+    "load_pretrained": "pretrained",
 }
 BAD_OPTIONS = {
     "max_bytes": [("negative", -1), ("zero", 0), ("float", 1.5), ("str", "10"), ("none", None), ("bool", True)],
@@ -377,9 +432,10 @@ def reader_option_cases(files: dict[str, str]) -> list[Case]:
                 cases.append(_missing(qualified, "READ_INPUT"))
                 continue
             kind = READ_INPUT[name]
-            if kind == "graphml-bytes":
-                with open(files["graphml"], "rb") as f:
-                    first: tuple[Any, ...] = (f.read(), "m.graphml")
+            if kind.endswith("-bytes"):
+                source = files[kind.removesuffix("-bytes")]
+                with open(source, "rb") as f:
+                    first: tuple[Any, ...] = (f.read(), source)
             else:
                 first = (files[kind],)
             for label, bad in values:
@@ -394,6 +450,7 @@ def reader_option_cases(files: dict[str, str]) -> list[Case]:
     return cases
 
 
+TRIANGLE = [[0.0, 0.0], [1.0, 0.0], [0.5, 0.8660254]]  # a unit-side triangle of patterns
 COUNT_PARAMETERS = ("max_sweeps", "max_steps", "batch_size", "steps", "N", "trials", "num_memories")
 BAD_COUNTS = [("negative", -1), ("float", 1.5), ("str", "3")]
 # beyond int32: step counts, and sizes that index arrays (batch sizes and memory counts may be large)
@@ -405,6 +462,7 @@ COUNT_SKIP = {"animate_retrieval"}
 def _count_arguments() -> dict[str, Callable[[], tuple[tuple[Any, ...], dict[str, Any]]]]:
     """Valid ``(positional, keyword)`` arguments of every public function taking a count."""
     import jax
+    import networkx as nx
     import numpy as np
 
     P = _pm1(3, 16)
@@ -450,6 +508,16 @@ def _count_arguments() -> dict[str, Callable[[], tuple[tuple[Any, ...], dict[str
         "gaussian_memory": lambda: ((), dict(input_shape=(4,), num_memories=3)),
         "epanechnikov_memory": lambda: ((), dict(input_shape=(4,), num_memories=3)),
         "energy_transformer": lambda: ((), dict(num_memories=3)),
+        "graph_energy_transformer": lambda: ((), dict(graph=nx.path_graph(3), feature_dim=2)),
+        "recall_binary_simplicial": lambda: (([0.5, 0.5], SIMPLICES, _pm1(2, 4)), dict(key=key)),
+        "random_simplices": lambda: ((), dict(N=6, counts={2: 3}, key=key)),
+        "langevin": lambda: ((_small_model(), _small_model().init_states()), dict(dt=0.1, temperature=0.5, key=key)),
+        "stability": lambda: ((_small_model(), _small_model().init_states()), dict(k=2)),
+        "emergent_minima": lambda: (
+            (hg.zoo.epanechnikov_memory(TRIANGLE, beta=4.0).compile(key=key), TRIANGLE),
+            dict(layer="visible"),
+        ),
+        "fit": lambda: ((), {**_fit_arguments(), "key": key}),
     }
 
 

@@ -168,7 +168,7 @@ def test_traced_dt_is_not_checked_and_does_not_recompile(getkey):
 @pytest.mark.bad_arguments
 def test_steps_must_be_an_int(getkey, steps):
     model = _model(getkey)
-    with pytest.raises(hg.ArgumentError, match="steps must be an int >= 0"):
+    with pytest.raises(hg.ArgumentError, match=r"steps must be an int in \[0, 2147483647\]"):
         model.run(model.init_states(), steps=steps)
 
 
@@ -235,7 +235,7 @@ DYNAMICS_CASES = [
     ("dt-bool", lambda m, x: m.step(x, dt=True), hg.ArgumentError, "dt must be a number"),
     ("dt-array", lambda m, x: m.step(x, dt=jnp.ones(2)), hg.ArgumentError, "dt must be a scalar"),
     ("dt-negative", lambda m, x: m.step(x, dt=-1.0), hg.ArgumentError, "dt must be a finite number > 0"),
-    ("steps-negative", lambda m, x: m.run(x, steps=-1), hg.ArgumentError, "steps must be an int >= 0"),
+    ("steps-negative", lambda m, x: m.run(x, steps=-1), hg.ArgumentError, r"steps must be an int in \[0, 2147483647\]"),
     ("steps-float", lambda m, x: m.run(x, steps=2.0), hg.ArgumentError, "steps must be an int"),
     ("relax-tol-negative", lambda m, x: m.relax(x, tol=-1e-3), hg.ArgumentError, "tol must be a finite number >= 0"),
     ("relax-tol-nan", lambda m, x: m.relax(x, tol=float("nan")), hg.ArgumentError, "tol"),
@@ -245,7 +245,7 @@ DYNAMICS_CASES = [
         "relax-max-steps-negative",
         lambda m, x: m.relax(x, max_steps=-1),
         hg.ArgumentError,
-        "max_steps must be an int >= 0",
+        r"max_steps must be an int in \[0, 2147483647\]",
     ),
     ("relax-dt-inf", lambda m, x: m.relax(x, dt=float("inf")), hg.ArgumentError, "dt must be a finite number > 0"),
     (
@@ -256,7 +256,12 @@ DYNAMICS_CASES = [
     ),
     ("relax-clamp-unknown", lambda m, x: m.relax(x, clamp="nope"), hg.StateError, "unknown layer 'nope'"),
     ("solve-t1", lambda m, x: m.solve(x, t0=1.0, t1=0.5), hg.ArgumentError, "t1 must be greater than t0"),
-    ("solve-max-steps-zero", lambda m, x: m.solve(x, max_steps=0), hg.ArgumentError, "max_steps must be an int >= 1"),
+    (
+        "solve-max-steps-zero",
+        lambda m, x: m.solve(x, max_steps=0),
+        hg.ArgumentError,
+        r"max_steps must be an int in \[1, 2147483647\]",
+    ),
     ("solve-solver", lambda m, x: m.solve(x, solver="tsit5"), hg.ArgumentError, "solver must be a diffrax solver"),
     ("solve-saveat", lambda m, x: m.solve(x, saveat="end"), hg.ArgumentError, "saveat must be None"),
     ("solve-saveat-order", lambda m, x: m.solve(x, saveat=[1.0, 0.5]), hg.ArgumentError, "non-decreasing"),

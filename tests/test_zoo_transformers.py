@@ -161,6 +161,7 @@ def test_descent_lowers_the_energy_and_the_model_round_trips(tmp_path, getkey):
     assert loaded.synapse("attention").exclude_self is True
 
 
+@pytest.mark.bad_arguments
 def test_exclude_self_refusals():
     with pytest.raises(hg.ValidationError, match="exclude_self=True .* LSoftmax"):
         hg.SelfAttentionSynapse(exclude_self=True, hidden_lagrangian=hg.LRelu())

@@ -107,7 +107,7 @@ def _defaults(fn: Any) -> dict[str, Any]:
 
 def _required(fn: Any) -> dict[str, Any]:
     """Valid values for required arguments, so that one bad argument is tested at a time."""
-    table = {"nhid": 4, "kernel_size": 3, "shape": (4,), "num_memories": 3, "num_features": 8}
+    table = {"nhid": 4, "kernel_size": 3, "shape": (4,), "num_memories": 3, "num_features": 8, "simplices": [(0, 1)]}
     if dataclasses.is_dataclass(fn):
         names = [
             f.name

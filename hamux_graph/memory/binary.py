@@ -36,7 +36,6 @@ from .._errors import ValidationError
 from .._internal.parse import INT32_MAX, parse_float, parse_int
 from .glauber import run_heat_bath
 from .recall import (
-    bucket,
     check_order,
     check_patterns,
     check_probes,
@@ -45,6 +44,7 @@ from .recall import (
     DenseEnergy,
     drive,
     float_array,
+    pad_batch,
     SWEEPS_HINT,
     tie_tolerance,
 )
@@ -61,6 +61,8 @@ __all__ = [
     "recall_binary",
     "recall_binary_dense",
     "check_temperature",
+    "run_recall",
+    "run_hot",
 ]
 
 
@@ -234,22 +236,14 @@ class BinaryRecall(NamedTuple):
     converged: Bool[Array, "*batch"]
 
 
-def _run(system, dtype: Any, probes: Array | np.ndarray, key: Any, synchronous: bool, max_sweeps: int) -> BinaryRecall:
+def run_recall(
+    system: Any, dtype: Any, probes: Array | np.ndarray, key: Any, synchronous: bool, max_sweeps: int
+) -> BinaryRecall:
     """Run ``drive`` on probes ``(..., N)`` (kept neuron-major inside) and restore their shape."""
-    lead, N = probes.shape[:-1], probes.shape[-1]
-    # Concrete probes are reshaped and padded with numpy, so that a new batch size compiles
-    # nothing but (at most) the loop; traced probes (inside a user's jit) go through jnp.
-    xp = jnp if isinstance(probes, jax.core.Tracer) else np
-    flat = xp.asarray(probes).reshape(-1, N).astype(dtype)
-    B = flat.shape[0]
-    # Pad the batch to a bucket size (copies of the first probe, dropped afterwards) so that
-    # loops over batch sizes (capacity curves) reuse a few compiled loops. Probes evolve
-    # independently under the shared permutations, so padding changes no result.
-    padded = bucket(B)
-    if padded > B and B > 0:
-        flat = xp.concatenate([flat, xp.broadcast_to(flat[:1], (padded - B, N))])
+    lead = probes.shape[:-1]
+    flat, B = pad_batch(probes, dtype)
     S, sweeps, converged = drive(system, flat.T, key, synchronous, np.int32(max_sweeps))
-    if xp is np:
+    if not isinstance(probes, jax.core.Tracer):
         S, sweeps, converged = np.asarray(S), np.asarray(sweeps), np.asarray(converged)
     out = (S.T[:B].reshape(probes.shape), sweeps[:B].reshape(lead), converged[:B].reshape(lead))
     return BinaryRecall(*(jnp.asarray(a) for a in out))
@@ -270,7 +264,7 @@ def check_temperature(where: str, temperature: Any, key: Any) -> float:
     return T
 
 
-def _run_hot(system, dtype: Any, probes: Any, key: Any, synchronous: bool, sweeps: int, T: float) -> BinaryRecall:
+def run_hot(system: Any, dtype: Any, probes: Any, key: Any, synchronous: bool, sweeps: int, T: float) -> BinaryRecall:
     """``max_sweeps`` Glauber sweeps: the final states, never a proven fixed point."""
     states, changed, _ = run_heat_bath(system, dtype, probes, key, synchronous, sweeps, T)
     return BinaryRecall(states, changed, jnp.zeros(changed.shape, bool))
@@ -367,8 +361,8 @@ def recall_binary(
     T = check_temperature(where, temperature, key)
     system = Classical(jnp.asarray(Wa), jnp.asarray(tie_tolerance(Wa)))
     if T > 0:
-        return _run_hot(system, Wa.dtype, s, key, synchronous, sweeps, T)
-    return _run(system, Wa.dtype, s, key, synchronous, sweeps)
+        return run_hot(system, Wa.dtype, s, key, synchronous, sweeps, T)
+    return run_recall(system, Wa.dtype, s, key, synchronous, sweeps)
 
 
 def recall_binary_dense(
@@ -439,5 +433,5 @@ def recall_binary_dense(
     T = check_temperature(where, temperature, key)
     system = Dense(jnp.asarray(P.T), strategy)
     if T > 0:
-        return _run_hot(system, P.dtype, s, key, synchronous, sweeps, T)
-    return _run(system, P.dtype, s, key, synchronous, sweeps)
+        return run_hot(system, P.dtype, s, key, synchronous, sweeps, T)
+    return run_recall(system, P.dtype, s, key, synchronous, sweeps)

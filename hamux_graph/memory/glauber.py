@@ -26,7 +26,7 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, Float, Int
 
-from .recall import bucket, sweep_key
+from .recall import pad_batch, sweep_key
 
 
 __all__ = ["heat_bath", "run_heat_bath"]
@@ -111,13 +111,8 @@ def run_heat_bath(
         >>> states.shape, m.shape, bool(m[-1, 0, 0] > 0.9)
         ((1, 50), (6, 1, 1), True)
     """
-    lead, N = probes.shape[:-1], probes.shape[-1]
-    xp = jnp if isinstance(probes, jax.core.Tracer) else np
-    flat = xp.asarray(probes).reshape(-1, N).astype(dtype)
-    B = flat.shape[0]
-    padded = bucket(B)
-    if padded > B and B > 0:
-        flat = xp.concatenate([flat, xp.broadcast_to(flat[:1], (padded - B, N))])
+    lead = probes.shape[:-1]
+    flat, B = pad_batch(probes, dtype)
     rec = None if record is None else jnp.asarray(record, dtype)
     S, changed, trace = heat_bath(
         system, flat.T, key, synchronous, sweeps, jnp.asarray(temperature, jnp.result_type(float)), rec

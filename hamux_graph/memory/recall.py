@@ -47,6 +47,7 @@ __all__ = [
     "flip_bits",
     "tie_tolerance",
     "bucket",
+    "pad_batch",
 ]
 
 # ---- argument checks ---------------------------------------------------------------------
@@ -135,6 +136,25 @@ def bucket(B: int) -> int:
     Padding batches to these sizes lets loops over batch sizes reuse a few compiled programs.
     """
     return max(32, 1 << (B - 1).bit_length()) if B <= 512 else -(-B // 512) * 512
+
+
+def pad_batch(probes: Any, dtype: Any) -> tuple[Any, int]:
+    """Probes ``(..., N)`` as ``(bucket(B), N)`` rows of ``dtype`` and the true batch size ``B``.
+
+    The extra rows are copies of the first probe (dropped by the caller): probes evolve
+    independently under the shared permutations, so padding changes no result, and loops
+    over batch sizes reuse a few compiled programs. Concrete probes are reshaped with numpy
+    (a new batch size compiles nothing but, at most, the loop); traced probes (inside a
+    user's jit) go through jnp.
+    """
+    N = probes.shape[-1]
+    xp = jnp if isinstance(probes, jax.core.Tracer) else np
+    flat = xp.asarray(probes).reshape(-1, N).astype(dtype)
+    B = flat.shape[0]
+    padded = bucket(B)
+    if padded > B and B > 0:
+        flat = xp.concatenate([flat, xp.broadcast_to(flat[:1], (padded - B, N))])
+    return flat, B
 
 
 @jax.jit

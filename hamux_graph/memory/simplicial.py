@@ -33,9 +33,8 @@ from .._internal.limits import check_state_memory, MAX_NEURONS
 from .._internal.parse import INT32_MAX, parse_int, parse_key
 from .._internal.version import package_version
 from ..synapses.simplicial import Simplices, simplicial_alignment
-from .binary import BinaryRecall, check_temperature
-from .glauber import run_heat_bath
-from .recall import bucket, check_order, check_patterns, check_probes, drive, float_array, Simplicial, SWEEPS_HINT
+from .binary import BinaryRecall, check_temperature, run_hot, run_recall
+from .recall import check_order, check_patterns, check_probes, float_array, Simplicial, SWEEPS_HINT
 
 
 __all__ = [
@@ -205,21 +204,9 @@ def recall_binary_simplicial(
     others, table, tie = _tables(w, s, N)
     system = Simplicial(jnp.asarray(others), jnp.asarray(table), jnp.asarray(tie))
     T = check_temperature(where, temperature, key)
-    if T > 0 and key is not None:  # check_temperature refuses T > 0 without a key
-        hot, changed, _ = run_heat_bath(system, w.dtype, states, key, synchronous, sweeps, T)
-        return BinaryRecall(hot, changed, jnp.zeros(changed.shape, bool))
-    lead = states.shape[:-1]
-    flat = np.asarray(states, w.dtype).reshape(-1, N)
-    B = flat.shape[0]
-    padded = bucket(B)
-    if padded > B and B > 0:  # copies of the first probe (dropped below) so that batch sizes share compiled loops
-        flat = np.concatenate([flat, np.broadcast_to(flat[:1], (padded - B, N))])
-    S, count, converged = drive(system, flat.T, key, synchronous, np.int32(sweeps))
-    return BinaryRecall(
-        jnp.asarray(np.asarray(S).T[:B].reshape(states.shape)),
-        jnp.asarray(np.asarray(count)[:B].reshape(lead)),
-        jnp.asarray(np.asarray(converged)[:B].reshape(lead)),
-    )
+    if T > 0:
+        return run_hot(system, w.dtype, states, key, synchronous, sweeps, T)
+    return run_recall(system, w.dtype, states, key, synchronous, sweeps)
 
 
 def random_simplices(N: int, counts: Mapping[int, int], *, key: PRNGKeyArray) -> tuple[tuple[int, ...], ...]:

@@ -86,8 +86,8 @@ def graph_energy_transformer(
         ...                     dim=8, num_heads=2, zspace_dim=4, num_memories=6)
         >>> ham.layers["features"].shape, ham.layers["tokens"].shape, sorted(ham.synapses)
         ((4, 2), (4, 8), ['attention', 'memory'])
-        >>> ham.synapses["attention"].mask.sum()                # 3 edges both ways + 4 self loops
-        np.int64(10)
+        >>> int(ham.synapses["attention"].mask.sum())           # 3 edges both ways + 4 self loops
+        10
     """
     where = "zoo.graph_energy_transformer"
     if not isinstance(graph, nx.Graph):

@@ -81,7 +81,7 @@ class CapacityCurve(NamedTuple):
         exact_std: its standard deviation across trials.
         N: neurons.
         corruption: fraction of bits flipped in every probe.
-        trials: independent pattern sets per load.
+        trials: independent pattern sets per load (at most ``2**24``).
     """
 
     loads: Float[Array, " L"]
@@ -248,9 +248,20 @@ def _floats(where: str, name: str, x: Any) -> np.ndarray:
     return np.asarray(x, dtype=float).reshape(-1)
 
 
+#: the most trials per load: each is a full recall (2**24 would take days), and their results are kept
+MAX_TRIALS = 2**24
+
+
 def _common(where: str, N: Any, trials: Any, max_probes: Any, order: Any, key: Any, max_sweeps: Any, mem: Any):
     parse_int(N, f"{where}: N", minimum=1, maximum=MAX_NEURONS, error=ValidationError)
-    parse_int(trials, f"{where}: trials", minimum=1, error=ValidationError)
+    parse_int(
+        trials,
+        f"{where}: trials",
+        minimum=1,
+        maximum=MAX_TRIALS,
+        error=ValidationError,
+        hint=" Every trial is a full recall of a fresh pattern set; the per-trial tables are kept in memory.",
+    )
     if max_probes is not None:
         parse_int(
             max_probes,
@@ -303,7 +314,7 @@ def capacity_curve(
         rule_or_builder: the memory (see the module docstring).
         N: neurons.
         loads: loads ``α``.
-        trials: independent pattern sets per load.
+        trials: independent pattern sets per load (at most ``2**24``).
         corruption: fraction of bits flipped in each probe, in ``[0, 1]``.
         key: PRNG key.
         order: ``"async"`` or ``"sync"`` (binary memories).
@@ -400,7 +411,7 @@ def basin_radius(
         corruptions: fractions of flipped bits to try (sorted ascending).
         fraction: the retrieved fraction the radius requires, in ``[0, 1]``.
         min_overlap: final overlap that counts as retrieved, in ``[-1, 1]``.
-        trials: independent pattern sets.
+        trials: independent pattern sets (at most ``2**24``).
         key: PRNG key.
         order: ``"async"`` or ``"sync"`` (binary memories).
         max_sweeps: sweep cap (binary memories).

@@ -454,7 +454,7 @@ TRIANGLE = [[0.0, 0.0], [1.0, 0.0], [0.5, 0.8660254]]  # a unit-side triangle of
 COUNT_PARAMETERS = ("max_sweeps", "max_steps", "batch_size", "steps", "N", "trials", "num_memories")
 BAD_COUNTS = [("negative", -1), ("float", 1.5), ("str", "3")]
 # beyond int32: step counts, and sizes that index arrays (batch sizes and memory counts may be large)
-HUGE_COUNTS = {"max_sweeps", "max_steps", "steps", "N"}
+HUGE_COUNTS = {"max_sweeps", "max_steps", "steps", "N", "trials"}
 # functions whose counts are checked only after slow rendering (matplotlib)
 COUNT_SKIP = {"animate_retrieval"}
 

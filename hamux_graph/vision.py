@@ -33,6 +33,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Float
 
 from ._errors import ArgumentError, ValidationError
+from ._internal.limits import check_state_memory
 from ._internal.parse import parse_float, parse_int, parse_key, parse_shape
 
 
@@ -152,6 +153,9 @@ def random_mask(
     if k > n:
         raise ArgumentError(f"random_mask: num_masked ({k}) must be at most num_patches ({n}).")
     b = None if batch_size is None else parse_int(batch_size, "batch_size", minimum=1, error=ArgumentError)
+    check_state_memory(
+        [(1 if b is None else b, n)], 12, f"random_mask(num_patches={n}, batch_size={b})", fix="Ask for fewer patches."
+    )
     keys = jax.random.split(parse_key(key, "random_mask: key"), 1 if b is None else b)
     ranks = jax.vmap(lambda kk: jnp.argsort(jax.random.uniform(kk, (n,))))(keys)
     mask = jnp.argsort(ranks, axis=-1) < k

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -528,6 +529,29 @@ def test_init_states_of_a_huge_batch_is_refused_in_a_subprocess_without_abort():
     )
     assert proc.returncode == 0, proc.stderr  # no SIGABRT (-6)
     assert proc.stdout.count("refused: init_states: the states need 256,000,000,000,000 bytes") == 2
+
+
+def test_the_other_state_allocations_are_refused_in_a_subprocess_without_abort():
+    """Patterns, simplices and patch masks sized by the caller: refused before anything is allocated."""
+    proc = _run(
+        """
+        import jax, hamux_graph as hg
+        key = jax.random.key(0)
+        for name, call in [
+            ("patterns", lambda: hg.memory.random_patterns(2, 2**33, key=key)),
+            ("mask", lambda: hg.vision.random_mask(2**40, 3, key=key)),
+            ("capacity", lambda: hg.analysis.capacity_curve("hebbian", 2**30, [0.1], trials=1, key=key)),
+            ("simplices", lambda: hg.memory.random_simplices(2**30, {3: 2**20}, key=key)),
+        ]:
+            try:
+                print(call())
+            except hg.HamuxGraphError as e:
+                print("refused", name, e)
+        """
+    )
+    assert proc.returncode == 0, proc.stderr  # no SIGABRT (-6)
+    for name in ("patterns", "mask", "capacity", "simplices"):
+        assert re.search(rf"refused {name} .*more than this device's memory", proc.stdout), proc.stdout
 
 
 def test_layer_sizes_are_capped_at_int32_indexing(tmp_path):

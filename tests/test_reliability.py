@@ -798,6 +798,15 @@ def test_generated_path_and_reader_option_cases(reader_files):
 
 
 @pytest.mark.bad_arguments
+def test_generated_real_number_cases():
+    """NaN, infinite, string and negative real settings: a library error naming the setting."""
+    cases = bad_inputs.float_cases()
+    assert len(cases) >= 60
+    for case in cases:
+        bad_inputs.check(case)
+
+
+@pytest.mark.bad_arguments
 def test_generated_count_cases():
     """Negative, fractional, string and beyond-int32 step counts, batch sizes and sizes."""
     cases = bad_inputs.count_cases()

@@ -134,6 +134,17 @@ class _Settings(NamedTuple):
     tol: float
 
 
+def _relax_number(where: str, name: str, value: Any) -> float:
+    """``dt`` or ``tol`` of ``model.relax``: a finite number > 0, checked even where binary recall ignores it."""
+    return parse_float(
+        value,
+        f"{where}: {name}",
+        positive=True,
+        error=ValidationError,
+        hint=" It sets model.relax for continuous memories.",
+    )
+
+
 def _memory(where: str, rule_or_builder: Any) -> Any:
     if isinstance(rule_or_builder, DenseEnergy):
         return rule_or_builder
@@ -348,7 +359,14 @@ def capacity_curve(
     if a.size == 0 or not np.all(a > 0):
         raise ValidationError(f"{where}: loads must be a non-empty list of loads alpha = K/N > 0, got {loads!r}.")
     Ks = [max(1, int(round(x * N))) for x in a]
-    s = _Settings(order, int(max_sweeps), visible, dt, _max_steps(where, max_steps), tol)
+    s = _Settings(
+        order,
+        int(max_sweeps),
+        visible,
+        _relax_number(where, "dt", dt),
+        _max_steps(where, max_steps),
+        _relax_number(where, "tol", tol),
+    )
     per = np.zeros((len(Ks), trials, 2))
     converged: list[np.ndarray] = []
     jobs = [(l, t) for l in range(len(Ks)) for t in range(trials)]
@@ -448,7 +466,14 @@ def basin_radius(
         )
     K = max(1, int(round(load * N)))
     n_probes = K if max_probes is None else min(K, max_probes)
-    s = _Settings(order, int(max_sweeps), visible, dt, _max_steps(where, max_steps), tol)
+    s = _Settings(
+        order,
+        int(max_sweeps),
+        visible,
+        _relax_number(where, "dt", dt),
+        _max_steps(where, max_steps),
+        _relax_number(where, "tol", tol),
+    )
     per = np.zeros((len(c), trials, 2))
     converged: list[np.ndarray] = []
     bar = progress_bar([(t, j) for t in range(trials) for j in range(len(c))], desc="basin", enable=progress)
@@ -552,6 +577,7 @@ def attractor_census(
     )
     X = float_array(where, "starts", starts)
     max_steps = _max_steps(where, max_steps)
+    dt, tol = _relax_number(where, "dt", dt), _relax_number(where, "tol", tol)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] != P.shape[1]:
         raise ValidationError(
             f"{where}: starts must have shape (S, {P.shape[1]}) (S start states of the patterns' {P.shape[1]} "

@@ -23,7 +23,13 @@ __all__ = ["resolve_energy", "energy", "dense_energy", "overlaps", "corrupt", "r
 
 
 def resolve_energy(where: str, energy: Any, n: Any, beta: Any) -> DenseEnergy:
-    """The ``DenseEnergy`` named by ``energy`` (with power ``n`` or inverse temperature ``beta``)."""
+    """The ``DenseEnergy`` named by ``energy`` (with power ``n`` or inverse temperature ``beta``).
+
+    ``beta`` is checked whatever the energy (a NaN or a string is an error even where only
+    ``energy="lse"`` reads it).
+    """
+    hint = " beta is the inverse temperature of energy='lse' (> 0)."
+    beta = parse_float(beta, f"{where}: beta", positive=True, error=ValidationError, hint=hint)
     if isinstance(energy, DenseEnergy):
         return energy
     if energy == "polynomial":
@@ -34,8 +40,7 @@ def resolve_energy(where: str, energy: Any, n: Any, beta: Any) -> DenseEnergy:
         hint = " energy='rectified' has F(m) = max(m, 0)**n."
         return RectifiedPolynomial(n=parse_float(n, f"{where}: n", minimum=1.0, error=ValidationError, hint=hint))
     if energy == "lse":
-        hint = " energy='lse' needs an inverse temperature > 0."
-        return LogSumExp(beta=parse_float(beta, f"{where}: beta", positive=True, error=ValidationError, hint=hint))
+        return LogSumExp(beta=beta)
     raise ValidationError(
         f"{where}: energy must be 'polynomial', 'rectified', 'lse' or an hg.memory.DenseEnergy, got {energy!r}."
     )

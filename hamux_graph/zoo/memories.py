@@ -17,7 +17,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from .._api import HAM
 from .._errors import StateError, ValidationError
-from .._internal.parse import parse_int
+from .._internal.parse import parse_float, parse_int
 from ..lagrangians.elementwise import LRepu
 from ..layers import IdentityLayer, Layer, SoftmaxLayer, TanhLayer
 from ..memory.binary import rule as storage_rule
@@ -205,7 +205,11 @@ def modern_hopfield(
     """
     p, shape, k = _patterns("modern_hopfield", patterns, input_shape, num_memories)
     N = math.prod(shape)
-    b = 4.0 / math.sqrt(N) if beta is None else float(beta)
+    b = (
+        4.0 / math.sqrt(N)
+        if beta is None
+        else parse_float(beta, "modern_hopfield: beta", positive=True, error=ValidationError)
+    )
     W = None if p is None else p.reshape(k, -1).T
     return _store(IdentityLayer(shape), SoftmaxLayer((k,), beta=b, tau=hidden_tau), W, 1.0 / math.sqrt(N))
 

@@ -542,3 +542,37 @@ def count_cases() -> list[Case]:
 
                 cases.append(Case(f"{qualified}-{parameter}-{label}", call, hg.HamuxGraphError, parameter))
     return cases
+
+
+# ---- real-number settings of the newer namespaces ------------------------------------------------
+
+FLOAT_PARAMETERS = ("beta", "dt", "temperature", "tol", "lr", "fraction", "corruption", "load", "merge")
+BAD_FLOATS = [("nan", float("nan")), ("inf", float("inf")), ("str", "0.1"), ("negative", -1.0)]
+
+
+def float_cases() -> list[Case]:
+    """NaN, infinite, string and negative real settings (``beta``, ``dt``, ``temperature``, ``tol``, ...)
+    for every public function of the newer namespaces taking one and listed in the key or count
+    tables above (their valid other arguments): a library error naming the setting, also where the
+    chosen mode ignores it (``dt`` of a binary capacity curve)."""
+    import jax
+
+    keyed, counted = _key_arguments(), _count_arguments()
+    cases = []
+    for parameter in FLOAT_PARAMETERS:
+        for qualified, fn in public_functions(parameter):
+            name = qualified.rsplit(".", 1)[-1]
+            if name in keyed:
+                make = lambda name=name: ((), {**keyed[name](), "key": jax.random.key(0)})  # noqa: E731
+            elif name in counted:
+                make = counted[name]
+            else:
+                continue
+            for label, bad in BAD_FLOATS:
+
+                def call(fn=fn, make=make, parameter=parameter, bad=bad) -> Any:
+                    args, kwargs = make()
+                    return _consume(fn(*args, **{**kwargs, parameter: bad}))
+
+                cases.append(Case(f"{qualified}-{parameter}-{label}", call, hg.HamuxGraphError, parameter))
+    return cases

@@ -18,18 +18,9 @@ import hamux_graph as hg
 from hamux_graph.formats.graphml import graphml_bytes
 
 from helpers.compare import assert_same_model, graph_snapshot, structure
+from helpers.graphs import small_ham
 from helpers.strategies import hams_of_every_type
 from helpers.synapses import ScaledBilinear
-
-
-def small_ham():
-    ham = hg.HAM()
-    ham.add_layer("v", hg.TanhLayer((4,), beta=2.0, use_bias=True))
-    ham.add_layer("h", hg.SoftmaxLayer((6,), beta=2.0, tau=0.5))
-    ham.add_synapse("mem", hg.DenseSynapse(stdinit=0.1), layers=("v", "h"))
-    ham.add_synapse("self", hg.DenseSynapse(), layers=("v", "v"))
-    ham.add_synapse("mem2", shares="mem", layers=("v", "h"))
-    return ham
 
 
 def random_states(model, key, batch=2):

@@ -22,22 +22,13 @@ from hamux_graph.formats import hif_bytes, hif_document
 
 from helpers import zoo_models
 from helpers.compare import structure
+from helpers.graphs import small_ham
 
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "data", "hif_schema.json")
 with open(SCHEMA_PATH) as _f:
     SCHEMA = json.load(_f)
 VALIDATOR = jsonschema.Draft7Validator(SCHEMA)
-
-
-def small_ham():
-    ham = hg.HAM()
-    ham.add_layer("v", hg.TanhLayer((4,), beta=2.0, use_bias=True))
-    ham.add_layer("h", hg.SoftmaxLayer((6,), beta=2.0, tau=0.5))
-    ham.add_synapse("mem", hg.DenseSynapse(stdinit=0.1), layers=("v", "h"))
-    ham.add_synapse("self", hg.DenseSynapse(), layers=("v", "v"))
-    ham.add_synapse("mem2", shares="mem", layers=("v", "h"))
-    return ham
 
 
 def write(tmp_path, doc_or_bytes, name="bad.hif.json"):

@@ -294,14 +294,7 @@ def _read_weights(
         if not info.filename.endswith(".npy"):
             raise FormatError(f"{source}: {_WEIGHTS} holds {info.filename!r}, which is not a .npy member.")
         stored[info.filename[: -len(".npy")]] = info
-    missing = sorted(set(expected) - set(stored))
-    extra = sorted(set(stored) - set(expected))
-    if missing or extra:
-        raise FormatError(
-            f"{source}: the weights do not match the architecture: missing parameters {missing[:8]}"
-            f"{' ...' if len(missing) > 8 else ''}, unexpected parameters {extra[:8]}{' ...' if len(extra) > 8 else ''}. "
-            "The weights file was written for a different architecture."
-        )
+    _check_names(stored, expected, source)
     budget = [len(data)]
     out = {}
     for name, (shape, dtype) in expected.items():
@@ -481,18 +474,23 @@ def model_from_arrays(plan: Plan, arrays: dict[str, np.ndarray], source: str) ->
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
-def check_parameters(
-    arrays: dict[str, np.ndarray], expected: dict[str, tuple[tuple[int, ...], np.dtype]], source: str
-) -> None:
-    """``arrays`` hold exactly the ``expected`` names, shapes and dtypes (FormatError naming the first misfits)."""
-    missing = sorted(set(expected) - set(arrays))
-    extra = sorted(set(arrays) - set(expected))
+def _check_names(stored: Any, expected: Any, source: str) -> None:
+    """The stored parameter names are exactly the architecture's (FormatError naming the first misfits)."""
+    missing = sorted(set(expected) - set(stored))
+    extra = sorted(set(stored) - set(expected))
     if missing or extra:
         raise FormatError(
             f"{source}: the weights do not match the architecture: missing parameters {missing[:8]}"
             f"{' ...' if len(missing) > 8 else ''}, unexpected parameters {extra[:8]}{' ...' if len(extra) > 8 else ''}. "
             "The weights file was written for a different architecture."
         )
+
+
+def check_parameters(
+    arrays: dict[str, np.ndarray], expected: dict[str, tuple[tuple[int, ...], np.dtype]], source: str
+) -> None:
+    """``arrays`` hold exactly the ``expected`` names, shapes and dtypes (FormatError naming the first misfits)."""
+    _check_names(arrays, expected, source)
     for name, (shape, dtype) in expected.items():
         arr = arrays[name]
         if tuple(arr.shape) != shape or arr.dtype != dtype:

@@ -468,12 +468,7 @@ def _count_arguments() -> dict[str, Callable[[], tuple[tuple[Any, ...], dict[str
     P = _pm1(3, 16)
     key = jax.random.key(0)
 
-    def model() -> Any:
-        ham = hg.HAM()
-        ham.add_layer("a", hg.TanhLayer((4,)))
-        ham.add_layer("b", hg.SoftmaxLayer((3,)))
-        ham.add_synapse("s", hg.DenseSynapse(), layers=("a", "b"))
-        return ham.compile(key=key)
+    model = _small_model
 
     def states() -> tuple[tuple[Any, ...], dict[str, Any]]:
         m = model()
@@ -511,8 +506,8 @@ def _count_arguments() -> dict[str, Callable[[], tuple[tuple[Any, ...], dict[str
         "graph_energy_transformer": lambda: ((), dict(graph=nx.path_graph(3), feature_dim=2)),
         "recall_binary_simplicial": lambda: (([0.5, 0.5], SIMPLICES, _pm1(2, 4)), dict(key=key)),
         "random_simplices": lambda: ((), dict(N=6, counts={2: 3}, key=key)),
-        "langevin": lambda: ((_small_model(), _small_model().init_states()), dict(dt=0.1, temperature=0.5, key=key)),
-        "stability": lambda: ((_small_model(), _small_model().init_states()), dict(k=2)),
+        "langevin": lambda: (states()[0], dict(dt=0.1, temperature=0.5, key=key)),
+        "stability": lambda: (states()[0], dict(k=2)),
         "emergent_minima": lambda: (
             (hg.zoo.epanechnikov_memory(TRIANGLE, beta=4.0).compile(key=key), TRIANGLE),
             dict(layer="visible"),

@@ -72,35 +72,33 @@ def value_mutation(text: bytes, k: int, value: bytes) -> bytes:
     return text[:a] + value + text[b:]
 
 
-def read_graphml_bytes(data: bytes):
-    path = os.path.join(OUT, "fuzz.graphml")
+def _reads_and_round_trips(data: bytes, suffix: str, read, write, as_bytes) -> None:
+    """Write ``data`` to a file and read it: a ``FormatError`` is the only allowed failure, and
+    a file that reads must write and read back to the same bytes (``as_bytes`` of what was read)."""
+    path = os.path.join(OUT, "fuzz" + suffix)
     with open(path, "wb") as f:
         f.write(data)
     try:
-        ham = hg.read_graphml(path)
+        first = read(path)
     except hg.FormatError:
         return
-    again = os.path.join(OUT, "again.graphml")
-    hg.write_graphml(ham, again)
-    back = hg.read_graphml(again)
-    assert hg.formats.graphml_bytes(back.plan()) == hg.formats.graphml_bytes(ham.plan()), (
-        "a file that reads must round-trip"
+    again = os.path.join(OUT, "again" + suffix)
+    write(first, again)
+    assert as_bytes(read(again)) == as_bytes(first), "a file that reads must round-trip"
+
+
+def _leaf_bytes(model) -> list[bytes]:
+    return [np.asarray(leaf).tobytes() for leaf in jax.tree.leaves(model)]
+
+
+def read_graphml_bytes(data: bytes):
+    _reads_and_round_trips(
+        data, ".graphml", hg.read_graphml, hg.write_graphml, lambda ham: hg.formats.graphml_bytes(ham.plan())
     )
 
 
 def read_hamux_bytes(data: bytes):
-    path = os.path.join(OUT, "fuzz.hamux")
-    with open(path, "wb") as f:
-        f.write(data)
-    try:
-        model = hg.load(path)
-    except hg.FormatError:
-        return
-    again = os.path.join(OUT, "again.hamux")
-    hg.save(model, again)
-    back = hg.load(again)
-    for a, b in zip(jax.tree.leaves(model), jax.tree.leaves(back)):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    _reads_and_round_trips(data, ".hamux", hg.load, hg.save, _leaf_bytes)
 
 
 FUZZ = settings(max_examples=N, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -175,32 +173,11 @@ def json_value_mutation(text: bytes, k: int, value: bytes) -> bytes:
 
 
 def read_hif_bytes(data: bytes):
-    path = os.path.join(OUT, "fuzz.hif.json")
-    with open(path, "wb") as f:
-        f.write(data)
-    try:
-        ham = hg.read_hif(path)
-    except hg.FormatError:
-        return
-    again = os.path.join(OUT, "again.hif.json")
-    hg.write_hif(ham, again)
-    back = hg.read_hif(again)
-    assert hg.formats.hif_bytes(back.plan()) == hg.formats.hif_bytes(ham.plan()), "a file that reads must round-trip"
+    _reads_and_round_trips(data, ".hif.json", hg.read_hif, hg.write_hif, lambda ham: hg.formats.hif_bytes(ham.plan()))
 
 
 def read_safetensors_bytes(data: bytes):
-    path = os.path.join(OUT, "fuzz.safetensors")
-    with open(path, "wb") as f:
-        f.write(data)
-    try:
-        model = hg.load(path)
-    except hg.FormatError:
-        return
-    again = os.path.join(OUT, "again.safetensors")
-    hg.save(model, again)
-    back = hg.load(again)
-    for a, b in zip(jax.tree.leaves(model), jax.tree.leaves(back)):
-        assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+    _reads_and_round_trips(data, ".safetensors", hg.load, hg.save, _leaf_bytes)
 
 
 @FUZZ
